@@ -1,0 +1,3 @@
+"""memlens: observability and cost analytics for Mem0."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,208 @@
+"""`memlens` command line. Each subcommand is a thin shell over a module that does the work."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+from memlens.config import Config, ConfigError, load_config
+
+DESCRIPTION = """\
+memlens: observability and cost analytics for Mem0.
+
+Data flows one way: instrumented Mem0 -> operation logs / Prometheus metrics -> `memlens collect`
+-> DuckDB warehouse -> SQL views -> `memlens query`, the dashboard and the alert exports.
+"""
+
+
+def _cfg(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
+    return Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.oplog import collect_oplogs
+    from memlens.warehouse import open_warehouse
+
+    cfg = _cfg(args)
+    paths = [Path(p) for p in args.paths] or [cfg.log_dir()]
+    with open_warehouse(_warehouse(args, cfg), cfg) as con:
+        result = collect_oplogs(con, paths, cfg, progress=not args.quiet)
+    print(result.summary())
+    return 0
+
+
+def cmd_collect_history(args: argparse.Namespace) -> int:
+    from collectors.history import collect_history, default_history_db
+    from memlens.warehouse import open_warehouse
+
+    cfg = _cfg(args)
+    db = Path(args.db) if args.db else default_history_db()
+    with open_warehouse(_warehouse(args, cfg), cfg) as con:
+        result = collect_history(con, db)
+    print(result.summary())
+    return 0
+
+
+def cmd_collect_snapshot(args: argparse.Namespace) -> int:
+    from collectors.snapshot import snapshot_from_cli
+    from memlens.warehouse import open_warehouse
+
+    cfg = _cfg(args)
+    with open_warehouse(_warehouse(args, cfg), cfg) as con:
+        result = snapshot_from_cli(con, args)
+    print(result.summary())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workloads.demo import run_demo
+
+    cfg = _cfg(args)
+    return run_demo(args, cfg, _warehouse(args, cfg))
+
+
+def cmd_workload(args: argparse.Namespace) -> int:
+    from workloads.real import run_workload
+
+    cfg = _cfg(args)
+    return run_workload(args, cfg, _warehouse(args, cfg))
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from memlens.queries import read_view
+    from memlens.warehouse import open_warehouse, view_names
+
+    cfg = _cfg(args)
+    if args.view not in view_names():
+        print(f"unknown view {args.view!r}; available:\n  " + "\n  ".join(view_names()), file=sys.stderr)
+        return 2
+    with open_warehouse(_warehouse(args, cfg), cfg) as con:
+        df = read_view(con, args.view, limit=args.limit)
+    if args.csv:
+        df.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL)
+    elif df.empty:
+        print(f"{args.view}: no rows (collect some logs first, or run `memlens demo`)")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_columns", None, "display.width", 200):
+            print(df.to_string(index=False))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from memlens.schema import markdown_table
+
+    print(markdown_table())
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Start the Streamlit app bound to localhost."""
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
+            "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
+    if args.warehouse:
+        os.environ["MEMLENS_WAREHOUSE"] = str(Path(args.warehouse).expanduser())
+    if args.config:
+        os.environ["MEMLENS_CONFIG"] = args.config
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="YAML config overriding memlens/defaults.yaml (or $MEMLENS_CONFIG)")
+    common.add_argument("--warehouse", help="DuckDB file (default: config warehouse.path or the user data dir)")
+
+    p = argparse.ArgumentParser(prog="memlens", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("collect", parents=[common], help="load logs, history, snapshots, metrics into the warehouse",
+                       description="Load data into DuckDB. `memlens collect` alone = `memlens collect logs` on the "
+                       "instrumentation log dir.")
+    c.set_defaults(func=cmd_collect, paths=[], quiet=False)
+    csub = c.add_subparsers(dest="collect_source", metavar="SOURCE")
+    lg = csub.add_parser("logs", parents=[common], help="schema-v1 operation logs (JSONL, .jsonl.gz, Parquet)",
+                         description="Load schema-v1 operation logs (JSONL, .jsonl.gz, Parquet; files or folders). "
+                         "Incremental (a checkpoint per file: only new files and new bytes are read), idempotent "
+                         "by event_id, bad lines quarantined with file, line and reason.")
+    lg.add_argument("paths", nargs="*", help="log files or folders (default: the instrumentation log dir)")
+    lg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    lg.set_defaults(func=cmd_collect)
+    h = csub.add_parser("history", parents=[common], help="Mem0's SQLite history store (ADD/UPDATE/DELETE events)",
+                        description="Copy Mem0's history DB (memory ADD/UPDATE/DELETE events) for growth analyses. "
+                        "Read with sqlite3 in read-only mode; incremental and idempotent.")
+    h.add_argument("--db", help="history.db path (default: $MEM0_DIR/history.db or ~/.mem0/history.db)")
+    h.set_defaults(func=cmd_collect_history)
+    s = csub.add_parser("snapshot", parents=[common], help="snapshot the memories a Mem0 instance holds now",
+                        description="Store the current memories (sizes, hashes, timestamps, owners) of an OSS "
+                        "mem0.Memory (from a mem0 config file) or the Platform (MEM0_API_KEY) as a snapshot.")
+    s.add_argument("--mem0-config", help="JSON/YAML mem0 config for Memory.from_config (OSS)")
+    s.add_argument("--platform", action="store_true", help="use MemoryClient with $MEM0_API_KEY")
+    s.add_argument("--user", action="append", default=[], help="limit to these user ids (repeatable)")
+    s.add_argument("--store-text", action="store_true", help="also store memory texts (off by default)")
+    s.set_defaults(func=cmd_collect_snapshot)
+
+    d = sub.add_parser("demo", parents=[common], help="generate a labelled synthetic demo workload and load it",
+                       description="Write synthetic but realistic schema-v1 logs (diurnal load, heavy-tailed "
+                       "latency, heavy users, repeated queries, slow outliers, errors, unscoped searches). "
+                       "Every row is marked demo=true and the dashboard labels it as demo data.")
+    d.add_argument("--events", type=int, default=200_000, help="number of events (default 200000)")
+    d.add_argument("--days", type=int, default=28, help="days of history ending now (default 28)")
+    d.add_argument("--users", type=int, default=200, help="simulated users (default 200)")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--out", help="folder for the JSONL files (default: <data dir>/demo-logs)")
+    d.add_argument("--no-load", action="store_true", help="only write the logs, do not collect them")
+    d.add_argument("--if-empty", action="store_true", help="do nothing when the warehouse already has events")
+    d.set_defaults(func=cmd_demo)
+
+    w = sub.add_parser("workload", parents=[common], help="drive a real offline mem0.Memory through the instrumentation",
+                       description="Run N simulated users against a real mem0.Memory (local MiniLM embedder, "
+                       "in-process Qdrant, infer=False, telemetry off) with a mix of add/search/update/delete, "
+                       "instrumented, so the logs hold real measured latencies; then collect them.")
+    w.add_argument("--users", type=int, default=8)
+    w.add_argument("--ops", type=int, default=400, help="total operations (default 400)")
+    w.add_argument("--seed", type=int, default=11)
+    w.add_argument("--async", dest="use_async", action="store_true", help="use AsyncMemory")
+    w.add_argument("--out", help="folder for the op logs (default: <data dir>/workload-logs)")
+    w.add_argument("--no-load", action="store_true", help="only write the logs, do not collect them")
+    w.set_defaults(func=cmd_workload)
+
+    q = sub.add_parser("query", parents=[common], help="print a warehouse view as a table or CSV",
+                       description="Print one of the SQL views (sql/staged, sql/metrics). "
+                       "Run with an unknown name to list them.")
+    q.add_argument("view")
+    q.add_argument("--csv", action="store_true", help="CSV on stdout")
+    q.add_argument("--limit", type=int, default=None, help="at most this many rows")
+    q.set_defaults(func=cmd_query)
+
+    sc = sub.add_parser("schema", help="print the operation-log schema v1 as a Markdown table")
+    sc.set_defaults(func=cmd_schema)
+
+    db = sub.add_parser("dashboard", parents=[common], help="start the Streamlit dashboard (localhost)")
+    db.add_argument("--address", default="127.0.0.1")
+    db.add_argument("--port", type=int, default=8501)
+    db.set_defaults(func=cmd_dashboard)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError, PermissionError) as exc:
+        print(f"memlens: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""Typed configuration: `defaults.yaml` (documented, from the reference) overlaid with the user's file."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memlens import paths
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseCfg(_Strict):
+    path: str | None = None
+
+
+class CostPer1k(_Strict):
+    platform: float
+    oss: float
+
+
+class Targets(_Strict):
+    latency_avg_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    cache_hit_rate: float = Field(ge=0, le=1)
+    cache_miss_penalty: float = Field(gt=0)
+    cost_per_1k_queries_usd: CostPer1k
+    storage_growth_per_month: float
+    embedding_cost_share: float = Field(ge=0, le=1)
+    cpu_avg: float = Field(ge=0, le=1)
+    memory_avg: float = Field(ge=0, le=1)
+
+
+class Thresholds(_Strict):
+    slow_op_ms: float = Field(gt=0)
+    slow_op_share: float = Field(ge=0, le=1)
+    p99_ms: float = Field(gt=0)
+    avg_ms: float = Field(gt=0)
+    p95_ms: float = Field(gt=0)
+    error_rate: float = Field(ge=0, le=1)
+    cache_hit_rate_min: float = Field(ge=0, le=1)
+    storage_growth_per_week: float = Field(ge=0)
+    daily_budget_usd: float = Field(ge=0)
+    monthly_budget_usd: float = Field(ge=0)
+    low_cache_bands: tuple[float, float, float]
+
+
+class LlmPrice(_Strict):
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class Prices(_Strict):
+    embedding: dict[str, float]
+    llm: dict[str, LlmPrice]
+    platform_per_call: dict[str, float]
+
+
+class InstrumentationCfg(_Strict):
+    service: str
+    log_dir: str | None = None
+    rotate_bytes: int = Field(gt=0)
+    flush_every: int = Field(gt=0)
+    flush_seconds: float = Field(gt=0)
+    store_query_text: bool = False
+    hash_user_ids: bool = False
+
+
+class CollectorCfg(_Strict):
+    max_line_bytes: int = Field(gt=0)
+    batch_lines: int = Field(gt=0)
+
+
+class Config(_Strict):
+    warehouse: WarehouseCfg
+    targets: Targets
+    thresholds: Thresholds
+    prices: Prices
+    ttl_guidelines: dict[str, tuple[int, int]]
+    instrumentation: InstrumentationCfg
+    collector: CollectorCfg
+
+    def warehouse_path(self) -> Path:
+        env = os.environ.get("MEMLENS_WAREHOUSE")
+        if env:
+            return Path(env).expanduser()
+        if self.warehouse.path:
+            return Path(self.warehouse.path).expanduser()
+        return paths.data_dir() / "memlens.duckdb"
+
+    def log_dir(self) -> Path:
+        if self.instrumentation.log_dir:
+            return Path(self.instrumentation.log_dir).expanduser()
+        return paths.data_dir() / "oplogs"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field."""
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: a user's price table adds or overrides models instead of replacing the table."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the file at `path` (or $MEMLENS_CONFIG), then `overrides`, validated."""
+    data = _read_yaml(DEFAULTS_FILE)
+    source = "defaults"
+    path = path or os.environ.get("MEMLENS_CONFIG")
+    if path:
+        data = _merge(data, _read_yaml(Path(path)))
+        source = str(path)
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from exc
+
+
+@cache
+def default_config() -> Config:
+    return load_config()

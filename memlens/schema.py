@@ -1,0 +1,99 @@
+"""Operation-log schema v1: the single definition every producer and consumer reads.
+
+One JSON object per line, one per Mem0 operation. The instrumentation writes it, `memlens demo`
+writes it, the collectors validate and load it, the docs table is generated from it
+(`memlens schema --markdown`), and the DuckDB raw table's columns come from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+
+OPS = ("add", "search", "get", "get_all", "update", "delete", "delete_all", "history")
+MODES = ("oss", "platform")
+CALL_MODES = ("sync", "async")
+STATUSES = ("ok", "error")
+CACHE_OUTCOMES = ("hit", "miss", "bypass")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    json_type: str  # "string" | "integer" | "number" | "boolean" | "array<string>" | "timestamp"
+    duckdb_type: str
+    required: bool
+    doc: str
+    choices: tuple[str, ...] | None = None
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("schema_version", "integer", "INTEGER", True, "Always 1 for this schema."),
+    Field("event_id", "string", "VARCHAR", True,
+          "Unique id of the event (uuid4 hex); re-ingesting the same event is a no-op."),
+    Field("ts", "timestamp", "TIMESTAMP", True,
+          "UTC start of the call, ISO 8601 (`2026-11-25T05:42:03.123456Z`)."),
+    Field("service", "string", "VARCHAR", True, "Name of the service that made the call."),
+    Field("mode", "string", "VARCHAR", True, "`oss` (mem0.Memory) or `platform` (MemoryClient).", MODES),
+    Field("call_mode", "string", "VARCHAR", True, "`sync` or `async` client.", CALL_MODES),
+    Field("op", "string", "VARCHAR", True, "Mem0 operation.", OPS),
+    Field("user_id", "string", "VARCHAR", False, "Entity scope: user id (optionally salted hash)."),
+    Field("agent_id", "string", "VARCHAR", False, "Entity scope: agent id."),
+    Field("run_id", "string", "VARCHAR", False, "Entity scope: Mem0 run/session id."),
+    Field("latency_ms", "number", "DOUBLE", True, "Wall-clock duration of the call in milliseconds."),
+    Field("status", "string", "VARCHAR", True, "`ok` or `error`.", STATUSES),
+    Field("error_type", "string", "VARCHAR", False,
+          "Exception class name when status is `error` (never the message: it may hold secrets)."),
+    Field("memory_id", "string", "VARCHAR", False, "Target memory of get/update/delete/history."),
+    # search
+    Field("limit", "integer", "INTEGER", False,
+          "`limit=` as passed by the caller (mem0 2.2 OSS ignores it; `top_k` is what applies)."),
+    Field("top_k", "integer", "INTEGER", False, "Effective result cap (`top_k`) of search/get_all."),
+    Field("filter_keys", "array<string>", "VARCHAR[]", False,
+          "Keys used to scope the call: entity ids and filter keys (values are never logged)."),
+    Field("rerank", "boolean", "BOOLEAN", False, "Whether reranking was requested."),
+    Field("threshold", "number", "DOUBLE", False, "Score threshold passed to search."),
+    Field("result_count", "integer", "INTEGER", False, "Results returned (search/get_all) or memories returned."),
+    Field("result_ids", "array<string>", "VARCHAR[]", False,
+          "Memory ids returned by search/get_all, or created/updated by add."),
+    Field("top_score", "number", "DOUBLE", False, "Best score in a search result."),
+    Field("query_hash", "string", "VARCHAR", False,
+          "sha256 (first 32 hex) of the normalised query (NFKC, lower-case, collapsed spaces)."),
+    Field("query_text", "string", "VARCHAR", False, "Raw query; only when explicitly enabled (off by default)."),
+    # add
+    Field("message_count", "integer", "INTEGER", False, "Messages in an add batch."),
+    Field("infer", "boolean", "BOOLEAN", False, "`infer=` of add (True runs the LLM)."),
+    Field("memories_created", "integer", "INTEGER", False, "Memories created by the call (ADD events)."),
+    Field("memories_updated", "integer", "INTEGER", False, "Memories updated by the call (UPDATE events)."),
+    Field("memories_deleted", "integer", "INTEGER", False, "Memories deleted by the call (DELETE events)."),
+    # models and tokens
+    Field("embedding_model", "string", "VARCHAR", False, "Embedding model used by the call."),
+    Field("embedding_calls", "integer", "INTEGER", False, "Texts embedded during the call."),
+    Field("embedding_tokens", "integer", "INTEGER", False, "Tokens embedded during the call."),
+    Field("llm_model", "string", "VARCHAR", False, "LLM used by the call (add with infer=True)."),
+    Field("llm_input_tokens", "integer", "INTEGER", False, "LLM prompt tokens."),
+    Field("llm_output_tokens", "integer", "INTEGER", False, "LLM completion tokens."),
+    Field("tokens_estimated", "boolean", "BOOLEAN", False,
+          "True when token counts are estimates (no tokenizer for the model)."),
+    # cache and provenance
+    Field("cache", "string", "VARCHAR", False, "Outcome of a cache in front of the call.", CACHE_OUTCOMES),
+    Field("tag", "string", "VARCHAR", False, "Free label grouping events, e.g. a load-test run id."),
+    Field("demo", "boolean", "BOOLEAN", False, "True for synthetic rows written by `memlens demo`."),
+)
+
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+REQUIRED = tuple(f.name for f in FIELDS if f.required)
+
+
+def duckdb_columns() -> dict[str, str]:
+    """Column name → DuckDB type, in schema order (for read_json's explicit `columns=`)."""
+    return {f.name: f.duckdb_type for f in FIELDS}
+
+
+def markdown_table() -> str:
+    rows = ["| field | type | required | meaning |", "|---|---|---|---|"]
+    for f in FIELDS:
+        doc = f.doc + (f" One of: {', '.join(f.choices)}." if f.choices else "")
+        rows.append(f"| `{f.name}` | {f.json_type} | {'yes' if f.required else 'no'} | {doc} |")
+    return "\n".join(rows)
