@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--if-empty", action="store_true", help="do nothing when the warehouse already has events")
     d.set_defaults(func=cmd_demo)
 
-    w = sub.add_parser("workload", parents=[common], help="drive a real offline mem0.Memory through the instrumentation",
+    w = sub.add_parser("workload", parents=[common], help="drive a real offline mem0.Memory, instrumented",
                        description="Run N simulated users against a real mem0.Memory (local MiniLM embedder, "
                        "in-process Qdrant, infer=False, telemetry off) with a mix of add/search/update/delete, "
                        "instrumented, so the logs hold real measured latencies; then collect them.")

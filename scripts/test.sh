@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine, then runs ruff and the whole test suite.
-# System packages: Debian `prometheus` (server + promtool) and `chromium` (browser test).
+# System packages: Debian `prometheus` (server + promtool), `chromium` (browser test) and
+# `redis-server` (the Redis cache variant is tested against a real server).
 # Python: a project venv in .venv; torch's CPU build first so nothing pulls the CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
