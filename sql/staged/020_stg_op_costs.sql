@@ -1,0 +1,85 @@
+-- stg_op_costs: what each operation cost, priced from cfg_prices (memlens/defaults.yaml `prices`).
+-- grain: one row per operation event (event_id), same rows as stg_op_events.
+-- Pricing rules: mode 'oss' pays for its own model calls: embedding_tokens x embedding usd_per_1m_input / 1e6,
+-- llm_input_tokens x llm usd_per_1m_input / 1e6, llm_output_tokens x llm usd_per_1m_output / 1e6.
+-- Mode 'platform' pays Mem0's per-call price for the op (cfg_prices kind 'platform_call'); the models run
+-- inside Mem0's service, so platform token counts (if any) are not priced again. A model matches its price
+-- row by exact name, else by its last path segment ('sentence-transformers/all-MiniLM-L6-v2' ->
+-- 'all-MiniLM-L6-v2'). A model with no price row costs 0 here but is never silent: its tokens land in
+-- unpriced_tokens and priced is false, so pages can warn.
+-- columns:
+--   event_id, ts (TIMESTAMP UTC), day, week, month (DATE UTC), hour (TIMESTAMP UTC), service, mode, call_mode,
+--   op, status, user_id, agent_id, run_id, tag, is_demo (BOOLEAN), is_search (BOOLEAN, op = 'search'),
+--   embedding_model, llm_model (VARCHAR), tokens_estimated (BOOLEAN, token counts are estimates)
+--   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens, NULL read as 0)
+--   embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m (DOUBLE USD per 1M tokens, NULL = no row)
+--   platform_usd_per_call (DOUBLE USD per call, NULL = no row)
+--   embedding_cost_usd, llm_input_cost_usd, llm_output_cost_usd, llm_cost_usd, platform_cost_usd,
+--   total_cost_usd (DOUBLE USD; llm_cost = input + output; total = embedding + llm + platform)
+--   embedding_priced, llm_priced, platform_priced (BOOLEAN, false only when a price was needed and missing)
+--   priced (BOOLEAN, all three priced)
+--   unpriced_tokens (BIGINT tokens of OSS models with no price row: embedding + llm input + llm output)
+--   unpriced_calls (INTEGER 0/1, a platform call whose op has no platform_call price row)
+-- Cheap: a projection with four hash joins against the small cfg_prices table.
+CREATE OR REPLACE VIEW stg_op_costs AS
+WITH ev AS (
+    SELECT
+        e.event_id, e.ts, e.day, e.week, e.month, e.hour, e.service, e.mode, e.call_mode, e.op, e.status,
+        e.user_id, e.agent_id, e.run_id, e.tag, e.is_demo, e.op = 'search' AS is_search,
+        e.embedding_model, e.llm_model, e.tokens_estimated,
+        CAST(coalesce(e.embedding_tokens, 0) AS BIGINT) AS embedding_tokens,
+        CAST(coalesce(e.llm_input_tokens, 0) AS BIGINT) AS llm_input_tokens,
+        CAST(coalesce(e.llm_output_tokens, 0) AS BIGINT) AS llm_output_tokens,
+        regexp_extract(e.embedding_model, '[^/]+$') AS embedding_model_base,
+        regexp_extract(e.llm_model, '[^/]+$') AS llm_model_base
+    FROM stg_op_events AS e
+),
+priced AS (
+    SELECT
+        ev.*,
+        coalesce(pe.usd_per_1m_input, pe2.usd_per_1m_input) AS embedding_usd_per_1m,
+        coalesce(pl.usd_per_1m_input, pl2.usd_per_1m_input) AS llm_input_usd_per_1m,
+        coalesce(pl.usd_per_1m_output, pl2.usd_per_1m_output) AS llm_output_usd_per_1m,
+        pp.usd_per_call AS platform_usd_per_call,
+        ev.mode = 'oss' AND ev.embedding_tokens > 0 AS needs_embedding_price,
+        ev.mode = 'oss' AND (ev.llm_input_tokens + ev.llm_output_tokens) > 0 AS needs_llm_price,
+        ev.mode = 'platform' AS needs_platform_price
+    FROM ev
+    LEFT JOIN cfg_prices AS pe ON pe.kind = 'embedding' AND pe.model = ev.embedding_model
+    LEFT JOIN cfg_prices AS pe2 ON pe2.kind = 'embedding' AND pe2.model = ev.embedding_model_base
+    LEFT JOIN cfg_prices AS pl ON pl.kind = 'llm' AND pl.model = ev.llm_model
+    LEFT JOIN cfg_prices AS pl2 ON pl2.kind = 'llm' AND pl2.model = ev.llm_model_base
+    LEFT JOIN cfg_prices AS pp ON pp.kind = 'platform_call' AND pp.model = ev.op
+),
+costed AS (
+    SELECT
+        p.*,
+        CASE WHEN p.mode = 'oss' THEN p.embedding_tokens * coalesce(p.embedding_usd_per_1m, 0) / 1e6 ELSE 0 END
+            AS embedding_cost_usd,
+        CASE WHEN p.mode = 'oss' THEN p.llm_input_tokens * coalesce(p.llm_input_usd_per_1m, 0) / 1e6 ELSE 0 END
+            AS llm_input_cost_usd,
+        CASE WHEN p.mode = 'oss' THEN p.llm_output_tokens * coalesce(p.llm_output_usd_per_1m, 0) / 1e6 ELSE 0 END
+            AS llm_output_cost_usd,
+        CASE WHEN p.needs_platform_price THEN coalesce(p.platform_usd_per_call, 0) ELSE 0 END AS platform_cost_usd,
+        NOT (p.needs_embedding_price AND p.embedding_usd_per_1m IS NULL) AS embedding_priced,
+        NOT (p.needs_llm_price AND (p.llm_input_usd_per_1m IS NULL OR p.llm_output_usd_per_1m IS NULL))
+            AS llm_priced,
+        NOT (p.needs_platform_price AND p.platform_usd_per_call IS NULL) AS platform_priced
+    FROM priced AS p
+)
+SELECT
+    event_id, ts, day, week, month, hour, service, mode, call_mode, op, status,
+    user_id, agent_id, run_id, tag, is_demo, is_search,
+    embedding_model, llm_model, tokens_estimated,
+    embedding_tokens, llm_input_tokens, llm_output_tokens,
+    embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m, platform_usd_per_call,
+    embedding_cost_usd, llm_input_cost_usd, llm_output_cost_usd,
+    llm_input_cost_usd + llm_output_cost_usd AS llm_cost_usd,
+    platform_cost_usd,
+    embedding_cost_usd + llm_input_cost_usd + llm_output_cost_usd + platform_cost_usd AS total_cost_usd,
+    embedding_priced, llm_priced, platform_priced,
+    embedding_priced AND llm_priced AND platform_priced AS priced,
+    CASE WHEN embedding_priced THEN 0 ELSE embedding_tokens END
+        + CASE WHEN llm_priced THEN 0 ELSE llm_input_tokens + llm_output_tokens END AS unpriced_tokens,
+    CASE WHEN platform_priced THEN 0 ELSE 1 END AS unpriced_calls
+FROM costed;

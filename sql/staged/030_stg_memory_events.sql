@@ -1,0 +1,53 @@
+-- stg_memory_events: Mem0's history events (ADD/UPDATE/DELETE) with their size effect, attributed to a
+-- user/agent/run where possible. The history store has no entity columns, so memory_id is joined to
+-- (1) its row in the latest snapshot that holds it (raw_memory_snapshots), else (2) the earliest op-log
+-- `add` event whose result_ids contain it (raw_op_events); otherwise the entity columns stay NULL.
+-- grain: one row per history event (source_db, history_id).
+-- columns:
+--   source_db, history_id, memory_id, event (ADD | UPDATE | DELETE), actor_id, role (VARCHAR, as Mem0 wrote)
+--   event_ts (TIMESTAMP UTC), day (DATE UTC), week (DATE UTC Monday of the ISO week), month (DATE UTC)
+--   old_memory_bytes, new_memory_bytes (INTEGER bytes, UTF-8 size of the text before/after)
+--   memories_delta (INTEGER memories: ADD +1, DELETE -1, UPDATE 0)
+--   bytes_delta (BIGINT bytes: ADD +new, UPDATE new - old, DELETE -old)
+--   user_id, agent_id, run_id (VARCHAR, attributed entity ids, NULL when unknown)
+--   attributed_by (VARCHAR 'snapshot' | 'oplog', NULL when unattributed)
+--   is_demo (BOOLEAN, the attributing op-log event was a demo row; false otherwise)
+-- Moderate: unnests result_ids of add events (one row per memory created) once per query.
+CREATE OR REPLACE VIEW stg_memory_events AS
+WITH snap AS (
+    SELECT memory_id, user_id, agent_id, run_id
+    FROM raw_memory_snapshots
+    QUALIFY row_number() OVER (PARTITION BY memory_id ORDER BY taken_at DESC, snapshot_id DESC) = 1
+),
+added AS (
+    SELECT memory_id, user_id, agent_id, run_id, is_demo
+    FROM (
+        SELECT unnest(result_ids) AS memory_id, user_id, agent_id, run_id,
+               coalesce(demo, false) AS is_demo, ts, event_id
+        FROM raw_op_events
+        WHERE op = 'add' AND status = 'ok' AND result_ids IS NOT NULL
+    )
+    QUALIFY row_number() OVER (PARTITION BY memory_id ORDER BY ts, event_id) = 1
+)
+SELECT
+    h.source_db, h.history_id, h.memory_id, h.event, h.actor_id, h.role,
+    h.event_ts,
+    CAST(h.event_ts AS DATE) AS day,
+    CAST(date_trunc('week', h.event_ts) AS DATE) AS week,
+    CAST(date_trunc('month', h.event_ts) AS DATE) AS month,
+    h.old_memory_bytes, h.new_memory_bytes,
+    CASE h.event WHEN 'ADD' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END AS memories_delta,
+    CAST(CASE h.event
+        WHEN 'ADD' THEN coalesce(h.new_memory_bytes, 0)
+        WHEN 'UPDATE' THEN coalesce(h.new_memory_bytes, 0) - coalesce(h.old_memory_bytes, 0)
+        WHEN 'DELETE' THEN -coalesce(h.old_memory_bytes, 0)
+        ELSE 0 END AS BIGINT) AS bytes_delta,
+    CASE WHEN s.memory_id IS NOT NULL THEN s.user_id ELSE a.user_id END AS user_id,
+    CASE WHEN s.memory_id IS NOT NULL THEN s.agent_id ELSE a.agent_id END AS agent_id,
+    CASE WHEN s.memory_id IS NOT NULL THEN s.run_id ELSE a.run_id END AS run_id,
+    CASE WHEN s.memory_id IS NOT NULL THEN 'snapshot' WHEN a.memory_id IS NOT NULL THEN 'oplog' END
+        AS attributed_by,
+    coalesce(a.is_demo, false) AS is_demo
+FROM raw_memory_history AS h
+LEFT JOIN snap AS s ON s.memory_id = h.memory_id
+LEFT JOIN added AS a ON a.memory_id = h.memory_id;
