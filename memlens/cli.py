@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,10 @@ memlens: observability and cost analytics for Mem0.
 Data flows one way: instrumented Mem0 -> operation logs / Prometheus metrics -> `memlens collect`
 -> DuckDB warehouse -> SQL views -> `memlens query`, the dashboard and the alert exports.
 """
+
+
+# Packages that add their own subcommands: each module has `register(subparsers, common_parent_parser)`.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _cfg(args: argparse.Namespace) -> Config:
@@ -192,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--address", default="127.0.0.1")
     db.add_argument("--port", type=int, default=8501)
     db.set_defaults(func=cmd_dashboard)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, common)
     return p
 
 

@@ -1,0 +1,1 @@
+"""Exporters: Prometheus alert-rules.yaml and Grafana dashboard JSON from the config thresholds."""
