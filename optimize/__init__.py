@@ -1,0 +1,1 @@
+"""Optimization analyses: what-if cache simulator, projected savings, dedup, pruning, archival, advice."""
