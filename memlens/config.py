@@ -81,6 +81,11 @@ class CollectorCfg(_Strict):
     batch_lines: int = Field(gt=0)
 
 
+class DashboardCfg(_Strict):
+    amber_margin: float = Field(gt=0)
+    latency_variance_ratio: float = Field(gt=1)
+
+
 class Config(_Strict):
     warehouse: WarehouseCfg
     targets: Targets
@@ -89,6 +94,7 @@ class Config(_Strict):
     ttl_guidelines: dict[str, tuple[int, int]]
     instrumentation: InstrumentationCfg
     collector: CollectorCfg
+    dashboard: DashboardCfg
 
     def warehouse_path(self) -> Path:
         env = os.environ.get("MEMLENS_WAREHOUSE")
