@@ -86,6 +86,45 @@ class DashboardCfg(_Strict):
     latency_variance_ratio: float = Field(gt=1)
 
 
+_DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"  # a Prometheus duration
+
+
+class PrometheusCfg(_Strict):
+    url: str
+    timeout_s: float = Field(gt=0)
+    retries: int = Field(ge=0)
+    verify_tls: bool = True
+    auth_header_env: str | None = None
+    window: str = Field(pattern=_DURATION)
+    step: str = Field(pattern=_DURATION)
+    process_job: str | None = None
+    vector_points_metric: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+class AlertForCfg(_Strict):
+    latency: str = Field(pattern=_DURATION)
+    error_rate: str = Field(pattern=_DURATION)
+    cache_hit_rate: str = Field(pattern=_DURATION)
+    daily_cost: str = Field(pattern=_DURATION)
+    storage_growth: str = Field(pattern=_DURATION)
+    slow_share: str = Field(pattern=_DURATION)
+
+
+class SloCfg(_Strict):
+    availability_objective: float | None = Field(default=None, gt=0, lt=1)
+    latency_objective: float | None = Field(default=None, gt=0, lt=1)
+    latency_threshold_ms: float = Field(gt=0)
+    page_for: str = Field(pattern=_DURATION)
+    ticket_for: str = Field(pattern=_DURATION)
+
+
+class AlertsCfg(_Strict):
+    rate_window: str = Field(pattern=_DURATION)
+    runbook_base_url: str
+    for_: AlertForCfg = Field(alias="for")
+    slo: SloCfg
+
+
 class Config(_Strict):
     warehouse: WarehouseCfg
     targets: Targets
@@ -95,6 +134,8 @@ class Config(_Strict):
     instrumentation: InstrumentationCfg
     collector: CollectorCfg
     dashboard: DashboardCfg
+    prometheus: PrometheusCfg
+    alerts: AlertsCfg
 
     def warehouse_path(self) -> Path:
         env = os.environ.get("MEMLENS_WAREHOUSE")
