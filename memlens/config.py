@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from memlens import paths
 
@@ -125,6 +125,87 @@ class AlertsCfg(_Strict):
     slo: SloCfg
 
 
+class OptimizeCacheCfg(_Strict):
+    ttl_grid_s: tuple[float, ...]
+    recommended_ttl_s: float = Field(gt=0)
+    lru_sizes: tuple[int, ...]
+    hit_latency_ms: float | None = Field(default=None, ge=0)
+    assumed_hit_latency_ms: float = Field(ge=0)
+    exact_max_requests: int = Field(gt=0)
+    shards_rate: float = Field(gt=0, le=1)
+
+
+class OptimizeLimitCfg(_Strict):
+    recommended_top_k: int = Field(gt=0)
+
+
+class OptimizeBatchingCfg(_Strict):
+    window_s: float = Field(gt=0)
+
+
+class OptimizeRerankCfg(_Strict):
+    simple_max_top_k: int = Field(gt=0)
+
+
+class OptimizeEmbeddingCfg(_Strict):
+    switch_to: str
+    dims: dict[str, int]
+    default_dims: int = Field(gt=0)
+
+
+class OptimizeDedupCfg(_Strict):
+    merge_threshold: float = Field(gt=0, le=1)
+    review_threshold: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OptimizeDedupCfg:
+        if self.review_threshold > self.merge_threshold:
+            raise ValueError("review_threshold must be <= merge_threshold")
+        return self
+
+
+class OptimizePruningCfg(_Strict):
+    stale_days: float = Field(gt=0)
+    score_threshold: float
+
+
+class TierPrices(_Strict):
+    active: float = Field(ge=0)
+    archive: float = Field(ge=0)
+    cold: float = Field(ge=0)
+
+
+class OptimizeArchivalCfg(_Strict):
+    active_days: float = Field(gt=0)
+    archive_days: float = Field(gt=0)
+    archive_compression: float = Field(gt=0, le=1)
+    usd_per_gb_month: TierPrices
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OptimizeArchivalCfg:
+        if self.active_days >= self.archive_days:
+            raise ValueError("active_days must be < archive_days")
+        return self
+
+
+class OptimizeForecastCfg(_Strict):
+    bootstrap_samples: int = Field(gt=0)
+    interval: float = Field(gt=0, lt=1)
+    min_days: int = Field(gt=0)
+
+
+class OptimizeCfg(_Strict):
+    cache: OptimizeCacheCfg
+    limit: OptimizeLimitCfg
+    batching: OptimizeBatchingCfg
+    rerank: OptimizeRerankCfg
+    embedding: OptimizeEmbeddingCfg
+    dedup: OptimizeDedupCfg
+    pruning: OptimizePruningCfg
+    archival: OptimizeArchivalCfg
+    forecast: OptimizeForecastCfg
+
+
 class Config(_Strict):
     warehouse: WarehouseCfg
     targets: Targets
@@ -136,6 +217,7 @@ class Config(_Strict):
     dashboard: DashboardCfg
     prometheus: PrometheusCfg
     alerts: AlertsCfg
+    optimize: OptimizeCfg
 
     def warehouse_path(self) -> Path:
         env = os.environ.get("MEMLENS_WAREHOUSE")
