@@ -79,6 +79,9 @@ class InstrumentationCfg(_Strict):
 class CollectorCfg(_Strict):
     max_line_bytes: int = Field(gt=0)
     batch_lines: int = Field(gt=0)
+    read_bytes: int = Field(gt=0)
+    max_latency_ms: float = Field(gt=0)
+    max_future_seconds: float = Field(ge=0)
 
 
 class DashboardCfg(_Strict):
