@@ -1,0 +1,99 @@
+"""Prometheus metrics for instrumented Mem0 calls (names, labels and buckets are a contract: alerts/ and
+the Grafana export query exactly these). Never labelled by user id: unbounded label sets kill Prometheus.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+
+# Seconds. 0.1 / 0.2 / 0.5 are bucket bounds so the reference's targets (avg 100 ms, P95 200 ms,
+# P99 500 ms) can be read off the histogram without interpolation error at the thresholds.
+LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1, 2.5, 5, 10)
+
+_OP_LABELS = ("service", "mode", "op", "call_mode", "status")
+_FAMILIES: dict[int, tuple[CollectorRegistry, dict[str, Any]]] = {}
+_FAMILIES_LOCK = threading.Lock()
+
+
+def _families(registry: CollectorRegistry) -> dict[str, Any]:
+    """One set of collectors per registry: a second MemlensMetrics on the same registry shares them
+    (prometheus_client refuses to register a name twice)."""
+    with _FAMILIES_LOCK:
+        entry = _FAMILIES.get(id(registry))
+        if entry is not None and entry[0] is registry:
+            return entry[1]
+        fam = {
+            "duration": Histogram("memlens_mem0_operation_duration_seconds", "Duration of Mem0 operations",
+                                  _OP_LABELS, buckets=LATENCY_BUCKETS, registry=registry),
+            "ops": Counter("memlens_mem0_operations_total", "Mem0 operations", _OP_LABELS, registry=registry),
+            "errors": Counter("memlens_mem0_errors_total", "Mem0 operations that raised",
+                              ("service", "mode", "op", "error_type"), registry=registry),
+            "results": Counter("memlens_mem0_results_total", "Memories returned by search/get_all",
+                               ("service", "mode", "op"), registry=registry),
+            "tokens": Counter("memlens_mem0_tokens_total", "Tokens used (embedding, llm_input, llm_output)",
+                              ("service", "kind", "model"), registry=registry),
+            "cache": Counter("memlens_mem0_cache_requests_total", "Search cache lookups by outcome",
+                             ("service", "op", "outcome"), registry=registry),
+            "changes": Counter("memlens_mem0_memory_changes_total", "Memories added, updated, deleted",
+                               ("service", "event"), registry=registry),
+        }
+        _FAMILIES[id(registry)] = (registry, fam)
+        return fam
+
+
+class MemlensMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry if registry is not None else REGISTRY
+        fam = _families(self.registry)
+        self.duration = fam["duration"]
+        self.ops = fam["ops"]
+        self.errors = fam["errors"]
+        self.results = fam["results"]
+        self.tokens = fam["tokens"]
+        self.cache = fam["cache"]
+        self.changes = fam["changes"]
+        # `.labels()` costs a few µs (validation, lock); children are resolved once per label tuple.
+        self._children: dict[tuple, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _op_children(self, key: tuple) -> tuple[Any, Any]:
+        pair = self._children.get(key)
+        if pair is None:
+            with self._lock:
+                pair = (self.duration.labels(*key), self.ops.labels(*key))
+                self._children[key] = pair
+        return pair
+
+    def observe(self, event: dict[str, Any]) -> None:
+        """Update every metric from one schema-v1 event."""
+        service, mode, op = event["service"], event["mode"], event["op"]
+        hist, count = self._op_children((service, mode, op, event["call_mode"], event["status"]))
+        hist.observe(event["latency_ms"] / 1000.0)
+        count.inc()
+        if event["status"] == "error":
+            self.errors.labels(service, mode, op, event.get("error_type") or "unknown").inc()
+        n = event.get("result_count")
+        if n and op in ("search", "get_all"):
+            self.results.labels(service, mode, op).inc(n)
+        outcome = event.get("cache")
+        if outcome is not None:
+            self.cache.labels(service, op, outcome).inc()
+        for field, kind, model_field in (("embedding_tokens", "embedding", "embedding_model"),
+                                         ("llm_input_tokens", "llm_input", "llm_model"),
+                                         ("llm_output_tokens", "llm_output", "llm_model")):
+            tokens = event.get(field)
+            if tokens:
+                self.tokens.labels(service, kind, event.get(model_field) or "unknown").inc(tokens)
+        for field, change in (("memories_created", "add"), ("memories_updated", "update"),
+                              ("memories_deleted", "delete")):
+            changed = event.get(field)
+            if changed:
+                self.changes.labels(service, change).inc(changed)
+
+
+def start_metrics_server(port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None):
+    """Serve /metrics on addr:port (localhost by default); returns (server, thread) — `server.shutdown()` stops it."""
+    return start_http_server(port, addr=addr, registry=registry if registry is not None else REGISTRY)

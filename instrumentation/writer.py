@@ -1,0 +1,137 @@
+"""Buffered, rotating JSONL operation-log writer.
+
+`write()` only appends to an in-memory list under a short lock, so it is safe (and cheap) from many
+threads and from asyncio tasks (it never awaits and never blocks on I/O unless the buffer is full).
+A batch is encoded and written when `flush_every` events are buffered, every `flush_seconds` by a
+daemon thread, on `flush()`/`close()`, and at interpreter exit. Rotation happens between batches, so a
+line is never split across files; names are unique per process (`-<pid>-<seq>`), so writers of several
+processes can share a folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+_SEQ = itertools.count()  # process-wide: two writers for one service never pick the same file name
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+class OpLogWriter:
+    def __init__(self, log_dir: str | Path, service: str = "mem0-app", rotate_bytes: int = 64 * 1024 * 1024,
+                 flush_every: int = 256, flush_seconds: float = 1.0):
+        if rotate_bytes <= 0 or flush_every <= 0 or flush_seconds <= 0:
+            raise ValueError("rotate_bytes, flush_every and flush_seconds must be positive")
+        self.log_dir = Path(log_dir).expanduser()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.service = service
+        self.rotate_bytes = rotate_bytes
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self.files: list[Path] = []  # every file this writer opened, in order
+        self.events_written = 0
+        self._buf: list[dict[str, Any]] = []
+        self._buf_lock = threading.Lock()  # guards _buf only: held for an append
+        self._io_lock = threading.Lock()  # one batch at a time reaches the file, in order
+        self._fh: Any = None
+        self._size = 0
+        self._closed = False
+        self._wake = threading.Event()
+        self._timer: threading.Thread | None = None
+        atexit.register(self.close)
+
+    @classmethod
+    def from_config(cls, cfg: Any, log_dir: str | Path | None = None, service: str | None = None) -> OpLogWriter:
+        ic = cfg.instrumentation
+        return cls(log_dir or cfg.log_dir(), service=service or ic.service, rotate_bytes=ic.rotate_bytes,
+                   flush_every=ic.flush_every, flush_seconds=ic.flush_seconds)
+
+    # -- public --------------------------------------------------------------------------------
+    def write(self, event: dict[str, Any]) -> None:
+        with self._buf_lock:
+            if self._closed:
+                raise ValueError(f"OpLogWriter for {self.log_dir} is closed")
+            self._buf.append(event)
+            full = len(self._buf) >= self.flush_every
+            if self._timer is None:
+                self._start_timer()
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._io_lock:
+            with self._buf_lock:
+                batch, self._buf = self._buf, []
+            if not batch:
+                return
+            try:
+                self._write_batch(batch)
+            except OSError:
+                with self._buf_lock:  # keep the events for the next attempt instead of dropping them
+                    self._buf[:0] = batch
+                raise
+
+    def close(self) -> None:
+        with self._buf_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join(timeout=5)
+        self.flush()
+        with self._io_lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> OpLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _start_timer(self) -> None:
+        self._timer = threading.Thread(target=self._tick, name=f"memlens-oplog-{self.service}", daemon=True)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        while not self._wake.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except OSError:  # a full disk must not kill the thread; the next flush retries the new events
+                time.sleep(self.flush_seconds)
+
+    def _open(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        while True:
+            path = self.log_dir / f"oplog-{self.service}-{stamp}-{os.getpid()}-{next(_SEQ)}.jsonl"
+            try:
+                self._fh = open(path, "x", encoding="utf-8")  # noqa: SIM115 - kept open across batches
+                break
+            except FileExistsError:
+                continue
+        self._size = 0
+        self.files.append(path)
+
+    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
+        data = "".join([_ENCODE(ev) + "\n" for ev in batch])
+        size = len(data.encode("utf-8")) if not data.isascii() else len(data)
+        if self._fh is not None and self._size and self._size + size > self.rotate_bytes:
+            self._fh.close()
+            self._fh = None
+        if self._fh is None:
+            self._open()
+        self._fh.write(data)
+        self._fh.flush()  # into the OS: a crash of this process loses at most the unflushed buffer
+        self._size += size
+        self.events_written += len(batch)
