@@ -1,0 +1,244 @@
+"""Weekly cost review for managers: the last 7 days vs the 7 before, month to date with a month-end projection
+against the budget, and the one-page report (CSV, Markdown, HTML; every user-supplied text escaped).
+
+Input: daily cost per op (columns day, op, ops, searches, embedding_cost_usd, llm_cost_usd, platform_cost_usd,
+total_cost_usd), as the dashboard query `cost_daily_by_op` returns it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from memlens.config import Config
+from memlens.health import format_value
+
+COST_COLUMNS = ("embedding_cost_usd", "llm_cost_usd", "platform_cost_usd", "total_cost_usd")
+WEEK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Window:
+    first: date
+    last: date  # inclusive
+    ops: int
+    searches: int
+    embedding_cost_usd: float
+    llm_cost_usd: float
+    platform_cost_usd: float
+    total_cost_usd: float
+
+    @property
+    def cost_per_1k_searches(self) -> float | None:
+        return self.total_cost_usd * 1000 / self.searches if self.searches else None
+
+    @property
+    def label(self) -> str:
+        return f"{self.first:%b %d} – {self.last:%b %d, %Y}"
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    month_start: date
+    days_elapsed: int
+    days_in_month: int
+    cost_usd: float
+    projected_usd: float
+    budget_usd: float
+
+    @property
+    def over_budget(self) -> bool:
+        return self.projected_usd > self.budget_usd
+
+    @property
+    def budget_used(self) -> float | None:
+        return self.cost_usd / self.budget_usd if self.budget_usd else None
+
+
+@dataclass(frozen=True)
+class WeeklyReview:
+    as_of: date
+    this_week: Window
+    last_week: Window
+    by_op: pd.DataFrame  # op, last_week_usd, this_week_usd, delta_usd, delta_pct, last_week_ops, this_week_ops
+    month: MonthToDate
+    days_over_daily_budget: int
+    daily_budget_usd: float
+
+    @property
+    def delta_usd(self) -> float:
+        return self.this_week.total_cost_usd - self.last_week.total_cost_usd
+
+    @property
+    def delta_pct(self) -> float | None:
+        return pct_change(self.last_week.total_cost_usd, self.this_week.total_cost_usd)
+
+
+def pct_change(before: float, after: float) -> float | None:
+    return (after - before) / before if before else None
+
+
+def _window(df: pd.DataFrame, first: date, last: date) -> Window:
+    part = df[(df["day"] >= first) & (df["day"] <= last)]
+    return Window(first, last, int(part["ops"].sum()), int(part["searches"].sum()),
+                  *(float(part[c].sum()) for c in COST_COLUMNS))
+
+
+def _normalise(daily_by_op: pd.DataFrame) -> pd.DataFrame:
+    df = daily_by_op.copy()
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    return df
+
+
+def review(daily_by_op: pd.DataFrame, as_of: date, cfg: Config) -> WeeklyReview:
+    """The 7 days ending `as_of` (inclusive) vs the 7 days before, and the month of `as_of` up to that day."""
+    df = _normalise(daily_by_op)
+    this_first = as_of - timedelta(days=WEEK_DAYS - 1)
+    last_last = this_first - timedelta(days=1)
+    last_first = last_last - timedelta(days=WEEK_DAYS - 1)
+    this_w, last_w = _window(df, this_first, as_of), _window(df, last_first, last_last)
+
+    def per_op(first: date, last: date) -> pd.DataFrame:
+        part = df[(df["day"] >= first) & (df["day"] <= last)]
+        return part.groupby("op").agg(usd=("total_cost_usd", "sum"), ops=("ops", "sum"))
+
+    ops = per_op(last_first, last_last).merge(per_op(this_first, as_of), how="outer", left_index=True,
+                                            right_index=True, suffixes=("_last", "_this"))
+    ops = ops.fillna(0)
+    by_op = pd.DataFrame({
+        "op": ops.index,
+        "last_week_usd": ops["usd_last"].to_numpy(),
+        "this_week_usd": ops["usd_this"].to_numpy(),
+    })
+    by_op["delta_usd"] = by_op["this_week_usd"] - by_op["last_week_usd"]
+    by_op["delta_pct"] = [pct_change(b, a) for b, a in zip(by_op["last_week_usd"], by_op["this_week_usd"],
+                                                              strict=True)]
+    by_op["last_week_ops"] = ops["ops_last"].astype(int).to_numpy()
+    by_op["this_week_ops"] = ops["ops_this"].astype(int).to_numpy()
+    by_op = by_op.sort_values(["this_week_usd", "op"], ascending=[False, True]).reset_index(drop=True)
+
+    month_start = as_of.replace(day=1)
+    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
+    mtd_cost = float(df[(df["day"] >= month_start) & (df["day"] <= as_of)]["total_cost_usd"].sum())
+    # Calendar days elapsed (not days with data): a quiet day is a cheap day, not a missing one.
+    month = MonthToDate(month_start, as_of.day, days_in_month, mtd_cost, mtd_cost / as_of.day * days_in_month,
+                        cfg.thresholds.monthly_budget_usd)
+
+    daily = df[(df["day"] >= this_first) & (df["day"] <= as_of)].groupby("day")["total_cost_usd"].sum()
+    over = int((daily > cfg.thresholds.daily_budget_usd).sum())
+    return WeeklyReview(as_of, this_w, last_w, by_op, month, over, cfg.thresholds.daily_budget_usd)
+
+
+# ---- report rendering -------------------------------------------------------------------------------------------
+
+def _usd(v: float | None) -> str:
+    return format_value(v, "usd")
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v * 100:+.1f} %"
+
+
+def to_csv(r: WeeklyReview) -> str:
+    """The per-op table plus a total row, machine-readable (plain numbers, no currency signs)."""
+    table = r.by_op.copy()
+    total = pd.DataFrame([{
+        "op": "TOTAL", "last_week_usd": r.last_week.total_cost_usd, "this_week_usd": r.this_week.total_cost_usd,
+        "delta_usd": r.delta_usd, "delta_pct": r.delta_pct, "last_week_ops": r.last_week.ops,
+        "this_week_ops": r.this_week.ops,
+    }])
+    table = pd.concat([table, total], ignore_index=True)
+    buf = io.StringIO()
+    table.insert(0, "this_week", f"{r.this_week.first}..{r.this_week.last}")
+    table.insert(1, "last_week", f"{r.last_week.first}..{r.last_week.last}")
+    table.to_csv(buf, index=False, float_format="%.6f")
+    return buf.getvalue()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape Markdown punctuation (and so HTML brackets) in user-supplied text."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def _summary_rows(r: WeeklyReview) -> list[tuple[str, str, str, str]]:
+    tw, lw = r.this_week, r.last_week
+    return [
+        ("Total cost", _usd(lw.total_cost_usd), _usd(tw.total_cost_usd), _pct(r.delta_pct)),
+        ("Embedding cost", _usd(lw.embedding_cost_usd), _usd(tw.embedding_cost_usd),
+         _pct(pct_change(lw.embedding_cost_usd, tw.embedding_cost_usd))),
+        ("LLM cost", _usd(lw.llm_cost_usd), _usd(tw.llm_cost_usd), _pct(pct_change(lw.llm_cost_usd, tw.llm_cost_usd))),
+        ("Platform cost", _usd(lw.platform_cost_usd), _usd(tw.platform_cost_usd),
+         _pct(pct_change(lw.platform_cost_usd, tw.platform_cost_usd))),
+        ("Operations", f"{lw.ops:,}", f"{tw.ops:,}", _pct(pct_change(lw.ops, tw.ops))),
+        ("Cost per 1,000 queries", _usd(lw.cost_per_1k_searches), _usd(tw.cost_per_1k_searches),
+         _pct(pct_change(lw.cost_per_1k_searches or 0, tw.cost_per_1k_searches or 0))),
+    ]
+
+
+def _month_line(r: WeeklyReview) -> str:
+    m = r.month
+    verdict = "over" if m.over_budget else "within"
+    return (f"Month to date ({m.month_start:%B %Y}, {m.days_elapsed} of {m.days_in_month} days): "
+            f"{_usd(m.cost_usd)}; month-end projection {_usd(m.projected_usd)}, {verdict} the "
+            f"{_usd(m.budget_usd)} budget. Days over the {_usd(r.daily_budget_usd)} daily budget this week: "
+            f"{r.days_over_daily_budget}.")
+
+
+def to_markdown(r: WeeklyReview, scope: str = "all data", demo: bool = False) -> str:
+    """One page: headline, summary table, per-op table, month to date. `scope` is user text: escaped."""
+    lines = [f"# Mem0 weekly cost review — week ending {r.as_of:%Y-%m-%d}", ""]
+    if demo:
+        lines += ["**Demo data**: these figures come from the synthetic `memlens demo` workload.", ""]
+    lines += [f"Scope: {md_escape(scope)}. This week = {r.this_week.label}; last week = {r.last_week.label}.", "",
+              f"**Total: {_usd(r.this_week.total_cost_usd)}** ({_pct(r.delta_pct)} vs "
+              f"{_usd(r.last_week.total_cost_usd)} last week).", "",
+              "| | last week | this week | change |", "|---|---:|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _summary_rows(r)]
+    lines += ["", "## By operation", "", "| op | last week | this week | change | calls this week |",
+              "|---|---:|---:|---:|---:|"]
+    for row in r.by_op.itertuples():
+        lines.append(f"| {md_escape(row.op)} | {_usd(row.last_week_usd)} | {_usd(row.this_week_usd)} | "
+                     f"{_pct(row.delta_pct)} | {row.this_week_ops:,} |")
+    lines += ["", "## Month to date", "", _month_line(r), ""]
+    return "\n".join(lines)
+
+
+_CSS = ("body{font-family:Helvetica,Arial,sans-serif;max-width:760px;margin:24px auto;color:#222}"
+        "table{border-collapse:collapse;width:100%;margin:8px 0 16px}"
+        "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}.demo{background:#fff3cd;padding:6px 10px}")
+
+
+def to_html(r: WeeklyReview, scope: str = "all data", demo: bool = False) -> str:
+    """Standalone one-page HTML; every text cell goes through html.escape."""
+    e = html.escape
+
+    def table(head: list[str], rows: list[list[str]]) -> str:
+        th = "".join(f"<th>{e(h)}</th>" for h in head)
+        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+    title = f"Mem0 weekly cost review — week ending {r.as_of:%Y-%m-%d}"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>"]
+    if demo:
+        parts.append("<p class='demo'><b>Demo data</b>: synthetic figures from the memlens demo workload.</p>")
+    parts.append(f"<p>Scope: {e(scope)}. This week = {e(r.this_week.label)}; last week = {e(r.last_week.label)}.</p>")
+    parts.append(f"<p><b>Total: {e(_usd(r.this_week.total_cost_usd))}</b> ({e(_pct(r.delta_pct))} vs "
+                 f"{e(_usd(r.last_week.total_cost_usd))} last week).</p>")
+    parts.append(table(["", "last week", "this week", "change"], [list(x) for x in _summary_rows(r)]))
+    parts.append("<h2>By operation</h2>")
+    parts.append(table(["op", "last week", "this week", "change", "calls this week"],
+                       [[str(x.op), _usd(x.last_week_usd), _usd(x.this_week_usd), _pct(x.delta_pct),
+                         f"{x.this_week_ops:,}"] for x in r.by_op.itertuples()]))
+    parts.append(f"<h2>Month to date</h2><p>{e(_month_line(r))}</p></body></html>")
+    return "".join(parts)

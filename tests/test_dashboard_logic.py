@@ -1,0 +1,173 @@
+"""Health grading, the diagnosis trees and the weekly cost review, with hand-computed answers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from memlens import cost_review, diagnosis, health
+from memlens.config import load_config
+from memlens.health import Measured
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config()
+
+
+# ---- health ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "expected"), [(99.0, "green"), (100.0, "amber"), (125.0, "amber"),
+                                                 (125.1, "red"), (None, "unknown")])
+def test_grade_lower_is_better(value, expected):
+    # target 100 ms, red edge 100 x 1.25 = 125 ms
+    assert health.grade(value, 100.0, 125.0, higher_is_better=False) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0.71, "green"), (0.70, "amber"), (0.50, "amber"),
+                                                 (0.49, "red")])
+def test_grade_higher_is_better(value, expected):
+    assert health.grade(value, 0.70, 0.50, higher_is_better=True) == expected
+
+
+def test_checks_use_reference_targets_and_alert_edges(cfg):
+    m = Measured(avg_ms=110, p95_ms=150, p99_ms=900, error_rate=0.04, slow_share=0.02, hit_rate=0.55,
+                 miss_penalty=1.5, cost_per_1k={"oss": 0.03, "platform": 0.05}, embedding_share=0.45,
+                 storage_growth_month=None, max_daily_cost_usd=1.0)
+    by_key = {c.key: c for c in health.checks(m, cfg)}
+    assert by_key["latency_avg"].status == "amber"            # 110 in (100, 125]
+    assert by_key["latency_p95"].status == "green"
+    assert by_key["latency_p99"].status == "red"              # 900 > 625
+    assert by_key["error_rate"].status == "amber"             # 4 % in (3.75 %, 5 %]
+    assert by_key["slow_share"].status == "green"             # 2 % < 7.5 %
+    assert by_key["cache_hit_rate"].status == "amber"         # alert edge 50 % (config), target 70 %
+    assert by_key["cache_hit_rate"].red_at == 0.50
+    assert by_key["cache_miss_penalty"].status == "green"
+    assert by_key["cost_per_1k_oss"].status == "red"          # 0.03 > 0.02 x 1.25
+    assert by_key["cost_per_1k_platform"].status == "green"   # 0.05 < 0.10
+    assert by_key["embedding_share"].status == "amber"        # 45 % in (40 %, 50 %]
+    assert by_key["storage_growth"].status == "unknown"
+    assert "collect history" in by_key["storage_growth"].hint
+    assert by_key["daily_cost"].status == "green"             # $1 < $3.75
+
+
+def test_top_problems_red_first_then_furthest(cfg):
+    m = Measured(avg_ms=110, p95_ms=150, p99_ms=900, error_rate=0.04, slow_share=0.02, hit_rate=0.55,
+                 miss_penalty=1.5, cost_per_1k={"oss": 0.03}, embedding_share=0.45)
+    top = health.top_problems(health.checks(m, cfg))
+    # reds: p99 (900/500 = 1.8), cost oss (0.03/0.02 = 1.5); then ambers by severity: hit rate 0.70/0.55 = 1.27,
+    # error 0.04/0.0375 = 1.07, embedding 0.45/0.40 = 1.125, avg 1.1 → hit rate first.
+    assert [c.key for c in top] == ["latency_p99", "cost_per_1k_oss", "cache_hit_rate"]
+
+
+def test_growth_over():
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(31)]
+    totals = [100.0 + i for i in range(31)]  # 100 on Nov 1 … 130 on Dec 1
+    assert health.growth_over(30, days, totals) == pytest.approx(0.30)
+    assert health.growth_over(7, days, totals) == pytest.approx(7 / 123)
+    assert health.growth_over(60, days, totals) is None
+
+
+def test_format_value():
+    assert health.format_value(0.1234, "ratio") == "12.3 %"
+    assert health.format_value(1234.4, "ms") == "1,234 ms"
+    assert health.format_value(2.5, "x") == "2.50×"
+    assert health.format_value(0.0123, "usd") == "$0.0123"
+    assert health.format_value(12.5, "usd") == "$12.50"
+    assert health.format_value(None, "usd") == "n/a"
+
+
+# ---- diagnosis ------------------------------------------------------------------------------------------------
+
+def test_slow_tree_lights_avg_p99_and_variance(cfg):
+    m = Measured(avg_ms=250, p50_ms=80, p99_ms=800, slow_share=0.2, hit_rate=None, search_avg_top_k=20,
+                 search_unscoped_share=0.5)
+    r = diagnosis.evaluate(diagnosis.SLOW, m, cfg)
+    answers = {x.node.key: x.answer for x in r.results}
+    # avg 250 > 200; P99 800 > 500; 800/80 = 10 >= 5; P50 80 < 200
+    assert answers == {"avg": "yes", "p99": "yes", "variance": "yes", "all_slow": "no"}
+    actions = [a for a, _, _ in r.actions()]
+    assert actions[:2] == ["Reduce the search limit (top_k)", "Add filters (scope by user_id / agent_id / run_id)"]
+    assert "Add caching" in actions and not any("infrastructure" in a for a in actions)
+    avg_evidence = r.actions()[0][2]
+    assert "searches ask for 20.0 results on average (chat apps need 3-5)" in avg_evidence
+    assert "50.0 % of searches have no user/agent/run scope" in avg_evidence
+    assert r.results[2].measurement.startswith("P99 / P50 = 10.0×")
+    assert r.problem
+
+
+def test_slow_tree_unknown_without_data(cfg):
+    r = diagnosis.evaluate(diagnosis.SLOW, Measured(), cfg)
+    assert {x.answer for x in r.results} == {"unknown"}
+    assert r.actions() == [] and not r.problem
+
+
+@pytest.mark.parametrize(("rate", "lit"), [(0.10, "lt30"), (0.30, "30_60"), (0.59, "30_60"), (0.60, "60_80"),
+                                           (0.85, "gt80")])
+def test_cache_tree_bands(cfg, rate, lit):
+    r = diagnosis.evaluate(diagnosis.CACHE, Measured(hit_rate=rate), cfg)
+    assert [x.node.key for x in r.lit] == [lit]
+    assert r.path[-1] == lit  # the band walk stops at the matching band
+    assert r.problem == (lit in ("lt30", "30_60"))
+
+
+def test_cost_tree(cfg):
+    m = Measured(embedding_share=0.6, storage_growth_month=0.05, cost_per_1k={"oss": 0.01},
+                 projected_month_usd=200.0, max_daily_cost_usd=2.0, add_avg_messages=1.0, searches=1000)
+    r = diagnosis.evaluate(diagnosis.COST, m, cfg)
+    assert {x.node.key: x.answer for x in r.results} == {
+        "embedding": "yes", "storage": "no", "query": "no", "overall": "yes"}  # $200 > $150 budget
+    assert "adds carry 1.0 messages on average" in r.results[0].evidence
+
+
+def test_dot_has_every_node_and_no_unescaped_quotes(cfg):
+    r = diagnosis.evaluate(diagnosis.SLOW, Measured(avg_ms=250, p50_ms=80, p99_ms=800), cfg)
+    dot = diagnosis.to_dot(r)
+    assert dot.startswith("digraph G {") and dot.rstrip().endswith("}")
+    for i in range(4):
+        assert f"q{i} [" in dot and f"a{i} [" in dot
+    assert dot.count('fillcolor="#f8d7da"') == 6  # 3 lit questions + their 3 action notes
+
+
+# ---- cost review ----------------------------------------------------------------------------------------------
+
+def _daily(rows):
+    return pd.DataFrame(rows, columns=["day", "op", "ops", "searches", "embedding_cost_usd", "llm_cost_usd",
+                                       "platform_cost_usd", "total_cost_usd"])
+
+
+def test_weekly_review_hand_computed(cfg):
+    rows = []
+    for i in range(14):  # Nov 9 .. Nov 22; as_of Nov 22 → this week Nov 16-22, last week Nov 9-15
+        d = date(2026, 11, 9) + timedelta(days=i)
+        this = i >= 7
+        rows.append((d, "search", 100, 100, 0.10, 0.0, 0.0, 0.10 if not this else 0.20))
+        rows.append((d, "add", 10, 0, 0.0, 1.0, 0.0, 1.0))
+    rows.append((date(2026, 10, 31), "add", 10, 0, 0.0, 50.0, 0.0, 50.0))  # previous month: not in MTD
+    r = cost_review.review(_daily(rows), date(2026, 11, 22), cfg)
+    assert r.this_week.first == date(2026, 11, 16) and r.last_week.last == date(2026, 11, 15)
+    assert r.last_week.total_cost_usd == pytest.approx(7 * 1.10)
+    assert r.this_week.total_cost_usd == pytest.approx(7 * 1.20)
+    assert r.delta_pct == pytest.approx(0.7 / 7.7)
+    assert r.this_week.cost_per_1k_searches == pytest.approx(8.4 * 1000 / 700)
+    search = r.by_op.set_index("op").loc["search"]
+    assert search["delta_pct"] == pytest.approx(1.0) and search["this_week_ops"] == 700
+    # MTD: Nov 9..22 = 7 x 1.1 + 7 x 1.2 = 16.1 over 22 elapsed days of 30 → 16.1 / 22 x 30
+    assert r.month.cost_usd == pytest.approx(16.1)
+    assert r.month.projected_usd == pytest.approx(16.1 / 22 * 30)
+    assert not r.month.over_budget and r.days_over_daily_budget == 0
+
+
+def test_reports_escape_user_text(cfg):
+    rows = [(date(2026, 11, 20), "<script>alert(1)</script>", 1, 0, 0.0, 0.0, 0.0, 1.0)]
+    r = cost_review.review(_daily(rows), date(2026, 11, 22), cfg)
+    page = cost_review.to_html(r, scope="user <img src=x onerror=alert(1)>", demo=True)
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;" in page and "Demo data" in page
+    md = cost_review.to_markdown(r, scope="user *bold* | pipe")
+    assert "\\*bold\\*" in md and "\\|" in md and "<script>" not in md
+    csv_text = cost_review.to_csv(r)
+    assert csv_text.splitlines()[0].startswith("this_week,last_week,op,last_week_usd,this_week_usd")
+    assert csv_text.splitlines()[-1].split(",")[2] == "TOTAL"
