@@ -1,0 +1,176 @@
+"""What every collector shares: the result record, run bookkeeping, the writer lock, secret redaction."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+EXCERPT_CHARS = 200
+
+# Anything that looks like a credential is masked before an excerpt or message is stored. The same pattern
+# runs in Python (`redact`) and in DuckDB (`regexp_replace`, RE2): it only uses syntax both share.
+SECRET_PATTERN = (
+    r"(?i)\b(?:sk|m0|pk|rk)-[A-Za-z0-9_\-]{6,}"  # OpenAI / Mem0 style keys
+    r"|\b(?:bearer|token)\s+[A-Za-z0-9_\-.=/+]{6,}"  # Authorization header values
+    r"|(?:api[_-]?key|authorization|secret|password|token)[\"']?\s*[:=]\s*[\"']?"  # key=value, key: "value"
+    r"(?:(?:bearer|token)\s+)?[^\s\"',}]{4,}"
+)
+_SECRET_RE = re.compile(SECRET_PATTERN)
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str) -> str:
+    return _SECRET_RE.sub(REDACTED, text)
+
+
+def excerpt(text: str) -> str:
+    """First EXCERPT_CHARS characters with secrets masked (masked before cutting, so no half-secret survives)."""
+    return redact(text[: EXCERPT_CHARS * 4])[:EXCERPT_CHARS]
+
+
+def read_sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the warehouse's TIMESTAMP convention."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def display_path(path: Path) -> str:
+    """Paths as stored in the warehouse: absolute, resolved (the checkpoint key)."""
+    return str(path.expanduser().resolve())
+
+
+class CollectorError(RuntimeError):
+    """A collection that cannot run (locked warehouse, unreadable source); the warehouse is unchanged."""
+
+
+class WarehouseLocked(CollectorError):
+    pass
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    source: str
+    files_seen: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = f", {self.rows_loaded / self.seconds:,.0f} rows/s" if self.seconds > 0 and self.rows_loaded else ""
+        text = (f"{self.source}: {self.files_seen} file(s), {self.rows_loaded:,} loaded, "
+                f"{self.rows_duplicate:,} duplicate, {self.rows_quarantined:,} quarantined, "
+                f"{self.bytes_read:,} bytes in {self.seconds:.2f} s{rate} (run {self.run_id})")
+        return "\n".join([text, *(f"  - {m}" for m in self.messages)])
+
+
+def warehouse_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The DuckDB file behind `con`, or None for an in-memory warehouse."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    return Path(row[0]) if row and row[0] else None
+
+
+def lock_path(db_file: Path) -> Path:
+    return db_file.with_name(db_file.name + ".collect.lock")
+
+
+@contextmanager
+def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
+    """Warehouse-wide collection lock: a flock'd file next to the DuckDB file.
+
+    flock (not POSIX fcntl locks) so that two collections in the same process also exclude each other.
+    Non-blocking: a second collection fails at once naming the holder instead of queueing behind it.
+    """
+    if db_file is None:  # in-memory warehouse: private to this connection, nothing to share
+        yield
+        return
+    path = lock_path(db_file)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown holder"
+            raise WarehouseLocked(
+                f"warehouse {db_file} is locked by another collection ({holder}); "
+                f"wait for it to finish or remove the stale process (lock file {path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, {what}, since {utcnow():%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+class RunBook:
+    """One row in raw_ingest_runs per collection: written 'running' at start, finished with counts."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:
+        self.con = con
+        self.result = IngestResult(run_id=uuid.uuid4().hex, source=source)
+        self._t0 = time.perf_counter()
+        con.execute(
+            "INSERT INTO raw_ingest_runs (run_id, source, target, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+            [self.result.run_id, source, redact(target), utcnow()],
+        )
+
+    def finish(self, status: str, message: str | None = None) -> IngestResult:
+        r = self.result
+        r.seconds = time.perf_counter() - self._t0
+        text = redact("; ".join([*r.messages, *([message] if message else [])]))[:2000] or None
+        self.con.execute(
+            "UPDATE raw_ingest_runs SET finished_at = ?, files_seen = ?, rows_loaded = ?, rows_duplicate = ?, "
+            "rows_quarantined = ?, status = ?, message = ? WHERE run_id = ?",
+            [utcnow(), r.files_seen, r.rows_loaded, r.rows_duplicate, r.rows_quarantined, status, text, r.run_id],
+        )
+        return r
+
+
+@contextmanager
+def collection_run(con: duckdb.DuckDBPyConnection, source: str, target: str) -> Iterator[RunBook]:
+    """Lock the warehouse, book a run, and record its outcome (also when it fails)."""
+    with writer_lock(warehouse_file(con), f"memlens collect {source}"):
+        book = RunBook(con, source, target)
+        try:
+            yield book
+        except BaseException as exc:  # each batch rolled its own transaction back: record why the run stopped
+            book.finish("error", f"{type(exc).__name__}: {exc}")
+            raise
+        book.finish("ok")
+
+
+def refresh_rollups(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
+    """Refresh the views helper's pre-aggregated rollups when that module exists (memlens.rollups)."""
+    try:
+        from memlens import rollups
+    except ImportError:
+        return
+    refresh = getattr(rollups, "refresh", None)
+    if refresh is not None:
+        refresh(con)
+        result.messages.append("rollups refreshed")
+
+
+__all__ = ["CollectorError", "IngestResult", "WarehouseLocked", "collection_run", "excerpt",
+           "read_sql", "redact", "refresh_rollups", "utcnow", "writer_lock"]

@@ -1,0 +1,466 @@
+"""Op-log collector: schema-v1 JSONL (.jsonl, .log, .jsonl.gz) and Parquet files → raw_op_events.
+
+Incremental: a checkpoint per file (raw_ingest_checkpoints) records how many bytes of complete lines were
+consumed, the file's identity (dev:inode) and a hash of its head, so a run reads only what was appended
+since the last one and notices a rotated or replaced file. A partially written last line is left for the
+next run. Each batch of lines is validated in DuckDB (collectors/sql/oplog_check.sql), then its good rows,
+its quarantined rows and the moved checkpoint are committed in ONE transaction: a crash between batches
+never loses or double-counts an event. Idempotent by event_id.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from collectors.base import (
+    EXCERPT_CHARS,
+    SECRET_PATTERN,
+    CollectorError,
+    IngestResult,
+    collection_run,
+    display_path,
+    excerpt,
+    read_sql,
+    refresh_rollups,
+    utcnow,
+)
+from memlens import schema
+from memlens.config import Config
+
+PLAIN_SUFFIXES = (".jsonl", ".log")
+GZIP_SUFFIXES = (".jsonl.gz", ".log.gz")
+PARQUET_SUFFIXES = (".parquet",)
+HEAD_BYTES = 4096  # the head hash covers this much of a file: enough to tell two log files apart
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def log_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(GZIP_SUFFIXES):
+        return "gzip"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(PLAIN_SUFFIXES):
+        return "plain"
+    return None
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Log files under `paths` (folders recursively), sorted, each once. A missing path is an error."""
+    found: dict[str, Path] = {}
+    for p in paths:
+        p = p.expanduser()
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and log_kind(f):
+                    found.setdefault(display_path(f), f)
+        elif p.is_file():
+            if not log_kind(p):
+                raise CollectorError(f"{p}: not an op log (expected {', '.join(PLAIN_SUFFIXES + GZIP_SUFFIXES)} "
+                                     f"or {', '.join(PARQUET_SUFFIXES)})")
+            found.setdefault(display_path(p), p)
+        else:
+            raise CollectorError(f"{p}: no such file or folder")
+    return [found[k] for k in sorted(found)]
+
+
+def head_sha(path: Path, nbytes: int) -> str:
+    with path.open("rb") as f:
+        return hashlib.sha256(f.read(nbytes)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    identity: str | None
+    byte_offset: int
+    line_no: int
+    file_size: int | None
+    file_mtime: float | None
+    head_sha: str | None
+
+
+def load_checkpoint(con: duckdb.DuckDBPyConnection, key: str) -> Checkpoint | None:
+    row = con.execute(
+        "SELECT file_identity, byte_offset, line_no, file_size, file_mtime, head_sha "
+        "FROM raw_ingest_checkpoints WHERE source_file = ?", [key]).fetchone()
+    return Checkpoint(*row) if row else None
+
+
+def save_checkpoint(con: duckdb.DuckDBPyConnection, key: str, cp: Checkpoint) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO raw_ingest_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [key, cp.identity, cp.byte_offset, cp.line_no, cp.file_size, cp.file_mtime, cp.head_sha, utcnow()],
+    )
+
+
+@dataclass
+class Batch:
+    """Complete lines `data` (each ending in a newline), the first one being line `first_line` of the file."""
+    data: bytes
+    first_line: int
+    end_offset: int  # stream offset just after `data`
+    end_line: int  # lines consumed through `data`
+
+
+@dataclass
+class Rejected:
+    """A line quarantined before parsing (over the size limit, invalid UTF-8, unreadable tail)."""
+    line_no: int
+    reason: str
+    raw: bytes
+
+
+class LineReader:
+    """Cuts a byte stream into batches of complete lines, bounded in memory.
+
+    A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as
+    Rejected. Stream errors (a gzip cut short or corrupt) end the stream: `error` says why and `tail` holds
+    the incomplete last line, for the caller to quarantine.
+    """
+
+    def __init__(self, stream: BinaryIO, offset: int, line_no: int, read_bytes: int, max_line_bytes: int,
+                 batch_lines: int, tail_is_line: bool) -> None:
+        self.stream, self.offset, self.line_no = stream, offset, line_no
+        self.read_bytes = max(read_bytes, max_line_bytes + 1)
+        self.max_line_bytes, self.batch_lines, self.tail_is_line = max_line_bytes, batch_lines, tail_is_line
+        self.error: str | None = None
+        self.tail = b""
+        self.rejected: list[Rejected] = []
+
+    def _read(self) -> bytes:
+        if self.error:
+            return b""
+        try:
+            return self.stream.read(self.read_bytes)
+        except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            self.error = f"{type(exc).__name__}: {exc}"
+            return b""
+
+    def _skip_long_line(self, buf: bytes) -> bytes:
+        """Discard an over-long line without holding it; return what follows its newline ('' at EOF)."""
+        head, skipped = buf[:EXCERPT_CHARS * 4], len(buf)
+        while True:
+            data = self._read()
+            if not data:  # the over-long line never ended: it stays unconsumed (maybe still being written)
+                self.tail = head
+                return b""
+            nl = data.find(b"\n")
+            if nl >= 0:
+                skipped += nl + 1
+                self.line_no += 1
+                self.rejected.append(Rejected(self.line_no, f"line is {skipped - 1:,} bytes, over "
+                                              f"collector.max_line_bytes {self.max_line_bytes:,}", head))
+                self.offset += skipped
+                return data[nl + 1:]
+            skipped += len(data)
+
+    def batches(self) -> Iterator[Batch]:
+        buf = b""
+        while True:
+            data = self._read()
+            eof = not data
+            buf = buf + data if buf else data
+            synthetic_nl = eof and bool(buf) and self.tail_is_line and not self.error and not buf.endswith(b"\n")
+            if synthetic_nl:
+                buf += b"\n"  # a finished compressed file: its last line is complete even without a newline
+            last_nl = buf.rfind(b"\n")
+            if last_nl < 0:
+                if eof:
+                    self.tail = buf
+                    return
+                if len(buf) > self.max_line_bytes:
+                    buf = self._skip_long_line(buf)
+                    if not buf and (self.tail or self.error):
+                        return
+                continue
+            block, buf = buf[:last_nl + 1], buf[last_nl + 1:]
+            yield from self._split(block)
+            if eof:
+                if synthetic_nl:
+                    self.offset -= 1  # the newline added above is not in the stream
+                self.tail = buf
+                return
+
+    def _split(self, block: bytes) -> Iterator[Batch]:
+        """At most batch_lines lines per Batch."""
+        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        start = 0
+        for i in range(0, len(ends), self.batch_lines):
+            stop = int(ends[min(i + self.batch_lines, len(ends)) - 1]) + 1
+            n = min(self.batch_lines, len(ends) - i)
+            batch = Batch(block[start:stop], self.line_no + 1, self.offset + stop - start, self.line_no + n)
+            self.offset, self.line_no = batch.end_offset, batch.end_line
+            start = stop
+            yield batch
+
+
+def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejected]]:
+    """The batch as an Arrow table (line_no, line) plus the lines rejected before parsing.
+
+    Fast path: the whole batch is valid UTF-8 and no line is too long, so the Arrow string column is built
+    zero-copy over the batch bytes (each value keeps its trailing newline, which JSON parsing ignores).
+    """
+    data = batch.data
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    starts = np.concatenate(([0], ends[:-1]))
+    line_nos = np.arange(batch.first_line, batch.first_line + len(ends), dtype=np.int64)
+    too_long = (ends - starts - 1) > max_line_bytes
+    try:
+        data.decode("utf-8")
+        utf8_ok = True
+    except UnicodeDecodeError:
+        utf8_ok = False
+    if utf8_ok and not too_long.any():
+        offsets = np.concatenate(([0], ends)).astype(np.int32)
+        lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+        return pa.table({"line_no": line_nos, "line": lines}), []
+    rejected: list[Rejected] = []
+    values: list[str | None] = []
+    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        raw = data[s:e]
+        if too_long[i]:
+            rejected.append(Rejected(int(line_nos[i]), f"line is {e - s - 1:,} bytes, over "
+                                     f"collector.max_line_bytes {max_line_bytes:,}", raw[:EXCERPT_CHARS * 4]))
+            values.append(None)
+            continue
+        try:
+            values.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            rejected.append(Rejected(int(line_nos[i]), f"invalid UTF-8 at byte {exc.start + 1} of the line", raw))
+            values.append(None)
+    keep = [v is not None for v in values]
+    table = pa.table({"line_no": line_nos, "line": pa.array(values, pa.string())}).filter(pa.array(keep))
+    return table, rejected
+
+
+class OplogLoader:
+    """Loads batches into the warehouse, one transaction each (rows + quarantine + checkpoint)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, result: IngestResult) -> None:
+        self.con, self.cfg, self.result = con, cfg, result
+        self.now = utcnow()
+        c = cfg.collector
+        self.check_params = {
+            "schema_version": schema.SCHEMA_VERSION, "ops": list(schema.OPS), "modes": list(schema.MODES),
+            "call_modes": list(schema.CALL_MODES), "statuses": list(schema.STATUSES),
+            "cache_outcomes": list(schema.CACHE_OUTCOMES), "max_latency_ms": c.max_latency_ms,
+            "latest_ts": self.now + timedelta(seconds=c.max_future_seconds),
+        }
+        con.execute(read_sql("oplog_macros.sql"))
+
+    def commit(self, key: str, table: pa.Table | None, rejected: list[Rejected], cp: Checkpoint,
+               from_sql: str | None = None, sql_params: list | None = None) -> None:
+        """One transaction: validate + insert `table` (or rows selected by `from_sql`), quarantine, checkpoint."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if from_sql is not None:
+                con.execute(from_sql, sql_params or [])
+            elif table is not None:
+                con.register("oplog_chunk_arrow", table)
+                con.execute("CREATE OR REPLACE TEMP TABLE oplog_chunk AS SELECT * FROM oplog_chunk_arrow")
+                con.unregister("oplog_chunk_arrow")
+            else:
+                con.execute("CREATE OR REPLACE TEMP TABLE oplog_chunk (line_no BIGINT, line VARCHAR)")
+            con.execute(read_sql("oplog_check.sql"), self.check_params)
+            con.execute(read_sql("oplog_dispose.sql"))
+            loaded, dup, bad = con.execute(
+                "SELECT count(*) FILTER (disposition = 'load'), count(*) FILTER (disposition = 'duplicate'), "
+                "count(*) FILTER (disposition = 'quarantine') FROM oplog_disposed").fetchone()
+            con.execute(read_sql("oplog_insert_events.sql"), {"source_file": key, "ingested_at": self.now})
+            con.execute(read_sql("oplog_insert_quarantine.sql"), {
+                "source_file": key, "quarantined_at": self.now, "secret_pattern": SECRET_PATTERN,
+                "excerpt_chars": EXCERPT_CHARS})
+            if rejected:
+                con.register("oplog_rejected_arrow", pa.table({
+                    "line_no": pa.array([r.line_no for r in rejected], pa.int64()),
+                    "reason": [r.reason for r in rejected],
+                    "excerpt": [excerpt(r.raw.decode("utf-8", "replace")) for r in rejected]}))
+                con.execute("INSERT INTO raw_quarantine SELECT ?, line_no, reason, excerpt, 'oplog', ? "
+                            "FROM oplog_rejected_arrow", [key, self.now])
+                con.unregister("oplog_rejected_arrow")
+            save_checkpoint(con, key, cp)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.result.rows_loaded += loaded
+        self.result.rows_duplicate += dup
+        self.result.rows_quarantined += bad + len(rejected)
+
+
+def _resume_point(cp: Checkpoint | None, path: Path, kind: str, identity: str, size: int) -> tuple[int, int]:
+    """(byte offset, lines consumed) to continue from: 0 unless the checkpoint is for this very file.
+
+    The same file = same dev:inode, not shorter than what was consumed (plain), and the same head bytes.
+    """
+    if cp is None or cp.identity != identity or cp.head_sha is None:
+        return 0, 0
+    if kind == "plain":
+        if cp.byte_offset > size:  # truncated in place (copytruncate rotation)
+            return 0, 0
+        head_len = min(HEAD_BYTES, cp.byte_offset)
+    else:
+        head_len = min(HEAD_BYTES, size)
+    if head_sha(path, head_len) != cp.head_sha:
+        return 0, 0
+    return cp.byte_offset, cp.line_no
+
+
+def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes: Callable[[int], None]) -> None:
+    """Read the unread part of one JSONL file (plain or gzip) and commit it batch by batch.
+
+    gzip: the checkpoint counts decompressed bytes; its size and mtime are only recorded once the whole
+    file is read, so an interrupted run resumes and an unchanged finished file is not even opened.
+    """
+    c = loader.cfg.collector
+    st = path.stat()
+    identity = f"{st.st_dev}:{st.st_ino}"
+    cp = load_checkpoint(loader.con, key)
+    gz = kind == "gzip"
+    if gz and cp and (cp.identity, cp.file_size, cp.file_mtime) == (identity, st.st_size, st.st_mtime):
+        return
+    offset, line_no = _resume_point(cp, path, kind, identity, st.st_size)
+    if cp and cp.byte_offset > 0 and offset == 0:
+        loader.result.messages.append(f"{key}: rotated or replaced since the last run; read again from the start")
+    if not gz and offset == st.st_size:
+        return
+
+    def head(consumed: int) -> str:
+        return head_sha(path, min(HEAD_BYTES, st.st_size if gz else consumed))
+
+    with path.open("rb") as raw:
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        if gz:
+            _skip(stream, offset)
+        else:
+            raw.seek(offset)
+        reader = LineReader(stream, offset, line_no, c.read_bytes, c.max_line_bytes, c.batch_lines, tail_is_line=gz)
+        position = raw.tell() if gz else offset
+        for batch in reader.batches():
+            table, rejected = lines_table(batch, c.max_line_bytes)
+            pending, reader.rejected = reader.rejected, []
+            loader.commit(key, table, pending + rejected, Checkpoint(
+                identity, batch.end_offset, batch.end_line, None if gz else st.st_size, None if gz else st.st_mtime,
+                head(batch.end_offset)))
+            loader.result.bytes_read += len(batch.data)
+            now = raw.tell() if gz else batch.end_offset
+            on_bytes(now - position)
+            position = now
+        # What a broken stream left, over-long lines at the very end, and a finished gzip's seal.
+        pending, offset, line_no = reader.rejected, reader.offset, reader.line_no
+        if reader.error:
+            line_no += 1
+            pending.append(Rejected(line_no, f"compressed stream ends early or is corrupt ({reader.error}); "
+                                    "the rest of the file is unreadable", reader.tail))
+            offset += len(reader.tail)
+            loader.result.messages.append(f"{key}: {reader.error} after line {line_no - 1}")
+        elif gz and reader.tail:
+            line_no += 1
+            pending.append(Rejected(line_no, f"last line is over collector.max_line_bytes {c.max_line_bytes:,}",
+                                    reader.tail))
+        if gz or pending:
+            loader.commit(key, None, pending, Checkpoint(identity, offset, line_no, st.st_size if gz else None,
+                                                         st.st_mtime if gz else None, head(offset)))
+        on_bytes(max(0, (st.st_size if gz else reader.offset) - position))
+
+
+def _skip(stream: BinaryIO, nbytes: int) -> None:
+    """Skip already-consumed decompressed bytes (gzip cannot seek without decompressing anyway)."""
+    while nbytes > 0:
+        got = len(stream.read(min(nbytes, 1 << 24)))
+        if not got:
+            break
+        nbytes -= got
+
+
+def _load_parquet(loader: OplogLoader, path: Path, key: str) -> None:
+    """Parquet files are written once: load each fingerprint once, through the same validation as JSONL."""
+    st = path.stat()
+    fingerprint = f"{st.st_size}:{st.st_mtime_ns}:{head_sha(path, HEAD_BYTES)}"
+    cp = load_checkpoint(loader.con, key)
+    if cp and cp.identity == fingerprint:
+        return
+    done = Checkpoint(fingerprint, st.st_size, 0, st.st_size, st.st_mtime, None)
+    try:
+        rows = loader.con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
+        done = Checkpoint(fingerprint, st.st_size, rows, st.st_size, st.st_mtime, None)
+        # Each row becomes the JSON object it would have been in a log line (row number = line number).
+        loader.commit(key, None, [], done, from_sql=(
+            "CREATE OR REPLACE TEMP TABLE oplog_chunk AS SELECT file_row_number + 1 AS line_no, "
+            "to_json(p)::VARCHAR AS line FROM read_parquet(?, file_row_number = true) p"), sql_params=[str(path)])
+        loader.result.bytes_read += st.st_size
+    except duckdb.Error as exc:
+        loader.commit(key, None, [Rejected(0, f"unreadable Parquet file: {exc}", b"")], done)
+        loader.result.messages.append(f"{key}: unreadable Parquet file, quarantined")
+
+
+def _progress_callback(progress: bool | ProgressFn, total: int) -> tuple[Callable[[int, str], None], Callable]:
+    """(advance(nbytes, file), close) for a tqdm bar, a caller's callable, or nothing."""
+    done = 0
+    if callable(progress):
+        def advance(n: int, current: str) -> None:
+            nonlocal done
+            done += n
+            progress(done, total, current)
+        return advance, lambda: None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="collect logs")
+        return lambda n, current: bar.update(n), bar.close
+    return lambda n, current: None, lambda: None
+
+
+def _pending_bytes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
+    total = 0
+    for f in files:
+        try:
+            size = f.stat().st_size
+        except OSError:
+            continue
+        cp = load_checkpoint(con, display_path(f))
+        total += max(0, size - cp.byte_offset) if cp and log_kind(f) == "plain" else size
+    return total
+
+
+def collect_oplogs(con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: Config,
+                   progress: bool | ProgressFn = False) -> IngestResult:
+    """Load new schema-v1 events from log files/folders; see the module docstring."""
+    files = discover([Path(p) for p in paths])
+    with collection_run(con, "oplog", ", ".join(str(p) for p in paths)) as book:
+        result = book.result
+        result.files_seen = len(files)
+        loader = OplogLoader(con, cfg, result)
+        advance, close = _progress_callback(progress, _pending_bytes(con, files))
+        try:
+            for path in files:
+                key = display_path(path)
+                kind = log_kind(path)
+                try:
+                    if kind == "parquet":
+                        _load_parquet(loader, path, key)
+                        advance(path.stat().st_size, key)
+                    else:
+                        _stream_file(loader, path, key, kind, lambda n, k=key: advance(n, k))
+                except OSError as exc:  # vanished or unreadable file: the others still load
+                    result.messages.append(f"{key}: skipped, {type(exc).__name__}: {exc.strerror or exc}")
+        finally:
+            close()
+        if not files:
+            result.messages.append("no log files found in " + ", ".join(str(p) for p in paths))
+        if result.rows_loaded:
+            refresh_rollups(con, result)
+    return result
