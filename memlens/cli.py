@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--async", dest="use_async", action="store_true", help="use AsyncMemory")
     w.add_argument("--out", help="folder for the op logs (default: <data dir>/workload-logs)")
     w.add_argument("--no-load", action="store_true", help="only write the logs, do not collect them")
+    w.add_argument("--cache-ttl", type=float, default=None, metavar="SECONDS",
+                   help="serve user-scoped searches from an instrumented in-process cache with this TTL "
+                   "(off by default; the reference suggests 300-900 s for user preferences)")
     w.set_defaults(func=cmd_workload)
 
     q = sub.add_parser("query", parents=[common], help="print a warehouse view as a table or CSV",
