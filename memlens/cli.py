@@ -20,7 +20,7 @@ Data flows one way: instrumented Mem0 -> operation logs / Prometheus metrics -> 
 
 
 # Packages that add their own subcommands: each module has `register(subparsers, common_parent_parser)`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("alerts.cli",)
 
 
 def _cfg(args: argparse.Namespace) -> Config:
@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--user", action="append", default=[], help="limit to these user ids (repeatable)")
     s.add_argument("--store-text", action="store_true", help="also store memory texts (off by default)")
     s.set_defaults(func=cmd_collect_snapshot)
+    importlib.import_module("alerts.cli").add_collect_prometheus(csub, common)  # Prometheus range queries
 
     d = sub.add_parser("demo", parents=[common], help="generate a labelled synthetic demo workload and load it",
                        description="Write synthetic but realistic schema-v1 logs (diurnal load, heavy-tailed "
