@@ -87,6 +87,7 @@ class CollectorCfg(_Strict):
 class DashboardCfg(_Strict):
     amber_margin: float = Field(gt=0)
     latency_variance_ratio: float = Field(gt=1)
+    demo_when_empty: bool
 
 
 _DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"  # a Prometheus duration
