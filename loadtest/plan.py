@@ -33,18 +33,20 @@ class OpRequest:
 class UserPlan:
     """One simulated user: chooses ops by the mix weights and remembers the ids it owns."""
 
-    def __init__(self, user_id: str, mix: Mix, seed: int, round_no: int, index: int) -> None:
+    def __init__(self, user_id: str, mix: Mix, seed: int, round_no: int, index: int,
+                 known_ids: list[str] | None = None) -> None:
         self.user_id = user_id
         self.mix = mix
         self.rng = random.Random(f"{seed}:{round_no}:{index}")
-        self.known_ids: list[str] = []
+        # shared with the target across runs, so later rounds touch what earlier rounds left
+        self.known_ids: list[str] = known_ids if known_ids is not None else []
         self.past_queries: list[str] = []
         weights = mix.weights()
         self._ops = [op for op in OPS_IN_MIX if weights[op] > 0]
         self._weights = [weights[op] for op in self._ops]
 
     def fact(self) -> str:
-        return f"{self.user_id} " + self.rng.choice(_FACTS).format(s=self.rng.choice(_SUBJECTS))
+        return "the user " + self.rng.choice(_FACTS).format(s=self.rng.choice(_SUBJECTS))
 
     def query(self) -> str:
         if self.past_queries and self.rng.random() < self.mix.repeat_query_share:

@@ -121,10 +121,12 @@ class Scenario(_Strict):
     search: SearchArgs = SearchArgs()
     cache: CacheCfg = CacheCfg()
     mix: Mix = Mix()
+    # Optional memlens config overrides for this run (e.g. `prices`), merged over $MEMLENS_CONFIG / defaults.
+    memlens: dict[str, Any] = Field(default_factory=dict)
 
     def config_hash(self) -> str:
         """sha256 (first 16 hex) of everything that changes what runs (not name/description)."""
-        body = self.model_dump(exclude={"name", "description"}, mode="json")
+        body = self.model_dump(exclude={"name", "description", "memlens"}, mode="json")
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,0 +1,71 @@
+"""Check that every operation a run issued is in the warehouse exactly once (and nothing else is).
+
+The load generator and the op log see each call from two sides. An issued call and a logged event
+match on a signature both sides know: the op, its status, and what identifies it — the hashed query
+of a search, the memory id of a get/update/delete, the ids an add created, the user of a get_all.
+Comparing the two multisets finds lost, duplicated and foreign events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import duckdb
+
+from instrumentation.events import query_hash
+from loadtest.driver import IssuedOp
+
+Signature = tuple[str, str, str | None, str | None]
+
+# Fixed text, bound parameter: the events of one run.
+_LOGGED_SQL = """
+SELECT op, status, user_id, memory_id, query_hash, result_ids
+FROM raw_op_events WHERE tag = ?
+"""
+
+
+def issued_signature(op: IssuedOp) -> Signature:
+    status = "ok" if op.ok else "error"
+    if op.op == "search":
+        return ("search", status, op.user_id, query_hash(op.text or ""))
+    if op.op == "add":
+        return ("add", status, op.user_id, ",".join(sorted(op.created_ids)) if op.ok else None)
+    if op.op == "get_all":
+        return ("get_all", status, op.user_id, None)
+    return (op.op, status, None, op.memory_id)
+
+
+def logged_signature(op: str, status: str, user_id: str | None, memory_id: str | None, qhash: str | None,
+                     result_ids: list[str] | None) -> Signature:
+    if op == "search":
+        return ("search", status, user_id, qhash)
+    if op == "add":
+        return ("add", status, user_id, ",".join(sorted(result_ids or [])) if status == "ok" else None)
+    if op == "get_all":
+        return ("get_all", status, user_id, None)
+    return (op, status, None, memory_id)
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    issued: int
+    logged: int
+    missing: int  # issued but not logged (or logged differently)
+    extra: int  # logged but not issued, or logged more often than issued
+
+    @property
+    def exact(self) -> bool:
+        return self.missing == 0 and self.extra == 0 and self.issued == self.logged
+
+    def summary(self) -> str:
+        if self.exact:
+            return f"log check: {self.issued} ops issued, {self.logged} logged, each exactly once"
+        return (f"log check FAILED: {self.issued} issued, {self.logged} logged, {self.missing} missing, "
+                f"{self.extra} extra or duplicated")
+
+
+def check_run_log(con: duckdb.DuckDBPyConnection, run_id: str, issued: list[IssuedOp]) -> LogCheck:
+    want = Counter(issued_signature(op) for op in issued)
+    got = Counter(logged_signature(*row) for row in con.execute(_LOGGED_SQL, [run_id]).fetchall())
+    return LogCheck(sum(want.values()), sum(got.values()), sum((want - got).values()), sum((got - want).values()))
