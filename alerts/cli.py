@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,15 +66,19 @@ def cmd_collect_prometheus(args: argparse.Namespace) -> int:
     from collectors.prometheus import collect_prometheus
     from memlens.warehouse import open_warehouse
 
+    # The collector logs its errors ("clear, logged error"); show them on stderr without a traceback.
+    logging.basicConfig(format="memlens collect prometheus: %(message)s", level=logging.WARNING)
     cfg = _cfg(args)
     warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
     try:
         start, end = _utc(args.start), _utc(args.end)
         with open_warehouse(warehouse, cfg) as con:
             result = collect_prometheus(con, args.url, cfg, start=start, end=end, step=args.step)
-    except (CollectorError, ValueError) as exc:
+    except CollectorError:
+        return 1  # already logged by the collector
+    except ValueError as exc:
         print(f"memlens collect prometheus: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(result.summary())
     return 0
 

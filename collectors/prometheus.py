@@ -136,8 +136,8 @@ def _fetch(pc: PrometheusConnect, url: str, q: Query, start: float, end: float, 
             raise CollectorError(f"Prometheus at {url} did not answer query {q.name} within "
                                  f"{timeout_s:g} s (prometheus.timeout_s)") from exc
         except requests.exceptions.ConnectionError as exc:
-            raise CollectorError(f"cannot reach Prometheus at {url}: {redact(str(exc.__context__ or exc))[:300]}") \
-                from exc
+            raise CollectorError(f"cannot reach Prometheus at {url} ({_reason(exc)}); is it running and is "
+                                 f"prometheus.url / --url right?") from exc
         except PrometheusApiClientException as exc:
             raise CollectorError(f"Prometheus at {url} rejected query {q.name}: {redact(str(exc))[:500]}") from exc
         except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
@@ -145,6 +145,14 @@ def _fetch(pc: PrometheusConnect, url: str, q: Query, start: float, end: float, 
                                  f"{type(exc).__name__}: {redact(str(exc))[:300]}") from exc
         t = t_end + step
     return series
+
+
+def _reason(exc: Exception) -> str:
+    """The OS-level cause of a connection error ("Connection refused"), not urllib3's retry wrapper."""
+    text = str(exc)
+    found = (re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+             or re.search(r"(Name or service not known|SSL[^'\")]*)", text))
+    return redact(found.group(1).strip() if found else type(exc).__name__)
 
 
 def _rows(q: Query, series: list[dict], source: str, step: float, run_id: str, now: datetime) -> list[tuple]:
