@@ -1,0 +1,106 @@
+"""OpLogWriter: rotation under concurrent threads and asyncio tasks loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from instrumentation.writer import OpLogWriter
+
+NAME = re.compile(r"^oplog-svc-\d{8}T\d{6}-\d+-\d+\.jsonl$")
+
+
+def _read_all(files: list[Path]) -> list[dict]:
+    rows = []
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                assert line.endswith("\n")
+                rows.append(json.loads(line))
+    return rows
+
+
+def test_rotation_under_threads_and_tasks_loses_nothing(tmp_path):
+    writer = OpLogWriter(tmp_path, service="svc", rotate_bytes=4096, flush_every=7, flush_seconds=0.01)
+    per_thread, per_task = 500, 40
+
+    def thread_body(t: int) -> None:
+        for i in range(per_thread):
+            writer.write({"event_id": f"t{t}-{i}", "payload": "x" * (i % 50)})
+
+    async def task_body(k: int) -> None:
+        for i in range(per_task):
+            writer.write({"event_id": f"a{k}-{i}", "payload": "é" * (i % 9)})  # non-ASCII: byte sizes differ
+            await asyncio.sleep(0)
+
+    async def all_tasks() -> None:
+        await asyncio.gather(*(task_body(k) for k in range(50)))
+
+    threads = [threading.Thread(target=thread_body, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    asyncio.run(all_tasks())
+    for t in threads:
+        t.join()
+    writer.close()
+
+    files = sorted(tmp_path.iterdir())
+    assert files == sorted(writer.files)
+    assert len(files) > 5, "4 KiB rotation must have produced several files"
+    assert all(NAME.match(f.name) for f in files)
+    for f in files[:-1]:  # a file is only closed when the next batch would overflow it
+        assert f.stat().st_size <= 4096 or f.read_text().count("\n") <= 7
+    ids = [r["event_id"] for r in _read_all(files)]
+    expected = {f"t{t}-{i}" for t in range(8) for i in range(per_thread)} | {
+        f"a{k}-{i}" for k in range(50) for i in range(per_task)}
+    assert len(ids) == len(expected) == 8 * per_thread + 50 * per_task
+    assert set(ids) == expected
+    assert writer.events_written == len(expected)
+
+
+def test_buffered_until_flush_then_close_flushes(tmp_path):
+    writer = OpLogWriter(tmp_path, service="svc", flush_every=100, flush_seconds=60)
+    for i in range(3):
+        writer.write({"event_id": str(i)})
+    assert writer.files == []  # buffered: nothing written yet
+    writer.flush()
+    assert [r["event_id"] for r in _read_all(writer.files)] == ["0", "1", "2"]
+    writer.write({"event_id": "3"})
+    writer.close()
+    assert [r["event_id"] for r in _read_all(writer.files)] == ["0", "1", "2", "3"]
+    with pytest.raises(ValueError, match="closed"):
+        writer.write({"event_id": "4"})
+    writer.close()  # idempotent
+
+
+def test_timer_flushes_without_more_writes(tmp_path):
+    import time
+
+    with OpLogWriter(tmp_path, service="svc", flush_every=1000, flush_seconds=0.05) as writer:
+        writer.write({"event_id": "only"})
+        deadline = time.monotonic() + 5
+        while not writer.files and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [r["event_id"] for r in _read_all(writer.files)] == ["only"]
+
+
+def test_flushed_at_interpreter_exit(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from instrumentation.writer import OpLogWriter\n"
+            f"w = OpLogWriter({str(tmp_path)!r}, service='svc', flush_every=1000, flush_seconds=3600)\n"
+            "for i in range(5): w.write({'event_id': str(i)})\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+    rows = _read_all(sorted(tmp_path.iterdir()))
+    assert [r["event_id"] for r in rows] == ["0", "1", "2", "3", "4"]
+
+
+def test_rejects_bad_settings(tmp_path):
+    with pytest.raises(ValueError):
+        OpLogWriter(tmp_path, rotate_bytes=0)
