@@ -1,0 +1,227 @@
+"""`memlens demo`: write a labelled synthetic workload (schema-v1 op logs + a Mem0 history DB) and load it.
+
+The events come from `workloads.demo_model` (numpy, seeded); this module renders them with DuckDB into one
+JSONL file per UTC day (`oplog-demo-YYYYMMDD.jsonl`, every line `"demo": true`) and a Mem0-format SQLite
+history store (`demo-history.db`, the `history` table of mem0 2.2.1) whose memory ids are the `result_ids`
+of the demo's add events. Loading goes through the real collectors, exactly as a user's own logs would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from memlens import paths
+from memlens.config import Config
+from workloads import demo_model as dm
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+HISTORY_DB_NAME = "demo-history.db"
+OPLOG_GLOB = "oplog-demo-*.jsonl"
+
+# Defaults of `memlens demo` and of the dashboard's first start (ensure_demo).
+DEFAULT_EVENTS = 200_000
+DEFAULT_DAYS = 28
+DEFAULT_USERS = 200
+DEFAULT_SEED = 7
+
+# mem0 2.2.1's history table (mem0/memory/storage.py), so collectors read the demo DB like a real one.
+MEM0_HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS history (
+    id           TEXT PRIMARY KEY,
+    memory_id    TEXT,
+    old_memory   TEXT,
+    new_memory   TEXT,
+    event        TEXT,
+    created_at   DATETIME,
+    updated_at   DATETIME,
+    is_deleted   INTEGER,
+    actor_id     TEXT,
+    role         TEXT
+)
+"""
+HISTORY_INSERT = (
+    "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
+    "actor_id, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _now_us() -> int:
+    # a minute in the past: collectors reject events from the future, and this leaves room for clock skew
+    return int(time.time() * dm.US) - 60 * dm.US
+
+
+def _to_us(end: datetime | None) -> int:
+    if end is None:
+        return _now_us()
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    return int(end.timestamp() * dm.US)
+
+
+def _frames(ev: dm.DemoEvents) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    n = len(ev)
+    events = pd.DataFrame({
+        "i": np.arange(n, dtype=np.int64), "ts_us": ev.ts_us, "day": (ev.ts_us - ev.start_us) // dm.DAY_US,
+        "user_idx": ev.user, "service": ev.service, "op": dm.OPS[ev.op], "agent": ev.agent, "run": ev.run,
+        "is_async": ev.is_async, "ok": ev.ok, "error_type": ev.error_type, "latency_ms": ev.latency_ms,
+        "target": ev.target, "limit": ev.limit, "top_k": ev.top_k, "scope": ev.scope, "rerank": ev.rerank,
+        "threshold": ev.threshold, "result_count": ev.result_count, "top_score": ev.top_score,
+        "first_memory": ev.first_memory, "created": ev.created, "updated": ev.updated, "deleted": ev.deleted,
+        "query": ev.query, "message_count": ev.message_count, "infer": ev.infer, "cache": ev.cache,
+        "embedding_calls": ev.embedding_calls, "embedding_tokens": ev.embedding_tokens,
+        "llm_in": ev.llm_in, "llm_out": ev.llm_out,
+    })
+    memories = pd.DataFrame({"k": np.arange(len(ev.mem_user), dtype=np.int64), "ts_us": ev.mem_ts_us,
+                             "nbytes": ev.mem_bytes})
+    services = pd.DataFrame({
+        "idx": np.arange(len(dm.SERVICES), dtype=np.int64),
+        "name": [s.name for s in dm.SERVICES], "mode": [s.mode for s in dm.SERVICES],
+        "embedding_model": [s.embedding_model for s in dm.SERVICES],
+    })
+    return events, memories, services
+
+
+def _clear_previous(out_dir: Path) -> None:
+    """Remove an earlier demo's files from out_dir (only the demo's own names)."""
+    for p in out_dir.glob(OPLOG_GLOB):
+        p.unlink()
+    (out_dir / HISTORY_DB_NAME).unlink(missing_ok=True)
+
+
+def _write_history(con: duckdb.DuckDBPyConnection, seed: int, db_path: Path) -> int:
+    rows = con.execute(_sql("demo_history.sql"), {"seed": seed}).fetchall()
+    with sqlite3.connect(db_path) as sq:
+        sq.execute(MEM0_HISTORY_DDL)
+        sq.executemany(HISTORY_INSERT, rows)
+    sq.close()
+    return len(rows)
+
+
+def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int = DEFAULT_DAYS,
+                  users: int = DEFAULT_USERS, seed: int = DEFAULT_SEED, end: datetime | None = None) -> list[Path]:
+    """Write the demo op logs (one JSONL per UTC day) and the demo history DB; return the paths written.
+
+    The window is `days` days ending at `end` (default: now, UTC). The same arguments give the same files.
+    """
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out)
+    ev = dm.generate(events, days, users, seed, _to_us(end))
+    ev_df, mem_df, svc_df = _frames(ev)
+    written: list[Path] = []
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("demo_ev", ev_df)
+        con.register("demo_mem", mem_df)
+        con.register("demo_svc", svc_df)
+        con.execute(_sql("demo_macros.sql"))
+        oplog_sql = _sql("demo_oplog.sql")
+        for day in range(days):
+            lines = con.execute(oplog_sql, {"seed": seed, "day": day, "llm_model": dm.LLM_MODEL}).fetchall()
+            if not lines:
+                continue
+            stamp = datetime.fromtimestamp((ev.start_us + day * dm.DAY_US) / dm.US, UTC).strftime("%Y%m%d")
+            path = out / f"oplog-demo-{stamp}.jsonl"
+            with path.open("w", encoding="utf-8") as fh:
+                fh.write("\n".join(line for _, line in lines))
+                fh.write("\n")
+            written.append(path)
+        history = out / HISTORY_DB_NAME
+        _write_history(con, seed, history)
+        written.append(history)
+    finally:
+        con.close()
+    return written
+
+
+@dataclass(frozen=True)
+class DemoLoad:
+    files: list[Path]
+    oplog: object  # collectors.base.IngestResult
+    history: object
+    seconds: float
+
+
+def _oplog_files(files: list[Path]) -> list[Path]:
+    return [p for p in files if p.suffix == ".jsonl"]
+
+
+def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config, progress: bool = False) -> DemoLoad:
+    """Load written demo files through the real collectors, then refresh the rollups."""
+    from collectors.history import collect_history
+    from collectors.oplog import collect_oplogs
+    from memlens import rollups
+
+    t0 = time.perf_counter()
+    oplog = collect_oplogs(con, _oplog_files(files), cfg, progress=progress)
+    history_db = next(p for p in files if p.name == HISTORY_DB_NAME)
+    history = collect_history(con, history_db)
+    rollups.refresh(con)
+    return DemoLoad(files, oplog, history, time.perf_counter() - t0)
+
+
+def default_out_dir() -> Path:
+    return paths.data_dir() / "demo-logs"
+
+
+def warehouse_event_count(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0])
+
+
+def run_demo(args: argparse.Namespace, cfg: Config, warehouse_path: Path) -> int:
+    """CLI: write the demo workload, load it unless --no-load, print a summary that says it is demo data."""
+    from memlens.warehouse import open_warehouse
+
+    if args.if_empty:
+        with open_warehouse(warehouse_path, cfg) as con:
+            existing = warehouse_event_count(con)
+        if existing:
+            print(f"warehouse {warehouse_path} already holds {existing:,} events; demo not loaded (--if-empty)")
+            return 0
+    out = Path(args.out).expanduser() if args.out else default_out_dir()
+    t0 = time.perf_counter()
+    files = generate_demo(out, args.events, args.days, args.users, args.seed)
+    oplogs = _oplog_files(files)
+    print(f"DEMO data: wrote {args.events:,} synthetic events over {args.days} days for {args.users} users "
+          f"(seed {args.seed}) to {out}: {len(oplogs)} op-log files + {HISTORY_DB_NAME} "
+          f"in {time.perf_counter() - t0:.1f} s. Every row is marked demo=true.")
+    if args.no_load:
+        print(f"not loaded (--no-load); load with: memlens collect logs {out} && "
+              f"memlens collect history --db {out / HISTORY_DB_NAME}")
+        return 0
+    with open_warehouse(warehouse_path, cfg) as con:
+        result = load_demo(con, files, cfg, progress=True)
+    print(result.oplog.summary())
+    print(result.history.summary())
+    print(f"DEMO data loaded into {warehouse_path} in {result.seconds:.1f} s; the dashboard labels it as demo. "
+          "Point `memlens collect logs` at your own logs to see real data.")
+    return 0
+
+
+def ensure_demo(con_or_path: duckdb.DuckDBPyConnection | str | Path, cfg: Config,
+                out_dir: Path | None = None) -> bool:
+    """Load the default demo when the warehouse has no events (dashboard first start). True when loaded."""
+    from memlens.warehouse import open_warehouse
+
+    if isinstance(con_or_path, duckdb.DuckDBPyConnection):
+        if warehouse_event_count(con_or_path):
+            return False
+        files = generate_demo(out_dir or default_out_dir())
+        load_demo(con_or_path, files, cfg)
+        return True
+    with open_warehouse(con_or_path, cfg) as con:
+        return ensure_demo(con, cfg, out_dir)

@@ -1,0 +1,375 @@
+"""The synthetic demo workload as numpy arrays: who calls what, when, how fast, with what result.
+
+Everything is drawn from one seeded generator and vectorised (10M events fit in memory as ~40 arrays), so
+`memlens demo` is deterministic for a seed and quick. The shape is chosen to look like a real Mem0
+deployment and to exercise every page: diurnal and weekly load, a few heavy users (Zipf), heavy-tailed
+lognormal latencies per op with rare slow outliers, a slow incident and an error burst, repeated queries
+per user (so a cache can hit) with invalidation on writes, unscoped searches, ignored `limit=`, reranking,
+infer=True adds that run an LLM, a Platform-mode service, and memories that are created, updated and deleted
+consistently with Mem0's history store (workloads/demo.py writes both).
+
+Numbers here describe the *synthetic world*, not product thresholds (those live in the config).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+US = 1_000_000  # microseconds per second
+HOUR_US = 3600 * US
+DAY_US = 24 * HOUR_US
+
+OPS = np.array(["add", "search", "get", "get_all", "update", "delete", "history"])
+OP_ADD, OP_SEARCH, OP_GET, OP_GET_ALL, OP_UPDATE, OP_DELETE, OP_HISTORY = range(7)
+TARGET_OPS = (OP_GET, OP_UPDATE, OP_DELETE, OP_HISTORY)  # ops that act on one existing memory
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    mode: str               # oss | platform
+    share: float            # share of all calls
+    op_mix: tuple[float, ...]  # probabilities over OPS
+    cache: str | None       # 'local' (in-process) | 'redis' | None
+    embedding_model: str | None
+    infer_share: float      # share of adds with infer=True (runs the LLM)
+    async_share: float
+    agents: tuple[str, ...]
+    base_ms: float          # extra latency of the deployment (network hop for Platform)
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("chat-api", "oss", 0.55, (0.17, 0.60, 0.05, 0.08, 0.05, 0.04, 0.01), "local",
+            "text-embedding-3-small", 0.55, 0.10, ("assistant", "planner"), 0.0),
+    Service("support-worker", "oss", 0.23, (0.15, 0.55, 0.08, 0.10, 0.06, 0.04, 0.02), "redis",
+            "text-embedding-3-small", 0.50, 0.70, ("support-bot",), 2.0),
+    Service("knowledge-sync", "oss", 0.10, (0.62, 0.12, 0.03, 0.12, 0.06, 0.05, 0.00), None,
+            "text-embedding-3-large", 0.0, 0.90, ("ingest-agent",), 0.0),
+    Service("platform-gateway", "platform", 0.12, (0.20, 0.60, 0.05, 0.08, 0.04, 0.03, 0.00), None,
+            None, 0.80, 0.0, ("sales-assistant",), 90.0),
+)
+
+LLM_MODEL = "gpt-4o-mini"
+# Lognormal latency per op: median ms and sigma (log-space spread), before multipliers.
+LATENCY = {OP_ADD: (38.0, 0.45), OP_SEARCH: (32.0, 0.55), OP_GET: (5.0, 0.5), OP_GET_ALL: (22.0, 0.5),
+           OP_UPDATE: (42.0, 0.45), OP_DELETE: (7.0, 0.5), OP_HISTORY: (4.0, 0.4)}
+INFER_ADD_MEDIAN_MS, INFER_ADD_SIGMA = 1150.0, 0.40   # one LLM round trip dominates infer=True adds
+CACHE_HIT_MS = {"local": (0.9, 0.35), "redis": (2.4, 0.35)}
+CACHE_TTL_S = 900            # the reference's user-preferences TTL band is 300-900 s
+SLOW_OUTLIER_SHARE = 0.012   # rare calls 4-15x slower (GC pauses, cold segments)
+BASE_ERROR_RATE = 0.004
+USER_ZIPF = 1.15             # user weights 1/rank^a: a few users dominate
+QUERY_ZIPF = 1.35            # per-user query repetition (numpy zipf parameter)
+QUERY_POOL = 400             # distinct queries per user
+QUERY_REPEAT = 0.85           # share of searches repeating the user's previous question (retries, agent loops)
+BACKLOG_FACTOR = 1.5         # memories that existed before the window, per memory created in it
+BACKLOG_DAYS = 90
+SCOPES = ("user", "user+run", "user+agent", "agent", "none")
+SCOPE_P = (0.70, 0.12, 0.07, 0.05, 0.06)
+ERROR_TYPES = np.array(["TimeoutError", "ConnectionError", "ValueError", "RateLimitError", "APIConnectionError"])
+
+
+@dataclass
+class DemoEvents:
+    """Columns of the op log (one entry per event, sorted by ts) and of the memories they touch."""
+
+    ts_us: np.ndarray          # int64 µs since the Unix epoch
+    user: np.ndarray           # int64 user index, -1 = no user scope
+    service: np.ndarray        # int64 index into SERVICES
+    op: np.ndarray             # int64 index into OPS
+    agent: np.ndarray          # object: agent id or None
+    run: np.ndarray            # object: run id or None
+    is_async: np.ndarray
+    ok: np.ndarray
+    error_type: np.ndarray     # object
+    latency_ms: np.ndarray
+    scope: np.ndarray          # int64 index into SCOPES (searches/get_all), -1 otherwise
+    top_k: np.ndarray          # int64, -1 = n/a
+    limit: np.ndarray          # int64, -1 = not passed
+    rerank: np.ndarray         # int8: -1 n/a, 0, 1
+    threshold: np.ndarray      # float, nan = n/a
+    result_count: np.ndarray   # int64, -1 = n/a
+    top_score: np.ndarray      # float, nan = n/a
+    query: np.ndarray          # int64 query id, -1 = n/a
+    cache: np.ndarray          # object: hit | miss | bypass | None
+    message_count: np.ndarray  # int64, -1 = n/a
+    infer: np.ndarray          # int8: -1 n/a, 0, 1
+    created: np.ndarray        # int64 memories created (adds), -1 = n/a
+    first_memory: np.ndarray   # int64 index of the first memory created by an add (ids are consecutive)
+    updated: np.ndarray        # int64 memories updated (adds with infer, update ops), -1 = n/a
+    deleted: np.ndarray        # int64, -1 = n/a
+    target: np.ndarray         # int64 memory index of get/update/delete/history (and an add's update), -1
+    embedding_tokens: np.ndarray  # int64, -1 = none recorded
+    embedding_calls: np.ndarray
+    llm_in: np.ndarray
+    llm_out: np.ndarray
+    # memories: index k → owner, creation time, text size; backlog ones were created before the window
+    mem_user: np.ndarray
+    mem_ts_us: np.ndarray
+    mem_agent: np.ndarray      # object
+    mem_bytes: np.ndarray
+    mem_backlog: int           # memories [0, mem_backlog) are the backlog
+    start_us: int
+    end_us: int
+
+    def __len__(self) -> int:
+        return len(self.ts_us)
+
+
+def _lognormal(rng: np.random.Generator, median: np.ndarray | float, sigma: np.ndarray | float,
+               size: int) -> np.ndarray:
+    return np.exp(np.log(median) + sigma * rng.standard_normal(size))
+
+
+def _timestamps(rng: np.random.Generator, n: int, start_us: int, days: int) -> np.ndarray:
+    """Diurnal (peak ~15:00 UTC, quiet nights), weekly (weekends ~55 %) and slowly growing load."""
+    slots = np.arange(days * 24)
+    slot_start = start_us + slots * HOUR_US
+    hour = (slot_start // HOUR_US) % 24
+    weekday = ((slot_start // DAY_US) + 3) % 7  # 1970-01-01 was a Thursday; 5, 6 = Sat, Sun
+    diurnal = 0.18 + np.exp(-((hour - 15.0) ** 2) / (2 * 4.0**2))
+    weekly = np.where(weekday >= 5, 0.55, 1.0)
+    trend = 1.0 + 0.35 * slots / max(len(slots) - 1, 1)
+    w = diurnal * weekly * trend
+    pick = rng.choice(len(slots), size=n, p=w / w.sum())
+    return np.sort(slot_start[pick] + rng.integers(0, HOUR_US, size=n))
+
+
+def _prev_same_key(keys: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """For each row, the ts of the previous row with the same key (rows sorted by ts), -1 when none."""
+    order = np.lexsort((ts, keys))
+    k, t = keys[order], ts[order]
+    prev = np.full(len(ts), -1, dtype=np.int64)
+    same = np.r_[False, k[1:] == k[:-1]]
+    prev_sorted = np.where(same, np.r_[-1, t[:-1]], -1)
+    prev[order] = prev_sorted
+    return prev
+
+
+def _repeat_previous(query: np.ndarray, group: np.ndarray, ts: np.ndarray, eligible: np.ndarray,
+                     repeat: np.ndarray) -> np.ndarray:
+    """Chosen eligible rows take the query of the latest non-repeating eligible row of the same group."""
+    idx = np.flatnonzero(eligible)
+    order = idx[np.lexsort((ts[idx], group[idx]))]
+    g = group[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    is_origin = first | ~repeat[order]
+    origin_pos = np.maximum.accumulate(np.where(is_origin, np.arange(len(order)), -1))
+    out = query.copy()
+    out[order] = query[order[origin_pos]]
+    return out
+
+
+def _last_write_before(user: np.ndarray, ts: np.ndarray, is_write: np.ndarray) -> np.ndarray:
+    """For each row, the ts of the latest write by the same user at or before it (-1 when none)."""
+    order = np.lexsort((ts, user))
+    u, t, w = user[order], ts[order], is_write[order]
+    span = int(ts.max()) + 2 if len(ts) else 2
+    base = (u + 1) * span  # user blocks are increasing, so a running max never leaks across users
+    marked = np.where(w, base + t, base - 1)
+    running = np.maximum.accumulate(marked) - base
+    out = np.empty(len(ts), dtype=np.int64)
+    out[order] = running
+    return out
+
+
+def generate(events: int, days: int, users: int, seed: int, end_us: int) -> DemoEvents:
+    if events < 1 or days < 1 or users < 1:
+        raise ValueError(f"demo needs events, days and users >= 1 (got {events}, {days}, {users})")
+    rng = np.random.default_rng(seed)
+    n = events
+    start_us = end_us - days * DAY_US
+    ts = _timestamps(rng, n, start_us, days)
+    day_idx = (ts - start_us) // DAY_US
+    hour_of_day = (ts // HOUR_US) % 24
+
+    uw = 1.0 / np.arange(1, users + 1) ** USER_ZIPF
+    user = rng.choice(users, size=n, p=uw / uw.sum()).astype(np.int64)
+    service = rng.choice(len(SERVICES), size=n, p=[s.share for s in SERVICES]).astype(np.int64)
+    op = np.empty(n, dtype=np.int64)
+    is_async = np.zeros(n, dtype=bool)
+    agent = np.full(n, None, dtype=object)
+    for i, s in enumerate(SERVICES):
+        m = service == i
+        k = int(m.sum())
+        op[m] = rng.choice(len(OPS), size=k, p=s.op_mix)
+        is_async[m] = rng.random(k) < s.async_share
+        agent[m] = np.array(s.agents, dtype=object)[rng.integers(0, len(s.agents), size=k)]
+    mode_platform = np.array([s.mode == "platform" for s in SERVICES])[service]
+
+    # -- scope of search / get_all; other ops act for their user (adds/writes carry user and agent)
+    is_query = (op == OP_SEARCH) | (op == OP_GET_ALL)
+    scope = np.where(is_query, rng.choice(len(SCOPES), size=n, p=SCOPE_P), -1)
+    unscoped = scope == SCOPES.index("none")
+    agent_only = scope == SCOPES.index("agent")
+    user = np.where(unscoped | agent_only, -1, user)
+    keep_agent = ~is_query | (scope == SCOPES.index("user+agent")) | agent_only
+    agent = np.where(keep_agent, agent, None)
+    run_scoped = scope == SCOPES.index("user+run")
+    run = np.full(n, None, dtype=object)
+    if run_scoped.any():
+        run[run_scoped] = [f"demo-run-{u:04d}-{d:03d}" for u, d in
+                           zip(user[run_scoped], day_idx[run_scoped], strict=True)]
+
+    # -- status: base errors, an error burst (1 h, day -3 at 14:00 UTC) on the LLM-heavy services
+    burst_day = max(days - 3, 0)
+    in_burst = (day_idx == burst_day) & (hour_of_day == 14) & np.isin(service, [1, 3])
+    err_p = np.where(in_burst, 0.30, BASE_ERROR_RATE)
+    ok = rng.random(n) >= err_p
+    error_type = np.full(n, None, dtype=object)
+    bad = ~ok
+    error_type[bad] = ERROR_TYPES[rng.choice(len(ERROR_TYPES), size=int(bad.sum()), p=[0.35, 0.2, 0.1, 0.2, 0.15])]
+    error_type[bad & in_burst] = "RateLimitError"
+
+    # -- adds: messages, infer, memories created (ids are consecutive per add, after the backlog)
+    is_add = op == OP_ADD
+    infer_share = np.array([s.infer_share for s in SERVICES])[service]
+    infer = np.where(is_add, (rng.random(n) < infer_share).astype(np.int8), -1).astype(np.int8)
+    message_count = np.where(is_add, 1 + rng.poisson(1.4, n), -1)
+    created_infer = rng.choice(4, size=n, p=[0.22, 0.43, 0.25, 0.10])
+    created = np.where(is_add, np.where(infer == 1, created_infer, message_count), -1)
+    created = np.where(is_add & ~ok, 0, created)
+    n_window = int(created[is_add].sum())
+    backlog = int(round(BACKLOG_FACTOR * n_window))
+
+    # memories: backlog spread over BACKLOG_DAYS before the window, owned in proportion to user weight
+    bl_user = rng.choice(users, size=backlog, p=uw / uw.sum()).astype(np.int64)
+    bl_ts = np.sort(start_us - rng.integers(1, BACKLOG_DAYS * DAY_US, size=backlog))
+    first_memory = np.full(n, -1, dtype=np.int64)
+    csum = np.cumsum(np.where(is_add, created, 0))
+    first_memory[is_add] = backlog + csum[is_add] - created[is_add]
+    add_idx = np.flatnonzero(is_add)
+    owner_event = np.repeat(add_idx, created[add_idx])
+    mem_user = np.r_[bl_user, user[owner_event]]
+    mem_ts = np.r_[bl_ts, ts[owner_event]]
+    sv_agents = [np.array(s.agents, dtype=object) for s in SERVICES]
+    bl_agent = np.array([sv_agents[0][i % len(sv_agents[0])] for i in range(backlog)], dtype=object)
+    mem_agent = np.r_[bl_agent, agent[owner_event]]
+    mem_bytes = np.clip(_lognormal(rng, 72.0, 0.45, len(mem_user)), 12, 2000).astype(np.int64)
+
+    # -- target memories of get/update/delete/history and of an infer add's update: a memory of the same user
+    #    created strictly before the call, chosen uniformly; a call with nothing to act on becomes get_all.
+    add_updates = is_add & (infer == 1) & ok & (rng.random(n) < 0.2)
+    needs_target = np.isin(op, TARGET_OPS) | add_updates
+    target = np.full(n, -1, dtype=np.int64)
+    m_order = np.lexsort((mem_ts, mem_user))
+    span = int(max(ts.max(initial=0), mem_ts.max(initial=0)) - min(bl_ts.min(initial=start_us), start_us)) + 2
+    t0 = int(min(bl_ts.min(initial=start_us), start_us))
+    m_key = mem_user[m_order] * span + (mem_ts[m_order] - t0)
+    u_start = np.searchsorted(mem_user[m_order], np.arange(users), side="left")
+    ti = np.flatnonzero(needs_target)
+    before = np.searchsorted(m_key, user[ti] * span + (ts[ti] - t0), side="left") - u_start[user[ti]]
+    has = before > 0
+    pick = u_start[user[ti]] + np.floor(rng.random(len(ti)) * np.maximum(before, 1)).astype(np.int64)
+    target[ti[has]] = m_order[pick[has]]
+    # a memory is gone after its first successful delete; later calls on it fall back to get_all
+    del_ev = np.flatnonzero((op == OP_DELETE) & ok & (target >= 0))
+    deleted_at = np.full(len(mem_user), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(deleted_at, target[del_ev], ts[del_ev])
+    stale = (target >= 0) & (ts > deleted_at[np.maximum(target, 0)])
+    lost = needs_target & ((target < 0) | stale)
+    add_updates &= ~lost
+    demote = lost & ~is_add
+    op[demote] = OP_GET_ALL
+    target[lost] = -1
+    scope[demote] = SCOPES.index("user")
+    agent[demote] = None
+    is_query = (op == OP_SEARCH) | (op == OP_GET_ALL)
+    updated = np.where(is_add, add_updates.astype(np.int64), -1)
+    updated = np.where(op == OP_UPDATE, ok.astype(np.int64), updated)
+    deleted = np.where(op == OP_DELETE, ok.astype(np.int64), -1)
+
+    # -- query shape
+    top_k = np.where(is_query, rng.choice([5, 10, 20, 50], size=n, p=[0.25, 0.30, 0.35, 0.10]), -1)
+    oss_query = is_query & ~mode_platform
+    limit = np.where(oss_query & (rng.random(n) < 0.15), rng.choice([3, 5], size=n), -1)
+    top_k = np.where(limit > 0, 20, top_k)  # mem0 2.2.1 ignores limit=: the default top_k applies
+    is_search = op == OP_SEARCH
+    rerank = np.where(is_search, (rng.random(n) < 0.15).astype(np.int8), -1).astype(np.int8)
+    threshold = np.where(is_search, np.where(rng.random(n) < 0.8, 0.1, 0.3), np.nan)
+    held = rng.poisson(30, n)
+    result_count = np.where(is_query, np.where(scope == SCOPES.index("none"), top_k, np.minimum(top_k, held)), -1)
+    top_score = np.where(is_search & (result_count > 0), np.round(rng.beta(5, 2, n), 4), np.nan)
+    # queries repeat per user (Zipf over a per-user pool); unscoped ones come from a shared pool
+    q_rank = np.minimum(rng.zipf(QUERY_ZIPF, n), QUERY_POOL) - 1
+    query = np.where(is_search, (user + 1) * QUERY_POOL + q_rank, -1)
+    query = _repeat_previous(query, service * (users + 1) + user, ts, is_search, rng.random(n) < QUERY_REPEAT)
+
+    # -- cache: hit when the same (service, user, query) was asked within the TTL and no write of the user
+    #    happened since (the instrumented cache invalidates a user's keys on add/update/delete)
+    svc_cache = np.array([s.cache for s in SERVICES], dtype=object)[service]
+    cached = is_search & (svc_cache != None)  # noqa: E711  (object array comparison)
+    is_write = np.isin(op, [OP_ADD, OP_UPDATE, OP_DELETE])
+    key = service * (users + 2) * QUERY_POOL + np.where(query >= 0, query, 0)
+    prev = _prev_same_key(np.where(cached, key, -1 - np.arange(n)), ts)
+    # a cache sees the writes that go through its own service (in-process cache, or the service's Redis prefix)
+    last_write = _last_write_before(service * (users + 1) + user + 1, ts, is_write)
+    hit = cached & (scope != SCOPES.index("none")) & (prev >= 0) & (ts - prev < CACHE_TTL_S * US) \
+        & (prev > last_write)
+    cache = np.full(n, None, dtype=object)
+    cache[cached] = "miss"
+    cache[cached & (scope == SCOPES.index("none"))] = "bypass"
+    cache[hit] = "hit"
+    ok[hit] = True
+    error_type[hit] = None
+
+    # -- tokens: queries and written texts are embedded; infer adds run the LLM (OSS pays per token)
+    emb_model = np.array([s.embedding_model for s in SERVICES], dtype=object)[service]
+    q_tokens = 8 + (np.where(query >= 0, query, 0) * 2654435761 % 33)
+    msg_tokens = 25 + rng.poisson(45, n) * np.maximum(message_count, 1)
+    fact_tokens = 18 * np.maximum(created, 0) + 18 * np.maximum(updated, 0)
+    embedding_calls = np.select(
+        [is_search & ~hit, is_add & (infer == 1), is_add, op == OP_UPDATE],
+        [np.ones(n, np.int64), np.maximum(created, 0) + np.maximum(updated, 0) + 1, np.maximum(message_count, 1),
+         np.ones(n, np.int64)], -1)
+    embedding_tokens = np.select(
+        [is_search & ~hit, is_add & (infer == 1), is_add, op == OP_UPDATE],
+        [q_tokens, fact_tokens + q_tokens, msg_tokens, 10 + mem_bytes[np.maximum(target, 0)] // 4], -1)
+    no_model = emb_model == None  # noqa: E711
+    embedding_tokens = np.where(no_model, -1, embedding_tokens)
+    embedding_calls = np.where(no_model, -1, embedding_calls)
+    llm = is_add & (infer == 1) & ~mode_platform
+    llm_in = np.where(llm, 320 + 170 * np.maximum(message_count, 1) + rng.integers(0, 120, n), -1)
+    llm_out = np.where(llm, 35 + 32 * np.maximum(created, 0) + rng.integers(0, 30, n), -1)
+
+    # -- latency: lognormal per op, scaled by query shape, plus outliers, an incident and timeouts
+    med = np.empty(n)
+    sig = np.empty(n)
+    for o, (m, s) in LATENCY.items():
+        med[op == o] = m
+        sig[op == o] = s
+    med = np.where(is_add & (infer == 1), INFER_ADD_MEDIAN_MS, med)
+    sig = np.where(is_add & (infer == 1), INFER_ADD_SIGMA, sig)
+    med = np.where(is_add & (infer != 1), med + 9.0 * np.maximum(message_count - 1, 0), med)
+    shape = np.ones(n)
+    shape = np.where(is_query, (np.maximum(top_k, 1) / 10.0) ** 0.25, shape)
+    shape = np.where(rerank == 1, shape * 2.3, shape)
+    shape = np.where(is_query & (scope == SCOPES.index("none")), shape * 3.2, shape)
+    shape = np.where(svc_cache == "redis", shape * 1.05, shape)
+    lat = _lognormal(rng, med * shape, sig, n) + np.array([s.base_ms for s in SERVICES])[service]
+    hit_med = np.array([CACHE_HIT_MS.get(s.cache, (1.0, 0.3))[0] for s in SERVICES])[service]
+    hit_sig = np.array([CACHE_HIT_MS.get(s.cache, (1.0, 0.3))[1] for s in SERVICES])[service]
+    lat = np.where(hit, _lognormal(rng, hit_med, hit_sig, n), lat + np.where(cached, 0.4, 0.0))
+    outlier = ~hit & (rng.random(n) < SLOW_OUTLIER_SHARE)
+    lat = np.where(outlier, lat * rng.uniform(4, 15, n), lat)
+    incident_day = max(days - 6, 0)  # vector store degraded for 6 h: every uncached OSS call 3.5x slower
+    incident = (day_idx == incident_day) & (hour_of_day >= 10) & (hour_of_day < 16) & ~mode_platform & ~hit
+    lat = np.where(incident, lat * 3.5, lat)
+    timeout = ~ok & (error_type == "TimeoutError")
+    lat = np.where(timeout, rng.uniform(5000, 10000, n), lat)
+    lat = np.where(~ok & ~timeout, lat * rng.uniform(0.1, 1.0, n), lat)
+    # failed calls return nothing
+    result_count = np.where(is_query & ~ok, -1, result_count)
+    top_score = np.where(ok, top_score, np.nan)
+
+    return DemoEvents(
+        ts_us=ts, user=user, service=service, op=op, agent=agent, run=run, is_async=is_async, ok=ok,
+        error_type=error_type, latency_ms=np.round(lat, 3), scope=scope, top_k=top_k, limit=limit, rerank=rerank,
+        threshold=threshold, result_count=result_count, top_score=top_score, query=query, cache=cache,
+        message_count=message_count, infer=infer, created=created, first_memory=first_memory, updated=updated,
+        deleted=deleted, target=target, embedding_tokens=embedding_tokens, embedding_calls=embedding_calls,
+        llm_in=llm_in, llm_out=llm_out, mem_user=mem_user, mem_ts_us=mem_ts, mem_agent=mem_agent,
+        mem_bytes=mem_bytes, mem_backlog=backlog, start_us=start_us, end_us=end_us,
+    )
