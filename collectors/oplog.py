@@ -10,7 +10,6 @@ never loses or double-counts an event. Idempotent by event_id.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zlib
 from collections.abc import Callable, Iterator
@@ -312,8 +311,8 @@ def _resume_point(cp: Checkpoint | None, path: Path, kind: str, identity: str, s
         if cp.byte_offset > size:  # truncated in place (copytruncate rotation)
             return 0, 0
         head_len = min(HEAD_BYTES, cp.byte_offset)
-    else:
-        head_len = min(HEAD_BYTES, size)
+    else:  # the head as it was hashed: of the file's size when the checkpoint was written
+        head_len = min(HEAD_BYTES, cp.file_size if cp.file_size is not None else size)
     if head_sha(path, head_len) != cp.head_sha:
         return 0, 0
     return cp.byte_offset, cp.line_no
@@ -342,7 +341,7 @@ def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes:
         return head_sha(path, min(HEAD_BYTES, st.st_size if gz else consumed))
 
     with path.open("rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+        stream = GunzipStream(raw) if gz else raw
         if gz:
             _skip(stream, offset)
         else:
@@ -375,6 +374,45 @@ def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes:
             loader.commit(key, None, pending, Checkpoint(identity, offset, line_no, st.st_size if gz else None,
                                                          st.st_mtime if gz else None, head(offset)))
         on_bytes(max(0, (st.st_size if gz else reader.offset) - position))
+
+
+class GunzipStream:
+    """Incremental gunzip of a (multi-member) gzip file that hands out every byte before a cut or corruption.
+
+    gzip.GzipFile.read(n) raises on a truncated file and drops what it decompressed in that call; here the
+    bytes before the damage are returned first and the error is raised by the following read.
+    """
+
+    def __init__(self, raw: BinaryIO, read_size: int = 1 << 16) -> None:
+        self.raw, self.read_size = raw, read_size
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._in_member = False
+        self._spill = b""
+        self._error: Exception | None = None
+
+    def read(self, n: int) -> bytes:
+        out, self._spill = bytearray(self._spill[:n]), self._spill[n:]
+        while len(out) < n and self._error is None:
+            chunk = self.raw.read(self.read_size)
+            if not chunk:
+                if self._in_member:
+                    self._error = EOFError("compressed file ended before the end-of-stream marker was reached")
+                break
+            try:
+                while chunk:
+                    out += self._d.decompress(chunk)
+                    self._in_member = not self._d.eof
+                    chunk = b""
+                    if self._d.eof:  # the next member (if any) starts in the unused data
+                        chunk = self._d.unused_data.lstrip(b"\x00")  # zero padding between members is allowed
+                        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            except zlib.error as exc:
+                self._error = exc
+        if len(out) > n:
+            self._spill, out = bytes(out[n:]), out[:n]
+        if not out and self._error is not None:
+            raise self._error
+        return bytes(out)
 
 
 def _skip(stream: BinaryIO, nbytes: int) -> None:

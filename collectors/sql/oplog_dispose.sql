@@ -18,17 +18,19 @@ WITH good AS (
     WHERE event_id IN (SELECT event_id FROM good)
     GROUP BY event_id
 ), decided AS (
+    -- Against the warehouse first (what is loaded stays), then against the first line in this batch.
     SELECT r.*,
-        CASE WHEN r.line_no <> r.first_line AND r.content_hash = r.first_hash THEN 'duplicate'
-             WHEN r.line_no <> r.first_line THEN 'quarantine'
-             WHEN l.event_id IS NULL THEN 'load'
-             WHEN l.content_hash = r.content_hash THEN 'duplicate'
+        CASE WHEN l.event_id IS NOT NULL AND l.content_hash = r.content_hash THEN 'duplicate'
+             WHEN l.event_id IS NOT NULL THEN 'quarantine'
+             WHEN r.line_no = r.first_line THEN 'load'
+             WHEN r.content_hash = r.first_hash THEN 'duplicate'
              ELSE 'quarantine' END AS disposition,
-        CASE WHEN r.line_no <> r.first_line AND r.content_hash <> r.first_hash
-             THEN 'duplicate event_id with different content (first seen at line ' || r.first_line || ')'
-             WHEN r.line_no = r.first_line AND l.event_id IS NOT NULL AND l.content_hash <> r.content_hash
+        CASE WHEN l.event_id IS NOT NULL AND l.content_hash <> r.content_hash
              THEN 'duplicate event_id with different content (already loaded from ' || l.source_file
-                  || ' line ' || l.source_line || ')' END AS reason
+                  || ' line ' || l.source_line || ')'
+             WHEN l.event_id IS NULL AND r.line_no <> r.first_line AND r.content_hash <> r.first_hash
+             THEN 'duplicate event_id with different content (first seen at line ' || r.first_line || ')'
+             END AS reason
     FROM ranked r LEFT JOIN loaded l USING (event_id)
 )
 SELECT d.* EXCLUDE (content_hash, first_line, first_hash), c.line
