@@ -192,6 +192,18 @@ class OptimizeArchivalCfg(_Strict):
         return self
 
 
+class OptimizeVectorStoreCfg(_Strict):
+    horizon_months: float = Field(gt=0)
+    prototype_max_vectors: int = Field(gt=0)
+    pgvector_max_vectors: int = Field(gt=0)
+    enterprise_min_vectors: int = Field(gt=0)
+    traffic_ops_per_s: tuple[float, float]
+    pool_sizes: tuple[int, int, int]
+    hnsw_m: int = Field(gt=0)
+    hnsw_ef_construct: int = Field(gt=0)
+    quantile: float = Field(gt=0, le=1)
+
+
 class OptimizeForecastCfg(_Strict):
     bootstrap_samples: int = Field(gt=0)
     interval: float = Field(gt=0, lt=1)
@@ -207,6 +219,7 @@ class OptimizeCfg(_Strict):
     dedup: OptimizeDedupCfg
     pruning: OptimizePruningCfg
     archival: OptimizeArchivalCfg
+    vector_store: OptimizeVectorStoreCfg
     forecast: OptimizeForecastCfg
 
 
