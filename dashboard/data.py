@@ -16,11 +16,13 @@ import duckdb
 import pandas as pd
 
 from memlens.config import Config
+from memlens.health import Measured, growth_over
 from memlens.warehouse import connect
 
 QUERIES_FILE = Path(__file__).with_name("queries.sql")
 _SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _PARAM = re.compile(r"\$(\w+)")
+MONTH_DAYS = 30  # "storage growth per month" = over the last 30 days of history
 
 
 def _load_queries(text: str) -> dict[str, str]:
@@ -117,9 +119,10 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True) ->
             return Bootstrap(events, False, "")
         try:
             from workloads.demo import ensure_demo
-        except ImportError:
-            return Bootstrap(0, False, "The demo generator is not installed; collect your own logs instead.")
-        ensure_demo(con, cfg)
+
+            ensure_demo(con, cfg)
+        except ImportError as exc:
+            return Bootstrap(0, False, f"The demo workload could not be loaded ({exc}); collect your own logs.")
         events = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]
         return Bootstrap(events, events > 0, f"Loaded the demo workload ({events:,} events).")
     finally:
@@ -137,15 +140,28 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
-    """The one-row summary as a dict, with p50/p95/p99 split out of the quantile list."""
-    row = run(con, "summary", filters).iloc[0].to_dict()
-    q = row.pop("q")
-    row["p50_ms"], row["p95_ms"], row["p99_ms"] = (list(q) if q is not None else [None, None, None])
+    return summary_from(run(con, "summary", filters))
+
+
+def summary_from(df: pd.DataFrame) -> dict[str, Any]:
+    """The one-row `summary` result as a dict, with p50/p95/p99 split out of the quantile lists."""
+    row = df.iloc[0].to_dict()
+    for prefix, col in (("", "q"), ("search_", "search_q")):
+        q = row.pop(col)
+        q = list(q) if q is not None and not _isna(q) else [None, None, None]
+        row[f"{prefix}p50_ms"], row[f"{prefix}p95_ms"], row[f"{prefix}p99_ms"] = q
     hits, misses = row["cache_hits"], row["cache_misses"]
     row["hit_rate"] = hits / (hits + misses) if hits + misses else None
     row["miss_penalty"] = (row["avg_miss_ms"] / row["avg_hit_ms"]
                            if _num(row["avg_miss_ms"]) and _num(row["avg_hit_ms"]) else None)
     return {k: _plain(v) for k, v in row.items()}
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # a list/array is not NA
+        return False
 
 
 def _num(v: Any) -> bool:
@@ -162,3 +178,35 @@ def _plain(v: Any) -> Any:
     except (TypeError, ValueError):
         return v
     return v.item() if hasattr(v, "item") else v
+
+
+def measured_from(s: dict[str, Any], cost_by_mode: pd.DataFrame, cost_daily: pd.DataFrame, growth: pd.DataFrame,
+                  repeat: pd.DataFrame, projected_month_usd: float | None) -> Measured:
+    """Fold the query results into the figures health and diagnosis judge.
+
+    Latency is the reference's "query latency" (search calls) when the selection has searches, else every call.
+    """
+    lat = "search_" if s.get("searches") else ""
+    total = float(cost_by_mode["total_cost_usd"].sum()) if not cost_by_mode.empty else 0.0
+    embedding = float(cost_by_mode["embedding_cost_usd"].sum()) if not cost_by_mode.empty else 0.0
+    per_1k = {r.mode: float(r.cost_per_1k_searches_usd) for r in cost_by_mode.itertuples()
+              if r.searches and not pd.isna(r.cost_per_1k_searches_usd)}
+    growth_month = None
+    if not growth.empty:
+        days = list(pd.to_datetime(growth["day"]).dt.date)
+        growth_month = growth_over(MONTH_DAYS, days, [float(x) for x in growth["bytes"]])
+    repeat_share = _plain(repeat["repeat_share"].iloc[0]) if not repeat.empty else None
+    return Measured(
+        ops=int(s.get("ops") or 0), searches=int(s.get("searches") or 0),
+        avg_ms=s.get(f"{lat}avg_ms"), p50_ms=s.get(f"{lat}p50_ms"), p95_ms=s.get(f"{lat}p95_ms"),
+        p99_ms=s.get(f"{lat}p99_ms"), error_rate=s.get("error_rate"), slow_share=s.get("slow_share"),
+        hit_rate=s.get("hit_rate"), miss_penalty=s.get("miss_penalty"), cost_per_1k=per_1k,
+        total_cost_usd=total if not cost_by_mode.empty else None,
+        embedding_share=embedding / total if total else None,
+        storage_growth_month=growth_month,
+        max_daily_cost_usd=float(cost_daily["total_cost_usd"].max()) if not cost_daily.empty else None,
+        projected_month_usd=projected_month_usd,
+        search_avg_top_k=s.get("search_avg_top_k"), search_unscoped_share=s.get("search_unscoped_share"),
+        search_rerank_share=s.get("search_rerank_share"), add_avg_messages=s.get("add_avg_messages"),
+        repeat_share=repeat_share,
+    )

@@ -60,6 +60,9 @@ SELECT
     avg(latency_ms) AS avg_ms,
     quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q,
     max(latency_ms) AS max_ms,
+    -- "Query latency" of the reference = search calls
+    avg(latency_ms) FILTER (WHERE op = 'search') AS search_avg_ms,
+    quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FILTER (WHERE op = 'search') AS search_q,
     count(*) FILTER (WHERE is_slow) AS slow_ops,
     count(*) FILTER (WHERE is_slow) / nullif(count(*), 0) AS slow_share,
     min(ts) AS first_ts,

@@ -1,0 +1,103 @@
+"""memlens dashboard entry point: `memlens dashboard` or `streamlit run dashboard/app.py`.
+
+The frame of every page: the warehouse bootstrap (demo workload loaded into an empty default warehouse), the
+sidebar filters, the demo banner, and the page navigation. Pages are thin: they read `state.current()`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import data, state
+
+HERE = Path(__file__).parent
+ALL_LABEL = "All"
+
+st.set_page_config(page_title="memlens — Mem0 observability", page_icon=":material/monitoring:", layout="wide")
+
+
+def page(file: str, title: str, icon: str, default: bool = False) -> st.Page:
+    return st.Page(str(HERE / "app_pages" / file), title=title, icon=icon, default=default)
+
+
+PAGES = {
+    "Monitor": [
+        page("overview.py", "Overview", ":material/monitor_heart:", default=True),
+        page("latency.py", "Latency", ":material/speed:"),
+        page("cache.py", "Cache", ":material/cached:"),
+        page("cost.py", "Cost", ":material/payments:"),
+        page("growth.py", "Growth & storage", ":material/database:"),
+    ],
+    "Act": [
+        page("diagnosis.py", "Diagnosis", ":material/account_tree:"),
+        # the Optimize page goes here
+        page("alerts.py", "Alerts & export", ":material/notifications:"),
+    ],
+    "Data": [
+        page("sources.py", "Data sources", ":material/input:"),
+    ],
+}
+
+
+def _choice(label: str, options: list[str], key: str) -> str | None:
+    value = st.sidebar.selectbox(label, [ALL_LABEL, *options], key=key)
+    return None if value == ALL_LABEL else value
+
+
+def _time_range(first: date | None, last: date | None) -> tuple[date | None, date | None]:
+    if first is None or last is None:
+        return None, None
+    picked = st.sidebar.date_input("Time range (UTC days)", value=(first, last), min_value=first,
+                                   max_value=last + timedelta(days=1), key="time_range", format="YYYY-MM-DD")
+    if isinstance(picked, date):
+        return picked, picked
+    if len(picked) == 1:  # the second click of a range is pending
+        return picked[0], picked[0]
+    return picked[0], picked[1]
+
+
+def build_context() -> state.Ctx | None:
+    cfg = state.config()
+    default_path = str(cfg.warehouse_path())
+    st.sidebar.markdown("### memlens")
+    path = st.sidebar.text_input("Warehouse (DuckDB file)", value=default_path, key="warehouse",
+                                 help="Defaults to $MEMLENS_WAREHOUSE or warehouse.path of the config.").strip()
+    try:
+        boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and path == default_path)
+        h = state.holder(path)
+        load_key = h.run(data.load_key)
+        span = state._cached(path, load_key, "data_span", data.ALL.key(), ()).iloc[0]
+    except data.WarehouseUnavailable as exc:
+        st.error(f"**The warehouse cannot be opened.** {exc}\n\nIf a collection is running, wait for it to finish "
+                 "and reload; otherwise check the path in the sidebar.", icon=":material/error:")
+        return None
+    if boot.message:
+        st.toast(boot.message)
+    first = span["first_day"] if span["events"] else None
+    last = span["last_day"] if span["events"] else None
+    start, end = _time_range(first, last)
+    opts = state._cached(path, load_key, "filter_options", data.ALL.key(), ())
+    options = {k: list(g["value"]) for k, g in opts.groupby("kind", sort=False)}
+    filters = data.Filters(
+        first_day=start, last_day=end,
+        service=_choice("Service", options.get("service", []), "f_service"),
+        user=_choice("User", options.get("user", []), "f_user"),
+        agent=_choice("Agent", options.get("agent", []), "f_agent"),
+        op=_choice("Operation", options.get("op", []), "f_op"),
+        model=_choice("Model", options.get("model", []), "f_model"),
+    )
+    return state.Ctx(path, cfg, filters, load_key, first, last, int(span["events"]), int(span["demo_events"]))
+
+
+nav = st.navigation(PAGES)
+ctx = build_context()
+if ctx is not None:
+    state.set_current(ctx)
+    if ctx.demo_events:
+        share = "All" if ctx.demo_events == ctx.events else f"{ctx.demo_events:,} of {ctx.events:,}"
+        st.warning(f"**Demo data** — {share} events shown here are synthetic rows from `memlens demo`, not your "
+                   "Mem0. Load your own logs on **Data sources**.", icon=":material/science:")
+    nav.run()

@@ -1,0 +1,94 @@
+"""Latency: percentiles over time per op, throughput, distribution, slow operations and query-shape impact."""
+
+from datetime import timedelta
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import state, ui
+
+ctx = state.current()
+st.title("Latency")
+s = ctx.guard()
+t = ctx.cfg.targets
+
+c = st.columns(6)
+c[0].metric("Operations", f"{s['ops']:,}")
+c[1].metric("Average", ui.ms(s["avg_ms"]))
+c[2].metric("P50", ui.ms(s["p50_ms"]))
+c[3].metric("P95", ui.ms(s["p95_ms"]))
+c[4].metric("P99", ui.ms(s["p99_ms"]))
+c[5].metric(f"Slow (> {ctx.cfg.thresholds.slow_op_ms:.0f} ms)", ui.pct(s["slow_share"]))
+st.caption("All operations in the selection (ok and error). The Overview judges the reference's query latency "
+           "(search calls) against the targets.")
+
+span = (s["last_ts"] - s["first_ts"]) if s["first_ts"] is not None else timedelta(0)
+bucket = "1 hour" if span <= timedelta(days=3) else "1 day"
+over = ctx.q("latency_over_time", bucket=bucket)
+stat = st.segmented_control("Percentile", ["p50_ms", "p95_ms", "p99_ms", "avg_ms"], default="p95_ms",
+                            format_func=lambda x: x.replace("_ms", "").upper().replace("AVG", "Average"))
+stat = stat or "p95_ms"
+target = {"p95_ms": t.latency_p95_ms, "p99_ms": t.latency_p99_ms, "avg_ms": t.latency_avg_ms}.get(stat)
+st.plotly_chart(ui.line_chart(over, "bucket", stat, color="op", title=f"{stat[:-3].upper()} latency per {bucket[2:]}",
+                              y_title="ms", target=target, target_label="query target"), width="stretch")
+
+left, right = st.columns(2)
+with left:
+    thr = over[over["op"] != "all"]
+    fig = go.Figure([go.Bar(x=g["bucket"], y=g["ops_per_s"], name=op) for op, g in thr.groupby("op")])
+    fig.update_layout(barmode="stack")
+    st.plotly_chart(ui.style(fig, f"Throughput (operations/s, per {bucket[2:]})", "ops/s"), width="stretch")
+with right:
+    hist = ctx.q("latency_histogram")
+    fig = go.Figure([go.Bar(x=g["bin_ms"], y=g["ops"], name=op) for op, g in hist.groupby("op")])
+    fig.update_layout(barmode="stack", bargap=0.05)
+    fig.update_xaxes(type="log", title="latency (ms, log scale)")
+    fig.add_vline(x=ctx.cfg.thresholds.slow_op_ms, line_dash="dash", line_color="#c0392b",
+                  annotation_text="slow threshold")
+    st.plotly_chart(ui.style(fig, "Latency distribution", "operations"), width="stretch")
+
+st.subheader("By operation")
+st.dataframe(ctx.q("latency_by_op"), hide_index=True, width="stretch", column_config={
+    "avg_ms": st.column_config.NumberColumn("avg ms", format="%.1f"),
+    "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.1f"),
+    "p95_ms": st.column_config.NumberColumn("P95 ms", format="%.1f"),
+    "p99_ms": st.column_config.NumberColumn("P99 ms", format="%.1f"),
+    "slow_share": st.column_config.NumberColumn("slow", format="percent"),
+})
+
+st.subheader("Slowest operations")
+slow = ctx.q("slow_ops", limit=200)
+if slow.empty:
+    st.success(f"No operation slower than {ctx.cfg.thresholds.slow_op_ms:.0f} ms in the selection.")
+else:
+    st.caption(f"The {len(slow)} slowest operations over {ctx.cfg.thresholds.slow_op_ms:.0f} ms with their query "
+               "shape (click a header to sort). `limit_passed` is ignored by mem0 2.2 OSS: `top_k` applies.")
+    st.dataframe(slow, hide_index=True, width="stretch", height=320, column_config={
+        "ts": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "latency_ms": st.column_config.NumberColumn("latency ms", format="%.0f"),
+    })
+
+st.subheader("What the query shape costs you")
+shape = ctx.q("shape_impact")
+if shape.empty:
+    st.info("No search calls in the selection: the impact of limit, filters and rerank is measured on searches.")
+else:
+    st.caption("Search latency grouped by the result cap (top_k), the entity scope and reranking, from your own "
+               "calls. The reference expects 30-40 % less time from smaller limits, 40-60 % from filters and "
+               "about 2x from turning rerank off.")
+    cols = st.columns(3)
+    titles = {"top_k": "By result cap (top_k)", "scope": "By scope (filters)", "rerank": "By rerank"}
+    for col, (dim, title) in zip(cols, titles.items(), strict=True):
+        part = shape[shape["dimension"] == dim]
+        with col:
+            fig = go.Figure([go.Bar(x=part["value"].astype(str), y=part["avg_ms"], name="avg",
+                                    customdata=part["ops"], hovertemplate="%{x}: %{y:.0f} ms avg, %{customdata} calls"),
+                             go.Bar(x=part["value"].astype(str), y=part["p95_ms"], name="P95")])
+            fig.update_xaxes(type="category")
+            st.plotly_chart(ui.style(fig, title, "ms", height=300), width="stretch")
+            st.dataframe(part.drop(columns="dimension"), hide_index=True, width="stretch", column_config={
+                "avg_ms": st.column_config.NumberColumn("avg ms", format="%.0f"),
+                "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.0f"),
+                "p95_ms": st.column_config.NumberColumn("P95 ms", format="%.0f"),
+                "slow_share": st.column_config.NumberColumn("slow", format="percent"),
+            })

@@ -1,0 +1,39 @@
+"""Overview / health: the reference's targets next to the measured values, and the top three problems."""
+
+import streamlit as st
+
+from dashboard import state, ui
+from memlens import health
+
+ctx = state.current()
+st.title("Overview")
+s = ctx.guard()
+st.caption(f"{s['ops']:,} operations from {s['first_ts']:%Y-%m-%d %H:%M} to {s['last_ts']:%Y-%m-%d %H:%M} UTC. "
+           "Latency figures are the reference's *query* latency (search calls) when the selection has searches.")
+
+m = ctx.measured()
+checks = health.checks(m, ctx.cfg)
+problems = health.top_problems(checks)
+
+st.subheader("Top problems")
+if not problems:
+    st.success("Every measured figure meets its target.", icon=":material/check_circle:")
+for i, c in enumerate(problems, start=1):
+    with st.container(border=True):
+        left, right = st.columns([4, 1])
+        left.markdown(f"**{i}. {c.label}: {health.format_value(c.measured, c.unit)}** (target {c.target_text}) "
+                      f"{ui.badge(c.status)}")
+        if c.tree:
+            right.page_link("app_pages/diagnosis.py", label="Diagnose", icon=":material/account_tree:")
+        elif c.key == "error_rate":
+            right.page_link("app_pages/latency.py", label="Latency", icon=":material/speed:")
+
+st.subheader("Targets")
+cols = st.columns(4)
+for i, c in enumerate(checks):
+    with cols[i % 4]:
+        ui.check_card(c)
+
+st.caption("Green meets the target; amber misses it by up to "
+           f"{ctx.cfg.dashboard.amber_margin:.0%} (or has not crossed its alert threshold yet); red is beyond. "
+           "Targets and thresholds come from the config (`memlens/defaults.yaml`).")

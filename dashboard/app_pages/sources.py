@@ -1,0 +1,80 @@
+"""Data sources: what was collected when, row counts, quarantined lines with reasons, collect / load the demo."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import state
+
+ctx = state.current()
+st.title("Data sources")
+st.caption(f"Warehouse: `{ctx.path}`")
+
+counts = ctx.q("table_counts")
+c = st.columns(len(counts))
+for col, row in zip(c, counts.itertuples(), strict=True):
+    col.metric(row.table.removeprefix("raw_").replace("_", " "), f"{row.rows:,}")
+if ctx.demo_events:
+    st.caption(f"{ctx.demo_events:,} of the {ctx.events:,} operation events are demo rows.")
+
+left, right = st.columns(2)
+with left, st.container(border=True):
+    st.markdown("**Collect operation logs**")
+    st.caption("Schema-v1 JSONL (.jsonl, .jsonl.gz, .log) or Parquet files or folders. Incremental and idempotent: "
+               "only new bytes are read, re-loaded events are skipped, bad lines are quarantined.")
+    paths_text = st.text_area("Paths (one per line)", value=str(ctx.cfg.log_dir()), height=68)
+    if st.button("Collect", icon=":material/download:", type="primary"):
+        paths = [Path(p.strip()).expanduser() for p in paths_text.splitlines() if p.strip()]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing or not paths:
+            st.error(f"Not found: {', '.join(missing) or '(no path given)'}")
+        else:
+            from collectors.oplog import collect_oplogs
+
+            bar = st.progress(0.0, text="Starting…")
+
+            def progress(done: int, total: int, current: str) -> None:
+                bar.progress(min(done / total, 1.0) if total else 1.0,
+                             text=f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MiB · {Path(current).name}")
+
+            with state.write_access(ctx.path) as con:
+                result = collect_oplogs(con, paths, ctx.cfg, progress=progress)
+            bar.progress(1.0, text="Done")
+            st.success(result.summary())
+            st.button("Show the new data", on_click=st.rerun)
+with right, st.container(border=True):
+    st.markdown("**Load the demo workload**")
+    st.caption("Writes a synthetic, seeded workload (28 days, 200,000 events, 200 users, with a Mem0 history) and "
+               "loads it through the same collectors. Every row is marked as demo and labelled on every page.")
+    if ctx.events and ctx.events != ctx.demo_events:
+        st.warning("This warehouse holds your own data: demo rows would be mixed in (still labelled). Use another "
+                   "warehouse path in the sidebar to keep them apart.")
+    if st.button("Load the demo", icon=":material/science:"):
+        from workloads.demo import default_out_dir, generate_demo, load_demo
+
+        bar = st.progress(0.0, text="Generating the demo logs…")
+        files = generate_demo(default_out_dir())
+        bar.progress(0.4, text="Loading them into the warehouse…")
+        with state.write_access(ctx.path) as con:
+            loaded = load_demo(con, files, ctx.cfg)
+        bar.progress(1.0, text="Done")
+        st.success(f"Demo loaded: {loaded.oplog.summary()}")
+        st.button("Show the demo", on_click=st.rerun)
+
+st.subheader("Collection runs")
+runs = ctx.q("ingest_runs", limit=100)
+if runs.empty:
+    st.info("No collection has run yet. Collect logs above or run `memlens collect logs <dir>`.")
+else:
+    st.dataframe(runs, hide_index=True, width="stretch")
+
+st.subheader("Quarantine")
+reasons = ctx.q("quarantine_reasons")
+if reasons.empty:
+    st.success("No quarantined input: every line read was loaded.", icon=":material/check_circle:")
+else:
+    st.caption("Input the collectors could not load, grouped by reason. Nothing is dropped silently: fix the "
+               "producer, then collect again.")
+    st.dataframe(reasons, hide_index=True, width="stretch")
+    with st.expander("The latest 200 quarantined lines"):
+        st.dataframe(ctx.q("quarantine_rows", limit=200), hide_index=True, width="stretch")

@@ -1,0 +1,142 @@
+"""Streamlit glue: the cached read-only connection, cached aggregates, and the per-run context pages read.
+
+Aggregates are cached with `st.cache_data` keyed on (warehouse path, load key, query, filters, parameters):
+the load key changes whenever anything is loaded, so new data shows up without a TTL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, ui
+from memlens import cost_review
+from memlens.config import Config, load_config
+from memlens.health import Measured
+from memlens.warehouse import connect
+
+CTX_KEY = "_memlens_ctx"
+
+
+class Holder:
+    """One read-only connection per warehouse, shared by every session; queries are serialised by a lock
+    (a DuckDB connection is not safe for concurrent use, and the filter macros live on this connection)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def run(self, fn, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            if self._con is None:
+                self._con = data.open_readonly(self.path)
+            return fn(self._con, *args, **kwargs)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+
+@st.cache_resource(show_spinner=False)
+def config() -> Config:
+    return load_config()
+
+
+@st.cache_resource(show_spinner=False)
+def holder(path: str) -> Holder:
+    return Holder(path)
+
+
+@st.cache_resource(show_spinner="Preparing the warehouse (first start: loading the demo workload)…")
+def bootstrap(path: str, load_demo: bool) -> data.Bootstrap:
+    return data.bootstrap(path, config(), load_demo_if_empty=load_demo)
+
+
+@contextmanager
+def write_access(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection for a collection run: the shared read-only one is closed first (DuckDB allows
+    one configuration per file in a process) and reopens lazily afterwards."""
+    h = holder(path)
+    with h.lock:
+        h.close()
+        con = connect(path, config())
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(path: str, load_key: tuple, name: str, filters_key: tuple, extra: tuple) -> pd.DataFrame:
+    return holder(path).run(data.run, name, data.Filters(**dict(filters_key)), **dict(extra))
+
+
+@dataclass(frozen=True)
+class Ctx:
+    path: str
+    cfg: Config
+    filters: data.Filters
+    load_key: tuple
+    data_first: date | None  # first and last day with data (the chosen range is in `filters`)
+    data_last: date | None
+    events: int
+    demo_events: int
+
+    @property
+    def empty(self) -> bool:
+        return self.events == 0
+
+    def q(self, name: str, filters: data.Filters | None = None, **extra: Any) -> pd.DataFrame:
+        f = self.filters if filters is None else filters
+        return _cached(self.path, self.load_key, name, f.key(), tuple(sorted(extra.items())))
+
+    def summary(self, filters: data.Filters | None = None) -> dict[str, Any]:
+        f = self.filters if filters is None else filters
+        return data.summary_from(self.q("summary", f))
+
+    @property
+    def no_time(self) -> data.Filters:
+        """The sidebar filters without the time range (month to date and the weekly review pick their days)."""
+        return self.filters.replace(first_day=None, last_day=None)
+
+    def review(self, as_of: date | None = None) -> cost_review.WeeklyReview | None:
+        as_of = as_of or self.filters.last_day or self.data_last
+        daily = self.q("cost_daily_by_op", self.no_time)
+        return None if daily.empty or as_of is None else cost_review.review(daily, as_of, self.cfg)
+
+    def guard(self) -> dict[str, Any]:
+        """Stop the page with what to do next when there is nothing to show; else the filtered summary."""
+        if self.empty:
+            ui.empty_warehouse()
+            st.stop()
+        s = self.summary()
+        if not s["ops"]:
+            ui.no_match()
+            st.stop()
+        return s
+
+    def measured(self) -> Measured:
+        review = self.review()
+        return data.measured_from(
+            self.summary(), self.q("cost_summary"), self.q("cost_daily"),
+            self.q("memory_growth_daily"), self.q("repeat_queries"),
+            review.month.projected_usd if review else None)
+
+
+def set_current(ctx: Ctx) -> None:
+    st.session_state[CTX_KEY] = ctx
+
+
+def current() -> Ctx:
+    return st.session_state[CTX_KEY]

@@ -1,0 +1,81 @@
+"""Small rendering helpers shared by the pages (no data logic here)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from memlens.health import Check, format_value
+
+STATUS_COLOR = {"green": "green", "amber": "orange", "red": "red", "unknown": "gray"}
+STATUS_WORD = {"green": "on target", "amber": "watch", "red": "off target", "unknown": "no data"}
+OP_COLORS = {"all": "#444444"}
+
+
+def badge(status: str) -> str:
+    """Markdown for a coloured status badge (our own fixed words only)."""
+    return f":{STATUS_COLOR[status]}-badge[{STATUS_WORD[status]}]"
+
+
+def check_card(c: Check) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{c.label}** {badge(c.status)}")
+        st.markdown(f"### {format_value(c.measured, c.unit)}")
+        st.caption(f"target {c.target_text}" + (f" · {c.hint}" if c.hint else ""))
+
+
+def empty_warehouse() -> None:
+    st.info(
+        "**The warehouse holds no operations yet.**\n\n"
+        "- Instrument your Mem0 (`instrument(Memory(), writer=OpLogWriter(log_dir))`) and load its logs with "
+        "`memlens collect logs <log dir>`, or use **Data sources** → *Collect*.\n"
+        "- Or try memlens on a labelled synthetic workload: `memlens demo`, or **Data sources** → *Load the demo*.",
+        icon=":material/info:")
+
+
+def no_match() -> None:
+    st.info("No operations match the sidebar filters. Widen the time range or set the filters back to *All*.",
+            icon=":material/filter_alt_off:")
+
+
+def line_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, title: str = "", y_title: str = "",
+               target: float | None = None, target_label: str = "target", percent: bool = False,
+               log_y: bool = False) -> go.Figure:
+    fig = go.Figure()
+    groups = [(None, df)] if color is None else list(df.groupby(color, sort=False))
+    for name, part in groups:
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if len(part) < 40 else "lines",
+                                 name=str(name) if name is not None else y, line={"width": 2}))
+    if target is not None:
+        fig.add_hline(y=target, line_dash="dash", line_color="#c0392b", annotation_text=target_label,
+                      annotation_position="top left")
+    style(fig, title, y_title, percent=percent, log_y=log_y)
+    return fig
+
+
+def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = False, log_y: bool = False,
+          height: int = 340) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.2}, yaxis_title=y_title, hovermode="x unified")
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def money(v: float | None) -> str:
+    return format_value(v, "usd")
+
+
+def pct(v: float | None) -> str:
+    return format_value(v, "ratio")
+
+
+def ms(v: float | None) -> str:
+    return format_value(v, "ms")
+
+
+def delta_pct(v: float | None) -> str | None:
+    return None if v is None else f"{v * 100:+.1f} %"
