@@ -77,7 +77,7 @@ def _merge_groups(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(n)])
+    return np.array([find(i) for i in range(n)], dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""Month-end cost projection with an interval, and who drives it.
+
+The month is the UTC calendar month of the newest day in the data. Days of that month up to the newest one
+without any call count as $0 days. Projection = spent so far + remaining days x mean daily cost of the
+month's observed days. Interval: bootstrap of the remaining days' total, each remaining day drawn with
+replacement from the month's observed daily costs (a fixed seed makes it reproducible).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from memlens.config import Config
+
+_SEED = 20260101  # fixed: the same data gives the same interval
+
+_DAILY_SQL = "SELECT day, total_cost_usd FROM metric_cost_daily ORDER BY day"
+
+# Month-to-date cost per driver; fixed text, the month is bound.
+_DRIVERS_SQL = """
+SELECT 'user' AS kind, coalesce(user_id, '(none)') AS driver, sum(total_cost_usd) AS cost_usd, count(*) AS ops
+FROM stg_op_costs WHERE month = $month GROUP BY 2
+UNION ALL
+SELECT 'op' AS kind, op AS driver, sum(total_cost_usd) AS cost_usd, count(*) AS ops
+FROM stg_op_costs WHERE month = $month GROUP BY 2
+"""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    month: pd.Timestamp | None
+    days_in_month: int
+    days_elapsed: int  # days of the month up to the newest data day
+    spent_usd: float
+    mean_daily_usd: float
+    projected_usd: float
+    low_usd: float | None  # interval bounds; None with fewer than min_days days
+    high_usd: float | None
+    interval: float
+    budget_usd: float
+    p_over_budget: float | None
+    daily: pd.DataFrame  # day, total_cost_usd (month so far, zero-filled)
+    drivers: pd.DataFrame  # kind (user | op), driver, cost_usd, ops, share, projected_usd
+
+
+def project_month(daily: pd.DataFrame, cfg: Config) -> Forecast:
+    """`daily`: day, total_cost_usd (metric_cost_daily). Pure: no database."""
+    f = cfg.optimize.forecast
+    budget = cfg.thresholds.monthly_budget_usd
+    if daily.empty:
+        return Forecast(None, 0, 0, 0.0, 0.0, 0.0, None, None, f.interval, budget, None,
+                        pd.DataFrame({"day": [], "total_cost_usd": []}), pd.DataFrame())
+    days = pd.to_datetime(daily["day"])
+    last = days.max()
+    month = last.to_period("M").to_timestamp()
+    n_month = calendar.monthrange(last.year, last.month)[1]
+    full = pd.date_range(month, last, freq="D")
+    costs = (pd.Series(daily["total_cost_usd"].to_numpy(float), index=days).groupby(level=0).sum()
+             .reindex(full, fill_value=0.0))
+    spent, elapsed = float(costs.sum()), len(full)
+    remaining = n_month - elapsed
+    mean = spent / elapsed
+    projected = spent + remaining * mean
+    low = high = p_over = None
+    if elapsed >= f.min_days:
+        rng = np.random.default_rng(_SEED)
+        draws = rng.choice(costs.to_numpy(), size=(f.bootstrap_samples, remaining), replace=True)
+        totals = spent + draws.sum(axis=1)
+        tail = (1 - f.interval) / 2
+        low, high = (float(x) for x in np.quantile(totals, [tail, 1 - tail]))
+        p_over = float((totals > budget).mean()) if budget > 0 else None
+    out = pd.DataFrame({"day": full.date, "total_cost_usd": costs.to_numpy()})
+    return Forecast(month, n_month, elapsed, spent, mean, projected, low, high, f.interval, budget, p_over, out,
+                    pd.DataFrame())
+
+
+def forecast(con: duckdb.DuckDBPyConnection, cfg: Config) -> Forecast:
+    fc = project_month(con.execute(_DAILY_SQL).df(), cfg)
+    if fc.month is None:
+        return fc
+    drivers = con.execute(_DRIVERS_SQL, {"month": fc.month.date()}).df()
+    if not drivers.empty:
+        drivers["share"] = drivers["cost_usd"] / drivers.groupby("kind")["cost_usd"].transform("sum").replace(0, np.nan)
+        drivers["projected_usd"] = drivers["cost_usd"] * fc.days_in_month / fc.days_elapsed
+        drivers = drivers.sort_values(["kind", "cost_usd"], ascending=[True, False]).reset_index(drop=True)
+    return Forecast(**{**fc.__dict__, "drivers": drivers})

@@ -1,0 +1,248 @@
+"""Projected savings of each recommendation, computed on the user's own log: formula + evidence rows.
+
+Every `Saving` holds totals over the analysed period and a 30-day projection (x 30 / period days). Latency
+savings are summed milliseconds of caller wait; cost savings are USD priced from the config price table
+(stg_op_costs). Where the log has no evidence (e.g. no search ever ran with a small top_k), the saving is 0
+and `note` says why: memlens does not fill gaps with the reference's generic percentages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from memlens.config import Config
+from optimize.archival import ArchivalReport
+from optimize.cache_sim import CacheWhatIf
+from optimize.dedup import DedupReport
+from optimize.pruning import PruningReport
+
+_DAYS_PER_MONTH = 30.0
+
+
+@dataclass(frozen=True)
+class Saving:
+    key: str
+    title: str
+    formula: str
+    latency_saved_ms: float = 0.0  # over the analysed period
+    cost_saved_usd: float = 0.0  # over the analysed period (calls, tokens)
+    storage_saved_usd_month: float = 0.0  # storage is billed per month already
+    calls_affected: int = 0
+    period_days: float = 1.0
+    evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    note: str = ""
+
+    @property
+    def usd_month(self) -> float:
+        return self.cost_saved_usd * _DAYS_PER_MONTH / self.period_days + self.storage_saved_usd_month
+
+    @property
+    def latency_saved_s_month(self) -> float:
+        return self.latency_saved_ms / 1000.0 * _DAYS_PER_MONTH / self.period_days
+
+
+def period_days(con: duckdb.DuckDBPyConnection) -> float:
+    """Days the op log covers (at least one, so a short log is not extrapolated wildly)."""
+    row = con.execute("SELECT epoch(max(ts)) - epoch(min(ts)) FROM raw_op_events").fetchone()
+    return max((row[0] or 0.0) / 86400.0, 1.0)
+
+
+_BY_TOP_K_SQL = """
+SELECT effective_limit AS top_k, count(*) AS searches, avg(latency_ms) AS avg_ms,
+       quantile_cont(latency_ms, 0.95) AS p95_ms, avg(result_count) AS avg_results
+FROM stg_op_events WHERE op = 'search' AND status = 'ok' AND effective_limit IS NOT NULL
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
+    target = cfg.optimize.limit.recommended_top_k
+    ev = con.execute(_BY_TOP_K_SQL).df()
+    formula = (f"sum over top_k > {target} of searches(top_k) x (avg_ms(top_k) - avg_ms(k*)), k* = the largest "
+               f"observed top_k <= {target} (reference 2.1: chat apps 3-5 results)")
+    base = ev[ev["top_k"] <= target]
+    over = ev[ev["top_k"] > target]
+    if over.empty:
+        return Saving("limit", f"Lower top_k to {target}", formula, period_days=days, evidence=ev,
+                      note=f"no search asked for more than {target} results")
+    if base.empty:
+        return Saving("limit", f"Lower top_k to {target}", formula, calls_affected=int(over["searches"].sum()),
+                      period_days=days, evidence=ev,
+                      note=f"no search with top_k <= {target} in the log to measure against")
+    ref = base.iloc[-1]
+    gain = (over["avg_ms"] - ref["avg_ms"]).clip(lower=0) * over["searches"]
+    return Saving("limit", f"Lower top_k to {target}", formula, latency_saved_ms=float(gain.sum()),
+                  calls_affected=int(over["searches"].sum()), period_days=days, evidence=ev,
+                  note=f"measured against top_k={int(ref['top_k'])} ({ref['avg_ms']:.1f} ms avg); "
+                       f"results per search fall from {over['avg_results'].mean():.1f} to {ref['avg_results']:.1f}")
+
+
+_BY_SCOPE_SQL = """
+SELECT scope, is_unscoped, count(*) AS searches, avg(latency_ms) AS avg_ms, avg(result_count) AS avg_results
+FROM stg_op_events WHERE op = 'search' AND status = 'ok' GROUP BY 1, 2 ORDER BY 1
+"""
+
+
+def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
+    ev = con.execute(_BY_SCOPE_SQL).df()
+    formula = "unscoped searches x (avg_ms(unscoped) - avg_ms(scoped))  (reference 2.2: filter by user/agent/run)"
+    un, sc = ev[ev["is_unscoped"]], ev[~ev["is_unscoped"]]
+    if un.empty or sc.empty:
+        return Saving("scope", "Scope unscoped searches", formula, period_days=days, evidence=ev,
+                      note="no unscoped searches" if un.empty else "no scoped searches to compare with")
+    n_un = int(un["searches"].sum())
+    avg_un = float((un["avg_ms"] * un["searches"]).sum() / n_un)
+    avg_sc = float((sc["avg_ms"] * sc["searches"]).sum() / sc["searches"].sum())
+    return Saving("scope", "Scope unscoped searches", formula, latency_saved_ms=n_un * max(avg_un - avg_sc, 0.0),
+                  calls_affected=n_un, period_days=days, evidence=ev,
+                  note=f"unscoped {avg_un:.1f} ms vs scoped {avg_sc:.1f} ms avg")
+
+
+_RERANK_SQL = """
+SELECT rerank_requested, count(*) AS searches, avg(latency_ms) AS avg_ms
+FROM stg_op_events WHERE op = 'search' AND status = 'ok' AND coalesce(effective_limit, 0) <= $max_k
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def rerank_off(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
+    k = cfg.optimize.rerank.simple_max_top_k
+    ev = con.execute(_RERANK_SQL, {"max_k": k}).df()
+    formula = (f"simple searches (top_k <= {k}) with rerank x (avg_ms(rerank) - avg_ms(no rerank))  "
+               "(reference 2.3: rerank=False for simple queries)")
+    on, off = ev[ev["rerank_requested"]], ev[~ev["rerank_requested"]]
+    if on.empty or off.empty:
+        return Saving("rerank", "Turn rerank off for simple searches", formula, period_days=days, evidence=ev,
+                      note="no reranked simple searches" if on.empty else "no un-reranked searches to compare")
+    n, d = int(on["searches"].iloc[0]), float(on["avg_ms"].iloc[0] - off["avg_ms"].iloc[0])
+    return Saving("rerank", "Turn rerank off for simple searches", formula, latency_saved_ms=n * max(d, 0.0),
+                  calls_affected=n, period_days=days, evidence=ev,
+                  note=f"rerank adds {d:.1f} ms per simple search here; accuracy may drop slightly")
+
+
+def caching(sim: CacheWhatIf, days: float) -> Saving:
+    c = sim.ttl_curve
+    ev = c[["ttl_s", "fixed_hit_rate", "refresh_hit_rate", "fixed_hits", "latency_saved_ms", "cost_saved_usd"]]
+    formula = (f"hits(fixed TTL {sim.recommended_ttl_s:g} s, exact replay with per-user invalidation) x "
+               f"(avg miss {sim.avg_miss_latency_ms:.1f} ms - hit {sim.hit_latency_ms:.1f} ms "
+               f"[{sim.hit_latency_source}]); cost = priced cost of the searches that would have hit")
+    target = (f"{sim.target_hit_rate:.0%} target reached at fixed TTL {sim.ttl_for_target_fixed_s:g} s"
+              if sim.ttl_for_target_fixed_s is not None else
+              f"{sim.target_hit_rate:.0%} target not reached on the TTL grid (max possible {sim.max_hit_rate:.1%})")
+    return Saving("cache", f"Cache searches (TTL {sim.recommended_ttl_s:g} s)", formula,
+                  latency_saved_ms=sim.recommended_latency_saved_ms, cost_saved_usd=sim.recommended_cost_saved_usd,
+                  calls_affected=sim.recommended_hits, period_days=days, evidence=ev.reset_index(drop=True),
+                  note=target)
+
+
+_EMBED_SQL = """
+SELECT embedding_model, count(*) AS calls, sum(embedding_tokens) AS tokens,
+       any_value(embedding_usd_per_1m) AS usd_per_1m, sum(embedding_cost_usd) AS cost_usd
+FROM stg_op_costs WHERE mode = 'oss' AND embedding_tokens > 0 AND embedding_model IS NOT NULL
+GROUP BY 1 ORDER BY cost_usd DESC
+"""
+
+
+def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
+    to = cfg.optimize.embedding.switch_to
+    price_to = cfg.prices.embedding.get(to)
+    ev = con.execute(_EMBED_SQL).df()
+    formula = f"tokens(model) x (price(model) - price({to})) / 1e6 for models priced above {to} (reference 4.1)"
+    if price_to is None:
+        return Saving("embedding", f"Switch embeddings to {to}", formula, period_days=days, evidence=ev,
+                      note=f"{to} has no price in prices.embedding")
+    ev["usd_per_1m_target"] = price_to
+    dearer = ev[ev["usd_per_1m"].fillna(0) > price_to]
+    saved = float(((dearer["usd_per_1m"] - price_to) * dearer["tokens"] / 1e6).sum())
+    return Saving("embedding", f"Switch embeddings to {to}", formula, cost_saved_usd=saved,
+                  calls_affected=int(dearer["calls"].sum()), period_days=days, evidence=ev,
+                  note="" if len(dearer) else f"no model priced above {to} in use")
+
+
+# Single-message adds of one user; a burst starts when the previous single add is more than window_s back.
+_BATCH_SQL = """
+WITH singles AS (
+    SELECT user_id, ts, latency_ms, mode,
+           epoch(ts) - epoch(lag(ts) OVER (PARTITION BY user_id ORDER BY ts, event_id)) AS gap_s
+    FROM stg_op_events
+    WHERE op = 'add' AND status = 'ok' AND user_id IS NOT NULL AND coalesce(message_count, 1) <= 1
+)
+SELECT user_id, count(*) AS single_adds,
+       count(*) FILTER (WHERE gap_s IS NULL OR gap_s > $window) AS bursts,
+       avg(latency_ms) AS avg_add_ms,
+       count(*) FILTER (WHERE mode = 'platform') AS platform_adds
+FROM singles GROUP BY 1 HAVING count(*) > count(*) FILTER (WHERE gap_s IS NULL OR gap_s > $window)
+ORDER BY single_adds - bursts DESC
+"""
+
+
+def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
+    w = cfg.optimize.batching.window_s
+    ev = con.execute(_BATCH_SQL, {"window": w}).df()
+    formula = (f"calls saved = single-message adds - bursts (same user, <= {w:g} s apart); latency <= calls saved x "
+               "avg add ms (upper bound: a batched call takes longer); cost = platform adds saved x add price")
+    if ev.empty:
+        return Saving("batching", "Batch single adds", formula, period_days=days, evidence=ev,
+                      note=f"no single adds of one user within {w:g} s of each other")
+    ev["calls_saved"] = ev["single_adds"] - ev["bursts"]
+    saved = int(ev["calls_saved"].sum())
+    lat = float((ev["calls_saved"] * ev["avg_add_ms"]).sum())
+    platform_share = (ev["platform_adds"] / ev["single_adds"]).fillna(0)
+    cost = float((ev["calls_saved"] * platform_share).sum() * cfg.prices.platform_per_call.get("add", 0.0))
+    return Saving("batching", "Batch single adds", formula, latency_saved_ms=lat, cost_saved_usd=cost,
+                  calls_affected=saved, period_days=days, evidence=ev.head(50),
+                  note="memory.add(messages, user_id=...) once per burst (reference 6.1)")
+
+
+_REEMBED_SQL = """
+WITH s AS (
+    SELECT e.user_id, e.query_hash, c.embedding_tokens, c.embedding_cost_usd,
+           row_number() OVER (PARTITION BY e.user_id, e.query_hash ORDER BY e.ts, e.event_id) AS nth
+    FROM stg_op_events AS e JOIN stg_op_costs AS c USING (event_id)
+    WHERE e.op = 'search' AND e.status = 'ok' AND e.query_hash IS NOT NULL AND c.embedding_tokens > 0
+)
+SELECT user_id, query_hash, count(*) - 1 AS repeats, sum(embedding_tokens) FILTER (WHERE nth > 1) AS tokens,
+       coalesce(sum(embedding_cost_usd) FILTER (WHERE nth > 1), 0) AS cost_usd
+FROM s GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY cost_usd DESC, repeats DESC
+"""
+
+
+def reembedding(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
+    ev = con.execute(_REEMBED_SQL).df()
+    formula = ("embedding cost of every search whose (user, query_hash) was embedded before "
+               "(an embedding cache never goes stale: reference 4.3)")
+    if ev.empty:
+        return Saving("reembed", "Cache query embeddings", formula, period_days=days, evidence=ev,
+                      note="no query embedded twice")
+    return Saving("reembed", "Cache query embeddings", formula, cost_saved_usd=float(ev["cost_usd"].sum()),
+                  calls_affected=int(ev["repeats"].sum()), period_days=days, evidence=ev.head(50))
+
+
+def dedup_saving(rep: DedupReport, days: float) -> Saving:
+    ev = pd.DataFrame([{"memories": rep.memories, "redundant": rep.redundant_memories,
+                        "redundant_bytes": rep.redundant_bytes, "result_slots": rep.result_slots,
+                        "redundant_result_slots": rep.redundant_result_slots}])
+    return Saving("dedup", "Merge duplicate memories", "redundant bytes (text + float32 vector) x active tier "
+                  f"$/GB-month; exact text hash or cosine >= {rep.merge_threshold}",
+                  storage_saved_usd_month=rep.storage_usd_month, calls_affected=rep.redundant_memories,
+                  period_days=days, evidence=ev,
+                  note=f"vectors: {rep.vectors_source}; {rep.redundant_result_slots} of {rep.result_slots} "
+                       "search results were duplicates")
+
+
+def pruning_saving(rep: PruningReport, days: float) -> Saving:
+    return Saving("pruning", "Prune low-value memories", "candidate bytes x active tier $/GB-month "
+                  f"(never returned, top score < {rep.score_threshold}, redundant, idle > {rep.stale_days:g} d)",
+                  storage_saved_usd_month=rep.storage_usd_month, calls_affected=len(rep.candidates),
+                  period_days=days, evidence=rep.by_reason)
+
+
+def archival_saving(rep: ArchivalReport, days: float) -> Saving:
+    return Saving("archival", "Tier storage (active / archive / cold)",
+                  "sum over tiers of bytes x tier $/GB-month vs everything in the active tier",
+                  storage_saved_usd_month=rep.saving_usd_month,
+                  calls_affected=int(rep.tiers.loc[rep.tiers["tier"] != "active", "memories"].sum()),
+                  period_days=days, evidence=rep.tiers, note=f"{rep.saving_share:.0%} of the storage bill")

@@ -1,0 +1,174 @@
+"""Vector store advice (reference 5.1-5.3) driven by measured scale, growth, latency and traffic, plus config code.
+
+Decision matrix of the reference: Chroma to start, Qdrant for production / high scale, pgvector when a
+Postgres already runs, Milvus for billions of vectors. Here "start" means few vectors even after the growth
+horizon *and* search p95 within target; the scale bounds are config keys.
+
+mem0 2.2.1 note (checked): its QdrantConfig forbids unknown keys, so the reference's `hnsw_config`,
+`quantization_config`, `prefer_grpc` and `connection_pool_size` inside the mem0 config raise a validation
+error. The generated code passes a tuned `QdrantClient` (gRPC) through mem0's `client` field and sets HNSW
+and int8 quantisation on the collection with qdrant-client instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+
+from memlens.config import Config
+
+# Fixed text: current scale from the op log, growth over the last 30 days, search p95, peak ops/s.
+_MEASURE_SQL = """
+WITH span AS (SELECT max(ts) AS t1 FROM raw_op_events),
+log AS (
+    SELECT
+        sum(coalesce(memories_created, 0) - coalesce(memories_deleted, 0)) AS net_all,
+        sum(coalesce(memories_created, 0) - coalesce(memories_deleted, 0))
+            FILTER (WHERE ts > (SELECT t1 FROM span) - INTERVAL 30 DAY) AS net_30d,
+        quantile_cont(latency_ms, 0.95) FILTER (WHERE op = 'search' AND status = 'ok') AS search_p95_ms
+    FROM raw_op_events
+),
+snap AS (
+    SELECT count(*) AS held FROM (
+        SELECT memory_id FROM raw_memory_snapshots
+        QUALIFY row_number() OVER (PARTITION BY memory_id ORDER BY taken_at DESC) = 1)
+),
+peak AS (
+    SELECT max(n) / 60.0 AS peak_ops_per_s FROM (
+        SELECT count(*) AS n FROM raw_op_events GROUP BY date_trunc('minute', ts))
+)
+SELECT log.net_all, log.net_30d, log.search_p95_ms, snap.held, peak.peak_ops_per_s FROM log, snap, peak
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    vectors_now: int
+    growth_per_month: float  # net new vectors in the last 30 days / vectors 30 days ago
+    search_p95_ms: float | None
+    peak_ops_per_s: float
+
+
+@dataclass(frozen=True)
+class StoreAdvice:
+    store: str  # qdrant | chroma | pgvector | milvus
+    reasons: list[str]
+    measured: Measured
+    projected_vectors: int
+    pool_size: int
+    mem0_config: dict
+    code: str
+
+
+def measure(con: duckdb.DuckDBPyConnection) -> Measured:
+    net_all, net_30d, p95, held, peak = con.execute(_MEASURE_SQL).fetchone()
+    now = int(held or 0) or max(int(net_all or 0), 0)
+    base = now - int(net_30d or 0)
+    growth = (int(net_30d or 0) / base) if base > 0 else 0.0
+    return Measured(now, growth, None if p95 is None else float(p95), float(peak or 0.0))
+
+
+def choose_store(m: Measured, cfg: Config, has_postgres: bool = False) -> tuple[str, list[str], int]:
+    v = cfg.optimize.vector_store
+    projected = round(m.vectors_now * (1 + max(m.growth_per_month, 0.0)) ** v.horizon_months)
+    why = [f"{m.vectors_now:,} vectors now, {m.growth_per_month:+.1%}/month -> {projected:,} in "
+           f"{v.horizon_months:g} months (reference: plan for 6 months of growth)"]
+    slow = m.search_p95_ms is not None and m.search_p95_ms > cfg.targets.latency_p95_ms
+    if m.search_p95_ms is not None:
+        why.append(f"search p95 {m.search_p95_ms:.0f} ms vs target {cfg.targets.latency_p95_ms:.0f} ms")
+    if projected >= v.enterprise_min_vectors:
+        why.append(f">= {v.enterprise_min_vectors:,} vectors: Milvus (enterprise, billions of vectors)")
+        return "milvus", why, projected
+    if has_postgres and projected <= v.pgvector_max_vectors:
+        why.append(f"Postgres already runs and <= {v.pgvector_max_vectors:,} vectors: pgvector (no new infra)")
+        return "pgvector", why, projected
+    if projected <= v.prototype_max_vectors and not slow:
+        why.append(f"<= {v.prototype_max_vectors:,} vectors and latency within target: Chroma (easy setup)")
+        return "chroma", why, projected
+    why.append("production scale or latency above target: Qdrant (best performance)")
+    return "qdrant", why, projected
+
+
+def pool_size(peak_ops_per_s: float, cfg: Config) -> int:
+    v = cfg.optimize.vector_store
+    lo, hi = v.traffic_ops_per_s
+    return v.pool_sizes[0] if peak_ops_per_s < lo else v.pool_sizes[1] if peak_ops_per_s < hi else v.pool_sizes[2]
+
+
+def store_config(store: str, cfg: Config, dims: int, pool: int) -> tuple[dict, str]:
+    """(mem0 vector_store config accepted by mem0 2.2.1, Python code applying the tuning)."""
+    v = cfg.optimize.vector_store
+    if store == "qdrant":
+        conf = {"provider": "qdrant", "config": {"host": "localhost", "port": 6333, "collection_name": "mem0",
+                                                 "embedding_model_dims": dims, "on_disk": True}}
+        code = f'''from mem0 import Memory
+from qdrant_client import QdrantClient, models
+
+# gRPC and a bounded connection pool (reference 5.3), passed to mem0 as an existing client.
+client = QdrantClient(host="localhost", port=6333, grpc_port=6334, prefer_grpc=True, timeout=5,
+                      pool_size={pool})
+config = {{"vector_store": {{"provider": "qdrant", "config": {{
+    "client": client, "host": "localhost", "port": 6333,  # mem0 2.2.1 wants host/port next to a client
+    "collection_name": "mem0", "embedding_model_dims": {dims}, "on_disk": True}}}}}}
+memory = Memory.from_config(config)
+
+# HNSW and int8 scalar quantisation (reference 5.2: ~4x less vector memory) on the collection itself.
+client.update_collection(
+    collection_name="mem0",
+    hnsw_config=models.HnswConfigDiff(m={v.hnsw_m}, ef_construct={v.hnsw_ef_construct}, on_disk=True),
+    quantization_config=models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+        type=models.ScalarType.INT8, quantile={v.quantile}, always_ram=True)),
+)
+'''
+    elif store == "pgvector":
+        conf = {"provider": "pgvector", "config": {"collection_name": "mem0", "embedding_model_dims": dims,
+                                                   "hnsw": True, "minconn": max(1, pool // 4), "maxconn": pool}}
+        code = ("from mem0 import Memory\n\n# Credentials from the environment, never in code: "
+                "connection_string=os.environ[...]\nconfig = {\"vector_store\": "
+                + json.dumps(conf) + "}\nmemory = Memory.from_config(config)\n")
+    elif store == "milvus":
+        conf = {"provider": "milvus", "config": {"url": "http://localhost:19530", "collection_name": "mem0",
+                                                 "embedding_model_dims": dims, "metric_type": "COSINE"}}
+        code = "from mem0 import Memory\n\nmemory = Memory.from_config({\"vector_store\": " + json.dumps(conf) + "})\n"
+    elif store == "chroma":
+        conf = {"provider": "chroma", "config": {"collection_name": "mem0", "path": "./chroma"}}
+        code = "from mem0 import Memory\n\nmemory = Memory.from_config({\"vector_store\": " + json.dumps(conf) + "})\n"
+    else:
+        raise ValueError(f"unknown vector store {store!r}")
+    return conf, code
+
+
+def advise_store(con: duckdb.DuckDBPyConnection, cfg: Config, dims: int, has_postgres: bool = False) -> StoreAdvice:
+    m = measure(con)
+    store, why, projected = choose_store(m, cfg, has_postgres)
+    pool = pool_size(m.peak_ops_per_s, cfg)
+    why.append(f"peak {m.peak_ops_per_s:.1f} ops/s -> connection pool {pool}")
+    conf, code = store_config(store, cfg, dims, pool)
+    return StoreAdvice(store, why, m, projected, pool, conf, code)
+
+
+def cache_config_code(kind: str, ttl_s: float, max_entries: int) -> str:
+    """Code wiring memlens's cache in front of Mem0 with the TTL/size the what-if simulator chose."""
+    ttl = round(ttl_s)
+    if kind == "lru":
+        return f'''from instrumentation import instrument
+from instrumentation.cache import SearchCache
+
+# In-process TTL + LRU cache; a user's entries are dropped on that user's add/update/delete/delete_all.
+memory = instrument(memory, cache=SearchCache(ttl_s={ttl}, max_entries={max_entries}))
+'''
+    if kind == "redis":
+        return f'''import os
+
+import redis
+
+from instrumentation import instrument
+from instrumentation.cache import RedisSearchCache
+
+# Shared cache (keys mem0:search:{{user_id}}:{{md5}}, SETEX {ttl} s); the URL comes from the environment.
+client = redis.Redis.from_url(os.environ["REDIS_URL"])
+memory = instrument(memory, cache=RedisSearchCache(client, ttl_s={ttl}))
+'''
+    raise ValueError(f"cache kind must be 'lru' or 'redis', got {kind!r}")
