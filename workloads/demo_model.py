@@ -232,7 +232,7 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     created = np.where(is_add, np.where(infer == 1, created_infer, message_count), -1)
     created = np.where(is_add & ~ok, 0, created)
     n_window = int(created[is_add].sum())
-    backlog = int(round(BACKLOG_FACTOR * n_window))
+    backlog = round(BACKLOG_FACTOR * n_window)
 
     # memories: backlog spread over BACKLOG_DAYS before the window, owned in proportion to user weight
     bl_user = rng.choice(users, size=backlog, p=uw / uw.sum()).astype(np.int64)
