@@ -42,6 +42,12 @@ GZIP_SUFFIXES = (".jsonl.gz", ".log.gz")
 PARQUET_SUFFIXES = (".parquet",)
 HEAD_BYTES = 4096  # the head hash covers this much of a file: enough to tell two log files apart
 
+# JSON types (DuckDB json_type names) a field of each schema type may hold; JSON null = absent.
+JSON_TYPES = {"string": ["VARCHAR"], "timestamp": ["VARCHAR"], "integer": ["BIGINT", "UBIGINT"],
+              "number": ["BIGINT", "UBIGINT", "DOUBLE"], "boolean": ["BOOLEAN"], "array<string>": ["ARRAY"]}
+EXPECTED = {"string": "string", "timestamp": "ISO 8601 timestamp string", "integer": "integer", "number": "number",
+            "boolean": "boolean", "array<string>": "array of strings"}
+
 ProgressFn = Callable[[int, int, str], None]
 
 
@@ -252,6 +258,12 @@ class OplogLoader:
         self.now = utcnow()
         c = cfg.collector
         self.check_params = {
+            "names": [f.name for f in schema.FIELDS],
+            "paths": [f'$."{f.name}"' for f in schema.FIELDS],
+            "allowed": [[*JSON_TYPES[f.json_type], "NULL"] for f in schema.FIELDS],
+            "expected": [EXPECTED[f.json_type] for f in schema.FIELDS],
+            "required": [f.required for f in schema.FIELDS],
+            "int_names": [f.name for f in schema.FIELDS if f.json_type == "integer"],
             "schema_version": schema.SCHEMA_VERSION, "ops": list(schema.OPS), "modes": list(schema.MODES),
             "call_modes": list(schema.CALL_MODES), "statuses": list(schema.STATUSES),
             "cache_outcomes": list(schema.CACHE_OUTCOMES), "max_latency_ms": c.max_latency_ms,

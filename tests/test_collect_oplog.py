@@ -132,13 +132,17 @@ CORRUPT = [
     (ev(9, ts="2999-01-01T00:00:00Z"), "ts: 2999-01-01T00:00:00 is in the future"),
     (ev(10, ts="yesterday"), 'ts: not an ISO 8601 timestamp ("yesterday")'),
     (ev(11, user_id=42), "user_id: expected string, got ubigint"),
-    (ev(12, result_count=-1), "result_count: integer out of range (-1)"),
-    (ev(13, filter_keys=["user_id", 3]), "filter_keys: expected array of strings, has a non-string element"),
+    (ev(12, result_count=-1), "result_count: negative (-1)"),
+    (ev(13, filter_keys="user_id"), "filter_keys: expected array of strings, got varchar"),
     (ev(14, rerank="yes"), "rerank: expected boolean, got varchar"),
     (ev(15, cache="maybe"), 'cache: unknown value "maybe" (expected one of hit, miss, bypass)'),
     ("[1, 2, 3]", "not a JSON object (got array)"),
     ("", None),  # blank lines are skipped, not records
     (ev(16, top_k=1.5), "top_k: expected integer, got double"),
+    (ev(18, embedding_tokens=2**40),
+     'embedding_tokens: value out of range or not readable as integer ("1099511627776")'),
+    (ev(19, schema_version="1"), "schema_version: expected integer, got varchar"),
+    (ev(20, latency_ms=1e999), "latency_ms: not a finite number (inf)"),
     (ev(17), None),
 ]
 
@@ -354,9 +358,13 @@ def test_missing_path_is_a_clear_error(con, tmp_path):
         collect_oplogs(con, [tmp_path / "nope.jsonl"], CFG)
 
 
-def test_check_sql_reads_every_schema_field():
+def test_check_sql_lists_every_schema_field_in_order():
     text = (SQL_DIR / "oplog_check.sql").read_text()
-    struct = json.loads(re.search(r"from_json\(line, '(\{.*?\})'\)", text, re.S).group(1))
-    assert list(struct) == [f.name for f in schema.FIELDS]
-    for f in schema.FIELDS:
-        assert re.search(rf'AS "?{f.name}"?,?\n', text), f.name
+    struct = json.loads(re.search(r"from_json\(line,\s*'(\{.*?\})'\)", text, re.S).group(1))
+    names = [f.name for f in schema.FIELDS]
+    assert list(struct) == names
+    nulls = re.search(r"\[([^\]]*)\] AS typed_null", text, re.S).group(1)
+    assert [re.sub(r'^t\."?|"? IS NULL$', "", x.strip()) for x in nulls.split(",")] == names
+    ints = re.search(r"\[([^\]]*)\] AS ints", text, re.S).group(1)
+    assert [x.strip().removeprefix("t.").strip('"') for x in ints.split(",")] == [
+        f.name for f in schema.FIELDS if f.json_type == "integer"]

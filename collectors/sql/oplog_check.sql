@@ -1,132 +1,98 @@
--- oplog_checked: every line of the current chunk (temp table `oplog_chunk(line_no, line)`), parsed and
--- validated (blank lines skipped). grain: line_no. columns: line_no, line, reason (NULL = loadable; else the first problem found,
--- naming the field), the schema-v1 columns typed as in raw_op_events (memlens/schema.py order).
--- Parameters: $schema_version (highest supported), $ops, $modes, $call_modes, $statuses, $cache_outcomes
--- (the schema's choices), $max_latency_ms, $latest_ts (now + allowed clock skew).
+-- oplog_checked: the lines of the current batch (temp table `oplog_chunk(line_no, line)`), parsed and
+-- validated. grain: line_no (blank lines skipped). columns: line_no, line, reason (NULL = loadable, else the
+-- first problem found, naming the field), then the schema-v1 columns typed as in raw_op_events.
+--
+-- Two parses per line: `json_type(line, $paths)` gives every field's JSON type (strict type checks: a
+-- string is not a number, 1.5 is not an integer), and `from_json` gives the typed values. The field lists
+-- below follow memlens/schema.py FIELDS order (tests/test_collect_oplog.py checks it).
+-- Parameters (from memlens/schema.py and the config): $names, $paths, $allowed (JSON types accepted per
+-- field), $expected (their description), $required (per field), $int_names (the integer fields),
+-- $schema_version, $ops, $modes, $call_modes, $statuses, $cache_outcomes, $max_latency_ms, $latest_ts.
 CREATE OR REPLACE TEMP TABLE oplog_checked AS
-WITH parsed AS (
-    SELECT line_no, line, json_valid(line) AS is_json,
-           CASE WHEN json_valid(line) THEN json_type(line) END AS top_type
+WITH lines AS (
+    SELECT line_no, line, json_valid(line) AS is_json, starts_with(ltrim(line), '{') AS is_object
     FROM oplog_chunk
     WHERE trim(line, chr(32) || chr(9) || chr(10) || chr(13)) <> ''  -- blank lines are not records
-), fields AS (
-    SELECT line_no, line, is_json, top_type,
-           CASE WHEN top_type = 'OBJECT' THEN from_json(line, '{"schema_version": "JSON", "event_id": "JSON",
-               "ts": "JSON", "service": "JSON", "mode": "JSON", "call_mode": "JSON", "op": "JSON",
-               "user_id": "JSON", "agent_id": "JSON", "run_id": "JSON", "latency_ms": "JSON", "status": "JSON",
-               "error_type": "JSON", "memory_id": "JSON", "limit": "JSON", "top_k": "JSON", "filter_keys": "JSON",
-               "rerank": "JSON", "threshold": "JSON", "result_count": "JSON", "result_ids": "JSON",
-               "top_score": "JSON", "query_hash": "JSON", "query_text": "JSON", "message_count": "JSON",
-               "infer": "JSON", "memories_created": "JSON", "memories_updated": "JSON",
-               "memories_deleted": "JSON", "embedding_model": "JSON", "embedding_calls": "JSON",
-               "embedding_tokens": "JSON", "llm_model": "JSON", "llm_input_tokens": "JSON",
-               "llm_output_tokens": "JSON", "tokens_estimated": "JSON", "cache": "JSON", "tag": "JSON",
-               "demo": "JSON"}') END AS s
-    FROM parsed
+), parsed AS (
+    SELECT line_no, line, is_json, is_object,
+        CASE WHEN is_json AND is_object THEN json_type(line, $paths) END AS ty,
+        CASE WHEN is_json AND is_object THEN from_json(line,
+            '{"schema_version": "INTEGER", "event_id": "VARCHAR", "ts": "VARCHAR", "service": "VARCHAR",
+             "mode": "VARCHAR", "call_mode": "VARCHAR", "op": "VARCHAR", "user_id": "VARCHAR",
+             "agent_id": "VARCHAR", "run_id": "VARCHAR", "latency_ms": "DOUBLE", "status": "VARCHAR",
+             "error_type": "VARCHAR", "memory_id": "VARCHAR", "limit": "INTEGER", "top_k": "INTEGER",
+             "filter_keys": "VARCHAR[]", "rerank": "BOOLEAN", "threshold": "DOUBLE", "result_count": "INTEGER",
+             "result_ids": "VARCHAR[]", "top_score": "DOUBLE", "query_hash": "VARCHAR",
+             "query_text": "VARCHAR", "message_count": "INTEGER", "infer": "BOOLEAN",
+             "memories_created": "INTEGER", "memories_updated": "INTEGER", "memories_deleted": "INTEGER",
+             "embedding_model": "VARCHAR", "embedding_calls": "INTEGER", "embedding_tokens": "INTEGER",
+             "llm_model": "VARCHAR", "llm_input_tokens": "INTEGER", "llm_output_tokens": "INTEGER",
+             "tokens_estimated": "BOOLEAN", "cache": "VARCHAR", "tag": "VARCHAR", "demo": "BOOLEAN"}') END AS t
+    FROM lines
 ), typed AS (
-    SELECT line_no, line, is_json, top_type, s,
-        ml_int(s.schema_version) AS schema_version,
-        ml_str(s.event_id) AS event_id,
-        ml_ts(s.ts) AS ts,
-        ml_str(s.service) AS service,
-        ml_str(s.mode) AS mode,
-        ml_str(s.call_mode) AS call_mode,
-        ml_str(s.op) AS op,
-        ml_str(s.user_id) AS user_id,
-        ml_str(s.agent_id) AS agent_id,
-        ml_str(s.run_id) AS run_id,
-        ml_double(s.latency_ms) AS latency_ms,
-        ml_str(s.status) AS status,
-        ml_str(s.error_type) AS error_type,
-        ml_str(s.memory_id) AS memory_id,
-        ml_int(s."limit") AS "limit",
-        ml_int(s.top_k) AS top_k,
-        ml_strings(s.filter_keys) AS filter_keys,
-        ml_bool(s.rerank) AS rerank,
-        ml_double(s.threshold) AS threshold,
-        ml_int(s.result_count) AS result_count,
-        ml_strings(s.result_ids) AS result_ids,
-        ml_double(s.top_score) AS top_score,
-        ml_str(s.query_hash) AS query_hash,
-        ml_str(s.query_text) AS query_text,
-        ml_int(s.message_count) AS message_count,
-        ml_bool(s.infer) AS infer,
-        ml_int(s.memories_created) AS memories_created,
-        ml_int(s.memories_updated) AS memories_updated,
-        ml_int(s.memories_deleted) AS memories_deleted,
-        ml_str(s.embedding_model) AS embedding_model,
-        ml_int(s.embedding_calls) AS embedding_calls,
-        ml_int(s.embedding_tokens) AS embedding_tokens,
-        ml_str(s.llm_model) AS llm_model,
-        ml_int(s.llm_input_tokens) AS llm_input_tokens,
-        ml_int(s.llm_output_tokens) AS llm_output_tokens,
-        ml_bool(s.tokens_estimated) AS tokens_estimated,
-        ml_str(s.cache) AS cache,
-        ml_str(s.tag) AS tag,
-        ml_bool(s.demo) AS demo
-    FROM fields
+    SELECT line_no, line, is_json, is_object, ty,
+        t.schema_version, t.event_id, TRY_CAST(TRY_CAST(t.ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts, t.service,
+        t.mode, t.call_mode, t.op, t.user_id, t.agent_id, t.run_id, t.latency_ms, t.status, t.error_type,
+        t.memory_id, t."limit", t.top_k, t.filter_keys, t.rerank, t.threshold, t.result_count, t.result_ids,
+        t.top_score, t.query_hash, t.query_text, t.message_count, t.infer, t.memories_created, t.memories_updated,
+        t.memories_deleted, t.embedding_model, t.embedding_calls, t.embedding_tokens, t.llm_model,
+        t.llm_input_tokens, t.llm_output_tokens, t.tokens_estimated, t.cache, t.tag, t.demo,
+        -- which typed values are NULL, and the integer fields' values, in schema order
+        [
+            t.schema_version IS NULL, t.event_id IS NULL, t.ts IS NULL, t.service IS NULL, t.mode IS NULL,
+            t.call_mode IS NULL, t.op IS NULL, t.user_id IS NULL, t.agent_id IS NULL, t.run_id IS NULL,
+            t.latency_ms IS NULL, t.status IS NULL, t.error_type IS NULL, t.memory_id IS NULL, t."limit" IS NULL,
+            t.top_k IS NULL, t.filter_keys IS NULL, t.rerank IS NULL, t.threshold IS NULL, t.result_count IS NULL,
+            t.result_ids IS NULL, t.top_score IS NULL, t.query_hash IS NULL, t.query_text IS NULL,
+            t.message_count IS NULL, t.infer IS NULL, t.memories_created IS NULL, t.memories_updated IS NULL,
+            t.memories_deleted IS NULL, t.embedding_model IS NULL, t.embedding_calls IS NULL,
+            t.embedding_tokens IS NULL, t.llm_model IS NULL, t.llm_input_tokens IS NULL,
+            t.llm_output_tokens IS NULL, t.tokens_estimated IS NULL, t.cache IS NULL, t.tag IS NULL,
+            t.demo IS NULL
+        ] AS typed_null,
+        [
+            t.schema_version, t."limit", t.top_k, t.result_count, t.message_count, t.memories_created,
+            t.memories_updated, t.memories_deleted, t.embedding_calls, t.embedding_tokens, t.llm_input_tokens,
+            t.llm_output_tokens
+        ] AS ints,
+        t.ts AS ts_text
+    FROM parsed
+), checked AS (
+    SELECT *,
+        list_filter(range(1, len($names) + 1), lambda i: $required[i] AND coalesce(ty[i], 'NULL') = 'NULL')
+            AS missing,
+        list_filter(range(1, len($names) + 1), lambda i: NOT list_contains($allowed[i], coalesce(ty[i], 'NULL')))
+            AS wrong_type,
+        list_filter(range(1, len($names) + 1), lambda i: coalesce(ty[i], 'NULL') <> 'NULL' AND typed_null[i])
+            AS uncastable,
+        list_filter(range(1, len(ints) + 1), lambda i: ints[i] < 0) AS negative
+    FROM typed
 )
 SELECT line_no, line,
     coalesce(
         CASE WHEN NOT is_json THEN 'invalid JSON (truncated or malformed line)' END,
-        CASE WHEN top_type <> 'OBJECT' THEN 'not a JSON object (got ' || lower(top_type) || ')' END,
-        ml_required_err(s.schema_version, 'schema_version'),
-        ml_count_err(s.schema_version, 'schema_version'),
+        CASE WHEN NOT is_object THEN 'not a JSON object (got ' || lower(json_type(line)) || ')' END,
+        CASE WHEN ty[1] IS NOT NULL AND ty[1] NOT IN ('BIGINT', 'UBIGINT')
+             THEN 'schema_version: expected integer, got ' || lower(ty[1]) END,
         CASE WHEN schema_version > $schema_version OR schema_version < 1
              THEN 'schema_version ' || schema_version || ' not supported (this collector reads 1..'
                   || $schema_version || ')' END,
-        ml_required_err(s.event_id, 'event_id'),
-        ml_required_err(s.ts, 'ts'),
-        ml_required_err(s.service, 'service'),
-        ml_required_err(s.mode, 'mode'),
-        ml_required_err(s.call_mode, 'call_mode'),
-        ml_required_err(s.op, 'op'),
-        ml_required_err(s.latency_ms, 'latency_ms'),
-        ml_required_err(s.status, 'status'),
-        ml_string_err(s.event_id, 'event_id'),
+        CASE WHEN len(missing) > 0 THEN 'missing required field ' || $names[missing[1]] END,
+        CASE WHEN len(wrong_type) > 0 THEN $names[wrong_type[1]] || ': expected ' || $expected[wrong_type[1]]
+                  || ', got ' || lower(ty[wrong_type[1]]) END,
+        CASE WHEN len(uncastable) > 0 THEN $names[uncastable[1]] || ': value out of range or not readable as '
+                  || $expected[uncastable[1]] || ' ("' || left(json_extract_string(line, $paths[uncastable[1]]), 40)
+                  || '")' END,
+        CASE WHEN len(negative) > 0 THEN $int_names[negative[1]] || ': negative (' || ints[negative[1]] || ')' END,
         CASE WHEN event_id = '' THEN 'event_id: empty string' END,
-        ml_string_err(s.ts, 'ts'),
-        CASE WHEN ts IS NULL THEN 'ts: not an ISO 8601 timestamp ("' || left(s.ts ->> '$', 40) || '")' END,
+        CASE WHEN ts IS NULL THEN 'ts: not an ISO 8601 timestamp ("' || left(ts_text, 40) || '")' END,
         CASE WHEN ts > $latest_ts THEN 'ts: ' || strftime(ts, '%Y-%m-%dT%H:%M:%S') || ' is in the future' END,
-        ml_string_err(s.service, 'service'),
-        ml_string_err(s.mode, 'mode'),
-        ml_string_err(s.call_mode, 'call_mode'),
-        ml_string_err(s.op, 'op'),
-        ml_string_err(s.user_id, 'user_id'),
-        ml_string_err(s.agent_id, 'agent_id'),
-        ml_string_err(s.run_id, 'run_id'),
-        ml_number_err(s.latency_ms, 'latency_ms'),
+        ml_finite_err(latency_ms, 'latency_ms'),
         CASE WHEN latency_ms < 0 THEN 'latency_ms: negative (' || latency_ms || ')' END,
         CASE WHEN latency_ms >= $max_latency_ms
              THEN 'latency_ms: ' || latency_ms || ' is not below collector.max_latency_ms ' || $max_latency_ms END,
-        ml_string_err(s.status, 'status'),
-        ml_string_err(s.error_type, 'error_type'),
-        ml_string_err(s.memory_id, 'memory_id'),
-        ml_count_err(s."limit", 'limit'),
-        ml_count_err(s.top_k, 'top_k'),
-        ml_strings_err(s.filter_keys, 'filter_keys'),
-        ml_bool_err(s.rerank, 'rerank'),
-        ml_number_err(s.threshold, 'threshold'),
-        ml_count_err(s.result_count, 'result_count'),
-        ml_strings_err(s.result_ids, 'result_ids'),
-        ml_number_err(s.top_score, 'top_score'),
-        ml_string_err(s.query_hash, 'query_hash'),
-        ml_string_err(s.query_text, 'query_text'),
-        ml_count_err(s.message_count, 'message_count'),
-        ml_bool_err(s.infer, 'infer'),
-        ml_count_err(s.memories_created, 'memories_created'),
-        ml_count_err(s.memories_updated, 'memories_updated'),
-        ml_count_err(s.memories_deleted, 'memories_deleted'),
-        ml_string_err(s.embedding_model, 'embedding_model'),
-        ml_count_err(s.embedding_calls, 'embedding_calls'),
-        ml_count_err(s.embedding_tokens, 'embedding_tokens'),
-        ml_string_err(s.llm_model, 'llm_model'),
-        ml_count_err(s.llm_input_tokens, 'llm_input_tokens'),
-        ml_count_err(s.llm_output_tokens, 'llm_output_tokens'),
-        ml_bool_err(s.tokens_estimated, 'tokens_estimated'),
-        ml_string_err(s.cache, 'cache'),
-        ml_string_err(s.tag, 'tag'),
-        ml_bool_err(s.demo, 'demo'),
+        ml_finite_err(threshold, 'threshold'),
+        ml_finite_err(top_score, 'top_score'),
         ml_choice_err(mode, 'mode', $modes),
         ml_choice_err(call_mode, 'call_mode', $call_modes),
         ml_choice_err(op, 'op', $ops),
@@ -138,4 +104,4 @@ SELECT line_no, line,
     query_hash, query_text, message_count, infer, memories_created, memories_updated, memories_deleted,
     embedding_model, embedding_calls, embedding_tokens, llm_model, llm_input_tokens, llm_output_tokens,
     tokens_estimated, cache, tag, demo
-FROM typed;
+FROM checked;
