@@ -18,10 +18,12 @@ from optimize.inventory import access_stats, data_now, embedding_dims, load_memo
 from optimize.pruning import PruningReport, pruning_candidates
 from optimize.vector_store import StoreAdvice, advise_store
 
+_TOTALS_SQL = "SELECT (SELECT sum(total_cost_usd) FROM stg_op_costs), (SELECT sum(latency_ms) FROM raw_op_events)"
+
 
 @dataclass(frozen=True)
 class Advice:
-    savings: list[sv.Saving]  # ranked: most USD per month first, then most latency per month
+    savings: list[sv.Saving]  # ranked by impact (see `rank`)
     cache: CacheWhatIf
     dedup: DedupReport
     pruning: PruningReport
@@ -29,17 +31,32 @@ class Advice:
     forecast: Forecast
     store: StoreAdvice
     period_days: float
+    usd_month_total: float  # calls + storage, per 30 days: the bill the savings are a share of
+    latency_s_month_total: float  # summed caller wait per 30 days
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([{
             "rank": i + 1, "recommendation": s.title, "usd_per_month": s.usd_month,
-            "latency_saved_s_per_month": s.latency_saved_s_month, "calls_or_memories": s.calls_affected,
-            "formula": s.formula, "note": s.note,
+            "bill_share": _share(s.usd_month, self.usd_month_total),
+            "latency_saved_s_per_month": s.latency_saved_s_month,
+            "wait_share": _share(s.latency_saved_s_month, self.latency_s_month_total),
+            "calls_or_memories": s.calls_affected, "formula": s.formula, "note": s.note,
         } for i, s in enumerate(self.savings)])
 
 
-def rank(savings: list[sv.Saving]) -> list[sv.Saving]:
-    return sorted(savings, key=lambda s: (-s.usd_month, -s.latency_saved_s_month, s.key))
+def _share(part: float, total: float) -> float:
+    return part / total if total > 0 else 0.0
+
+
+def rank(savings: list[sv.Saving], usd_month_total: float, latency_s_month_total: float) -> list[sv.Saving]:
+    """Largest impact first: the bigger of the share of the bill and the share of total wait it removes.
+
+    Dollars and milliseconds are not comparable; shares of what the user spends on each are.
+    """
+    def impact(s: sv.Saving) -> float:
+        return max(_share(s.usd_month, usd_month_total), _share(s.latency_saved_s_month, latency_s_month_total))
+
+    return sorted(savings, key=lambda s: (-impact(s), -s.usd_month, s.key))
 
 
 def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str, np.ndarray] | None = None,
@@ -66,5 +83,9 @@ def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str,
         sv.pruning_saving(pruning, days),
         sv.archival_saving(archival, days),
     ]
-    return Advice(rank(items), cache, dedup, pruning, archival, forecast(con, cfg),
-                  advise_store(con, cfg, dims, has_postgres), days)
+    usd, wait_ms = con.execute(_TOTALS_SQL).fetchone()
+    usd_month = (usd or 0.0) * sv.DAYS_PER_MONTH / days + archival.usd_month_now
+    wait_s_month = (wait_ms or 0.0) / 1000.0 * sv.DAYS_PER_MONTH / days
+    return Advice(rank(items, usd_month, wait_s_month), cache, dedup, pruning, archival, forecast(con, cfg),
+                  advise_store(con, cfg, dims, has_postgres), days, usd_month, wait_s_month)
+

@@ -19,7 +19,7 @@ from optimize.cache_sim import CacheWhatIf
 from optimize.dedup import DedupReport
 from optimize.pruning import PruningReport
 
-_DAYS_PER_MONTH = 30.0
+DAYS_PER_MONTH = 30.0
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class Saving:
 
     @property
     def usd_month(self) -> float:
-        return self.cost_saved_usd * _DAYS_PER_MONTH / self.period_days + self.storage_saved_usd_month
+        return self.cost_saved_usd * DAYS_PER_MONTH / self.period_days + self.storage_saved_usd_month
 
     @property
     def latency_saved_s_month(self) -> float:
-        return self.latency_saved_ms / 1000.0 * _DAYS_PER_MONTH / self.period_days
+        return self.latency_saved_ms / 1000.0 * DAYS_PER_MONTH / self.period_days
 
 
 def period_days(con: duckdb.DuckDBPyConnection) -> float:
