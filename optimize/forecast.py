@@ -1,9 +1,10 @@
 """Month-end cost projection with an interval, and who drives it.
 
-The month is the UTC calendar month of the newest day in the data. Days of that month up to the newest one
-without any call count as $0 days. Projection = spent so far + remaining days x mean daily cost of the
-month's observed days. Interval: bootstrap of the remaining days' total, each remaining day drawn with
-replacement from the month's observed daily costs (a fixed seed makes it reproducible).
+The month is the UTC calendar month of the newest day in the data. Observed days run from the first day with
+data in that month (the log may start mid-month) to the newest; days in between without calls count as $0.
+Projection = spent so far + remaining days x mean daily cost of the month's observed days. Interval: bootstrap
+of the remaining days' total, each remaining day drawn with replacement from the month's observed daily costs
+(a fixed seed makes it reproducible).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Forecast:
     month: pd.Timestamp | None
     days_in_month: int
     days_elapsed: int  # days of the month up to the newest data day
+    days_observed: int  # of those, days since the data starts (the mean daily cost's base)
     spent_usd: float
     mean_daily_usd: float
     projected_usd: float
@@ -53,21 +55,22 @@ def project_month(daily: pd.DataFrame, cfg: Config) -> Forecast:
     f = cfg.optimize.forecast
     budget = cfg.thresholds.monthly_budget_usd
     if daily.empty:
-        return Forecast(None, 0, 0, 0.0, 0.0, 0.0, None, None, f.interval, budget, None,
+        return Forecast(None, 0, 0, 0, 0.0, 0.0, 0.0, None, None, f.interval, budget, None,
                         pd.DataFrame({"day": [], "total_cost_usd": []}), pd.DataFrame())
     days = pd.to_datetime(daily["day"])
     last = days.max()
     month = last.to_period("M").to_timestamp()
     n_month = calendar.monthrange(last.year, last.month)[1]
-    full = pd.date_range(month, last, freq="D")
+    full = pd.date_range(max(month, days[days >= month].min()), last, freq="D")
     costs = (pd.Series(daily["total_cost_usd"].to_numpy(float), index=days).groupby(level=0).sum()
              .reindex(full, fill_value=0.0))
-    spent, elapsed = float(costs.sum()), len(full)
+    spent, observed = float(costs.sum()), len(full)
+    elapsed = last.day
     remaining = n_month - elapsed
-    mean = spent / elapsed
+    mean = spent / observed
     projected = spent + remaining * mean
     low = high = p_over = None
-    if elapsed >= f.min_days:
+    if observed >= f.min_days:
         rng = np.random.default_rng(_SEED)
         draws = rng.choice(costs.to_numpy(), size=(f.bootstrap_samples, remaining), replace=True)
         totals = spent + draws.sum(axis=1)
@@ -75,8 +78,8 @@ def project_month(daily: pd.DataFrame, cfg: Config) -> Forecast:
         low, high = (float(x) for x in np.quantile(totals, [tail, 1 - tail]))
         p_over = float((totals > budget).mean()) if budget > 0 else None
     out = pd.DataFrame({"day": full.date, "total_cost_usd": costs.to_numpy()})
-    return Forecast(month, n_month, elapsed, spent, mean, projected, low, high, f.interval, budget, p_over, out,
-                    pd.DataFrame())
+    return Forecast(month, n_month, elapsed, observed, spent, mean, projected, low, high, f.interval, budget,
+                    p_over, out, pd.DataFrame())
 
 
 def forecast(con: duckdb.DuckDBPyConnection, cfg: Config) -> Forecast:
@@ -86,6 +89,7 @@ def forecast(con: duckdb.DuckDBPyConnection, cfg: Config) -> Forecast:
     drivers = con.execute(_DRIVERS_SQL, {"month": fc.month.date()}).df()
     if not drivers.empty:
         drivers["share"] = drivers["cost_usd"] / drivers.groupby("kind")["cost_usd"].transform("sum").replace(0, np.nan)
-        drivers["projected_usd"] = drivers["cost_usd"] * fc.days_in_month / fc.days_elapsed
+        # A driver keeps its share of the month's run-rate.
+        drivers["projected_usd"] = drivers["share"].fillna(0) * fc.projected_usd
         drivers = drivers.sort_values(["kind", "cost_usd"], ascending=[True, False]).reset_index(drop=True)
     return Forecast(**{**fc.__dict__, "drivers": drivers})

@@ -27,7 +27,8 @@ log AS (
         sum(coalesce(memories_created, 0) - coalesce(memories_deleted, 0)) AS net_all,
         sum(coalesce(memories_created, 0) - coalesce(memories_deleted, 0))
             FILTER (WHERE ts > (SELECT t1 FROM span) - INTERVAL 30 DAY) AS net_30d,
-        quantile_cont(latency_ms, 0.95) FILTER (WHERE op = 'search' AND status = 'ok') AS search_p95_ms
+        quantile_cont(latency_ms, 0.95) FILTER (WHERE op = 'search' AND status = 'ok') AS search_p95_ms,
+        least(30.0, (epoch(max(ts)) - epoch(min(ts))) / 86400.0) AS window_days
     FROM raw_op_events
 ),
 snap AS (
@@ -39,14 +40,15 @@ peak AS (
     SELECT max(n) / 60.0 AS peak_ops_per_s FROM (
         SELECT count(*) AS n FROM raw_op_events GROUP BY date_trunc('minute', ts))
 )
-SELECT log.net_all, log.net_30d, log.search_p95_ms, snap.held, peak.peak_ops_per_s FROM log, snap, peak
+SELECT log.net_all, log.net_30d, log.search_p95_ms, log.window_days, snap.held, peak.peak_ops_per_s
+FROM log, snap, peak
 """
 
 
 @dataclass(frozen=True)
 class Measured:
     vectors_now: int
-    growth_per_month: float  # net new vectors in the last 30 days / vectors 30 days ago
+    growth_per_month: float  # net new vectors in the last 30 days / vectors 30 days ago (see measure)
     search_p95_ms: float | None
     peak_ops_per_s: float
 
@@ -63,10 +65,18 @@ class StoreAdvice:
 
 
 def measure(con: duckdb.DuckDBPyConnection) -> Measured:
-    net_all, net_30d, p95, held, peak = con.execute(_MEASURE_SQL).fetchone()
+    """Vectors now: the latest snapshot's count, else net adds in the log. Growth: last 30 days' net adds over
+    the count 30 days ago; a log younger than that (base <= 0) uses its monthly rate over today's count."""
+    net_all, net_30d, p95, window_days, held, peak = con.execute(_MEASURE_SQL).fetchone()
     now = int(held or 0) or max(int(net_all or 0), 0)
-    base = now - int(net_30d or 0)
-    growth = (int(net_30d or 0) / base) if base > 0 else 0.0
+    net = int(net_30d or 0)
+    base = now - net
+    if base > 0 and (window_days or 0) >= 30:
+        growth = net / base
+    elif now > 0 and window_days:
+        growth = net * (30.0 / max(window_days, 1.0)) / now
+    else:
+        growth = 0.0
     return Measured(now, growth, None if p95 is None else float(p95), float(peak or 0.0))
 
 
