@@ -88,7 +88,8 @@ def print_advice(advice: Any, cfg: Config, details: bool) -> None:
         interval = (f", {f.interval:.0%} interval {_money(f.low_usd)}-{_money(f.high_usd)}"
                     if f.low_usd is not None else "")
         print(f"\nMonth-end cost {f.month:%Y-%m}: {_money(f.projected_usd)} (spent {_money(f.spent_usd)} over "
-              f"{f.days_elapsed} of {f.days_in_month} days{interval}; budget {_money(f.budget_usd)})")
+              f"{f.days_observed} observed days, day {f.days_elapsed} of {f.days_in_month}{interval}; "
+              f"budget {_money(f.budget_usd)})")
     s = advice.store
     print(f"\nVector store: {s.store} — " + "; ".join(s.reasons))
 
