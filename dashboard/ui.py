@@ -19,10 +19,12 @@ def badge(status: str) -> str:
 
 
 def check_card(c: Check) -> None:
-    with st.container(border=True):
-        st.markdown(f"**{c.label}** {badge(c.status)}")
+    with st.container(border=True, height="stretch"):
+        st.markdown(f"**{c.label}**")
         st.markdown(f"### {format_value(c.measured, c.unit)}")
-        st.caption(f"target {c.target_text}" + (f" · {c.hint}" if c.hint else ""))
+        st.markdown(f"{badge(c.status)} {c.target_text}")
+        if c.hint:
+            st.caption(c.hint)
 
 
 def empty_warehouse() -> None:

@@ -96,10 +96,13 @@ def format_value(value: float | None, unit: Unit) -> str:
 
 
 def _check(key: str, label: str, unit: Unit, measured: float | None, target: float, red_at: float, *,
-           higher: bool = False, hint: str = "", tree: str | None = None) -> Check:
-    sign = ">" if higher else "<"
+           higher: bool = False, hint: str = "", tree: str | None = None, alert_only: bool = False) -> Check:
+    """`alert_only`: the config has only an alert threshold (red_at) for this figure; say that, not the
+    derived amber edge."""
+    text = (f"alert {'<' if higher else '>'} {format_value(red_at, unit)}" if alert_only
+            else f"target {'>' if higher else '<'} {format_value(target, unit)}")
     return Check(key, label, unit, measured, target, red_at, higher, grade(measured, target, red_at, higher),
-                 f"{sign} {format_value(target, unit)}", hint if measured is None else "", tree)
+                 text, hint if measured is None else "", tree)
 
 
 def _red_edge(target: float, alert: float, margin: float, higher: bool) -> float:
@@ -120,9 +123,9 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
                _red_edge(t.latency_p99_ms, th.p99_ms, margin, False), tree="slow"),
         # Only an alert threshold exists for these two: red past it, amber within the margin below it.
         _check("error_rate", "Error rate", "ratio", m.error_rate, th.error_rate * (1 - margin), th.error_rate,
-               tree="slow"),
+               tree="slow", alert_only=True),
         _check("slow_share", f"Slow operations (> {th.slow_op_ms:.0f} ms)", "ratio", m.slow_share,
-               th.slow_op_share * (1 - margin), th.slow_op_share, tree="slow"),
+               th.slow_op_share * (1 - margin), th.slow_op_share, tree="slow", alert_only=True),
         _check("cache_hit_rate", "Cache hit rate", "ratio", m.hit_rate, t.cache_hit_rate,
                _red_edge(t.cache_hit_rate, th.cache_hit_rate_min, margin, True), higher=True, tree="cache",
                hint="No cache outcomes recorded: pass cache= to instrument() to measure a search cache."),
@@ -130,10 +133,13 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
                t.cache_miss_penalty * (1 + margin), tree="cache",
                hint="Needs both cache hits and misses."),
     ]
+    platform_priced = any(cfg.prices.platform_per_call.values())
     for mode, value in sorted(m.cost_per_1k.items()):
         target = getattr(t.cost_per_1k_queries_usd, mode)
-        out.append(_check(f"cost_per_1k_{mode}", f"Cost per 1,000 queries ({mode})", "usd", value, target,
-                          target * (1 + margin), tree="cost"))
+        unpriced = mode == "platform" and not platform_priced  # $0 because no price is set, not because it is cheap
+        out.append(_check(f"cost_per_1k_{mode}", f"Cost per 1,000 queries ({mode})", "usd",
+                          None if unpriced else value, target, target * (1 + margin), tree="cost",
+                          hint="Set prices.platform_per_call from your Mem0 plan to price Platform calls."))
     if not m.cost_per_1k:
         out.append(_check("cost_per_1k", "Cost per 1,000 queries", "usd", None, t.cost_per_1k_queries_usd.oss,
                           t.cost_per_1k_queries_usd.oss * (1 + margin), tree="cost",
@@ -145,7 +151,7 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
                t.storage_growth_per_month, t.storage_growth_per_month * (1 + margin), tree="cost",
                hint="Needs Mem0's history: run `memlens collect history`."),
         _check("daily_cost", "Highest daily cost", "usd", m.max_daily_cost_usd, th.daily_budget_usd * (1 - margin),
-               th.daily_budget_usd, tree="cost", hint="No cost in the selection."),
+               th.daily_budget_usd, tree="cost", hint="No cost in the selection.", alert_only=True),
     ]
     return out
 

@@ -46,11 +46,21 @@ def test_checks_use_reference_targets_and_alert_edges(cfg):
     assert by_key["cache_hit_rate"].red_at == 0.50
     assert by_key["cache_miss_penalty"].status == "green"
     assert by_key["cost_per_1k_oss"].status == "red"          # 0.03 > 0.02 x 1.25
-    assert by_key["cost_per_1k_platform"].status == "green"   # 0.05 < 0.10
+    # Platform calls cost $0 until prices.platform_per_call is set: not "green", unknown with a hint
+    assert by_key["cost_per_1k_platform"].status == "unknown"
+    assert "platform_per_call" in by_key["cost_per_1k_platform"].hint
+    assert by_key["error_rate"].target_text == "alert > 5.0 %"
+    assert by_key["latency_avg"].target_text == "target < 100 ms"
     assert by_key["embedding_share"].status == "amber"        # 45 % in (40 %, 50 %]
     assert by_key["storage_growth"].status == "unknown"
     assert "collect history" in by_key["storage_growth"].hint
     assert by_key["daily_cost"].status == "green"             # $1 < $3.75
+
+
+def test_platform_cost_graded_once_priced():
+    cfg = load_config(overrides={"prices": {"platform_per_call": {"search": 0.0001}}})
+    by_key = {c.key: c for c in health.checks(Measured(cost_per_1k={"platform": 0.05}), cfg)}
+    assert by_key["cost_per_1k_platform"].status == "green"   # 0.05 < 0.10
 
 
 def test_top_problems_red_first_then_furthest(cfg):

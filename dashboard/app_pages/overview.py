@@ -21,7 +21,7 @@ if not problems:
 for i, c in enumerate(problems, start=1):
     with st.container(border=True):
         left, right = st.columns([4, 1])
-        left.markdown(f"**{i}. {c.label}: {health.format_value(c.measured, c.unit)}** (target {c.target_text}) "
+        left.markdown(f"**{i}. {c.label}: {health.format_value(c.measured, c.unit)}** ({c.target_text}) "
                       f"{ui.badge(c.status)}")
         if c.tree:
             right.page_link("app_pages/diagnosis.py", label="Diagnose", icon=":material/account_tree:")
@@ -29,10 +29,10 @@ for i, c in enumerate(problems, start=1):
             right.page_link("app_pages/latency.py", label="Latency", icon=":material/speed:")
 
 st.subheader("Targets")
-cols = st.columns(4)
-for i, c in enumerate(checks):
-    with cols[i % 4]:
-        ui.check_card(c)
+for start in range(0, len(checks), 4):  # one row of equal-height cards at a time
+    for col, c in zip(st.columns(4), checks[start:start + 4], strict=False):
+        with col:
+            ui.check_card(c)
 
 st.caption("Green meets the target; amber misses it by up to "
            f"{ctx.cfg.dashboard.amber_margin:.0%} (or has not crossed its alert threshold yet); red is beyond. "
