@@ -92,6 +92,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if all(c.exact for c in result.checks.values()) else 1
 
 
+def _warehouse_option(p: argparse.ArgumentParser) -> None:
+    # Not the shared `common` parent: here --config names the scenario (the memlens config comes from
+    # $MEMLENS_CONFIG and the scenario's `memlens:` section), and argparse cannot re-define a parent's option
+    # without mutating the parent for every other subcommand.
+    p.add_argument("--warehouse", help="DuckDB file (default: config warehouse.path or the user data dir)")
+
+
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--logs", help="root folder for the runs' op logs (default: <data dir>/loadtest-logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no live progress display")
@@ -99,11 +106,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     lt = sub.add_parser(
-        "loadtest", parents=[common], conflict_handler="resolve", help="N concurrent users against a real Mem0",
+        "loadtest", help="N concurrent users against a real Mem0",
         description="Drive a real Mem0 (offline by default: local MiniLM, in-process Qdrant) with N concurrent "
         "simulated users for S seconds (search-heavy mix with adds, updates, deletes and repeated queries), "
         "instrumented and tagged with a run id; then load the logs and print throughput, avg/P50/P95/P99, error "
         "rate and cost per 1,000 operations from the warehouse. --ramp first runs 1, 2, 4, ... users.")
+    _warehouse_option(lt)
     lt.add_argument("--config", dest="scenario", metavar="SCENARIO.yaml", help=SCENARIO_HELP)
     lt.add_argument("--users", type=int, help="concurrent users (default: the scenario's)")
     lt.add_argument("--duration", type=float, help="seconds per run (default: the scenario's duration_s)")
@@ -114,10 +122,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lt.set_defaults(func=cmd_loadtest, config=None)
 
     bm = sub.add_parser(
-        "benchmark", parents=[common], conflict_handler="resolve", help="fixed seeded scenario: latency, cache effect",
+        "benchmark", help="fixed seeded scenario: latency, cache effect",
         description="Run a fixed, seeded scenario (ops_per_user per user) without and with the instrumented "
         "search cache, alternately for several rounds, and report latency under load, throughput, cache "
         "effect and cost per 1,000 operations, as ratios with their spread.")
+    _warehouse_option(bm)
     bm.add_argument("--config", dest="scenario", metavar="SCENARIO.yaml", help=SCENARIO_HELP)
     bm.add_argument("--rounds", type=int, help="rounds (default: the scenario's)")
     _run_options(bm)

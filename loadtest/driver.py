@@ -228,3 +228,22 @@ def preload(client: Any, plans: list[UserPlan], n: int, is_async: bool) -> None:
     for p, req in reqs:
         args, kwargs = _kwargs(req, p.user_id, SearchArgs())
         p.observe(req, client.add(*args, **kwargs))
+
+
+WARMUP_SEARCHES = 5
+
+
+def warm_up(client: Any, plan: UserPlan, search: SearchArgs, is_async: bool) -> None:
+    """A few untimed searches on the bare client: the first calls pay lazy initialisation (torch, Qdrant)."""
+    reqs = [OpRequest("search", text=f"warm-up question {i}") for i in range(WARMUP_SEARCHES)]
+    if is_async:
+        async def searches() -> None:
+            for req in reqs:
+                args, kwargs = _kwargs(req, plan.user_id, search)
+                await client.search(*args, **kwargs)
+
+        asyncio.run(searches())
+        return
+    for req in reqs:
+        args, kwargs = _kwargs(req, plan.user_id, search)
+        client.search(*args, **kwargs)

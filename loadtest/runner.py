@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from loadtest.driver import PhaseResult, preload, run_async, run_threads
+from loadtest.driver import PhaseResult, preload, run_async, run_threads, warm_up
 from loadtest.plan import UserPlan
 from loadtest.scenario import Scenario, ScenarioError
 from memlens.config import Config
@@ -91,6 +91,8 @@ class Target:
         plans = [UserPlan(self.user_id(i), self.scenario.mix, self.scenario.seed, PRELOAD_ROUND, i,
                           self.owned.setdefault(self.user_id(i), [])) for i in new]
         preload(self.client, plans, self.scenario.mix.preload_memories, self.is_async)
+        if plans:
+            warm_up(self.client, plans[0], self.scenario.search, self.is_async)
 
     def plans(self, users: int, round_no: int) -> list[UserPlan]:
         self.ensure_users(users)
