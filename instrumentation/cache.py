@@ -102,7 +102,8 @@ def _glob_escape(text: str) -> str:
 
 
 class RedisSearchCache:
-    """The reference's Redis pattern: SETEX with a TTL, SCAN + DEL of `mem0:search:{user_id}:*`."""
+    """The reference's Redis pattern: a value with a TTL (SET EX, i.e. SETEX), SCAN + DEL of
+    `mem0:search:{user_id}:*`. Takes a sync redis-py client (`redis.Redis`)."""
 
     def __init__(self, redis_client: Any, ttl_s: float):
         if ttl_s <= 0:
@@ -115,7 +116,7 @@ class RedisSearchCache:
         return value.encode("utf-8") if isinstance(value, str) else value
 
     def set(self, key: str, user_id: str, value: bytes) -> None:
-        self.redis.setex(key, max(1, round(self.ttl_s)), value)
+        self.redis.set(key, value, ex=max(1, round(self.ttl_s)))
 
     def invalidate_user(self, user_id: str) -> int:
         return self._delete_matching(f"{KEY_PREFIX}{_glob_escape(user_id)}:*")
