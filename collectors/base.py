@@ -83,8 +83,8 @@ class IngestResult:
 
 def warehouse_file(con: duckdb.DuckDBPyConnection) -> Path | None:
     """The DuckDB file behind `con`, or None for an in-memory warehouse."""
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    return Path(row[0]) if row and row[0] else None
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return Path(rows[0][0]) if rows and rows[0][0] else None
 
 
 def lock_path(db_file: Path) -> Path:

@@ -41,6 +41,7 @@ PLAIN_SUFFIXES = (".jsonl", ".log")
 GZIP_SUFFIXES = (".jsonl.gz", ".log.gz")
 PARQUET_SUFFIXES = (".parquet",)
 HEAD_BYTES = 4096  # the head hash covers this much of a file: enough to tell two log files apart
+NO_LINES = pa.table({"line_no": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
 
 # JSON types (DuckDB json_type names) a field of each schema type may hold; JSON null = absent.
 JSON_TYPES = {"string": ["VARCHAR"], "timestamp": ["VARCHAR"], "integer": ["BIGINT", "UBIGINT"],
@@ -99,8 +100,8 @@ class Checkpoint:
 def load_checkpoint(con: duckdb.DuckDBPyConnection, key: str) -> Checkpoint | None:
     row = con.execute(
         "SELECT file_identity, byte_offset, line_no, file_size, file_mtime, head_sha "
-        "FROM raw_ingest_checkpoints WHERE source_file = ?", [key]).fetchone()
-    return Checkpoint(*row) if row else None
+        "FROM raw_ingest_checkpoints WHERE source_file = ?", [key]).fetchall()
+    return Checkpoint(*row[0]) if row else None
 
 
 def save_checkpoint(con: duckdb.DuckDBPyConnection, key: str, cp: Checkpoint) -> None:
@@ -230,7 +231,7 @@ def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejec
     if utf8_ok and not too_long.any():
         offsets = np.concatenate(([0], ends)).astype(np.int32)
         lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
-        return pa.table({"line_no": line_nos, "line": lines}), []
+        return _parallel(pa.table({"line_no": line_nos, "line": lines})), []
     rejected: list[Rejected] = []
     values: list[str | None] = []
     for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
@@ -247,7 +248,12 @@ def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejec
             values.append(None)
     keep = [v is not None for v in values]
     table = pa.table({"line_no": line_nos, "line": pa.array(values, pa.string())}).filter(pa.array(keep))
-    return table, rejected
+    return _parallel(table), rejected
+
+
+def _parallel(table: pa.Table, rows_per_batch: int = 16_384) -> pa.Table:
+    """DuckDB scans an Arrow table one record batch per thread: hand it several (slices, no copy)."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=rows_per_batch), table.schema)
 
 
 class OplogLoader:
@@ -271,25 +277,15 @@ class OplogLoader:
         }
         con.execute(read_sql("oplog_macros.sql"))
 
-    def commit(self, key: str, table: pa.Table | None, rejected: list[Rejected], cp: Checkpoint,
-               from_sql: str | None = None, sql_params: list | None = None) -> None:
-        """One transaction: validate + insert `table` (or rows selected by `from_sql`), quarantine, checkpoint."""
+    def commit(self, key: str, table: pa.Table, rejected: list[Rejected], cp: Checkpoint) -> None:
+        """One transaction: validate and insert the lines of `table`, quarantine, move the checkpoint."""
         con = self.con
+        con.register("oplog_chunk", table)  # a view over the Arrow table: no copy
         con.execute("BEGIN TRANSACTION")
         try:
-            if from_sql is not None:
-                con.execute(from_sql, sql_params or [])
-            elif table is not None:
-                con.register("oplog_chunk_arrow", table)
-                con.execute("CREATE OR REPLACE TEMP TABLE oplog_chunk AS SELECT * FROM oplog_chunk_arrow")
-                con.unregister("oplog_chunk_arrow")
-            else:
-                con.execute("CREATE OR REPLACE TEMP TABLE oplog_chunk (line_no BIGINT, line VARCHAR)")
             con.execute(read_sql("oplog_check.sql"), self.check_params)
-            con.execute(read_sql("oplog_dispose.sql"))
-            loaded, dup, bad = con.execute(
-                "SELECT count(*) FILTER (disposition = 'load'), count(*) FILTER (disposition = 'duplicate'), "
-                "count(*) FILTER (disposition = 'quarantine') FROM oplog_disposed").fetchone()
+            con.execute(read_sql("oplog_verdict.sql"))
+            [(loaded, dup, bad)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
             con.execute(read_sql("oplog_insert_events.sql"), {"source_file": key, "ingested_at": self.now})
             con.execute(read_sql("oplog_insert_quarantine.sql"), {
                 "source_file": key, "quarantined_at": self.now, "secret_pattern": SECRET_PATTERN,
@@ -307,6 +303,8 @@ class OplogLoader:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.unregister("oplog_chunk")
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup
         self.result.rows_quarantined += bad + len(rejected)
@@ -383,7 +381,7 @@ def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes:
             pending.append(Rejected(line_no, f"last line is over collector.max_line_bytes {c.max_line_bytes:,}",
                                     reader.tail))
         if gz or pending:
-            loader.commit(key, None, pending, Checkpoint(identity, offset, line_no, st.st_size if gz else None,
+            loader.commit(key, NO_LINES, pending, Checkpoint(identity, offset, line_no, st.st_size if gz else None,
                                                          st.st_mtime if gz else None, head(offset)))
         on_bytes(max(0, (st.st_size if gz else reader.offset) - position))
 
@@ -437,24 +435,26 @@ def _skip(stream: BinaryIO, nbytes: int) -> None:
 
 
 def _load_parquet(loader: OplogLoader, path: Path, key: str) -> None:
-    """Parquet files are written once: load each fingerprint once, through the same validation as JSONL."""
+    """Parquet files are written once: load each fingerprint once, through the same validation as JSONL.
+
+    Each row becomes the JSON object it would have been as a log line; its row number is its line number.
+    """
     st = path.stat()
     fingerprint = f"{st.st_size}:{st.st_mtime_ns}:{head_sha(path, HEAD_BYTES)}"
     cp = load_checkpoint(loader.con, key)
     if cp and cp.identity == fingerprint:
         return
-    done = Checkpoint(fingerprint, st.st_size, 0, st.st_size, st.st_mtime, None)
     try:
-        rows = loader.con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
-        done = Checkpoint(fingerprint, st.st_size, rows, st.st_size, st.st_mtime, None)
-        # Each row becomes the JSON object it would have been in a log line (row number = line number).
-        loader.commit(key, None, [], done, from_sql=(
-            "CREATE OR REPLACE TEMP TABLE oplog_chunk AS SELECT file_row_number + 1 AS line_no, "
-            "to_json(p)::VARCHAR AS line FROM read_parquet(?, file_row_number = true) p"), sql_params=[str(path)])
-        loader.result.bytes_read += st.st_size
+        table = loader.con.sql(
+            "SELECT file_row_number + 1 AS line_no, to_json(p)::VARCHAR AS line "
+            "FROM read_parquet(?, file_row_number = true) p ORDER BY line_no", params=[str(path)]).to_arrow_table()
     except duckdb.Error as exc:
-        loader.commit(key, None, [Rejected(0, f"unreadable Parquet file: {exc}", b"")], done)
+        loader.commit(key, NO_LINES, [Rejected(0, f"unreadable Parquet file: {exc}", b"")],
+                      Checkpoint(fingerprint, st.st_size, 0, st.st_size, st.st_mtime, None))
         loader.result.messages.append(f"{key}: unreadable Parquet file, quarantined")
+        return
+    loader.commit(key, table, [], Checkpoint(fingerprint, st.st_size, table.num_rows, st.st_size, st.st_mtime, None))
+    loader.result.bytes_read += st.st_size
 
 
 def _progress_callback(progress: bool | ProgressFn, total: int) -> tuple[Callable[[int, str], None], Callable]:

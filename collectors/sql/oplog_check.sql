@@ -1,5 +1,5 @@
 -- oplog_checked: the lines of the current batch (temp table `oplog_chunk(line_no, line)`), parsed and
--- validated. grain: line_no (blank lines skipped). columns: line_no, line, reason (NULL = loadable, else the
+-- validated. grain: line_no (blank lines skipped). columns: line_no, reason (NULL = loadable, else the
 -- first problem found, naming the field), then the schema-v1 columns typed as in raw_op_events.
 --
 -- Two parses per line: `json_type(line, $paths)` gives every field's JSON type (strict type checks: a
@@ -10,9 +10,11 @@
 -- $schema_version, $ops, $modes, $call_modes, $statuses, $cache_outcomes, $max_latency_ms, $latest_ts.
 CREATE OR REPLACE TEMP TABLE oplog_checked AS
 WITH lines AS (
-    SELECT line_no, line, json_valid(line) AS is_json, starts_with(ltrim(line), '{') AS is_object
+    SELECT line_no, line, json_valid(line) AS is_json,
+           starts_with(line, '{') OR starts_with(ltrim(line), '{') AS is_object
     FROM oplog_chunk
-    WHERE trim(line, chr(32) || chr(9) || chr(10) || chr(13)) <> ''  -- blank lines are not records
+    -- blank lines are not records (the cheap test first: trimming every line costs as much as parsing it)
+    WHERE starts_with(line, '{') OR trim(line, chr(32) || chr(9) || chr(10) || chr(13)) <> ''
 ), parsed AS (
     SELECT line_no, line, is_json, is_object,
         CASE WHEN is_json AND is_object THEN json_type(line, $paths) END AS ty,
@@ -68,7 +70,7 @@ WITH lines AS (
         list_filter(range(1, len(ints) + 1), lambda i: ints[i] < 0) AS negative
     FROM typed
 )
-SELECT line_no, line,
+SELECT line_no,
     coalesce(
         CASE WHEN NOT is_json THEN 'invalid JSON (truncated or malformed line)' END,
         CASE WHEN NOT is_object THEN 'not a JSON object (got ' || lower(json_type(line)) || ')' END,

@@ -1,25 +1,30 @@
--- oplog_disposed: what happens to each line of oplog_checked. grain: line_no. columns: line_no, line,
--- disposition (load | duplicate | quarantine), reason (quarantine only), the schema-v1 columns.
--- An event_id seen before (earlier in this batch, or already in raw_op_events) with the same content is a
--- duplicate (idempotent re-ingest); with different content it is quarantined, never silently replaced.
-CREATE OR REPLACE TEMP TABLE oplog_disposed AS
+-- oplog_verdict: lines of oplog_checked that passed validation but must NOT be loaded, because their
+-- event_id was seen before. grain: line_no. columns: line_no, disposition (duplicate | quarantine), reason.
+-- Same event_id and same content as a row already in raw_op_events, or as an earlier line of this batch:
+-- a duplicate (idempotent re-ingest). Different content: quarantined, never silently replaced. Only rows
+-- whose event_id repeats are hashed, so a batch of new events costs one probe of raw_op_events.
+CREATE OR REPLACE TEMP TABLE oplog_verdict AS
 WITH good AS (
-    SELECT * EXCLUDE (line, reason), hash(*COLUMNS(* EXCLUDE (line_no, line, reason))) AS content_hash
-    FROM oplog_checked
-    WHERE reason IS NULL
-), ranked AS (
-    SELECT *, first_value(line_no) OVER w AS first_line, first_value(content_hash) OVER w AS first_hash
-    FROM good
-    WINDOW w AS (PARTITION BY event_id ORDER BY line_no)
+    SELECT * EXCLUDE (reason) FROM oplog_checked WHERE reason IS NULL
 ), loaded AS (
     SELECT event_id, any_value(source_file) AS source_file, any_value(source_line) AS source_line,
            any_value(hash(*COLUMNS(* EXCLUDE (source_file, source_line, ingested_at)))) AS content_hash
     FROM raw_op_events
     WHERE event_id IN (SELECT event_id FROM good)
     GROUP BY event_id
+), repeated AS (
+    SELECT event_id FROM good GROUP BY event_id HAVING count(*) > 1
+), candidates AS (
+    SELECT line_no, event_id, hash(*COLUMNS(* EXCLUDE (line_no))) AS content_hash
+    FROM good
+    WHERE event_id IN (SELECT event_id FROM loaded) OR event_id IN (SELECT event_id FROM repeated)
+), ranked AS (
+    SELECT *, first_value(line_no) OVER w AS first_line, first_value(content_hash) OVER w AS first_hash
+    FROM candidates
+    WINDOW w AS (PARTITION BY event_id ORDER BY line_no)
 ), decided AS (
     -- Against the warehouse first (what is loaded stays), then against the first line in this batch.
-    SELECT r.*,
+    SELECT r.line_no,
         CASE WHEN l.event_id IS NOT NULL AND l.content_hash = r.content_hash THEN 'duplicate'
              WHEN l.event_id IS NOT NULL THEN 'quarantine'
              WHEN r.line_no = r.first_line THEN 'load'
@@ -33,9 +38,4 @@ WITH good AS (
              END AS reason
     FROM ranked r LEFT JOIN loaded l USING (event_id)
 )
-SELECT d.* EXCLUDE (content_hash, first_line, first_hash), c.line
-FROM decided d JOIN oplog_checked c USING (line_no)
-UNION ALL BY NAME
-SELECT line_no, line, 'quarantine' AS disposition, reason
-FROM oplog_checked
-WHERE reason IS NOT NULL;
+SELECT line_no, disposition, reason FROM decided WHERE disposition <> 'load';
