@@ -33,7 +33,7 @@ PAGES = {
     ],
     "Act": [
         page("diagnosis.py", "Diagnosis", ":material/account_tree:"),
-        # the Optimize page goes here
+        page("optimization.py", "Optimize", ":material/savings:"),
         page("alerts.py", "Alerts & export", ":material/notifications:"),
     ],
     "Data": [

@@ -106,11 +106,15 @@ def _query_cost(m: Measured, cfg: Config) -> tuple[bool | None, str]:
     if not m.cost_per_1k:
         return None, "cost per 1,000 queries: no searches"
     parts, high = [], False
+    platform_priced = any(cfg.prices.platform_per_call.values())
     for mode, value in sorted(m.cost_per_1k.items()):
+        if mode == "platform" and not platform_priced:
+            parts.append("platform unpriced (set prices.platform_per_call)")
+            continue
         target = getattr(cfg.targets.cost_per_1k_queries_usd, mode)
         high |= value > target
         parts.append(f"{mode} {format_value(value, 'usd')} vs {format_value(target, 'usd')} per 1,000 queries")
-    return high, "; ".join(parts)
+    return (high if len(parts) > sum("unpriced" in p for p in parts) else None), "; ".join(parts)
 
 
 def _overall_cost(m: Measured, cfg: Config) -> tuple[bool | None, str]:
@@ -168,8 +172,8 @@ SLOW = Tree("slow", "Query performance issues", "checklist", (
          lambda m, c: _above(m.p99_ms, c.thresholds.p99_ms, _ms, "P99"), _cache_evidence),
     Node("variance", "High variance?", ("Check the slow queries and optimize those specifically",),
          _variance, _slow_share_evidence),
-    Node("all_slow", "All queries slow?", ("Database infrastructure issue: check indexes exist, connection pooling, "
-                                          "and the database's CPU, memory and disk",),
+    Node("all_slow", "All queries slow?", ("Database infrastructure issue", "Check that the indexes exist",
+                                          "Check connection pooling", "Check the database's CPU, memory and disk"),
          lambda m, c: _above(m.p50_ms, c.thresholds.slow_op_ms, _ms, "median (P50)")),
 ))
 
@@ -214,8 +218,9 @@ _FILL = {"yes": "#f8d7da", "no": "#e8f5e9", "unknown": "#eeeeee"}
 _GOOD_FILL = "#c8e6c9"
 
 
-def _dot_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+def _dot_label(*lines: str) -> str:
+    """A quoted DOT label: each line escaped, joined by DOT's centred line break."""
+    return '"' + "\\n".join(x.replace("\\", "\\\\").replace('"', '\\"') for x in lines) + '"'
 
 
 def to_dot(result: TreeResult) -> str:
@@ -233,11 +238,11 @@ def to_dot(result: TreeResult) -> str:
         lit = r.answer == "yes"
         fill = (_GOOD_FILL if r.node.good else _FILL["yes"]) if lit else _FILL[r.answer]
         pen = "2.5" if lit else ("1.2" if r.node.key in on_path else "0.6")
-        label = f"{r.node.question}\\n{r.measurement}\\n→ {r.answer.upper()}"
-        lines.append(f'{q} [label="{_dot_text(label)}", fillcolor="{fill}", penwidth={pen}];')
-        act = "\\n".join(f"• {x}" for x in r.node.actions)
+        label = _dot_label(r.node.question, r.measurement, f"→ {r.answer.upper()}")
+        lines.append(f'{q} [label={label}, fillcolor="{fill}", penwidth={pen}];')
         afill = fill if lit else "#ffffff"
-        lines.append(f'{a} [label="{_dot_text(act)}", shape=note, fillcolor="{afill}", '
+        actions = _dot_label(*(f"• {x}" for x in r.node.actions))
+        lines.append(f'{a} [label={actions}, shape=note, fillcolor="{afill}", '
                      f'fontcolor="{"black" if lit else "gray55"}", color="{"black" if lit else "gray70"}"];')
         lines.append(f'{q} -> {a} [label="yes", color="{"black" if lit else "gray75"}", penwidth={pen}];')
         if prev is not None:

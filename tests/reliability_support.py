@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-BASE_TS = datetime(2026, 11, 1, tzinfo=UTC)
+BASE_TS = datetime(2026, 6, 1, tzinfo=UTC)  # + at most 81 days of events: always in the past
 OPS = ("add", "search", "get", "get_all", "update", "delete")
 # Columns whose values the collector fills itself (differ between two loads of the same logs).
 VOLATILE_COLUMNS = ("ingested_at",)
@@ -33,7 +33,7 @@ def valid_event(i: int, seed: int = 0, rng: random.Random | None = None) -> dict
     ev: dict = {
         "schema_version": 1,
         "event_id": event_id(seed, i),
-        "ts": (BASE_TS + timedelta(seconds=i * 7, microseconds=rng.randrange(1_000_000)))
+        "ts": (BASE_TS + timedelta(seconds=(i % 1_000_000) * 7, microseconds=rng.randrange(1_000_000)))
         .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "service": "svc-reliability",
         "mode": "oss",

@@ -100,10 +100,14 @@ def browser():
 
 def _wait_rendered(page, title: str) -> None:
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
-    # the script has finished when the "running" status widget is gone; then give plotly a moment to draw
+    # The script has finished when the "running" status widget is gone; lazily loaded elements (charts, tables)
+    # show skeletons until their code arrives; every plotly chart has drawn its svg.
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(1500)
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                 && !document.querySelector('[data-testid="stSkeleton"]')
+                 && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                        .every(c => c.querySelector('.main-svg'))""", timeout=90_000)
+    page.wait_for_timeout(1000)
 
 
 def _errors(page) -> list[str]:

@@ -24,6 +24,7 @@ from memlens.warehouse import connect
 FILES, LINES_PER_FILE, BAD_EVERY, BATCH_LINES = 4, 50_000, 1_000, 10_000
 SEEDS = (1, 2, 3, 4, 5)
 KILLS_PER_SEED = 2
+CLI = [sys.executable, "-m", "memlens.cli"]
 
 
 def _lines(file_no: int):
@@ -44,7 +45,7 @@ def logs(tmp_path_factory) -> dict:
 
 
 def _cmd(logs: dict, warehouse: Path) -> list[str]:
-    return [sys.executable, "-m", "memlens.cli", "collect", "logs", "--config", str(logs["cfg"]),
+    return [*CLI, "collect", "logs", "--config", str(logs["cfg"]),
             "--warehouse", str(warehouse), "-q", str(logs["dir"])]
 
 

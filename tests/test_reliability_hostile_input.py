@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from oplog_strategies import DUPLICATE, LOAD, QUARANTINE, log_files
+from oplog_strategies import BAD_FIELD_VALUES, DROP, DUPLICATE, LOAD, QUARANTINE, log_files
 from reliability_support import dumps, quarantine_rows, valid_event, write_events, write_jsonl
 
 from collectors.oplog import collect_oplogs
@@ -180,6 +180,23 @@ def test_gzip_rotated_copy_of_a_plain_log_adds_nothing(tmp_path):
     assert con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0] == 50
 
 
+@pytest.mark.parametrize(("kind", "key", "value"), BAD_FIELD_VALUES, ids=[k for k, _, _ in BAD_FIELD_VALUES])
+def test_each_bad_field_value_is_quarantined_naming_the_field(tmp_path, kind, key, value):
+    """Every field mutation the fuzzer draws from, applied once for sure (hypothesis samples them unevenly)."""
+    ev = dict(valid_event(5, 82), top_k=20, cache="miss")
+    if value is DROP:
+        ev.pop(key)
+    else:
+        ev[key] = value
+    log = write_jsonl(tmp_path / "one.jsonl", [dumps(valid_event(6, 82)), dumps(ev)])
+    con = connect(":memory:")
+    collect_oplogs(con, [log], default_config())
+    assert loaded_ids(con, "one.jsonl") == {valid_event(6, 82)["event_id"]}, f"{kind}: loaded"
+    ((_, line, reason),) = quarantine_rows(con)
+    assert line == 2
+    assert key in reason or (key == "latency_ms" and "JSON" in reason), f"{kind}: reason {reason!r}"
+
+
 FUZZ_STATS = {"files": 0, "lines": 0, "bad": 0}
 
 
@@ -190,7 +207,7 @@ def fuzz_con():
     con.close()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=log_files())
 def test_property_every_line_loaded_quarantined_or_counted_duplicate(fuzz_con, tmp_path_factory, lines):
     con = fuzz_con

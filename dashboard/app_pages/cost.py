@@ -51,9 +51,11 @@ with tab_cost:
     fig = go.Figure([go.Bar(x=per["day"], y=per[col], name=name) for col, name in
                      (("embedding_cost_usd", "embedding"), ("llm_cost_usd", "LLM"), ("platform_cost_usd", "Platform"))])
     fig.update_layout(barmode="stack")
-    if grain == "day":
+    if grain == "day" and per["total_cost_usd"].max() > th.daily_budget_usd / 4:  # else the line flattens the bars
         fig.add_hline(y=th.daily_budget_usd, line_dash="dash", line_color="#c0392b", annotation_text="daily budget")
     st.plotly_chart(ui.style(fig, f"Cost per {grain} (USD)", "USD"), width="stretch")
+    st.caption(f"Daily budget {ui.money(th.daily_budget_usd)}, monthly {ui.money(th.monthly_budget_usd)} "
+               "(thresholds in the config).")
 
 with tab_break:
     limit = 15

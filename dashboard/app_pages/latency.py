@@ -1,5 +1,6 @@
 """Latency: percentiles over time per op, throughput, distribution, slow operations and query-shape impact."""
 
+import math
 from datetime import timedelta
 
 import plotly.graph_objects as go
@@ -29,8 +30,9 @@ stat = st.segmented_control("Percentile", ["p50_ms", "p95_ms", "p99_ms", "avg_ms
                             format_func=lambda x: x.replace("_ms", "").upper().replace("AVG", "Average"))
 stat = stat or "p95_ms"
 target = {"p95_ms": t.latency_p95_ms, "p99_ms": t.latency_p99_ms, "avg_ms": t.latency_avg_ms}.get(stat)
-st.plotly_chart(ui.line_chart(over, "bucket", stat, color="op", title=f"{stat[:-3].upper()} latency per {bucket[2:]}",
-                              y_title="ms", target=target, target_label="query target"), width="stretch")
+st.plotly_chart(ui.line_chart(over, "bucket", stat, color="op", log_y=True, target=target, target_label="query target",
+                              title=f"{stat[:-3].upper()} latency per {bucket[2:]} (log scale)", y_title="ms"),
+                width="stretch")
 
 left, right = st.columns(2)
 with left:
@@ -43,7 +45,8 @@ with right:
     fig = go.Figure([go.Bar(x=g["bin_ms"], y=g["ops"], name=op) for op, g in hist.groupby("op")])
     fig.update_layout(barmode="stack", bargap=0.05)
     fig.update_xaxes(type="log", title="latency (ms, log scale)")
-    fig.add_vline(x=ctx.cfg.thresholds.slow_op_ms, line_dash="dash", line_color="#c0392b",
+    # shapes on a log axis take log10 coordinates
+    fig.add_vline(x=math.log10(ctx.cfg.thresholds.slow_op_ms), line_dash="dash", line_color="#c0392b",
                   annotation_text="slow threshold")
     st.plotly_chart(ui.style(fig, "Latency distribution", "operations"), width="stretch")
 
@@ -85,7 +88,7 @@ else:
                                     customdata=part["ops"], hovertemplate="%{x}: %{y:.0f} ms avg, %{customdata} calls"),
                              go.Bar(x=part["value"].astype(str), y=part["p95_ms"], name="P95")])
             fig.update_xaxes(type="category")
-            st.plotly_chart(ui.style(fig, title, "ms", height=300), width="stretch")
+            st.plotly_chart(ui.style(fig, f"{title}: avg and P95", "ms", height=300), width="stretch")
             st.dataframe(part.drop(columns="dimension"), hide_index=True, width="stretch", column_config={
                 "avg_ms": st.column_config.NumberColumn("avg ms", format="%.0f"),
                 "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.0f"),
