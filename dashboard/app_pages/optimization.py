@@ -1,0 +1,163 @@
+"""Optimize: ranked recommendations with savings projected from this warehouse (all logic in `optimize/`).
+
+Named optimization.py, not optimize.py: Streamlit puts this folder on sys.path, and the page would shadow
+the `optimize` package.
+"""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import state, ui
+from optimize.advise import Advice, build_advice
+from optimize.vector_store import cache_config_code
+
+
+@st.cache_resource(show_spinner="Replaying the search log through a what-if cache…", max_entries=4)
+def _advice(path: str, load_key: tuple) -> Advice:  # load_key: recompute when new data lands
+    return state.holder(path).run(build_advice, state.config())
+
+
+ctx = state.current()
+st.title("Optimize")
+ctx.guard()
+st.caption("Every figure is computed on the whole warehouse (the sidebar filters do not apply): an exact replay "
+           "of your search log for caching, your own latency by top_k / scope / rerank, your prices, your memories. "
+           "Per-month figures scale the log's period to 30 days.")
+adv = _advice(ctx.path, ctx.load_key)
+cfg = ctx.cfg
+
+st.subheader("Recommendations, largest impact first")
+st.caption("Impact = the larger of the share of the bill (calls + storage) and the share of total caller wait "
+           "that the change removes.")
+st.dataframe(adv.table(), hide_index=True, width="stretch", column_config={
+    "usd_per_month": st.column_config.NumberColumn("USD / month", format="$%.4f"),
+    "bill_share": st.column_config.NumberColumn("of bill", format="percent"),
+    "latency_saved_s_per_month": st.column_config.NumberColumn("wait saved s / month", format="%.1f"),
+    "wait_share": st.column_config.NumberColumn("of wait", format="percent"),
+})
+for s in adv.savings:
+    with st.expander(f"Evidence: {s.title}"):
+        st.text(f"Formula: {s.formula}")
+        if s.note:
+            st.text(s.note)
+        st.dataframe(s.evidence, hide_index=True, width="stretch")
+
+# ---- cache what-if
+c = adv.cache
+st.subheader("Cache what-if (exact replay)")
+target = c.target_hit_rate
+m = st.columns(4)
+m[0].metric("Searches replayed", f"{c.requests:,}", help=f"{c.distinct_keys:,} cache keys after invalidation on "
+            f"{c.writes:,} writes")
+m[1].metric("Best possible hit rate", ui.pct(c.max_hit_rate), help="an unbounded cache, invalidated per user on "
+            "writes: every key's first request is a miss")
+m[2].metric(f"TTL for {target:.0%} (refresh / fixed)",
+            "not reachable" if c.ttl_for_target_refresh_s is None else
+            f"{c.ttl_for_target_refresh_s:,.0f} s / " + ("not on grid" if c.ttl_for_target_fixed_s is None
+                                                        else f"{c.ttl_for_target_fixed_s:g} s"))
+m[3].metric(f"LRU size for {target:.0%}", "not reachable" if c.lru_size_for_target is None
+            else f"{c.lru_size_for_target:,}")
+
+ttl_fig = go.Figure()
+ttl_fig.add_trace(go.Scatter(x=c.refresh_curve["ttl_s"], y=c.refresh_curve["hit_rate"], mode="lines",
+                             line_shape="hv", name="refresh on hit (exact, every TTL)"))
+ttl_fig.add_trace(go.Scatter(x=c.ttl_curve["ttl_s"], y=c.ttl_curve["fixed_hit_rate"], mode="lines+markers",
+                             name="fixed expiry (SETEX, replayed per TTL)"))
+ttl_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_text=f"target {target:.0%}")
+palette = ["rgba(31,119,180,0.12)", "rgba(255,127,14,0.12)", "rgba(44,160,44,0.12)", "rgba(148,103,189,0.12)"]
+for (name, (lo, hi)), color in zip(cfg.ttl_guidelines.items(), palette * 2, strict=False):
+    label = name.replace("_", " ")
+    if lo == hi:
+        ttl_fig.add_vline(x=lo, line_dash="dot", line_color="#888", annotation_text=label)
+    else:
+        ttl_fig.add_vrect(x0=lo, x1=hi, fillcolor=color, line_width=0, annotation_text=label,
+                          annotation_position="top left")
+ttl_fig.update_xaxes(type="log", title="TTL (s)")
+left, right = st.columns(2)
+left.plotly_chart(ui.style(ttl_fig, "Hit rate by TTL, with the reference's TTL guidance", percent=True),
+                  width="stretch")
+lru = c.lru_table()
+lru_fig = go.Figure(go.Scatter(x=lru["size"], y=lru["hit_rate"], mode="lines", line_shape="hv", name="LRU"))
+lru_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_text=f"target {target:.0%}")
+lru_fig.update_xaxes(type="log", title="cache entries")
+right.plotly_chart(ui.style(lru_fig, "Hit rate by LRU size (stack distances)", percent=True), width="stretch")
+if not c.lru.exact:
+    st.caption(f"LRU curve sampled (SHARDS, rate {c.lru.sampling_rate:g}); measured error on the first "
+               f"{c.lru.sampling_error_prefix:,} searches: at most {c.lru.sampling_error:.3f}.")
+st.caption(f"Savings per TTL assume a hit takes {c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of the "
+           f"{c.avg_miss_latency_ms:.1f} ms average uncached search. With a size bound, invalidated entries are "
+           "counted until they age out (a cache that deletes them does at least as well).")
+st.dataframe(c.ttl_curve, hide_index=True, width="stretch", column_config={
+    "refresh_hit_rate": st.column_config.NumberColumn("refresh hit rate", format="percent"),
+    "fixed_hit_rate": st.column_config.NumberColumn("fixed hit rate", format="percent"),
+    "cost_saved_usd": st.column_config.NumberColumn("cost saved", format="$%.6f")})
+kind = st.radio("Cache code for the simulated settings", ["lru", "redis"], horizontal=True, key="opt_cache_kind")
+ttl_pick = c.ttl_for_target_fixed_s or c.recommended_ttl_s
+st.code(cache_config_code(kind, ttl_pick, c.lru_size_for_target or max(cfg.optimize.cache.lru_sizes)),
+        language="python")
+
+# ---- memories
+st.subheader("Duplicates, pruning, archival")
+d, p, a = adv.dedup, adv.pruning, adv.archival
+m = st.columns(4)
+m[0].metric("Memories (latest snapshot)", f"{d.memories:,}")
+m[1].metric("To merge", f"{d.redundant_memories:,}", help=f"exact text hash, or cosine >= {d.merge_threshold} "
+            f"(vectors: {d.vectors_source}); {d.review_threshold}-{d.merge_threshold} is listed for review")
+m[2].metric("Pruning candidates", f"{len(p.candidates):,}", help=f"never returned, top score < "
+            f"{p.score_threshold}, redundant, or idle > {p.stale_days:g} days")
+m[3].metric("Archival saving / month", ui.money(a.saving_usd_month), help=f"{a.saving_share:.0%} of storage")
+if d.memories == 0:
+    st.info("No memory snapshot in the warehouse: run `memlens collect snapshot` to analyse duplicates, pruning "
+            "and archival.", icon=":material/info:")
+left, right = st.columns(2)
+with left:
+    st.caption("Duplicate pairs (first 200)")
+    st.dataframe(d.pairs.head(200), hide_index=True, width="stretch")
+    st.download_button("Download ids to merge (CSV)", d.merge_ids.to_csv(index=False), "memlens-merge-ids.csv",
+                       "text/csv", disabled=d.merge_ids.empty)
+with right:
+    st.caption("Pruning candidates by reason")
+    st.dataframe(p.by_reason, hide_index=True, width="stretch")
+    st.caption("Storage tiers")
+    st.dataframe(a.tiers, hide_index=True, width="stretch")
+
+# ---- forecast
+f = adv.forecast
+st.subheader("Month-end cost forecast")
+if f.month is None:
+    st.info("No priced calls yet.", icon=":material/info:")
+else:
+    m = st.columns(3)
+    m[0].metric(f"Projected {f.month:%Y-%m}", ui.money(f.projected_usd),
+                help=f"spent {ui.money(f.spent_usd)} + {f.days_in_month - f.days_elapsed} days x "
+                f"{ui.money(f.mean_daily_usd)}/day")
+    m[1].metric(f"{f.interval:.0%} interval", "n/a" if f.low_usd is None else
+                f"{ui.money(f.low_usd)} – {ui.money(f.high_usd)}", help="bootstrap of the remaining days")
+    m[2].metric("Chance over budget", "n/a" if f.p_over_budget is None else ui.pct(f.p_over_budget),
+                help=f"monthly budget {ui.money(f.budget_usd)}")
+    daily = f.daily
+    fig = go.Figure(go.Bar(x=daily["day"], y=daily["total_cost_usd"], name="daily cost"))
+    cum = np.cumsum(daily["total_cost_usd"].to_numpy())
+    fig.add_trace(go.Scatter(x=daily["day"], y=cum, name="month to date", yaxis="y2"))
+    end = (f.month + pd.offsets.MonthEnd(0)).date()
+    fig.add_trace(go.Scatter(x=[daily["day"].iloc[-1], end], y=[cum[-1], f.projected_usd], name="projection",
+                             line_dash="dash", yaxis="y2"))
+    if f.low_usd is not None:
+        fig.add_trace(go.Scatter(x=[end, end], y=[f.low_usd, f.high_usd], mode="lines+markers",
+                                 name=f"{f.interval:.0%} interval", yaxis="y2"))
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "USD cumulative"})
+    left, right = st.columns(2)
+    left.plotly_chart(ui.style(fig, "Daily cost and month-end projection", "USD / day"), width="stretch")
+    with right:
+        st.caption("Drivers this month (share of cost, projected month-end)")
+        st.dataframe(f.drivers, hide_index=True, width="stretch",
+                     column_config={"share": st.column_config.NumberColumn("share", format="percent")})
+
+# ---- vector store
+s = adv.store
+st.subheader(f"Vector store: {s.store}")
+for reason in s.reasons:
+    st.text(f"• {reason}")
+st.code(s.code, language="python")
