@@ -20,7 +20,7 @@ Data flows one way: instrumented Mem0 -> operation logs / Prometheus metrics -> 
 
 
 # Packages that add their own subcommands: each module has `register(subparsers, common_parent_parser)`.
-COMMAND_MODULES: tuple[str, ...] = ("alerts.cli", "loadtest.cli")
+COMMAND_MODULES: tuple[str, ...] = ("alerts.cli", "loadtest.cli", "optimize.cli")
 
 
 def _cfg(args: argparse.Namespace) -> Config:
