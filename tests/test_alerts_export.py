@@ -1,0 +1,265 @@
+"""Alert rules and Grafana exports: golden files, determinism, promtool check + unit tests, structure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from promtool_cases import humanize_duration, humanize_percentage, render_tests
+
+from alerts import promql
+from alerts.grafana import expressions, render_dashboard
+from alerts.rules import render_rules, rule_groups
+from memlens.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+PROMTOOL_DIR = ROOT / "tests" / "promtool"
+REFRESH = "refresh deliberately with `.venv/bin/python scripts/update_golden.py` and review the diff"
+
+NON_DEFAULT = {
+    "thresholds": {"p99_ms": 1000, "p95_ms": 300, "avg_ms": 150, "error_rate": 0.02, "cache_hit_rate_min": 0.6,
+                   "slow_op_ms": 500, "slow_op_share": 0.05, "storage_growth_per_week": 0.1,
+                   "daily_budget_usd": 20.0},
+    "prices": {"embedding": {"my-embedder": 0.5}, "llm": {"my-llm": {"input": 1.0, "output": 3.0}},
+               "platform_per_call": {"search": 0.001}},
+    "alerts": {"rate_window": "2m", "runbook_base_url": "https://wiki.example.com/mem0-runbooks",
+               "for": {"latency": "5m", "error_rate": "3m", "cache_hit_rate": "20m", "daily_cost": "30m",
+                       "storage_growth": "2h", "slow_share": "7m"},
+               "slo": {"availability_objective": 0.99, "latency_objective": 0.95, "latency_threshold_ms": 1000,
+                       "page_for": "1m", "ticket_for": "10m"}},
+}
+
+needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
+                                    reason="Debian prometheus (promtool) not installed; scripts/test.sh installs it")
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(None)
+
+
+@pytest.fixture(scope="module")
+def other_cfg():
+    return load_config(None, overrides=NON_DEFAULT)
+
+
+def _promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+# ---- golden files, determinism ----------------------------------------------------------------------
+def test_rules_match_golden(cfg):
+    assert render_rules(cfg) == (GOLDEN / "alert-rules.yaml").read_text(encoding="utf-8"), REFRESH
+
+
+def test_dashboard_matches_golden(cfg):
+    assert render_dashboard(cfg) == (GOLDEN / "grafana-dashboard.json").read_text(encoding="utf-8"), REFRESH
+
+
+def test_promtool_tests_match_committed(cfg):
+    for name, text in render_tests(cfg, "../golden/alert-rules.yaml").items():
+        assert text == (PROMTOOL_DIR / name).read_text(encoding="utf-8"), f"{name}: {REFRESH}"
+
+
+def test_exports_are_byte_identical_across_processes(tmp_path):
+    """Different hash seeds, separate interpreters, through the CLI: same bytes."""
+    outs = []
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        rules, dash = tmp_path / f"r{seed}.yaml", tmp_path / f"d{seed}.json"
+        for kind, out in (("alerts", rules), ("grafana", dash)):
+            subprocess.run([sys.executable, "-m", "memlens.cli", "export", kind, "--out", str(out)],
+                           check=True, env=env, cwd=ROOT, capture_output=True, timeout=120)
+        outs.append((rules.read_bytes(), dash.read_bytes()))
+    assert outs[0] == outs[1]
+    assert outs[0][0] == (GOLDEN / "alert-rules.yaml").read_bytes()
+    assert outs[0][1] == (GOLDEN / "grafana-dashboard.json").read_bytes()
+
+
+# ---- rule content -----------------------------------------------------------------------------------
+def _alerts(cfg):
+    return {r["alert"]: r for g in rule_groups(cfg)["groups"] for r in g["rules"] if "alert" in r}
+
+
+def _records(cfg):
+    return {r["record"]: r["expr"] for g in rule_groups(cfg)["groups"] for r in g["rules"] if "record" in r}
+
+
+def test_every_reference_alert_is_generated_with_its_threshold(cfg):
+    alerts = _alerts(cfg)
+    expected = {  # reference "Recommended Alerts" + the P95/average warnings, default thresholds
+        "Mem0HighP99Latency": "> 0.5", "Mem0HighP95Latency": "> 0.2", "Mem0HighAverageLatency": "> 0.1",
+        "Mem0HighErrorRate": "> 0.05", "Mem0LowCacheHitRate": "< 0.5", "Mem0DailyCostOverBudget": "> 5",
+        "Mem0StorageGrowthHigh": "> 0.2", "Mem0SlowOperationShareHigh": "> 0.1",
+    }
+    for name, comparison in expected.items():
+        assert comparison in alerts[name]["expr"], name
+    slo = {n for n in alerts if "SLO" in n}
+    assert slo == {"Mem0AvailabilitySLOBurnRateFast", "Mem0AvailabilitySLOBurnRateSlow",
+                   "Mem0LatencySLOBurnRateFast", "Mem0LatencySLOBurnRateSlow"}
+
+
+def test_alert_shape(cfg):
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+               for h in re.findall(r"^## (.+)$", runbooks, flags=re.M)}
+    for name, rule in _alerts(cfg).items():
+        assert re.fullmatch(r"\d+[mh]", rule["for"]), name
+        assert rule["labels"]["severity"] in ("critical", "warning"), name
+        ann = rule["annotations"]
+        assert "$value" in ann["description"], name
+        assert ann["summary"] and ann["runbook_url"].startswith("docs/runbooks.md#"), name
+        assert ann["runbook_url"].split("#")[1] in anchors, f"{name}: runbook section missing"
+
+
+def test_recording_rule_names_follow_level_metric_operations(cfg):
+    for name in _records(cfg):
+        level, metric, ops = name.split(":")
+        assert level in ("service", "service_op", "service_kind_model"), name
+        assert metric.startswith("memlens_mem0_") and not metric.endswith("_total"), name
+        assert re.fullmatch(r"(p\d\d_|mean_)?rate\d+[mhd]|ratio_rate\d+[mhd]|increase1d|growth_ratio1w", ops), name
+
+
+def test_ratios_guard_against_no_traffic(cfg):
+    """Every division is by a `> 0`-filtered denominator (no traffic → no sample, never NaN or Inf)."""
+    for name, expr in _records(cfg).items():
+        for denominator in re.findall(r"\n/ (.*)", expr):
+            assert denominator.startswith("(") and re.search(r"> 0\)( - 1)?$", denominator), (name, denominator)
+
+
+def test_burn_rate_thresholds_follow_the_sre_workbook(cfg):
+    fast = _alerts(cfg)["Mem0AvailabilitySLOBurnRateFast"]["expr"]
+    slow = _alerts(cfg)["Mem0AvailabilitySLOBurnRateSlow"]["expr"]
+    name = "service:memlens_mem0_slo_availability_errors_per_operations:ratio_rate"
+    # budget 0.1 % (objective 99.9 %): 14.4x = 1.44 %, 6x = 0.6 %, 3x = 0.3 %, 1x = 0.1 %
+    for window, limit in (("1h", "0.0144"), ("5m", "0.0144"), ("6h", "0.006"), ("30m", "0.006")):
+        assert f"{name}{window} > {limit}" in fast
+    for window, limit in (("1d", "0.003"), ("2h", "0.003"), ("3d", "0.001"), ("6h", "0.001")):
+        assert f"{name}{window} > {limit}" in slow
+
+
+def test_cost_rule_prices_come_from_the_price_table(other_cfg):
+    cost = _records(other_cfg)["service:memlens_mem0_cost_usd:rate2m"]
+    assert 'rate(memlens_mem0_tokens_total{kind="embedding",model="my-embedder"}[2m]) * 5e-07' in cost
+    assert 'rate(memlens_mem0_tokens_total{kind="llm_output",model="my-llm"}[2m]) * 3e-06' in cost
+    assert 'rate(memlens_mem0_operations_total{mode="platform",op="search"}[2m]) * 0.001' in cost
+    assert 'op="add"' not in cost  # zero per-call prices are left out
+
+
+def test_non_default_config_changes_the_rules(other_cfg):
+    text = render_rules(other_cfg)
+    assert "p99_rate2m > 1\n" in text and 'le="0.5"' in text and "runbook_url: https://wiki.example.com/" in text
+    assert "ratio_rate1h > 0.144" in text  # 14.4 x (1 - 0.99)
+
+
+def test_threshold_off_the_histogram_buckets_is_a_clear_error():
+    cfg = load_config(None, overrides={"thresholds": {"slow_op_ms": 250}})
+    with pytest.raises(ValueError, match=r"thresholds.slow_op_ms=250 ms is not a bucket bound"):
+        render_rules(cfg)
+
+
+def test_template_helpers_match_prometheus_formatting():
+    assert humanize_duration(0.9975) == "997.5ms"
+    assert humanize_duration(1.5) == "1.5s"
+    assert humanize_percentage(0.0045) == "0.45%"
+
+
+# ---- promtool ---------------------------------------------------------------------------------------
+@pytest.mark.prometheus
+@needs_promtool
+def test_promtool_check_rules_default_and_non_default(tmp_path, other_cfg):
+    ok = _promtool("check", "rules", str(GOLDEN / "alert-rules.yaml"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "SUCCESS: 38 rules found" in ok.stdout
+    other = tmp_path / "other.yaml"
+    other.write_text(render_rules(other_cfg), encoding="utf-8")
+    res = _promtool("check", "rules", str(other))
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.prometheus
+@needs_promtool
+def test_promtool_unit_tests_committed():
+    for name in ("alert-rules.test.yaml", "alert-rules-long.test.yaml"):
+        res = _promtool("test", "rules", name, cwd=PROMTOOL_DIR)
+        assert res.returncode == 0 and "SUCCESS" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.prometheus
+@needs_promtool
+def test_promtool_unit_tests_non_default_config(tmp_path, other_cfg):
+    (tmp_path / "rules.yaml").write_text(render_rules(other_cfg), encoding="utf-8")
+    for name, text in render_tests(other_cfg, "rules.yaml").items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        res = _promtool("test", "rules", name, cwd=tmp_path)
+        assert res.returncode == 0 and "SUCCESS" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.prometheus
+@needs_promtool
+def test_promtool_unit_tests_catch_a_wrong_threshold(tmp_path, cfg):
+    """The unit tests have teeth: rules with a P99 threshold of 1 s fail the default-config cases."""
+    wrong = load_config(None, overrides={"thresholds": {"p99_ms": 1000}})
+    (tmp_path / "rules.yaml").write_text(render_rules(wrong), encoding="utf-8")
+    tests = render_tests(cfg, "rules.yaml")["alert-rules.test.yaml"]
+    (tmp_path / "t.yaml").write_text(tests, encoding="utf-8")
+    res = _promtool("test", "rules", "t.yaml", cwd=tmp_path)
+    assert res.returncode != 0
+    assert "Mem0HighP99Latency" in res.stdout + res.stderr
+
+
+# ---- Grafana structure ------------------------------------------------------------------------------
+def test_dashboard_structure(cfg):
+    d = json.loads(render_dashboard(cfg))
+    assert d["schemaVersion"] == 36 and d["uid"] == "memlens-mem0"
+    variables = {v["name"]: v for v in d["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    for name in ("service", "op"):
+        assert variables[name]["type"] == "query" and variables[name]["includeAll"]
+        assert variables[name]["datasource"]["uid"] == "${datasource}"
+    panels = [p for p in d["panels"] if p["type"] != "row"]
+    titles = {p["title"] for p in panels}
+    assert {"Latency percentiles", "Throughput", "Error rate", "Cache hit rate", "Tokens",
+            "Cost rate (USD per day)", "Stored memories: growth over a week"} <= titles
+    assert len({p["id"] for p in d["panels"]}) == len(d["panels"])
+    for p in panels:
+        assert p["datasource"]["uid"] == "${datasource}"
+        for t in p["targets"]:
+            assert t["datasource"]["uid"] == "${datasource}"
+            assert "$service" in t["expr"]
+    by_title = {p["title"]: p for p in panels}
+
+    def steps(title):
+        return [s["value"] for s in by_title[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+    assert steps("Latency percentiles") == [None, 0.2, 0.5]
+    assert steps("Error rate") == [None, 0.05]
+    assert steps("Cache hit rate") == [None, 0.5, 0.7]
+    assert steps("Cost rate (USD per day)") == [None, 5.0]
+    assert by_title["Error rate"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "line+area"
+
+
+def test_dashboard_metrics_are_the_contract_metrics(cfg):
+    exprs = expressions(render_dashboard(cfg))
+    used = {m for e in exprs for m in re.findall(r"\b(memlens_mem0_[a-z_]+)", e)}
+    contract = {promql.DURATION + s for s in ("_bucket", "_sum", "_count")} | {
+        promql.OPERATIONS, promql.TOKENS, promql.CACHE, promql.CHANGES}
+    assert used == contract
+
+
+def test_export_cli_writes_files(tmp_path):
+    from memlens.cli import main
+
+    out = tmp_path / "deep" / "alert-rules.yaml"
+    assert main(["export", "alerts", "--out", str(out)]) == 0
+    assert yaml.safe_load(out.read_text())["groups"][0]["name"] == "memlens-mem0-recording"
+    assert main(["export", "grafana", "--out", str(tmp_path / "d.json")]) == 0
+    assert json.loads((tmp_path / "d.json").read_text())["title"] == "Mem0 (memlens)"
