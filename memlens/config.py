@@ -82,6 +82,7 @@ class CollectorCfg(_Strict):
     read_bytes: int = Field(gt=0)
     max_latency_ms: float = Field(gt=0)
     max_future_seconds: float = Field(ge=0)
+    sqlite_timeout_seconds: float = Field(ge=0)
 
 
 class DashboardCfg(_Strict):
