@@ -1,0 +1,163 @@
+"""Instrumentation overhead: µs per op, and as a share of a real Mem0 search (target < 50 µs and < 1 %).
+
+Two measurements, each against a baseline measured in the same run, alternating so machine noise
+hits both sides alike:
+
+1. micro: the pure wrapper cost on a no-op target (a class with Memory's search/add signatures that
+   returns a canned 10-result answer at once). Batches of calls alternate bare / instrumented (real
+   OpLogWriter to a temp dir + real MemlensMetrics registry); the median batch difference per call
+   is the wrapper's µs per op, with nothing else in it.
+2. real: two identical offline mem0.Memory instances (local MiniLM, in-process Qdrant, same preloaded
+   memories), one bare, one instrumented, asked the same queries in alternating pairs (the order
+   flips every pair). Reports the median search, the median paired difference with a bootstrap
+   interval (a search's own jitter is far larger than the wrapper, so this bounds the overhead
+   rather than resolving it) and the micro figure as a share of the real median search.
+
+    .venv/bin/python bench/overhead_bench.py            # full
+    .venv/bin/python bench/overhead_bench.py --quick    # smaller, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from instrumentation import MemlensMetrics, OpLogWriter, instrument
+from workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env
+
+TARGET_US = 50.0
+TARGET_SHARE = 0.01
+_RESULT = {"results": [{"id": f"m{i:02d}", "memory": "the user likes tea", "score": 0.9 - i / 100,
+                        "user_id": "alice"} for i in range(10)]}
+
+
+class NoopMemory:
+    """Memory's call shapes with no work behind them: what remains is the wrapper."""
+
+    def search(self, query: str, *, top_k: int = 20, filters: dict | None = None, threshold: float = 0.1,
+               rerank: bool = False, **kwargs: Any) -> dict:
+        return _RESULT
+
+    def add(self, messages: Any, *, user_id: str | None = None, infer: bool = True, **kwargs: Any) -> dict:
+        return {"results": [{"id": "new", "memory": "x", "event": "ADD"}]}
+
+
+def _batch_us(fn: Any, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def micro(batches: int, per_batch: int, workdir: Path) -> dict[str, float]:
+    """µs per call of bare vs instrumented no-op search (and add), alternating batches."""
+    bare = NoopMemory()
+    writer = OpLogWriter(workdir / "micro-logs", service="bench", flush_every=4096)
+    inst = instrument(NoopMemory(), writer=writer, metrics=MemlensMetrics(), tag="bench")
+    inst_nometrics = instrument(NoopMemory(), writer=writer, tag="bench")
+    filters = {"user_id": "alice"}
+    cases = {
+        "bare_search": lambda: bare.search("what does alice like?", filters=filters, top_k=10),
+        "inst_search": lambda: inst.search("what does alice like?", filters=filters, top_k=10),
+        "inst_search_writer_only": lambda: inst_nometrics.search("what does alice like?", filters=filters, top_k=10),
+        "bare_add": lambda: bare.add([{"role": "user", "content": "hi"}], user_id="alice", infer=False),
+        "inst_add": lambda: inst.add([{"role": "user", "content": "hi"}], user_id="alice", infer=False),
+    }
+    for fn in cases.values():  # warm caches (query hash LRU, metric children)
+        _batch_us(fn, 200)
+    samples: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(batches):
+        for name, fn in cases.items():
+            samples[name].append(_batch_us(fn, per_batch))
+    writer.close()
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    # paired per batch round: the batches of one round ran back to back
+    diff = [i - b for i, b in zip(samples["inst_search"], samples["bare_search"], strict=True)]
+    diff_w = [i - b for i, b in zip(samples["inst_search_writer_only"], samples["bare_search"], strict=True)]
+    diff_add = [i - b for i, b in zip(samples["inst_add"], samples["bare_add"], strict=True)]
+    return {**{f"{k}_us": v for k, v in med.items()},
+            "search_overhead_us": statistics.median(diff),
+            "search_overhead_writer_only_us": statistics.median(diff_w),
+            "add_overhead_us": statistics.median(diff_add),
+            "events_written": float(writer.events_written)}
+
+
+def _bootstrap_median(x: np.ndarray, seed: int = 0, n: int = 2000) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    meds = np.median(rng.choice(x, size=(n, len(x)), replace=True), axis=1)
+    lo, hi = np.percentile(meds, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def real(pairs: int, preload: int, workdir: Path) -> dict[str, float]:
+    """Same queries on a bare and an instrumented offline Memory, alternating, order flipped every pair."""
+    prepare_offline_env(workdir / "mem0home")
+    bare = offline_memory(workdir / "bare")
+    target = offline_memory(workdir / "inst")
+    writer = OpLogWriter(workdir / "real-logs", service="bench", flush_every=1024)
+    inst = instrument(target, writer=writer, metrics=MemlensMetrics(), tag="bench", embedding_model=EMBEDDING_MODEL)
+    subjects = ["tea", "jazz", "hiking", "chess", "sushi", "python", "yoga", "opera", "climbing", "baking"]
+    for i in range(preload):
+        msg = [{"role": "user", "content": f"the user likes {subjects[i % 10]} number {i}"}]
+        bare.add(msg, user_id="alice", infer=False)
+        target.add(msg, user_id="alice", infer=False)  # preload uninstrumented on both: same data, no events
+    queries = [f"does the user like {subjects[i % 10]} {i % 7}?" for i in range(50)]
+    kw = {"filters": {"user_id": "alice"}, "top_k": 10}
+    for q in queries[:10]:  # warm both (torch, Qdrant)
+        bare.search(q, **kw)
+        inst.search(q, **kw)
+    t_bare, t_inst = [], []
+    for i in range(pairs):
+        q = queries[i % len(queries)]
+        order = ((bare, t_bare), (inst, t_inst)) if i % 2 == 0 else ((inst, t_inst), (bare, t_bare))
+        for mem, out in order:
+            t0 = time.perf_counter()
+            mem.search(q, **kw)
+            out.append((time.perf_counter() - t0) * 1e6)
+    writer.close()
+    b, s = np.asarray(t_bare), np.asarray(t_inst)
+    d = s - b
+    lo, hi = _bootstrap_median(d)
+    return {"bare_search_median_us": float(np.median(b)), "inst_search_median_us": float(np.median(s)),
+            "paired_diff_median_us": float(np.median(d)), "paired_diff_ci_low_us": lo, "paired_diff_ci_high_us": hi,
+            "search_sd_us": float(b.std()), "pairs": float(pairs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
+    p.add_argument("--pairs", type=int, default=None, help="real-search pairs (default 600, quick 60)")
+    args = p.parse_args(argv)
+    batches, per_batch = (5, 500) if args.quick else (15, 4000)
+    pairs = args.pairs or (60 if args.quick else 600)
+    with tempfile.TemporaryDirectory(prefix="memlens-overhead-") as tmp:
+        m = micro(batches, per_batch, Path(tmp))
+        r = real(pairs, 30, Path(tmp))
+    share = m["search_overhead_us"] / r["bare_search_median_us"]
+    print("micro (no-op target, µs per call, median of alternating batches):")
+    print(f"  search bare {m['bare_search_us']:.2f}  instrumented {m['inst_search_us']:.2f}  "
+          f"(writer only {m['inst_search_writer_only_us']:.2f})")
+    print(f"  wrapper overhead: search {m['search_overhead_us']:.1f} µs "
+          f"(writer only {m['search_overhead_writer_only_us']:.1f} µs), add {m['add_overhead_us']:.1f} µs")
+    print(f"real offline Mem0 search ({int(r['pairs'])} alternating pairs, µs):")
+    print(f"  bare median {r['bare_search_median_us']:.0f}  instrumented median {r['inst_search_median_us']:.0f}  "
+          f"(sd of a search {r['search_sd_us']:.0f})")
+    print(f"  paired difference median {r['paired_diff_median_us']:.0f} µs, bootstrap 95 % "
+          f"[{r['paired_diff_ci_low_us']:.0f}, {r['paired_diff_ci_high_us']:.0f}]")
+    print(f"overhead per search: {m['search_overhead_us']:.1f} µs = {share * 100:.3f} % of a real search "
+          f"(targets < {TARGET_US:.0f} µs and < {TARGET_SHARE * 100:.0f} %): "
+          f"{'OK' if m['search_overhead_us'] < TARGET_US and share < TARGET_SHARE else 'ABOVE TARGET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
