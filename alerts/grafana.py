@@ -126,9 +126,11 @@ def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
             _panel("Memory changes", "Memories added, updated and deleted per second.", "ops",
                    [_query("A", f'sum by (service, event) (rate({promql.CHANGES}{{{SEL_S}}}[{RATE}]))',
                            "{{event}} ({{service}})")]),
-            _panel("Stored memories: growth over a week", f"Adds minus deletes now vs. {STORAGE_PERIOD} ago; alert "
-                   f"above {t.storage_growth_per_week:.0%} per week.", "percentunit",
-                   [_query("A", promql.storage_growth(S, STORAGE_PERIOD, SEL_S), "{{service}}")],
+            _panel("Stored memories: weekly growth at the current rate",
+                   f"(adds - deletes per week at the current rate) / memories stored (counted by the "
+                   f"instrumentation); the {STORAGE_PERIOD} alert compares with a week ago, red above "
+                   f"{t.storage_growth_per_week:.0%}.", "percentunit",
+                   [_query("A", promql.projected_weekly_growth(S, RATE, SEL_S), "{{service}}")],
                    _above(t.storage_growth_per_week)),
         ]),
     ]

@@ -22,6 +22,7 @@ CHANGES = "memlens_mem0_memory_changes_total"
 # Histogram bounds in seconds (contract); thresholds that need a bucket (slow share, latency SLO) must be one.
 DURATION_BUCKETS_S = (.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1, 2.5, 5, 10)
 
+WEEK_S = 604800
 _ERROR = 'status="error"'
 _HIT = 'outcome="hit"'
 _LOOKUP = 'outcome=~"hit|miss"'
@@ -131,3 +132,11 @@ def storage_growth(by: tuple[str, ...], period: str, match: str = "") -> str:
     """Growth of the stored-memory count over `period`, relative to its size `period` ago."""
     before = stored_memories(by, period, match)
     return f"{stored_memories(by, '', match)}\n/ ({before} > 0) - 1"
+
+
+def projected_weekly_growth(by: tuple[str, ...], window: str, match: str = "") -> str:
+    """Net memories added per week at the current rate, relative to the stored count (data from the start,
+    unlike `storage_growth`, which needs a week of history)."""
+    added = f"{_by(by)} (rate({CHANGES}{_sel(match, _ADD)}[{window}]))"
+    deleted = f"{_by(by)} (rate({CHANGES}{_sel(match, _DELETE)}[{window}]))"
+    return f"({added} - ({deleted} or {added} * 0)) * {WEEK_S}\n/ ({stored_memories(by, '', match)} > 0)"

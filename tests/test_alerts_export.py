@@ -228,7 +228,7 @@ def test_dashboard_structure(cfg):
     panels = [p for p in d["panels"] if p["type"] != "row"]
     titles = {p["title"] for p in panels}
     assert {"Latency percentiles", "Throughput", "Error rate", "Cache hit rate", "Tokens",
-            "Cost rate (USD per day)", "Stored memories: growth over a week"} <= titles
+            "Cost rate (USD per day)", "Stored memories: weekly growth at the current rate"} <= titles
     assert len({p["id"] for p in d["panels"]}) == len(d["panels"])
     for p in panels:
         assert p["datasource"]["uid"] == "${datasource}"
