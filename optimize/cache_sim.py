@@ -93,9 +93,14 @@ def generation_keys(trace: SearchTrace) -> np.ndarray:
     return _dense(trace.key, gen)
 
 
-def reuse_gaps_ms(ts_ms: np.ndarray, gkey: np.ndarray) -> np.ndarray:
+def key_order(gkey: np.ndarray) -> np.ndarray:
+    """Requests grouped by key, in time order within a key (stable sort): shared by every replay below."""
+    return np.argsort(gkey, kind="stable")
+
+
+def reuse_gaps_ms(ts_ms: np.ndarray, gkey: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """Milliseconds since the same key's previous request (NaN for its first request)."""
-    order = np.lexsort((np.arange(len(gkey)), gkey))
+    order = key_order(gkey) if order is None else order
     k, t = gkey[order], ts_ms[order].astype(np.float64)
     gap = np.full(len(gkey), np.nan)
     same = np.zeros(len(gkey), bool)
@@ -113,13 +118,13 @@ def refresh_ttl_hits(gaps_ms: np.ndarray, ttl_ms: float) -> np.ndarray:
         return gaps_ms < ttl_ms
 
 
-def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float) -> np.ndarray:
+def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float, order: np.ndarray | None = None) -> np.ndarray:
     """Fixed expiry: a miss stores the result until miss time + TTL; hits do not extend it. O(N) per TTL."""
     n = len(gkey)
     hit = np.ones(n, bool)
     if n == 0:
         return hit
-    order = np.lexsort((np.arange(n), gkey))
+    order = key_order(gkey) if order is None else order
     k, t = gkey[order], ts_ms[order].astype(np.int64)
     lo, span = int(t.min()), int(t.max() - t.min()) + int(np.ceil(ttl_ms)) + 2
     packed = k * span + (t - lo)
@@ -137,12 +142,12 @@ def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float) -> np.nda
     return hit
 
 
-def stack_distances(gkey: np.ndarray) -> np.ndarray:
+def stack_distances(gkey: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """LRU stack depth of each request (1 = the most recently used key); 0 for a key's first request."""
     n = len(gkey)
     if n == 0:
         return np.zeros(0, np.int64)
-    order = np.lexsort((np.arange(n), gkey))
+    order = key_order(gkey) if order is None else order
     prev_sorted = np.full(n, -1, np.int64)
     same = np.r_[False, gkey[order][1:] == gkey[order][:-1]]
     prev_sorted[same] = order[np.flatnonzero(same) - 1]
@@ -272,7 +277,8 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     n = len(trace)
     gkey = generation_keys(trace)
     distinct = int(gkey.max() + 1) if n else 0
-    gaps = reuse_gaps_ms(trace.ts_ms, gkey)
+    order = key_order(gkey)
+    gaps = reuse_gaps_ms(trace.ts_ms, gkey, order)
 
     uncached = ~trace.served_by_cache
     avg_miss = float(trace.latency_ms[uncached].mean()) if uncached.any() else 0.0
@@ -288,7 +294,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     rows = []
     rec = (0, 0.0)
     for ttl in ttls:
-        fixed = fixed_ttl_hits(trace.ts_ms, gkey, ttl * 1000.0)
+        fixed = fixed_ttl_hits(trace.ts_ms, gkey, ttl * 1000.0, order)
         hits = int(fixed.sum())
         cost = float(trace.cost_usd[fixed].sum())
         rows.append({
@@ -312,7 +318,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
         refresh_curve = pd.DataFrame({"ttl_s": [], "hit_rate": []})
 
     sizes = np.asarray(lru_sizes if lru_sizes is not None else _lru_plot_sizes(c.lru_sizes, distinct), np.int64)
-    dist = stack_distances(gkey) if 0 < n <= c.exact_max_requests else None
+    dist = stack_distances(gkey, order) if 0 < n <= c.exact_max_requests else None
     lru = lru_curve(gkey, sizes, c.exact_max_requests, c.shards_rate, dist)
     target_ttl_ms = _refresh_target_ttl_ms(gaps, target, n) if n else None
     return CacheWhatIf(
