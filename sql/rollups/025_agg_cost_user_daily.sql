@@ -1,0 +1,29 @@
+-- agg_cost_user_daily: additive per-day cost aggregates per user (priced by stg_op_costs from cfg_prices),
+-- materialised by memlens.rollups.refresh() for the top-spenders table and the user filter of the cost pages.
+-- grain: one row per (day, user_id, is_demo); user_id NULL = calls without a user scope.
+-- columns:
+--   day, week, month (DATE UTC), user_id (VARCHAR), is_demo (BOOLEAN)
+--   ops, searches (BIGINT calls), estimated_token_events (BIGINT calls with estimated token counts)
+--   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
+--   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD, prices at refresh time)
+--   unpriced_tokens (BIGINT), unpriced_calls (BIGINT), unpriced_events (BIGINT calls lacking a price)
+-- Refresh: one grouped scan of stg_op_costs (depends on cfg_prices: refresh after a price change).
+CREATE OR REPLACE TABLE agg_cost_user_daily AS
+SELECT
+    day, week, month, user_id, is_demo,
+    count(*) AS ops,
+    count(*) FILTER (WHERE is_search) AS searches,
+    count(*) FILTER (WHERE tokens_estimated) AS estimated_token_events,
+    CAST(sum(embedding_tokens) AS BIGINT) AS embedding_tokens,
+    CAST(sum(llm_input_tokens) AS BIGINT) AS llm_input_tokens,
+    CAST(sum(llm_output_tokens) AS BIGINT) AS llm_output_tokens,
+    sum(embedding_cost_usd) AS embedding_cost_usd,
+    sum(llm_cost_usd) AS llm_cost_usd,
+    sum(platform_cost_usd) AS platform_cost_usd,
+    sum(total_cost_usd) AS total_cost_usd,
+    CAST(sum(unpriced_tokens) AS BIGINT) AS unpriced_tokens,
+    CAST(sum(unpriced_calls) AS BIGINT) AS unpriced_calls,
+    count(*) FILTER (WHERE NOT priced) AS unpriced_events
+FROM stg_op_costs
+GROUP BY ALL
+ORDER BY day;
