@@ -1,0 +1,141 @@
+"""Mem0 history collector: a hand-built history DB with known answers, and a real offline mem0.Memory's DB."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collectors.base import CollectorError
+from collectors.history import collect_history, default_history_db
+
+# mem0 2.2.1's history table, as mem0/memory/storage.py creates it.
+CREATE = """CREATE TABLE history (id TEXT PRIMARY KEY, memory_id TEXT, old_memory TEXT, new_memory TEXT,
+            event TEXT, created_at DATETIME, updated_at DATETIME, is_deleted INTEGER, actor_id TEXT, role TEXT)"""
+
+
+def make_db(path: Path, rows: list[tuple]) -> Path:
+    db = sqlite3.connect(path)
+    db.execute(CREATE)
+    db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    return path
+
+
+ROWS = [
+    ("h1", "m1", None, "likes tea", "ADD", "2026-11-01T08:00:00.000000+00:00", None, 0, None, None),
+    ("h2", "m1", "likes tea", "likes green tea ☕", "UPDATE", "2026-11-01T08:00:00+00:00",
+     "2026-11-03T09:30:00+00:00", 0, "u1", "user"),
+    ("h3", "m2", None, "x" * 1000, "ADD", "2026-11-02T10:00:00+02:00", None, 0, None, None),
+    ("h4", "m2", "x" * 1000, None, "DELETE", "2026-11-02T08:00:00+00:00", "2026-11-04T00:00:00+00:00", 1, None, None),
+    ("h5", "m3", None, "no time", "ADD", None, "garbage", 0, None, None),
+    ("h6", "m3", None, "odd", "MERGE", "2026-11-05T00:00:00+00:00", None, 0, None, None),
+]
+
+
+def test_hand_built_history_db(con, tmp_path):
+    db = make_db(tmp_path / "history.db", ROWS)
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_duplicate, r.rows_quarantined) == (4, 0, 2)
+    got = con.execute("SELECT history_id, memory_id, event, old_memory_bytes, new_memory_bytes, created_at, "
+                      "updated_at, event_ts, is_deleted, actor_id, role, source_db FROM raw_memory_history "
+                      "ORDER BY history_id").fetchall()
+    src = str(db.resolve())
+    assert got == [
+        ("h1", "m1", "ADD", None, 9, datetime(2026, 11, 1, 8), None, datetime(2026, 11, 1, 8), False, None, None, src),
+        ("h2", "m1", "UPDATE", 9, len("likes green tea ☕".encode()), datetime(2026, 11, 1, 8),
+         datetime(2026, 11, 3, 9, 30), datetime(2026, 11, 3, 9, 30), False, "u1", "user", src),
+        ("h3", "m2", "ADD", None, 1000, datetime(2026, 11, 2, 8), None, datetime(2026, 11, 2, 8), False, None, None,
+         src),
+        ("h4", "m2", "DELETE", 1000, None, datetime(2026, 11, 2, 8), datetime(2026, 11, 4), datetime(2026, 11, 4),
+         True, None, None, src),
+    ]
+    assert len("likes green tea ☕".encode()) == 19  # multi-byte: bytes, not characters
+    q = con.execute("SELECT source_line, reason, source FROM raw_quarantine ORDER BY 1").fetchall()
+    assert q == [(5, 'no usable event time: updated_at "garbage", created_at "NULL"', "history"),
+                 (6, 'event: unknown value "MERGE" (expected ADD, UPDATE, DELETE)', "history")]
+    # Texts never reach the warehouse.
+    dump = str(con.execute("SELECT * FROM raw_memory_history").fetchall()) + str(
+        con.execute("SELECT * FROM raw_quarantine").fetchall())
+    assert "tea" not in dump and "xxx" not in dump and "no time" not in dump
+
+
+def test_history_is_incremental_and_idempotent(con, tmp_path):
+    db = make_db(tmp_path / "history.db", ROWS[:2])
+    assert collect_history(con, db).rows_loaded == 2
+    again = collect_history(con, db)
+    assert (again.rows_loaded, again.rows_duplicate, again.rows_quarantined) == (0, 0, 0)
+    w = sqlite3.connect(db)
+    w.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ROWS[2])
+    w.commit()
+    w.close()
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_duplicate) == (1, 0)
+    assert con.execute("SELECT count(*) FROM raw_memory_history").fetchall() == [(3,)]
+    # Checkpoint lost: everything is read again and upserted, nothing doubles.
+    con.execute("DELETE FROM raw_ingest_checkpoints")
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_duplicate) == (0, 3)
+    assert con.execute("SELECT count(*) FROM raw_memory_history").fetchall() == [(3,)]
+
+
+def test_missing_locked_or_foreign_db_leave_the_warehouse_unchanged(con, tmp_path):
+    from memlens.config import load_config
+
+    with pytest.raises(CollectorError, match="Mem0 history DB not found"):
+        collect_history(con, tmp_path / "nope.db")
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(CollectorError, match="no `history` table"):
+        collect_history(con, other)
+    db = make_db(tmp_path / "history.db", ROWS[:2])
+    locker = sqlite3.connect(db)
+    locker.execute("BEGIN EXCLUSIVE")  # a writer holding the DB
+    try:
+        fast = load_config(overrides={"collector": {"sqlite_timeout_seconds": 0.2}})
+        with pytest.raises(CollectorError, match="database is locked"):
+            collect_history(con, db, fast)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert con.execute("SELECT count(*) FROM raw_memory_history").fetchall() == [(0,)]
+    assert con.execute("SELECT status FROM raw_ingest_runs").fetchall() in ([], [("error",)])
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM history").fetchall() == [(2,)]
+
+
+def test_default_history_db_follows_mem0_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("MEM0_DIR", str(tmp_path))
+    assert default_history_db() == tmp_path / "history.db"
+    monkeypatch.delenv("MEM0_DIR")
+    assert default_history_db() == Path.home() / ".mem0" / "history.db"
+
+
+@pytest.mark.mem0
+def test_history_of_a_real_offline_memory(con, tmp_path):
+    from workloads.offline_mem0 import offline_memory
+
+    memory = offline_memory(tmp_path / "m")
+    added = memory.add("I like green tea", user_id="alice", infer=False)["results"]
+    mid = added[0]["id"]
+    memory.add("I live in Lisbon", user_id="alice", infer=False)
+    memory.update(mid, "I like jasmine tea")
+    memory.delete(mid)
+    db = tmp_path / "m" / "history.db"
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_quarantined) == (4, 0)
+    got = con.execute("SELECT memory_id = ?, event, old_memory_bytes, new_memory_bytes FROM raw_memory_history "
+                      "ORDER BY event_ts, event", [mid]).fetchall()
+    assert sorted(got) == sorted([
+        (True, "ADD", None, len("I like green tea")),
+        (False, "ADD", None, len("I live in Lisbon")),
+        (True, "UPDATE", len("I like green tea"), len("I like jasmine tea")),
+        (True, "DELETE", len("I like jasmine tea"), None),
+    ])
+    times = con.execute("SELECT event, event_ts FROM raw_memory_history WHERE memory_id = ? ORDER BY event_ts",
+                        [mid]).fetchall()
+    assert [e for e, _ in times] == ["ADD", "UPDATE", "DELETE"]
+    assert all(abs((ts - datetime.now(UTC).replace(tzinfo=None)).total_seconds()) < 600 for _, ts in times)
+    assert collect_history(con, db).rows_loaded == 0
