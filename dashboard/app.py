@@ -38,6 +38,7 @@ PAGES = {
     ],
     "Data": [
         page("sources.py", "Data sources", ":material/input:"),
+        page("runs.py", "Runs", ":material/compare_arrows:"),
     ],
 }
 
