@@ -83,6 +83,8 @@ class CollectorCfg(_Strict):
     max_latency_ms: float = Field(gt=0)
     max_future_seconds: float = Field(ge=0)
     sqlite_timeout_seconds: float = Field(ge=0)
+    snapshot_max_memories: int = Field(gt=0)
+    platform_page_size: int = Field(gt=0)
 
 
 class DashboardCfg(_Strict):
