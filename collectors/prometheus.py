@@ -106,7 +106,7 @@ def _headers(cfg: Config) -> dict[str, str] | None:
 
 def connect_prometheus(url: str, cfg: Config) -> PrometheusConnect:
     p = cfg.prometheus
-    retry = Retry(total=p.retries, connect=p.retries, read=0, backoff_factor=0.2,
+    retry = Retry(total=p.retries, connect=p.retries, read=False, backoff_factor=0.2,  # a slow answer is not retried
                   status_forcelist=(502, 503, 504), allowed_methods=("GET",))
     return PrometheusConnect(url=url.rstrip("/"), headers=_headers(cfg), disable_ssl=not p.verify_tls,
                              retry=retry, timeout=p.timeout_s)
@@ -139,7 +139,12 @@ def _fetch(pc: PrometheusConnect, url: str, q: Query, start: float, end: float, 
             raise CollectorError(f"cannot reach Prometheus at {url} ({_reason(exc)}); is it running and is "
                                  f"prometheus.url / --url right?") from exc
         except PrometheusApiClientException as exc:
-            raise CollectorError(f"Prometheus at {url} rejected query {q.name}: {redact(str(exc))[:500]}") from exc
+            text = str(exc)  # "HTTP Status Code 400 (b'{...\"error\": \"...\"}')": keep the status and the error
+            status = re.search(r"HTTP Status Code \d+", text)
+            error = re.search(r'"error":\s*"((?:[^"\\]|\\.)*)"', text)
+            detail = f"{status.group(0) if status else 'error'}: {error.group(1) if error else text[:300]}"
+            raise CollectorError(f"Prometheus at {url} rejected query {q.name} ({detail}); "
+                                 f"check the URL, the credentials and the Prometheus version") from exc
         except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
             raise CollectorError(f"Prometheus at {url} gave an unusable answer to {q.name}: "
                                  f"{type(exc).__name__}: {redact(str(exc))[:300]}") from exc

@@ -1,0 +1,98 @@
+"""A real instrumented Mem0 process for the Prometheus end-to-end test (run as a subprocess).
+
+    python tests/prom_e2e_worker.py PORT LOG_DIR WORKDIR SECONDS
+
+Builds a real offline mem0.Memory (MiniLM embedder, in-process Qdrant), instruments it with an op-log
+writer, MemlensMetrics on the default registry (so process CPU/RSS are exported too) and a search cache,
+serves /metrics on 127.0.0.1:PORT, prints READY, waits for a line on stdin (the test starts Prometheus
+and lets it scrape the zero-valued series first), runs a mixed workload for SECONDS, flushes the log,
+prints DONE and keeps serving /metrics until it is terminated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env  # noqa: E402
+
+SERVICE = "e2e-mem0"
+OPS = ("add", "search", "get_all", "update", "delete")
+USERS = ("alice", "bob", "carol")
+QUERIES = ("what does the user like to eat", "travel plans", "favourite programming language",
+           "music taste", "where does the user live")
+FACTS = ("likes {x} food", "plans a trip to {x}", "writes {x} every day", "listens to {x}", "lives near {x}")
+WORDS = ("Lisbon", "Rust", "jazz", "Kyoto", "tapas", "Python", "the sea", "Oslo", "techno", "ramen")
+
+
+def main() -> int:
+    port, log_dir, workdir, seconds = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+    prepare_offline_env(workdir / "mem0home")
+    from instrumentation import OpLogWriter, SearchCache, instrument
+    from instrumentation.metrics import MemlensMetrics, start_metrics_server
+
+    metrics = MemlensMetrics()
+    # Zero-valued children for every series the workload will touch: Prometheus sees them at 0 before the
+    # first call, so rate()/increase() count every observation (a series born at 3 would lose those 3).
+    for op in OPS:
+        metrics.duration.labels(SERVICE, "oss", op, "sync", "ok")
+        metrics.ops.labels(SERVICE, "oss", op, "sync", "ok")
+    metrics.duration.labels(SERVICE, "oss", "search", "sync", "error")
+    metrics.ops.labels(SERVICE, "oss", "search", "sync", "error")
+    metrics.errors.labels(SERVICE, "oss", "search", "ValueError")
+    for outcome in ("hit", "miss"):
+        metrics.cache.labels(SERVICE, "search", outcome)
+    metrics.tokens.labels(SERVICE, "embedding", EMBEDDING_MODEL)
+    for event in ("add", "update", "delete"):
+        metrics.changes.labels(SERVICE, event)
+    server, _ = start_metrics_server(port)
+
+    memory = offline_memory(workdir)
+    writer = OpLogWriter(log_dir, service=SERVICE)
+    mem = instrument(memory, writer=writer, metrics=metrics, cache=SearchCache(ttl_s=300), service=SERVICE,
+                     embedding_model=EMBEDDING_MODEL)
+    print("READY", flush=True)
+    sys.stdin.readline()
+
+    rng = random.Random(3)
+    ids: dict[str, list[str]] = {u: [] for u in USERS}
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        user = rng.choice(USERS)
+        roll = rng.random()
+        n += 1
+        if roll < 0.30 or not ids[user]:
+            text = rng.choice(FACTS).format(x=rng.choice(WORDS))
+            out = mem.add([{"role": "user", "content": text}], user_id=user, infer=False)
+            ids[user] += [r["id"] for r in out.get("results", [])]
+        elif roll < 0.80:
+            mem.search(rng.choice(QUERIES), filters={"user_id": user}, top_k=5)
+        elif roll < 0.85:
+            mem.get_all(filters={"user_id": user}, top_k=20)
+        elif roll < 0.93:
+            mem.update(rng.choice(ids[user]), rng.choice(FACTS).format(x=rng.choice(WORDS)))
+        elif roll < 0.97:
+            mem.delete(ids[user].pop(rng.randrange(len(ids[user]))))
+        else:
+            # A real Mem0 error (search without an entity id in filters): recorded, the workload goes on.
+            with contextlib.suppress(Exception):
+                mem.search(rng.choice(QUERIES), top_k=5)
+    writer.flush()
+    writer.close()
+    print(f"DONE {n}", flush=True)
+    try:
+        while True:
+            time.sleep(1)
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Prometheus collector without a Prometheus binary: outages, timeouts, auth, partial failures.
+
+`PromAPIStandIn` is a local HTTP stand-in for Prometheus's /api/v1/query_range (not Prometheus): it
+records the requests and answers with canned JSON, delays, or errors. The real-server test is
+tests/test_prometheus_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from prom_support import free_port
+
+from collectors.base import CollectorError
+from collectors.prometheus import collect_prometheus, parse_duration, public_url, queries
+from memlens.config import load_config
+
+END = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class PromAPIStandIn:
+    """Answers query_range with one series per query (value = index of the query), or misbehaves."""
+
+    def __init__(self, delay_s: float = 0.0, fail_after: int | None = None, status: int = 200) -> None:
+        self.requests: list[tuple[dict[str, list[str]], dict[str, str]]] = []
+        self.delay_s, self.fail_after, self.status = delay_s, fail_after, status
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                params = parse_qs(urlsplit(self.path).query)
+                stand_in.requests.append((params, dict(self.headers)))
+                time.sleep(stand_in.delay_s)
+                n = len(stand_in.requests)
+                if stand_in.status != 200 or (stand_in.fail_after is not None and n > stand_in.fail_after):
+                    body = {"status": "error", "errorType": "bad_data", "error": "parse error"}
+                    code = stand_in.status if stand_in.status != 200 else 400
+                else:
+                    start, end, step = (float(params[k][0]) for k in ("start", "end", "step"))
+                    values = [[start + i * step, str(n)] for i in range(int((end - start) / step) + 1)]
+                    values.append([end, "NaN"])  # idle histogram_quantile points are not stored
+                    body = {"status": "success", "data": {"resultType": "matrix", "result": [
+                        {"metric": {"service": "svc", "op": "search"}, "values": values}]}}
+                    code = 200
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client timed out and left
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fingerprint(con) -> tuple:
+    return tuple(con.execute(f"SELECT count(*), hash(list(t ORDER BY t)) FROM (SELECT CAST(x AS VARCHAR) AS t FROM {name} x)").fetchone()  # noqa: E501
+                 for name in ("raw_prom_samples", "raw_prom_checkpoints", "raw_ingest_runs"))
+
+
+@pytest.fixture
+def cfg():
+    return load_config(None, overrides={"prometheus": {"timeout_s": 0.5, "retries": 0, "window": "10m",
+                                                       "step": "60s"}})
+
+
+def test_collects_every_query_idempotently_and_incrementally(con, cfg):
+    n_queries = len(queries(cfg))
+    with PromAPIStandIn() as prom:
+        first = collect_prometheus(con, prom.url, cfg, end=END)
+        assert len(prom.requests) == n_queries
+        # 10-minute window at 60 s, both ends included: 11 points per query; NaN points are skipped.
+        assert first.rows_loaded == 11 * n_queries and first.rows_duplicate == 0
+        again = collect_prometheus(con, prom.url, cfg, start=END - timedelta(minutes=10), end=END)
+        assert again.rows_loaded == 0 and again.rows_duplicate == 11 * n_queries
+        later = collect_prometheus(con, prom.url, cfg, end=END + timedelta(minutes=3))  # resumes at checkpoint
+        assert later.rows_loaded == 3 * n_queries
+        start = float(prom.requests[-1][0]["start"][0])
+        assert start == (END + timedelta(minutes=1)).timestamp()
+    rows = con.execute("SELECT query_name, service, op, labels, count(*) FROM raw_prom_samples "
+                       "WHERE query_name = 'latency_p95_seconds' GROUP BY ALL").fetchall()
+    assert rows == [("latency_p95_seconds", "svc", "search", '{"op":"search","service":"svc"}', 14)]
+    ops = con.execute("SELECT count(*), min(ts), max(ts) FROM metric_prom_ops").fetchone()
+    assert ops == (14, (END - timedelta(minutes=10)).replace(tzinfo=None), (END + timedelta(minutes=3)).replace(
+        tzinfo=None))
+
+
+def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cfg):
+    with PromAPIStandIn() as prom:
+        collect_prometheus(con, prom.url, cfg, end=END)  # some earlier state to protect
+    before = fingerprint(con)
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(CollectorError, match=rf"cannot reach Prometheus at {url} \(Connection refused\)"):
+        collect_prometheus(con, url, cfg, end=END + timedelta(hours=1))
+    assert fingerprint(con) == before
+
+
+def test_slow_prometheus_times_out_and_leaves_the_warehouse_unchanged(con, cfg):
+    before = fingerprint(con)
+    with PromAPIStandIn(delay_s=2.0) as prom:
+        t0 = time.monotonic()
+        with pytest.raises(CollectorError, match=r"did not answer query latency_p50_seconds within 0.5 s"):
+            collect_prometheus(con, prom.url, cfg, end=END)
+        assert time.monotonic() - t0 < 2.0
+    assert fingerprint(con) == before
+
+
+def test_failure_after_some_queries_writes_nothing(con, cfg):
+    """Fetch everything first, then write: a failure on the 5th query (ops_per_second) leaves no partial samples."""
+    before = fingerprint(con)
+    with PromAPIStandIn(fail_after=4) as prom, pytest.raises(
+            CollectorError, match=r"rejected query ops_per_second \(HTTP Status Code 400: parse error\)"):
+        collect_prometheus(con, prom.url, cfg, end=END)
+    assert fingerprint(con) == before
+
+
+def test_auth_header_from_env_var_is_sent_and_never_stored(con, cfg, monkeypatch):
+    secret = "Bearer s3cr3t-t0ken-value"
+    monkeypatch.setenv("MY_PROM_AUTH", secret)
+    auth_cfg = load_config(None, overrides={"prometheus": {"auth_header_env": "MY_PROM_AUTH", "step": "60s",
+                                                           "window": "5m"}})
+    with PromAPIStandIn() as prom:
+        url = prom.url.replace("http://", "http://user:pw@")
+        result = collect_prometheus(con, url, auth_cfg, end=END)
+        assert {h.get("Authorization") for _, h in prom.requests} == {secret}
+    assert result.rows_loaded > 0
+    dump = json.dumps(con.execute("SELECT * FROM raw_ingest_runs").fetchall(), default=str)
+    dump += json.dumps(con.execute("SELECT DISTINCT source_url FROM raw_prom_samples").fetchall())
+    assert "s3cr3t" not in dump and "pw@" not in dump and prom.url in dump
+
+
+def test_missing_auth_env_var_names_the_setting(con, monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    auth_cfg = load_config(None, overrides={"prometheus": {"auth_header_env": "NOT_SET_ANYWHERE"}})
+    with pytest.raises(CollectorError, match=r"prometheus.auth_header_env names \$NOT_SET_ANYWHERE"):
+        collect_prometheus(con, "http://127.0.0.1:9", auth_cfg, end=END)
+
+
+def test_cli_outage_exit_code_and_message(tmp_path, capsys):
+    from memlens.cli import main
+
+    url = f"http://127.0.0.1:{free_port()}"
+    code = main(["collect", "prometheus", "--url", url, "--warehouse", str(tmp_path / "w.duckdb"),
+                 "--end", "2026-11-25T12:00:00Z"])
+    assert code == 1
+    assert f"cannot reach Prometheus at {url} (Connection refused)" in capsys.readouterr().err
+
+
+def test_helpers():
+    assert parse_duration("1h30m") == 5400 and parse_duration("15") == 15 and parse_duration("250ms") == 0.25
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("5 minutes", "step")
+    assert public_url("https://u:p@prom.example.com:9443/prom/?x=1") == "https://prom.example.com:9443/prom"
