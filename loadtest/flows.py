@@ -6,12 +6,14 @@ Each runs its measured phases in a `Session`, stores them in the warehouse, and 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from instrumentation.events import IdHasher
 from loadtest.logcheck import LogCheck, check_run_log
 from loadtest.runner import Session
 from loadtest.scenario import Scenario
@@ -32,7 +34,9 @@ class FlowResult:
 
 def _finish(session: Session, con: duckdb.DuckDBPyConnection, notes: list[str]) -> FlowResult:
     summary = session.store(con)
-    checks = {r.run_id: check_run_log(con, r.run_id, r.phase.issued) for r in session.runs}
+    # ids in the log are salted hashes when the config says so: hash the issued ones the same way
+    hasher = IdHasher(os.environ.get("MEMLENS_ID_SALT") if session.cfg.instrumentation.hash_user_ids else None)
+    checks = {r.run_id: check_run_log(con, r.run_id, r.phase.issued, hasher) for r in session.runs}
     return FlowResult(session.group_id, summary, checks, notes)
 
 

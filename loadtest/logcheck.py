@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import duckdb
 
-from instrumentation.events import query_hash
+from instrumentation.events import IdHasher, query_hash
 from loadtest.driver import IssuedOp
 
 Signature = tuple[str, str, str | None, str | None]
+PLAIN_IDS = IdHasher(None)  # ids logged as they are (instrumentation.hash_user_ids off)
 
 # Fixed text, bound parameter: the events of one run.
 _LOGGED_SQL = """
@@ -25,14 +26,16 @@ FROM raw_op_events WHERE tag = ?
 """
 
 
-def issued_signature(op: IssuedOp) -> Signature:
+def issued_signature(op: IssuedOp, hasher: IdHasher = PLAIN_IDS) -> Signature:
+    """`hasher`: the instrumentation's user-id hashing when the config turns it on (identity otherwise)."""
     status = "ok" if op.ok else "error"
+    user = hasher(op.user_id)
     if op.op == "search":
-        return ("search", status, op.user_id, query_hash(op.text or ""))
+        return ("search", status, user, query_hash(op.text or ""))
     if op.op == "add":
-        return ("add", status, op.user_id, ",".join(sorted(op.created_ids)) if op.ok else None)
+        return ("add", status, user, ",".join(sorted(op.created_ids)) if op.ok else None)
     if op.op == "get_all":
-        return ("get_all", status, op.user_id, None)
+        return ("get_all", status, user, None)
     return (op.op, status, None, op.memory_id)
 
 
@@ -65,7 +68,8 @@ class LogCheck:
                 f"{self.extra} extra or duplicated")
 
 
-def check_run_log(con: duckdb.DuckDBPyConnection, run_id: str, issued: list[IssuedOp]) -> LogCheck:
-    want = Counter(issued_signature(op) for op in issued)
+def check_run_log(con: duckdb.DuckDBPyConnection, run_id: str, issued: list[IssuedOp],
+                  hasher: IdHasher = PLAIN_IDS) -> LogCheck:
+    want = Counter(issued_signature(op, hasher) for op in issued)
     got = Counter(logged_signature(*row) for row in con.execute(_LOGGED_SQL, [run_id]).fetchall())
     return LogCheck(sum(want.values()), sum(got.values()), sum((want - got).values()), sum((got - want).values()))

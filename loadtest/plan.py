@@ -11,16 +11,12 @@ import random
 from dataclasses import dataclass
 
 from loadtest.scenario import OPS_IN_MIX, Mix
+from workloads import mix as mix_vocabulary
 
-_SUBJECTS = ("coffee", "hiking", "jazz", "python", "sushi", "running", "chess", "gardening", "cycling",
-             "photography", "tea", "skiing", "baking", "podcasts", "yoga", "board games", "sci-fi novels",
-             "vintage cars", "birdwatching", "climbing", "pottery", "opera", "surfing", "knitting")
-_FACTS = ("likes {s}", "dislikes {s}", "started {s} last year", "wants to get better at {s}",
-          "spends weekends on {s}", "asked for recommendations about {s}", "is allergic to anything near {s}",
-          "prefers {s} in the morning", "recently gave up {s}", "talks about {s} with friends")
-_QUESTIONS = ("what does the user think about {s}?", "does the user like {s}", "any plans involving {s}?",
-              "how often does the user do {s}", "recommend something related to {s}",
-              "what changed recently about {s}")
+# The same vocabulary as `memlens workload` (workloads/mix.py), so load-test texts look like its texts.
+# The load test needs its own plan: scenario-set weights, think time, a seed per round (A and B get the
+# same stream), and a duration stop; workloads.mix has fixed weights and a fixed op count per user.
+_SUBJECTS, _FACTS, _QUESTIONS = mix_vocabulary._SUBJECTS, mix_vocabulary._FACTS, mix_vocabulary._QUESTIONS
 
 
 @dataclass(frozen=True)
