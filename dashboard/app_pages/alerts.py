@@ -16,17 +16,17 @@ th = ctx.cfg.thresholds
 with st.form("thresholds", border=True):
     c = st.columns(4)
     edits = {
-        "p99_ms": c[0].number_input("P99 latency > (ms)", 1.0, value=float(th.p99_ms), step=50.0),
-        "p95_ms": c[1].number_input("P95 latency > (ms)", 1.0, value=float(th.p95_ms), step=25.0),
-        "avg_ms": c[2].number_input("Average latency > (ms)", 1.0, value=float(th.avg_ms), step=10.0),
-        "slow_op_ms": c[3].number_input("Slow operation > (ms)", 1.0, value=float(th.slow_op_ms), step=25.0),
-        "error_rate": c[0].number_input("Error rate >", 0.0, 1.0, value=float(th.error_rate), step=0.01),
-        "slow_op_share": c[1].number_input("Slow share >", 0.0, 1.0, value=float(th.slow_op_share), step=0.01),
-        "cache_hit_rate_min": c[2].number_input("Cache hit rate <", 0.0, 1.0, value=float(th.cache_hit_rate_min),
+        "p99_ms": c[0].number_input("P99 latency > (ms)", 1.0, value=float(th.p99_ms), key="thr_p99_ms", step=50.0),
+        "p95_ms": c[1].number_input("P95 latency > (ms)", 1.0, value=float(th.p95_ms), key="thr_p95_ms", step=25.0),
+        "avg_ms": c[2].number_input("Average latency > (ms)", 1.0, value=float(th.avg_ms), key="thr_avg_ms", step=10.0),
+        "slow_op_ms": c[3].number_input("Slow operation > (ms)", 1.0, value=float(th.slow_op_ms), key="thr_slow_op_ms", step=25.0),
+        "error_rate": c[0].number_input("Error rate >", 0.0, 1.0, value=float(th.error_rate), key="thr_error_rate", step=0.01),
+        "slow_op_share": c[1].number_input("Slow share >", 0.0, 1.0, value=float(th.slow_op_share), key="thr_slow_op_share", step=0.01),
+        "cache_hit_rate_min": c[2].number_input("Cache hit rate <", 0.0, 1.0, value=float(th.cache_hit_rate_min), key="thr_cache_hit_rate_min",
                                                 step=0.05),
         "storage_growth_per_week": c[3].number_input("Storage growth per week >", 0.0,
-                                                     value=float(th.storage_growth_per_week), step=0.05),
-        "daily_budget_usd": c[0].number_input("Daily budget (USD)", 0.0, value=float(th.daily_budget_usd), step=1.0),
+                                                     value=float(th.storage_growth_per_week), key="thr_storage_growth_per_week", step=0.05),
+        "daily_budget_usd": c[0].number_input("Daily budget (USD)", 0.0, value=float(th.daily_budget_usd), key="thr_daily_budget_usd", step=1.0),
     }
     st.form_submit_button("Apply", icon=":material/refresh:")
 

@@ -1,0 +1,238 @@
+"""Every dashboard page under streamlit.testing.v1.AppTest against a known warehouse: no exception, the numbers
+shown equal the views' values (and the hand-computed ones), filters change them, empty and demo states."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard_fixtures import INGESTED, make_warehouse
+from memlens.warehouse import connect
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGES = ["overview", "latency", "cache", "cost", "growth", "diagnosis", "alerts", "sources"]
+
+
+@pytest.fixture(autouse=True)
+def no_auto_demo(tmp_path, monkeypatch):
+    """Empty warehouses stay empty in these tests (the demo auto-load is covered by the browser test)."""
+    cfg = tmp_path / "memlens.yaml"
+    cfg.write_text("dashboard:\n  demo_when_empty: false\n", encoding="utf-8")
+    monkeypatch.setenv("MEMLENS_CONFIG", str(cfg))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _history(path: Path) -> None:
+    """3 memories added Nov 10 (100 bytes each), one deleted Nov 20: 2 memories / 200 bytes held."""
+    con = connect(path)
+    rows = [("h.db", f"h{i}", f"m{i}", "ADD", None, 100, datetime(2026, 11, 10), None, datetime(2026, 11, 10))
+            for i in range(3)]
+    rows.append(("h.db", "h9", "m0", "DELETE", 100, None, datetime(2026, 11, 20), None, datetime(2026, 11, 20)))
+    con.executemany("INSERT INTO raw_memory_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL, NULL, ?)",
+                    [(*r, INGESTED) for r in rows])
+    con.close()
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch) -> Path:
+    path = make_warehouse(tmp_path / "known.duckdb")
+    _history(path)
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(path))
+    return path
+
+
+def _view(path: Path, sql: str):
+    con = connect(path)
+    try:
+        return con.execute(sql).fetchone()
+    finally:
+        con.close()
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    return at
+
+
+def _goto(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_every_page_renders_without_exception(warehouse):
+    at = _app()
+    for page in PAGES:
+        _goto(at, page)
+        assert not at.error, f"{page}: {[e.value for e in at.error]}"
+        assert at.title[0].value  # each page has its title
+
+
+def test_overview_cards_equal_the_health_view(warehouse):
+    p99, hit, penalty, per_1k = _view(warehouse, "SELECT search_p99_ms, hit_rate, miss_penalty, "
+                                      "oss_cost_per_1k_searches_usd FROM metric_health_summary")
+    assert (p99, round(hit, 4), penalty) == (300.0, 0.3333, 7.5)
+    at = _app()
+    md = _markdown(at)
+    assert "**P99 latency**" in md and "### 300 ms" in md
+    assert f"### {hit * 100:.1f} %" in md and f"### {penalty:.2f}×" in md
+    assert f"### ${per_1k:,.4f}" in md                      # $0.1033 per 1,000 searches
+    # top problems: red first, furthest from target first — slow share 50 % vs alert 10 % (5×) leads
+    assert "**1. Slow operations (> 200 ms): 50.0 %**" in md
+    assert "Storage growth per month" in md
+
+
+def test_latency_numbers_and_filters(warehouse):
+    ops, avg, p99 = _view(warehouse, "SELECT ops, avg_ms, p99_ms FROM metric_latency_by_op WHERE op = 'all'")
+    at = _goto(_app(), "latency")
+    m = _metrics(at)
+    assert m["Operations"] == f"{ops:,}" == "40"
+    assert m["Average"] == f"{avg:,.0f} ms" == "185 ms"
+    assert m["P99"] == f"{p99:,.0f} ms"
+    assert m["Slow (> 200 ms)"] == "50.0 %"
+    slow = at.dataframe[1].value                               # slowest operations
+    assert len(slow) == 20 and set(slow["latency_ms"]) == {300.0}
+    # user alice: 10 searches at 40 ms + 10 adds at 100 ms
+    at.sidebar.selectbox(key="f_user").set_value("alice").run()
+    m = _metrics(at)
+    assert (m["Operations"], m["Average"], m["P99"]) == ("20", "70 ms", "100 ms")
+    # + op add only
+    at.sidebar.selectbox(key="f_op").set_value("add").run()
+    assert _metrics(at)["Operations"] == "10"
+    # time range alone: the second week holds 30 events
+    at.sidebar.selectbox(key="f_user").set_value("All").run()
+    at.sidebar.selectbox(key="f_op").set_value("All").run()
+    at.sidebar.date_input(key="time_range").set_value((date(2026, 11, 16), date(2026, 11, 22))).run()
+    assert _metrics(at)["Operations"] == "30"
+
+
+def test_filters_that_match_nothing_say_so(warehouse):
+    at = _app()
+    at.sidebar.date_input(key="time_range").set_value((date(2026, 11, 9), date(2026, 11, 15))).run()
+    at.sidebar.selectbox(key="f_op").set_value("add").run()   # adds all happen in the second week
+    assert not at.exception
+    assert any("No operations match" in i.value for i in at.info)
+
+
+def test_cache_page(warehouse):
+    hits, misses = _view(warehouse, "SELECT sum(hits), sum(misses) FROM metric_cache_daily")
+    at = _goto(_app(), "cache")
+    m = _metrics(at)
+    assert m["Hit rate"] == f"{hits / (hits + misses) * 100:.1f} %" == "33.3 %"
+    assert m["Miss penalty"] == "7.50×" and m["Cache requests"] == "30"
+    by_query = at.dataframe[1].value
+    assert by_query.iloc[0]["query_hash"] == "q-common" and by_query.iloc[0]["requests"] == 10
+    assert "user preferences" in list(at.dataframe[2].value["data"])      # TTL guidance from the config
+
+
+def test_cost_page_and_weekly_review(warehouse):
+    total = _view(warehouse, "SELECT sum(total_cost_usd) FROM metric_cost_daily")[0]
+    at = _goto(_app(), "cost")
+    m = _metrics(at)
+    assert m["Cost in selection"] == f"${total:,.4f}" == "$0.0031"
+    # week Nov 16-22: 20 searches x 2000 tokens x $0.02/1M + 10 adds x (1000 x $0.15 + 100 x $0.60)/1M = $0.0029
+    assert m["This week (Nov 16 – Nov 22, 2026)"] == "$0.0029"
+    assert m["Last week (Nov 09 – Nov 15, 2026)"] == "$0.0002"
+    # Nov 1-22: $0.0031 over 22 of 30 days → $0.0042
+    assert m["Month-end projection"] == "$0.0042"
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download CSV", "Download report (Markdown)", "Download report (HTML)"]
+    at.sidebar.selectbox(key="f_user").set_value("alice").run()
+    assert _metrics(at)["Cost in selection"] == "$0.0023"       # alice: 10 searches + 10 adds
+
+
+def test_growth_page(warehouse):
+    memories, size = _view(warehouse, "SELECT memories, bytes FROM metric_memory_growth_daily WHERE level = 'all' "
+                           "ORDER BY day DESC LIMIT 1")
+    at = _goto(_app(), "growth")
+    m = _metrics(at)
+    assert m["Memories held"] == f"{memories:,}" == "2"
+    assert m["Text bytes held"] == f"{size:,}" == "200"
+
+
+def test_growth_page_without_history(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(make_warehouse(tmp_path / "nohist.duckdb")))
+    at = _goto(_app(), "growth")
+    assert any("memlens collect history" in i.value for i in at.info)
+
+
+def test_diagnosis_lights_the_measured_path(warehouse):
+    at = _goto(_app(), "diagnosis")
+    lit = "\n".join(w.value for w in at.warning if "Demo data" not in w.value)
+    # search avg 213 ms > 200 → yes; P50 300 > 200 → all slow; hit rate 33 % → second band; $0.10 > $0.02 per 1k
+    assert "**Average latency > slow threshold?** Yes: average 213 ms vs 200 ms." in lit
+    assert "**All queries slow?** Yes" in lit
+    assert "**Hit rate in the second band?** Yes: hit rate 33.3 %" in lit
+    assert "**Query costs high?** Yes" in lit
+    assert "P99 latency > P99 threshold?" not in lit and "High variance?" not in lit
+    assert "66.7 % of searches have no user/agent/run scope" in lit
+
+
+def test_alerts_page_follows_edited_thresholds(warehouse):
+    at = _goto(_app(), "alerts")
+    rules = at.code[-2].value if len(at.code) > 2 else at.code[0].value
+    assert "p99_rate5m > 0.5" in rules
+    at.number_input(key="thr_p99_ms").set_value(750.0)       # P99 latency > (ms), inside the form
+    at.button[0].click().run()                                 # the form's Apply
+    codes = "\n".join(c.value for c in at.code)
+    assert "p99_rate5m > 0.75" in codes and "threshold 750ms" in codes
+    assert "-      service_op:memlens_mem0_operation_duration_seconds:p99_rate5m > 0.5" in codes  # the diff
+
+
+def test_sources_page(warehouse):
+    at = _goto(_app(), "sources")
+    m = _metrics(at)
+    assert m["op events"] == "40" and m["quarantine"] == "1" and m["memory history"] == "4"
+    reasons = at.dataframe[1].value
+    assert list(reasons["reason"]) == ["invalid JSON"]
+
+
+def test_empty_warehouse_says_what_to_do(tmp_path, monkeypatch):
+    path = tmp_path / "empty.duckdb"
+    connect(path).close()
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(path))
+    at = _app()
+    assert not at.exception
+    assert any("holds no operations yet" in i.value and "memlens demo" in i.value for i in at.info)
+    for page in PAGES:
+        _goto(at, page)
+    assert [b.label for b in at.button][:2] == ["Collect", "Load the demo"]   # Data sources offers both
+
+
+def test_demo_banner_only_with_demo_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(make_warehouse(tmp_path / "demo.duckdb", demo=True)))
+    at = _app()
+    assert any(w.value.startswith("**Demo data** — All events") for w in at.warning)
+    st.cache_resource.clear()
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(make_warehouse(tmp_path / "real.duckdb")))
+    at = _app()
+    assert not any("Demo data" in w.value for w in at.warning)
+
+
+def test_unknown_query_name_and_missing_parameter(warehouse):
+    from dashboard import data
+
+    con = data.open_readonly(warehouse)
+    try:
+        with pytest.raises(KeyError):
+            data.run(con, "raw_op_events; DROP TABLE raw_op_events")
+        with pytest.raises(ValueError, match="limit"):
+            data.run(con, "slow_ops")
+        # a filter value is bound, never pasted: a quote in it is just a value that matches nothing
+        assert data.run(con, "summary", data.Filters(user="x' OR '1'='1"))["ops"].iloc[0] == 0
+    finally:
+        con.close()
