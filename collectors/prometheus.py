@@ -106,9 +106,12 @@ def _headers(cfg: Config) -> dict[str, str] | None:
 
 def connect_prometheus(url: str, cfg: Config) -> PrometheusConnect:
     p = cfg.prometheus
+    headers = _headers(cfg)
+    if headers:  # the configured header wins over user:password in the URL (requests would prefer the URL's)
+        url = public_url(url)
     retry = Retry(total=p.retries, connect=p.retries, read=False, backoff_factor=0.2,  # a slow answer is not retried
                   status_forcelist=(502, 503, 504), allowed_methods=("GET",))
-    return PrometheusConnect(url=url.rstrip("/"), headers=_headers(cfg), disable_ssl=not p.verify_tls,
+    return PrometheusConnect(url=url.rstrip("/"), headers=headers, disable_ssl=not p.verify_tls,
                              retry=retry, timeout=p.timeout_s)
 
 

@@ -141,9 +141,11 @@ def test_auth_header_from_env_var_is_sent_and_never_stored(con, cfg, monkeypatch
     auth_cfg = load_config(None, overrides={"prometheus": {"auth_header_env": "MY_PROM_AUTH", "step": "60s",
                                                            "window": "5m"}})
     with PromAPIStandIn() as prom:
-        url = prom.url.replace("http://", "http://user:pw@")
-        result = collect_prometheus(con, url, auth_cfg, end=END)
-        assert {h.get("Authorization") for _, h in prom.requests} == {secret}
+        result = collect_prometheus(con, prom.url.replace("http://", "http://user:pw@"), auth_cfg, end=END)
+        assert {h.get("Authorization") for _, h in prom.requests} == {secret}  # the header wins over user:pw
+        prom.requests.clear()
+        collect_prometheus(con, prom.url.replace("http://", "http://user:pw@"), cfg, start=END, end=END)  # no header
+        assert {h.get("Authorization") for _, h in prom.requests} == {"Basic dXNlcjpwdw=="}  # user:pw
     assert result.rows_loaded > 0
     dump = json.dumps(con.execute("SELECT * FROM raw_ingest_runs").fetchall(), default=str)
     dump += json.dumps(con.execute("SELECT DISTINCT source_url FROM raw_prom_samples").fetchall())
