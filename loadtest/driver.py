@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -152,7 +153,7 @@ def run_threads(client: Any, plans: list[UserPlan], search: SearchArgs, *, durat
                 error = exc
             out.append(_record(plan, req, result, error, time.perf_counter() - t0))
             counter.add(error is None)
-            pause = plan.think_s()
+            pause = _pause(plan, deadline_box[0])
             if pause:
                 time.sleep(pause)
 
@@ -191,10 +192,13 @@ def run_async(client: Any, plans: list[UserPlan], search: SearchArgs, *, duratio
                 error = exc
             out.append(_record(plan, req, result, error, time.perf_counter() - t0))
             counter.add(error is None)
-            await asyncio.sleep(plan.think_s())  # also yields to the other users when think time is 0
+            await asyncio.sleep(_pause(plan, deadline))  # also yields to the other users when think time is 0
         return out
 
     async def main() -> list[list[IssuedOp]]:
+        # AsyncMemory runs each blocking call in the loop's default executor (asyncio.to_thread), whose
+        # default size (cpu + 4) would cap the users actually in flight: one worker per user.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=len(plans) + 1))
         deadline = time.monotonic() + duration_s if duration_s is not None else None
         return await asyncio.gather(*(user(p, deadline) for p in plans))
 
@@ -205,6 +209,12 @@ def run_async(client: Any, plans: list[UserPlan], search: SearchArgs, *, duratio
     wall = time.monotonic() - t0
     bar.close()
     return PhaseResult(len(plans), started, datetime.now(UTC), wall, [op for r in per_user for op in r])
+
+
+def _pause(plan: UserPlan, deadline: float | None) -> float:
+    """The user's think time, cut at the deadline so a run does not overrun its duration."""
+    pause = plan.think_s()
+    return min(pause, max(0.0, deadline - time.monotonic())) if deadline is not None else pause
 
 
 def _check_stop(duration_s: float | None, ops_per_user: int | None) -> None:
