@@ -9,8 +9,8 @@ a user (add/update/delete/delete_all) invalidates that user's keys: here every k
   curve is the distribution of those gaps (exact, one sort).
 - TTL, fixed expiry after the miss that stored it (Redis SETEX): replayed per TTL, O(N) vectorised.
 - LRU of size C: a request hits iff its stack distance (distinct keys touched since the key's previous
-  access, itself included) is <= C; stack distances come from one O(N log N) windowed DISTINCT count in
-  DuckDB (a merge-sort tree, the same job a Fenwick tree over positions does, in C++ instead of Python).
+  access, itself included) is <= C; all stack distances come from one offline dominance count (a wavelet
+  matrix in vectorised numpy, O(N log N); the same job a Fenwick tree over positions does per request).
   With invalidations the stale entries of a generation stay in the LRU until they age out: exact for a
   generation-stamped cache and a lower bound for one that deletes them (a freed slot can only add hits).
 - Above `exact_max_requests` the LRU curve uses SHARDS fixed-rate spatial sampling; its error is measured
@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from memlens.config import Config
 
@@ -142,8 +141,39 @@ def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float, order: np
     return hit
 
 
+def prefix_count_less(y: np.ndarray, qi: np.ndarray, qv: np.ndarray) -> np.ndarray:
+    """For each query k: #{r < qi[k] : y[r] < qv[k]} (non-negative ints). A wavelet matrix, vectorised.
+
+    One pass per bit of the largest value: a stable 0/1 partition of the sequence and a prefix count of its
+    zeros; every query narrows its range with two gathers. O((n + q) log n) in numpy, no Python loop per item.
+    """
+    n = len(y)
+    top = max(int(y.max(initial=0)), int(qv.max(initial=0))).bit_length()
+    cur = y.astype(np.int64)
+    s = np.zeros(len(qi), np.int64)
+    e = qi.astype(np.int64)
+    res = np.zeros(len(qi), np.int64)
+    zeros = np.zeros(n + 1, np.int64)
+    for b in range(top - 1, -1, -1):
+        bit = (cur >> b) & 1
+        np.cumsum(1 - bit, out=zeros[1:])
+        zs, ze = zeros[s], zeros[e]
+        one = ((qv >> b) & 1).astype(bool)
+        res += np.where(one, ze - zs, 0)  # values with this bit 0 (and the same higher bits) are smaller
+        s = np.where(one, zeros[n] + s - zs, zs)
+        e = np.where(one, zeros[n] + e - ze, ze)
+        cur = np.concatenate([cur[bit == 0], cur[bit == 1]])
+    return res
+
+
 def stack_distances(gkey: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """LRU stack depth of each request (1 = the most recently used key); 0 for a key's first request."""
+    """LRU stack depth of each request (1 = the most recently used key); 0 for a key's first request.
+
+    For a request at i whose key was last requested at p, the depth is the number of distinct keys in [p, i):
+    (i - p) minus the requests r in (p, i) whose own previous request is >= p, which simplifies to
+    #{r < i : prev(r) < p} - p (a first request has prev = -1). That is one offline 2-D dominance count for
+    all requests at once (the job a Fenwick tree over positions does one request at a time).
+    """
     n = len(gkey)
     if n == 0:
         return np.zeros(0, np.int64)
@@ -153,22 +183,10 @@ def stack_distances(gkey: np.ndarray, order: np.ndarray | None = None) -> np.nda
     prev_sorted[same] = order[np.flatnonzero(same) - 1]
     prev = np.empty(n, np.int64)
     prev[order] = prev_sorted
-    pos = np.arange(n, dtype=np.int64)
-    back = np.where(prev >= 0, pos - prev, 0)
-    table = pa.table({"pos": pos, "k": gkey.astype(np.int64), "back": back})
-    con = duckdb.connect()
-    try:
-        con.register("trace", table)
-        # Frame [prev, pos-1]: distinct keys touched since the previous access, the key itself included.
-        out = con.execute(
-            "SELECT pos, count(DISTINCT k) OVER (ORDER BY pos ROWS BETWEEN back PRECEDING AND 1 PRECEDING) AS d "
-            "FROM trace"
-        ).fetchnumpy()
-    finally:
-        con.close()
+    reuse = np.flatnonzero(prev >= 0)
     dist = np.zeros(n, np.int64)
-    dist[np.asarray(out["pos"], np.int64)] = np.asarray(out["d"], np.int64)
-    dist[prev < 0] = 0
+    p = prev[reuse]
+    dist[reuse] = prefix_count_less(prev + 1, reuse, p + 1) - p
     return dist
 
 

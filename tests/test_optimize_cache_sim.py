@@ -19,6 +19,7 @@ from optimize.cache_sim import (
     load_trace,
     lru_curve,
     lru_hit_counts,
+    prefix_count_less,
     refresh_ttl_hits,
     reuse_gaps_ms,
     shards_mask,
@@ -122,6 +123,16 @@ def test_ttl_both_semantics_match_brute_force(events, ttl):
     gkey = generation_keys(trace)
     assert int(refresh_ttl_hits(reuse_gaps_ms(trace.ts_ms, gkey), ttl).sum()) == brute_ttl(events, ttl, True)
     assert int(fixed_ttl_hits(trace.ts_ms, gkey, ttl).sum()) == brute_ttl(events, ttl, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 70), min_size=1, max_size=60), st.data())
+def test_prefix_count_less_matches_brute_force(values, data):
+    y = np.array(values, np.int64)
+    qi = np.array(data.draw(st.lists(st.integers(0, len(values)), min_size=1, max_size=20)), np.int64)
+    qv = np.array(data.draw(st.lists(st.integers(0, 80), min_size=len(qi), max_size=len(qi))), np.int64)
+    expected = [int((y[:a] < b).sum()) for a, b in zip(qi, qv, strict=True)]
+    assert list(prefix_count_less(y, qi, qv)) == expected
 
 
 def test_hand_computed_trace():
