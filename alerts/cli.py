@@ -66,16 +66,19 @@ def cmd_collect_prometheus(args: argparse.Namespace) -> int:
     from collectors.prometheus import collect_prometheus
     from memlens.warehouse import open_warehouse
 
-    # The collector logs its errors ("clear, logged error"); show them on stderr without a traceback.
-    logging.basicConfig(format="memlens collect prometheus: %(message)s", level=logging.WARNING)
+    # The collector logs its errors for applications that configure logging; here they are printed once,
+    # without a traceback, and without urllib3's retry chatter.
+    logging.getLogger("collectors.prometheus").addHandler(logging.NullHandler())
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     cfg = _cfg(args)
     warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
     try:
         start, end = _utc(args.start), _utc(args.end)
         with open_warehouse(warehouse, cfg) as con:
             result = collect_prometheus(con, args.url, cfg, start=start, end=end, step=args.step)
-    except CollectorError:
-        return 1  # already logged by the collector
+    except CollectorError as exc:
+        print(f"memlens collect prometheus: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"memlens collect prometheus: {exc}", file=sys.stderr)
         return 2

@@ -87,10 +87,10 @@ def queries(cfg: Config) -> list[Query]:
 
 def public_url(url: str) -> str:
     """The URL as stored and logged: no user:password, no query string."""
-    parts = urlsplit(url.rstrip("/"))
+    parts = urlsplit(url)
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _headers(cfg: Config) -> dict[str, str] | None:
