@@ -161,7 +161,7 @@ def _oplog_files(files: list[Path]) -> list[Path]:
 
 
 def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config, progress: bool = False) -> DemoLoad:
-    """Load written demo files through the real collectors, then refresh the rollups."""
+    """Load written demo files through the real collectors; make sure the rollups are current afterwards."""
     from collectors.history import collect_history
     from collectors.oplog import collect_oplogs
     from memlens import rollups
@@ -170,7 +170,8 @@ def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config, pr
     oplog = collect_oplogs(con, _oplog_files(files), cfg, progress=progress)
     history_db = next(p for p in files if p.name == HISTORY_DB_NAME)
     history = collect_history(con, history_db)
-    rollups.refresh(con)
+    if not rollups.is_fresh(con):  # the collectors refresh them after a load; this covers a no-op load
+        rollups.refresh(con)
     return DemoLoad(files, oplog, history, time.perf_counter() - t0)
 
 
