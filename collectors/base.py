@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from memlens.config import Config
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 EXCERPT_CHARS = 200
@@ -91,9 +94,15 @@ def lock_path(db_file: Path) -> Path:
     return db_file.with_name(db_file.name + ".collect.lock")
 
 
+# Locks this process holds, by lock file, with the thread that took it: a collection started inside a
+# `collection_warehouse` block (the CLI) re-enters its own lock; any other thread or process is refused.
+_HELD: dict[str, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
 @contextmanager
 def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
-    """Warehouse-wide collection lock: a flock'd file next to the DuckDB file.
+    """Warehouse-wide collection lock: a flock'd file next to the DuckDB file, naming its holder.
 
     flock (not POSIX fcntl locks) so that two collections in the same process also exclude each other.
     Non-blocking: a second collection fails at once naming the holder instead of queueing behind it.
@@ -101,26 +110,46 @@ def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
     if db_file is None:  # in-memory warehouse: private to this connection, nothing to share
         yield
         return
-    path = lock_path(db_file)
+    path = lock_path(db_file.expanduser().resolve())
+    key, me = str(path), threading.get_ident()
+    with _HELD_GUARD:
+        nested = _HELD.get(key) == me
+    if nested:
+        yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown holder"
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "holder unknown"
             raise WarehouseLocked(
                 f"warehouse {db_file} is locked by another collection ({holder}); "
-                f"wait for it to finish or remove the stale process (lock file {path})"
+                f"wait for it to finish (lock file {path})"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, {what}, since {utcnow():%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
+        with _HELD_GUARD:
+            _HELD[key] = me
         try:
             yield
         finally:
+            with _HELD_GUARD:
+                _HELD.pop(key, None)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Take the collection lock, then open the warehouse: a second collection is refused by our lock, naming
+    its holder, before it could trip over DuckDB's own file lock."""
+    from memlens.warehouse import open_warehouse
+
+    with writer_lock(Path(path), what), open_warehouse(path, cfg) as con:
+        yield con
 
 
 class RunBook:
@@ -172,5 +201,5 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, result: IngestResult) -> Non
         result.messages.append("rollups refreshed")
 
 
-__all__ = ["CollectorError", "IngestResult", "WarehouseLocked", "collection_run", "excerpt",
+__all__ = ["CollectorError", "IngestResult", "WarehouseLocked", "collection_run", "collection_warehouse", "excerpt",
            "read_sql", "redact", "refresh_rollups", "utcnow", "writer_lock"]

@@ -383,7 +383,7 @@ def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes:
         if gz or pending:
             loader.commit(key, NO_LINES, pending, Checkpoint(identity, offset, line_no, st.st_size if gz else None,
                                                          st.st_mtime if gz else None, head(offset)))
-        on_bytes(max(0, (st.st_size if gz else reader.offset) - position))
+        on_bytes(max(0, st.st_size - position))  # incl. a partial last line left for the next run
 
 
 class GunzipStream:

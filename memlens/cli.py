@@ -32,36 +32,36 @@ def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.base import collection_warehouse
     from collectors.oplog import collect_oplogs
-    from memlens.warehouse import open_warehouse
 
     cfg = _cfg(args)
     paths = [Path(p) for p in args.paths] or [cfg.log_dir()]
-    with open_warehouse(_warehouse(args, cfg), cfg) as con:
+    with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect logs") as con:
         result = collect_oplogs(con, paths, cfg, progress=not args.quiet)
     print(result.summary())
     return 0
 
 
 def cmd_collect_history(args: argparse.Namespace) -> int:
+    from collectors.base import collection_warehouse
     from collectors.history import collect_history, default_history_db
-    from memlens.warehouse import open_warehouse
 
     cfg = _cfg(args)
     db = Path(args.db) if args.db else default_history_db()
-    with open_warehouse(_warehouse(args, cfg), cfg) as con:
-        result = collect_history(con, db)
+    with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect history") as con:
+        result = collect_history(con, db, cfg)
     print(result.summary())
     return 0
 
 
 def cmd_collect_snapshot(args: argparse.Namespace) -> int:
+    from collectors.base import collection_warehouse
     from collectors.snapshot import snapshot_from_cli
-    from memlens.warehouse import open_warehouse
 
     cfg = _cfg(args)
-    with open_warehouse(_warehouse(args, cfg), cfg) as con:
-        result = snapshot_from_cli(con, args)
+    with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect snapshot") as con:
+        result = snapshot_from_cli(con, args, cfg)
     print(result.summary())
     return 0
 
@@ -208,10 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from collectors.base import CollectorError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError, PermissionError) as exc:
+    except (ConfigError, CollectorError, FileNotFoundError, PermissionError) as exc:
         print(f"memlens: {exc}", file=sys.stderr)
         return 2
 
