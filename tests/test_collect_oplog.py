@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -331,9 +332,23 @@ def test_second_collection_fails_fast_naming_the_lock_holder(tmp_path):
     db = tmp_path / "wh.duckdb"
     log = write_lines(tmp_path / "a.jsonl", [ev(1)])
     con = connect(db)
-    pattern = rf"locked by another collection \(pid {os.getpid()}, test holder"
-    with writer_lock(db, "test holder"), pytest.raises(WarehouseLocked, match=pattern):
-        collect_oplogs(con, [log], CFG)
+    # Held by another thread of this process (the same thread re-enters its own lock, by design).
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with writer_lock(db, "test holder"):
+            held.set()
+            release.wait(30)
+
+    holder_thread = threading.Thread(target=hold)
+    holder_thread.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(WarehouseLocked, match=rf"locked by another collection \(pid {os.getpid()}, test holder"):
+            collect_oplogs(con, [log], CFG)
+    finally:
+        release.set()
+        holder_thread.join()
     assert rows(con, "SELECT count(*) FROM raw_op_events") == [(0,)]
     # Held by another process.
     holder = subprocess.Popen(
