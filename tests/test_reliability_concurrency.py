@@ -1,0 +1,108 @@
+"""Concurrent use. DuckDB allows one writing process per file, so:
+
+- two collections at once: the second stops at once with a clear message (no traceback) and the first one's
+  result is complete and exact; in one process, the collection lock excludes a second collection too;
+- a dashboard-style reader (read-only connection, retry while a writer holds the file) keeps answering while
+  a collection writes, and never sees a half-loaded batch.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from reliability_support import write_events
+
+from collectors.base import WarehouseLocked
+from collectors.oplog import collect_oplogs
+from memlens.config import load_config
+from memlens.warehouse import connect
+
+CLI = [sys.executable, "-m", "memlens.cli"]
+FILES, LINES = 4, 40_000
+
+
+@pytest.fixture(scope="module")
+def big_logs(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("concurrent-logs")
+    for f in range(FILES):
+        write_events(folder / f"oplog-{f}.jsonl", LINES, seed=900 + f)
+    return folder
+
+
+def _env(tmp: Path) -> dict:
+    return dict(os.environ, MEMLENS_HOME=str(tmp / "home"))
+
+
+def _collect_cmd(warehouse: Path, logs: Path, cfg: Path | None = None) -> list[str]:
+    return [*CLI, "collect", "logs", "--warehouse", str(warehouse), "-q", str(logs),
+            *(["--config", str(cfg)] if cfg else [])]
+
+
+def _small_batches(tmp: Path) -> Path:
+    cfg = tmp / "cfg.yaml"
+    cfg.write_text("collector:\n  batch_lines: 5000\n", encoding="utf-8")
+    return cfg
+
+
+def test_second_collection_process_fails_fast_with_a_clear_message(big_logs, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    cfg = _small_batches(tmp_path)
+    first = subprocess.Popen(_collect_cmd(warehouse, big_logs, cfg), env=_env(tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = warehouse.with_name(warehouse.name + ".collect.lock")
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text()) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first collection holds the warehouse once its lock file names it
+    assert first.poll() is None, "the first collection finished before the second could start: logs too small"
+    t0 = time.monotonic()
+    second = subprocess.run(_collect_cmd(warehouse, big_logs, cfg), env=_env(tmp_path), capture_output=True,
+                            text=True, timeout=120)
+    waited = time.monotonic() - t0
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert second.returncode != 0
+    assert "Traceback" not in second.stderr, second.stderr
+    assert "memlens:" in second.stderr and str(warehouse) in second.stderr, second.stderr
+    assert any(w in second.stderr.lower() for w in ("locked", "in use", "another")), second.stderr
+    assert waited < 30, "the second collection should fail fast, not queue"
+    con = connect(warehouse)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw_op_events").fetchone() \
+            == (FILES * LINES, FILES * LINES)
+        assert con.execute("SELECT count(*) FROM raw_ingest_runs WHERE status = 'ok'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_second_collection_in_the_same_process_is_locked_out(big_logs, tmp_path):
+    """Two threads of one process share DuckDB's file lock, so the collection lock is what keeps them apart."""
+    warehouse = tmp_path / "wh.duckdb"
+    cfg = load_config(overrides={"collector": {"batch_lines": 5000}})
+    con_a, con_b = connect(warehouse, cfg), connect(warehouse, cfg)
+    started, outcome = threading.Event(), {}
+
+    def progress(done: int, total: int, current: str) -> None:
+        started.set()
+
+    def first() -> None:
+        outcome["a"] = collect_oplogs(con_a, [big_logs], cfg, progress=progress)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(60)
+    with pytest.raises(WarehouseLocked, match="locked by another collection") as err:
+        collect_oplogs(con_b, [big_logs], cfg)
+    assert f"pid {os.getpid()}" in str(err.value)
+    thread.join(600)
+    assert outcome["a"].rows_loaded == FILES * LINES
+    # Once the first one is done, the next collection runs (and finds nothing new).
+    again = collect_oplogs(con_b, [big_logs], cfg)
+    assert (again.rows_loaded, again.rows_duplicate) == (0, 0)
+    con_a.close()
+    con_b.close()
