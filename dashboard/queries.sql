@@ -185,7 +185,7 @@ ORDER BY day;
 
 -- name: cache_by_user
 SELECT
-    user_id,
+    coalesce(user_id, '(no user)') AS user_id,
     count(*) FILTER (WHERE cache = 'hit') AS hits,
     count(*) FILTER (WHERE cache = 'miss') AS misses,
     count(*) FILTER (WHERE cache = 'hit') / nullif(count(*) FILTER (WHERE cache IN ('hit', 'miss')), 0) AS hit_rate,

@@ -10,24 +10,27 @@ from memlens.config import ConfigError, load_config
 ctx = state.current()
 st.title("Alerts & export")
 st.caption("Prometheus alert rules and a Grafana dashboard over the metrics `instrument(..., metrics=...)` exports. "
-           "Edit the thresholds below; the files change as you type. Nothing is written to your config.")
+           "Edit the thresholds and press *Apply*: the files below follow. Nothing is written to your config.")
 th = ctx.cfg.thresholds
 
+# (threshold, label, min, max, step): the alert thresholds of the reference, editable here
+FIELDS = (
+    ("p99_ms", "P99 latency > (ms)", 1.0, None, 50.0),
+    ("p95_ms", "P95 latency > (ms)", 1.0, None, 25.0),
+    ("avg_ms", "Average latency > (ms)", 1.0, None, 10.0),
+    ("slow_op_ms", "Slow operation > (ms)", 1.0, None, 25.0),
+    ("error_rate", "Error rate > (0-1)", 0.0, 1.0, 0.01),
+    ("slow_op_share", "Slow share > (0-1)", 0.0, 1.0, 0.01),
+    ("cache_hit_rate_min", "Cache hit rate < (0-1)", 0.0, 1.0, 0.05),
+    ("storage_growth_per_week", "Storage growth per week > (0-1)", 0.0, None, 0.05),
+    ("daily_budget_usd", "Daily budget (USD)", 0.0, None, 1.0),
+)
+
 with st.form("thresholds", border=True):
-    c = st.columns(4)
-    edits = {
-        "p99_ms": c[0].number_input("P99 latency > (ms)", 1.0, value=float(th.p99_ms), key="thr_p99_ms", step=50.0),
-        "p95_ms": c[1].number_input("P95 latency > (ms)", 1.0, value=float(th.p95_ms), key="thr_p95_ms", step=25.0),
-        "avg_ms": c[2].number_input("Average latency > (ms)", 1.0, value=float(th.avg_ms), key="thr_avg_ms", step=10.0),
-        "slow_op_ms": c[3].number_input("Slow operation > (ms)", 1.0, value=float(th.slow_op_ms), key="thr_slow_op_ms", step=25.0),
-        "error_rate": c[0].number_input("Error rate >", 0.0, 1.0, value=float(th.error_rate), key="thr_error_rate", step=0.01),
-        "slow_op_share": c[1].number_input("Slow share >", 0.0, 1.0, value=float(th.slow_op_share), key="thr_slow_op_share", step=0.01),
-        "cache_hit_rate_min": c[2].number_input("Cache hit rate <", 0.0, 1.0, value=float(th.cache_hit_rate_min), key="thr_cache_hit_rate_min",
-                                                step=0.05),
-        "storage_growth_per_week": c[3].number_input("Storage growth per week >", 0.0,
-                                                     value=float(th.storage_growth_per_week), key="thr_storage_growth_per_week", step=0.05),
-        "daily_budget_usd": c[0].number_input("Daily budget (USD)", 0.0, value=float(th.daily_budget_usd), key="thr_daily_budget_usd", step=1.0),
-    }
+    cols = st.columns(4)
+    edits = {name: cols[i % 4].number_input(label, lo, hi, value=float(getattr(th, name)), step=step,
+                                            key=f"thr_{name}")
+             for i, (name, label, lo, hi, step) in enumerate(FIELDS)}
     st.form_submit_button("Apply", icon=":material/refresh:")
 
 try:
