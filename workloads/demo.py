@@ -221,7 +221,7 @@ def ensure_demo(con_or_path: duckdb.DuckDBPyConnection | str | Path, cfg: Config
     if isinstance(con_or_path, duckdb.DuckDBPyConnection):
         if warehouse_event_count(con_or_path):
             return False
-        files = generate_demo(out_dir or default_out_dir())
+        files = generate_demo(out_dir or default_out_dir(), DEFAULT_EVENTS, DEFAULT_DAYS, DEFAULT_USERS, DEFAULT_SEED)
         load_demo(con_or_path, files, cfg)
         return True
     with open_warehouse(con_or_path, cfg) as con:

@@ -1,0 +1,172 @@
+"""`memlens demo`: deterministic, every row demo, loads cleanly, and has the features the pages need."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from memlens.config import default_config
+from memlens.warehouse import connect
+from workloads import demo
+
+END = datetime(2026, 11, 20, 12, tzinfo=UTC)
+EVENTS, DAYS, USERS, SEED = 20_000, 14, 40, 5
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return demo.generate_demo(out, EVENTS, DAYS, USERS, SEED, end=END)
+
+
+@pytest.fixture(scope="module")
+def loaded(written):
+    con = connect(":memory:")
+    result = demo.load_demo(con, written, default_config())
+    yield con, result
+    con.close()
+
+
+def scalar(con, sql, params=()):
+    return con.execute(sql, params).fetchone()[0]
+
+
+def test_deterministic_for_a_seed(written, tmp_path):
+    again = demo.generate_demo(tmp_path, EVENTS, DAYS, USERS, SEED, end=END)
+    assert [p.name for p in again] == [p.name for p in written]
+    for a, b in zip(written, again, strict=True):
+        if a.suffix == ".jsonl":
+            assert a.read_bytes() == b.read_bytes()
+    rows = [sqlite3.connect(p).execute("SELECT * FROM history ORDER BY id").fetchall()
+            for p in (written[-1], again[-1])]
+    assert rows[0] == rows[1] and len(rows[0]) > 0
+    other = demo.generate_demo(tmp_path / "other", EVENTS, DAYS, USERS, SEED + 1, end=END)
+    assert other[0].read_bytes() != written[0].read_bytes()
+
+
+def test_files_are_schema_v1_demo_lines_within_the_window(written):
+    logs = [p for p in written if p.suffix == ".jsonl"]
+    assert len(logs) == DAYS and all(p.name.startswith("oplog-demo-") for p in logs)
+    lines = [json.loads(line) for p in logs for line in p.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == EVENTS
+    assert all(e["demo"] is True and e["schema_version"] == 1 for e in lines)
+    assert len({e["event_id"] for e in lines}) == EVENTS
+    ts = sorted(e["ts"] for e in lines)
+    assert ts[0] >= "2026-11-06T12:00:00" and ts[-1] < "2026-11-20T12:00:00"
+    assert written[-1].name == demo.HISTORY_DB_NAME
+
+
+def test_loads_with_nothing_quarantined(loaded):
+    con, result = loaded
+    assert result.oplog.rows_loaded == EVENTS and result.oplog.rows_quarantined == 0
+    assert result.history.rows_quarantined == 0 and result.history.rows_loaded > 0
+    assert scalar(con, "SELECT count(*) FROM raw_quarantine") == 0
+    assert scalar(con, "SELECT count(*) FILTER (WHERE NOT is_demo) FROM stg_op_events") == 0
+    assert "demo" in scalar(con, "SELECT any_value(source_db) FROM raw_memory_history")
+
+
+def test_errors_with_a_burst_and_slow_outliers(loaded):
+    con, _ = loaded
+    rate = scalar(con, "SELECT avg(CASE WHEN is_error THEN 1.0 ELSE 0 END) FROM stg_op_events")
+    assert 0.001 < rate < 0.05
+    worst_hour = scalar(con, "SELECT max(errors / ops) FROM metric_latency_hourly WHERE op = 'all' AND ops >= 20")
+    assert worst_hour > 0.10  # the error burst
+    assert scalar(con, "SELECT count(DISTINCT error_type) FROM stg_op_events WHERE is_error") >= 3
+    # slow outliers: searches far beyond their median; and a slow incident day
+    p50, mx = con.execute("SELECT p50_ms, max_ms FROM metric_latency_by_op WHERE op = 'search'").fetchone()
+    assert mx > 20 * p50
+    hourly = [r[0] for r in con.execute(
+        "SELECT p50_ms FROM metric_latency_hourly WHERE op = 'search' AND ops >= 10 ORDER BY p50_ms DESC").fetchall()]
+    assert hourly[0] > 2 * hourly[len(hourly) // 2]  # the slow incident
+    assert scalar(con, "SELECT slow_share FROM metric_health_summary") > 0
+
+
+def test_repeated_queries_cache_and_query_shapes(loaded):
+    con, _ = loaded
+    hits, hit_rate, penalty = con.execute(
+        "SELECT hits, hit_rate, miss_penalty FROM metric_health_summary").fetchone()
+    assert hits > 0 and 0.05 < hit_rate < 0.95 and penalty > 2
+    assert scalar(con, "SELECT max(requests) FROM metric_cache_by_query") >= 10
+    assert scalar(con, "SELECT share FROM metric_query_shape_scope WHERE op = 'search' AND scope = 'none'") > 0.02
+    assert scalar(con, "SELECT sum(limit_ignored_calls) FROM metric_query_shape_limit WHERE op = 'search'") > 0
+    rr = scalar(con, "SELECT share FROM metric_query_shape_rerank WHERE rerank")
+    assert 0.05 < rr < 0.5
+    assert scalar(con, "SELECT count(*) FROM stg_op_events WHERE cache = 'bypass'") > 0
+
+
+def test_costs_models_services_and_modes(loaded):
+    con, _ = loaded
+    models = {(k, m) for k, m in con.execute("SELECT kind, model FROM metric_cost_by_model").fetchall()}
+    assert {("llm", "gpt-4o-mini"), ("embedding", "text-embedding-3-small")} <= models
+    assert scalar(con, "SELECT llm_cost_usd FROM metric_health_summary") > 0
+    assert scalar(con, "SELECT count(*) FROM stg_op_events WHERE mode = 'platform'") > 0
+    assert scalar(con, "SELECT count(DISTINCT service) FROM stg_op_events") >= 3
+    assert scalar(con, "SELECT count(DISTINCT agent_id) FROM stg_op_events") >= 3
+    assert scalar(con, "SELECT count(*) FROM stg_op_events WHERE call_mode = 'async'") > 0
+
+
+def test_load_shape_diurnal_and_heavy_users(loaded):
+    con, _ = loaded
+    by_hour = dict(con.execute("SELECT hour(ts), count(*) FROM stg_op_events GROUP BY 1").fetchall())
+    assert by_hour[15] > 2.5 * by_hour.get(3, 0)
+    shares = [r[0] for r in con.execute(
+        "SELECT ops FROM metric_cost_by_user WHERE user_id IS NOT NULL ORDER BY ops DESC").fetchall()]
+    assert shares[0] > 5 * shares[len(shares) // 2]
+
+
+def test_history_consistent_with_the_op_log(loaded):
+    con, _ = loaded
+    # every memory created by an add in the log has its ADD row; every successful delete its DELETE row
+    missing_adds = scalar(con, """
+        SELECT count(*) FROM (SELECT unnest(result_ids) AS m FROM raw_op_events WHERE op = 'add') AS a
+        WHERE NOT EXISTS (SELECT 1 FROM raw_memory_history h WHERE h.memory_id = a.m AND h.event = 'ADD')""")
+    assert missing_adds == 0
+    missing_deletes = scalar(con, """
+        SELECT count(*) FROM raw_op_events e WHERE op = 'delete' AND status = 'ok'
+          AND NOT EXISTS (SELECT 1 FROM raw_memory_history h WHERE h.memory_id = e.memory_id AND h.event = 'DELETE')""")
+    assert missing_deletes == 0
+    # nothing happens to a memory after its delete, and nothing is deleted twice
+    assert scalar(con, """
+        SELECT count(*) FROM raw_memory_history h JOIN raw_memory_history d
+          ON d.memory_id = h.memory_id AND d.event = 'DELETE' AND h.event_ts > d.event_ts""") == 0
+    deletes = "SELECT count(*) - count(DISTINCT memory_id) FROM raw_memory_history WHERE event = 'DELETE'"
+    assert scalar(con, deletes) == 0
+    # growth pages have data, attributed to users
+    assert scalar(con, "SELECT count(*) FROM metric_memory_growth_weekly WHERE level = 'user'") > 0
+    assert scalar(con, "SELECT memories FROM metric_health_summary") > 0
+
+
+def test_run_demo_cli_and_if_empty(tmp_path, capsys):
+    from memlens.cli import main
+
+    wh = tmp_path / "wh.duckdb"
+    argv = ["demo", "--warehouse", str(wh), "--events", "2000", "--days", "3", "--users", "5",
+            "--out", str(tmp_path / "logs")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "DEMO data" in out and "2,000" in out
+    assert main([*argv, "--if-empty"]) == 0
+    assert "already holds 2,000 events" in capsys.readouterr().out
+    with connect(wh) as con:
+        assert scalar(con, "SELECT count(*) FROM raw_op_events") == 2000
+    assert main(["demo", "--warehouse", str(tmp_path / "w2.duckdb"), "--events", "500", "--days", "2",
+                 "--out", str(tmp_path / "logs2"), "--no-load"]) == 0
+    assert "not loaded" in capsys.readouterr().out
+
+
+def test_ensure_demo_loads_only_when_empty(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "DEFAULT_EVENTS", 1500)
+    monkeypatch.setattr(demo, "DEFAULT_DAYS", 2)
+    wh = tmp_path / "wh.duckdb"
+    assert demo.ensure_demo(wh, default_config(), out_dir=tmp_path / "logs") is True
+    assert demo.ensure_demo(wh, default_config(), out_dir=tmp_path / "logs") is False
+    with connect(wh) as con:
+        assert scalar(con, "SELECT count(*) FROM raw_op_events") == 1500
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="events, days and users"):
+        demo.generate_demo(tmp_path, 0, 1, 1, 1)
