@@ -106,3 +106,49 @@ def test_second_collection_in_the_same_process_is_locked_out(big_logs, tmp_path)
     assert (again.rows_loaded, again.rows_duplicate) == (0, 0)
     con_a.close()
     con_b.close()
+
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+def _ops_caption(at) -> str:
+    return next((c.value for c in at.caption if "operations from" in c.value), "")
+
+
+def test_dashboard_keeps_serving_while_a_collection_writes(big_logs, tmp_path, monkeypatch):
+    """A running dashboard (AppTest session, its read-only connection) must not block `memlens collect logs` in
+    another process; while that collection writes, the dashboard still renders; afterwards it shows the new rows."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    cfg = tmp_path / "memlens.yaml"
+    cfg.write_text("dashboard:\n  demo_when_empty: false\ncollector:\n  batch_lines: 5000\n", encoding="utf-8")
+    monkeypatch.setenv("MEMLENS_CONFIG", str(cfg))
+    warehouse = tmp_path / "wh.duckdb"
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(warehouse))
+    first_log = write_events(tmp_path / "first" / "oplog-first.jsonl", 1000, seed=950)
+    con = connect(warehouse)
+    collect_oplogs(con, [first_log], load_config(cfg))
+    con.close()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _ops_caption(at).startswith("1,000 operations"), _ops_caption(at)
+
+    proc = subprocess.Popen(_collect_cmd(warehouse, big_logs, cfg), env=_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    renders = 0
+    while proc.poll() is None:  # the dashboard is used while the collection writes
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert _ops_caption(at) or at.info or at.warning, "neither data nor a clear message while collecting"
+        renders += 1
+    _, err = proc.communicate()
+    assert proc.returncode == 0, f"the collection failed next to a running dashboard: {err[-800:]}"
+    assert renders >= 1
+    at.run()
+    assert not at.exception
+    assert _ops_caption(at).startswith(f"{1000 + FILES * LINES:,} operations"), _ops_caption(at)
