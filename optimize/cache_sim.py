@@ -76,11 +76,11 @@ def _dense(*columns: np.ndarray) -> np.ndarray:
 
 
 def generation_keys(trace: SearchTrace) -> np.ndarray:
-    """Key ids that change whenever the searching user wrote since (a write at the same ms comes first)."""
+    """Key ids (not dense) that change whenever the searching user wrote since (a write at the same ms counts)."""
     if len(trace) == 0:
         return np.zeros(0, np.int64)
     if len(trace.write_ts_ms) == 0:
-        return _dense(trace.key)
+        return trace.key.astype(np.int64)
     # Count writes of the same user up to each search: searchsorted on (user, ts) packed in one sorted axis.
     lo = min(int(trace.ts_ms.min()), int(trace.write_ts_ms.min()))
     span = max(int(trace.ts_ms.max()), int(trace.write_ts_ms.max())) - lo + 1
@@ -89,7 +89,12 @@ def generation_keys(trace: SearchTrace) -> np.ndarray:
     packed_w = np.sort(w_user * span + (trace.write_ts_ms - lo))
     packed_s = s_user * span + (trace.ts_ms - lo)
     gen = np.searchsorted(packed_w, packed_s, side="right") - np.searchsorted(packed_w, s_user * span, side="left")
-    return _dense(trace.key, gen)
+    # Ids only need to be equal for equal (key, generation): pack both in one int64 when they fit, else densify.
+    key = trace.key.astype(np.int64)
+    lo_key, stride = int(key.min()), int(gen.max()) + 1
+    if (int(key.max()) - lo_key + 1) * stride < 2**62:
+        return (key - lo_key) * stride + gen
+    return _dense(key, gen)
 
 
 def key_order(gkey: np.ndarray) -> np.ndarray:
@@ -117,27 +122,49 @@ def refresh_ttl_hits(gaps_ms: np.ndarray, ttl_ms: float) -> np.ndarray:
         return gaps_ms < ttl_ms
 
 
-def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float, order: np.ndarray | None = None) -> np.ndarray:
-    """Fixed expiry: a miss stores the result until miss time + TTL; hits do not extend it. O(N) per TTL."""
-    n = len(gkey)
-    hit = np.ones(n, bool)
-    if n == 0:
-        return hit
-    order = key_order(gkey) if order is None else order
-    k, t = gkey[order], ts_ms[order].astype(np.int64)
-    lo, span = int(t.min()), int(t.max() - t.min()) + int(np.ceil(ttl_ms)) + 2
-    packed = k * span + (t - lo)
-    # First request of the same key at or after this one's expiry: the miss that follows a miss here.
-    nxt = np.searchsorted(packed, packed + int(np.ceil(ttl_ms)), side="left")
-    nxt_valid = nxt < n
-    nxt_valid[nxt_valid] = k[nxt[nxt_valid]] == k[nxt_valid]
-    heads = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    miss_sorted = np.zeros(n, bool)
-    frontier = heads
-    while frontier.size:  # one step per miss of the longest chain; every step is vectorised over all keys
-        miss_sorted[frontier] = True
-        frontier = nxt[frontier[nxt_valid[frontier]]]
-    hit[order] = ~miss_sorted
+@dataclass(frozen=True)
+class ByKey:
+    """The trace grouped by key (time order within a key), shared by every fixed-expiry replay."""
+
+    order: np.ndarray
+    k: np.ndarray
+    t: np.ndarray  # ms since the first request
+    heads: np.ndarray  # first request of every key (sorted positions)
+
+    @classmethod
+    def build(cls, ts_ms: np.ndarray, gkey: np.ndarray, order: np.ndarray | None = None) -> ByKey:
+        order = key_order(gkey) if order is None else order
+        k = gkey[order]
+        t = ts_ms[order].astype(np.int64)
+        t = t - (int(t.min()) if len(t) else 0)
+        return cls(order, k, t, np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, np.int64))
+
+    def fixed_misses(self, ttl_ms: float) -> np.ndarray:
+        """Miss mask in grouped order: a miss stores until its time + TTL; the next miss is the key's first
+        request at or after that. O(N) per TTL: one searchsorted, then the chains of misses are walked for all
+        keys at once (one vectorised step per miss of the longest chain)."""
+        n = len(self.k)
+        miss = np.zeros(n, bool)
+        if n == 0:
+            return miss
+        ttl = int(np.ceil(ttl_ms))
+        span = int(self.t.max()) + ttl + 2  # packs (key, time) in one sorted int64 axis
+        packed = self.k * span + self.t
+        nxt = np.searchsorted(packed, packed + ttl, side="left")
+        ok = nxt < n
+        ok[ok] = self.k[nxt[ok]] == self.k[ok]
+        frontier = self.heads
+        while frontier.size:
+            miss[frontier] = True
+            frontier = nxt[frontier[ok[frontier]]]
+        return miss
+
+
+def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float, by_key: ByKey | None = None) -> np.ndarray:
+    """Fixed expiry (Redis SETEX on a miss): hit iff requested before the stored result's miss time + TTL."""
+    by_key = ByKey.build(ts_ms, gkey) if by_key is None else by_key
+    hit = np.ones(len(gkey), bool)
+    hit[by_key.order] = ~by_key.fixed_misses(ttl_ms)
     return hit
 
 
@@ -294,8 +321,8 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     target = cfg.targets.cache_hit_rate
     n = len(trace)
     gkey = generation_keys(trace)
-    distinct = int(gkey.max() + 1) if n else 0
     order = key_order(gkey)
+    distinct = int(np.count_nonzero(np.diff(gkey[order]))) + 1 if n else 0
     gaps = reuse_gaps_ms(trace.ts_ms, gkey, order)
 
     uncached = ~trace.served_by_cache
@@ -311,10 +338,12 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     ttls = np.array(sorted(set(c.ttl_grid_s) | {c.recommended_ttl_s}), np.float64)
     rows = []
     rec = (0, 0.0)
+    by_key = ByKey.build(trace.ts_ms, gkey, order)
+    cost_grouped = trace.cost_usd[order]
     for ttl in ttls:
-        fixed = fixed_ttl_hits(trace.ts_ms, gkey, ttl * 1000.0, order)
-        hits = int(fixed.sum())
-        cost = float(trace.cost_usd[fixed].sum())
+        miss = by_key.fixed_misses(ttl * 1000.0)
+        hits = n - int(miss.sum())
+        cost = float(cost_grouped[~miss].sum())
         rows.append({
             "ttl_s": ttl,
             "refresh_hit_rate": float(refresh_ttl_hits(gaps, ttl * 1000.0).sum()) / n if n else 0.0,
