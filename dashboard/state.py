@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -64,11 +65,14 @@ def bootstrap(path: str, load_demo: bool) -> data.Bootstrap:
 
 
 @contextmanager
-def write_access(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection for a collection run: the shared read-only one is closed first (DuckDB allows
+def write_access(path: str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection for a collection run, under the collectors' warehouse lock (a running
+    `memlens collect` refuses us, naming itself). The shared read-only connection is closed first (DuckDB allows
     one configuration per file in a process) and reopens lazily afterwards."""
+    from collectors.base import writer_lock
+
     h = holder(path)
-    with h.lock:
+    with writer_lock(Path(path), what), h.lock:
         h.close()
         con = connect(path, config())
         try:

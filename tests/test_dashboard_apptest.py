@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from dashboard_fixtures import INGESTED, event, make_warehouse
 from streamlit.testing.v1 import AppTest
 
-from dashboard_fixtures import INGESTED, make_warehouse
 from memlens.warehouse import connect
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -236,3 +236,56 @@ def test_unknown_query_name_and_missing_parameter(warehouse):
         assert data.run(con, "summary", data.Filters(user="x' OR '1'='1"))["ops"].iloc[0] == 0
     finally:
         con.close()
+
+
+def _write_log(path: Path, n: int) -> Path:
+    import json
+
+    lines = []
+    for i in range(n):
+        e = {k: v for k, v in event(1000 + i).items() if k not in ("source_file", "source_line", "ingested_at")}
+        e["ts"] = "2026-11-21T10:00:00Z"
+        lines.append(json.dumps(e))
+    lines.append("{not json")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_collect_button_loads_logs_and_the_pages_follow(warehouse, tmp_path):
+    log = _write_log(tmp_path / "oplog-extra.jsonl", 5)
+    at = _goto(_app(), "sources")
+    at.text_area[0].set_value(str(log))
+    next(b for b in at.button if b.label == "Collect").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("5 loaded" in s.value for s in at.success), [s.value for s in at.success]
+    at.run()  # the next run sees the new load key: fresh aggregates
+    m = _metrics(at)
+    assert m["op events"] == "45" and m["quarantine"] == "2"
+
+
+def test_collect_refused_while_another_collection_holds_the_lock(warehouse, tmp_path):
+    import threading
+
+    from collectors.base import writer_lock
+
+    log = _write_log(tmp_path / "oplog-extra.jsonl", 1)
+    at = _goto(_app(), "sources")
+    at.text_area[0].set_value(str(log))
+    holding, release = threading.Event(), threading.Event()
+
+    def other_collection() -> None:  # the lock is re-entrant per thread: hold it from another one
+        with writer_lock(warehouse, "test: another collection"):
+            holding.set()
+            release.wait(30)
+
+    t = threading.Thread(target=other_collection)
+    t.start()
+    assert holding.wait(10)
+    try:
+        next(b for b in at.button if b.label == "Collect").click().run()
+    finally:
+        release.set()
+        t.join()
+    assert not at.exception
+    assert any("locked by another collection" in e.value for e in at.error)
+    assert _metrics(at)["op events"] == "40"

@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
+from collectors.base import CollectorError
 from dashboard import state
 
 ctx = state.current()
@@ -37,11 +39,16 @@ with left, st.container(border=True):
                 bar.progress(min(done / total, 1.0) if total else 1.0,
                              text=f"{done / 2**20:,.1f} of {total / 2**20:,.1f} MiB · {Path(current).name}")
 
-            with state.write_access(ctx.path) as con:
-                result = collect_oplogs(con, paths, ctx.cfg, progress=progress)
-            bar.progress(1.0, text="Done")
-            st.success(result.summary())
-            st.button("Show the new data", on_click=st.rerun)
+            try:
+                with state.write_access(ctx.path, "dashboard: collect logs") as con:
+                    result = collect_oplogs(con, paths, ctx.cfg, progress=progress)
+            except (CollectorError, duckdb.Error) as exc:
+                bar.empty()
+                st.error(f"The collection did not run: {exc}")
+            else:
+                bar.progress(1.0, text="Done")
+                st.success(result.summary())
+                st.button("Show the new data", on_click=st.rerun)
 with right, st.container(border=True):
     st.markdown("**Load the demo workload**")
     st.caption("Writes a synthetic, seeded workload (28 days, 200,000 events, 200 users, with a Mem0 history) and "
@@ -55,11 +62,16 @@ with right, st.container(border=True):
         bar = st.progress(0.0, text="Generating the demo logs…")
         files = generate_demo(default_out_dir())
         bar.progress(0.4, text="Loading them into the warehouse…")
-        with state.write_access(ctx.path) as con:
-            loaded = load_demo(con, files, ctx.cfg)
-        bar.progress(1.0, text="Done")
-        st.success(f"Demo loaded: {loaded.oplog.summary()}")
-        st.button("Show the demo", on_click=st.rerun)
+        try:
+            with state.write_access(ctx.path, "dashboard: load the demo") as con:
+                loaded = load_demo(con, files, ctx.cfg)
+        except (CollectorError, duckdb.Error) as exc:
+            bar.empty()
+            st.error(f"The demo was not loaded: {exc}")
+        else:
+            bar.progress(1.0, text="Done")
+            st.success(f"Demo loaded: {loaded.oplog.summary()}")
+            st.button("Show the demo", on_click=st.rerun)
 
 st.subheader("Collection runs")
 runs = ctx.q("ingest_runs", limit=100)
