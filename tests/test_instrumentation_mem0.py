@@ -353,3 +353,28 @@ def test_proxy_passes_other_attributes_through(memories):
     with pytest.raises(TypeError):
         instrument(m)
     assert Path(m.config.history_db_path).name == "history.db"
+
+
+def test_readme_example_runs(tmp_path):
+    """The README's instrumentation snippet, run as written except for the offline Memory, the log folder and
+    a free port."""
+    import re
+
+    import workloads.offline_mem0 as offline
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Instrumenting your Mem0"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    for old, new in (("Memory()", "offline_memory(workdir)"), ('"/var/log/memlens"', "log_dir"),
+                     ("start_metrics_server(9464", "start_metrics_server(0")):
+        assert old in code
+        code = code.replace(old, new)
+    scope = {"offline_memory": offline.offline_memory, "workdir": tmp_path / "m", "log_dir": tmp_path / "logs"}
+    exec(compile(code, "README.md", "exec"), scope)
+    scope["server"].shutdown()
+    scope["server"].server_close()
+    scope["writer"].close()
+    events = _events(scope["writer"])
+    assert [(e["op"], e["service"], e.get("cache")) for e in events] == [
+        ("add", "chat-api", None), ("search", "chat-api", "miss")]
+    assert events[1]["top_k"] == 5 and events[1]["result_count"] == 1
