@@ -201,7 +201,7 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Con
         "SELECT query_name, last_ts FROM raw_prom_checkpoints WHERE source_url = ?", [source]).fetchall())
 
     t0 = time.perf_counter()
-    fetched: list[tuple[Query, float, list[dict]]] = []
+    fetched: list[tuple[Query, list[dict]]] = []
     with connect_prometheus(url, cfg) as pc:
         for q in queries(cfg):
             if start is not None:
@@ -216,7 +216,7 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Con
             log.info("prometheus %s: %s from %s to %s step %gs", source, q.name, _to_utc(q_start), _to_utc(end_s),
                      step_s)
             try:
-                fetched.append((q, q_start, _fetch(pc, source, q, q_start, end_s, step_s, cfg.prometheus.timeout_s)))
+                fetched.append((q, _fetch(pc, source, q, q_start, end_s, step_s, cfg.prometheus.timeout_s)))
             except CollectorError as exc:
                 log.error("memlens collect prometheus: %s (warehouse unchanged)", exc)
                 raise
@@ -225,23 +225,25 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Con
     with collection_run(con, SOURCE, source) as book:
         result = book.result
         now = utcnow()
-        rows = [r for q, _, series in fetched for r in _rows(q, series, source, step_s, result.run_id, now)]
+        rows = [r for q, series in fetched for r in _rows(q, series, source, step_s, result.run_id, now)]
         result.files_seen = len(fetched)
         before = con.execute("SELECT count(*) FROM raw_prom_samples").fetchone()[0]
         con.execute("BEGIN TRANSACTION")
         if rows:
             batch = pa.table(dict(zip(_COLUMNS, zip(*rows, strict=True), strict=True)))  # noqa: F841 (DuckDB reads it)
             con.execute("INSERT OR IGNORE INTO raw_prom_samples BY NAME SELECT * FROM batch")
-        for q, _, _ in fetched:
+        for q, _ in fetched:  # a backfill of an older range never moves a checkpoint back
             con.execute(
-                "INSERT OR REPLACE INTO raw_prom_checkpoints VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO raw_prom_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "last_ts = greatest(last_ts, excluded.last_ts), step_seconds = excluded.step_seconds, "
+                "updated_at = excluded.updated_at",
                 [source, q.name, _to_utc(end_s), step_s, now],
             )
         con.execute("COMMIT")
         loaded = con.execute("SELECT count(*) FROM raw_prom_samples").fetchone()[0] - before
         result.rows_loaded = loaded
         result.rows_duplicate = len(rows) - loaded
-        series = sum(len(s) for _, _, s in fetched)
+        series = sum(len(s) for _, s in fetched)
         result.messages.append(f"{len(fetched)} queries, {series} series from {source} "
                                f"(fetch {fetch_seconds:.2f} s, step {step_s:g} s, up to {_to_utc(end_s)} UTC)")
     return result

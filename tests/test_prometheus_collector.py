@@ -106,6 +106,22 @@ def test_collects_every_query_idempotently_and_incrementally(con, cfg):
         tzinfo=None))
 
 
+def test_long_ranges_are_split_and_backfill_keeps_the_checkpoint(con, cfg):
+    """3 h at 1 s = 10,801 points per series: two range queries each (Prometheus caps a series at 11,000)."""
+    n_queries = len(queries(cfg))
+    with PromAPIStandIn() as prom:
+        result = collect_prometheus(con, prom.url, cfg, start=END - timedelta(hours=3), end=END, step="1s")
+        assert len(prom.requests) == 2 * n_queries
+        first, second = prom.requests[0][0], prom.requests[1][0]
+        assert float(first["end"][0]) - float(first["start"][0]) == 9999  # 10,000 points
+        assert float(second["start"][0]) == float(first["end"][0]) + 1
+        assert result.rows_loaded == 10_801 * n_queries
+        collect_prometheus(con, prom.url, cfg, start=END - timedelta(hours=5), end=END - timedelta(hours=4),
+                           step="60s")  # backfill an older hour
+    last = con.execute("SELECT DISTINCT last_ts FROM raw_prom_checkpoints").fetchall()
+    assert last == [(END.replace(tzinfo=None),)]
+
+
 def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cfg):
     with PromAPIStandIn() as prom:
         collect_prometheus(con, prom.url, cfg, end=END)  # some earlier state to protect

@@ -184,6 +184,8 @@ def test_p95_p99_agree_with_the_op_log_within_the_bucket(run, warehouse):
                 [SERVICE, op, end]).fetchone()[0]
             lo, hi = _bucket(prom_ms / 1000)
             tolerance_ms = (hi - lo) * 1000
+            print(f"{op:8} n={n:4} P{q * 100:g}: prometheus {prom_ms:8.2f} ms, op log {exact_ms:8.2f} ms, "
+                  f"bucket ({lo * 1000:g}, {hi * 1000:g}] ms")
             assert abs(prom_ms - exact_ms) <= tolerance_ms, (op, q, n, prom_ms, exact_ms, (lo, hi))
             checked += 1
     assert checked >= 4  # add and search at least, P95 and P99 each
