@@ -1,0 +1,68 @@
+-- Names the problem of every line of oplog_checked that missed the fast path (fast_ok false): the first
+-- failing check, naming the field. Lines that turn out fine (an unknown extra key, an explicit null) keep
+-- reason NULL and load. Parameters: as oplog_check.sql, plus $names, $paths (JSON paths), $expected (type
+-- descriptions), $required (per field) and $int_names (the integer fields), in memlens/schema.py order.
+UPDATE oplog_checked AS o SET reason = r.reason
+FROM (
+    WITH slow AS (
+        SELECT c.*, line,
+            CASE WHEN is_object THEN json_type(line, $paths) END AS ty,
+            [
+                schema_version IS NULL, event_id IS NULL, ts_text IS NULL, service IS NULL, mode IS NULL,
+                call_mode IS NULL, op IS NULL, user_id IS NULL, agent_id IS NULL, run_id IS NULL,
+                latency_ms IS NULL, status IS NULL, error_type IS NULL, memory_id IS NULL, "limit" IS NULL,
+                top_k IS NULL, filter_keys IS NULL, rerank IS NULL, threshold IS NULL, result_count IS NULL,
+                result_ids IS NULL, top_score IS NULL, query_hash IS NULL, query_text IS NULL,
+                message_count IS NULL, infer IS NULL, memories_created IS NULL, memories_updated IS NULL,
+                memories_deleted IS NULL, embedding_model IS NULL, embedding_calls IS NULL,
+                embedding_tokens IS NULL, llm_model IS NULL, llm_input_tokens IS NULL,
+                llm_output_tokens IS NULL, tokens_estimated IS NULL, cache IS NULL, tag IS NULL,
+                demo IS NULL
+            ] AS typed_null,
+            [
+                schema_version, "limit", top_k, result_count, message_count, memories_created,
+                memories_updated, memories_deleted, embedding_calls, embedding_tokens, llm_input_tokens,
+                llm_output_tokens
+            ] AS ints
+        FROM oplog_checked c JOIN oplog_chunk USING (line_no)
+        WHERE NOT c.fast_ok
+    ), slow_checked AS (
+        SELECT *,
+            list_filter(range(1, len($names) + 1), lambda i: $required[i] AND coalesce(ty[i], 'NULL') = 'NULL')
+                AS missing,
+            list_filter(range(1, len($names) + 1), lambda i: coalesce(ty[i], 'NULL') <> 'NULL' AND typed_null[i])
+                AS uncastable,
+            list_filter(range(1, len(ints) + 1), lambda i: ints[i] < 0) AS negative
+        FROM slow
+    )
+    SELECT line_no,
+        coalesce(
+            CASE WHEN NOT is_json THEN 'invalid JSON (truncated or malformed line)' END,
+            CASE WHEN NOT is_object THEN 'not a JSON object (got ' || lower(json_type(line)) || ')' END,
+            CASE WHEN schema_version > $schema_version OR schema_version < 1
+                 THEN 'schema_version ' || schema_version || ' not supported (this collector reads 1..'
+                      || $schema_version || ')' END,
+            CASE WHEN len(missing) > 0 THEN 'missing required field ' || $names[missing[1]] END,
+            CASE WHEN len(uncastable) > 0
+                 THEN $names[uncastable[1]] || ': not readable as ' || $expected[uncastable[1]] || ' ('
+                      || lower(ty[uncastable[1]]) || ' "' || left(json_extract_string(line, $paths[uncastable[1]]), 40)
+                      || '")' END,
+            CASE WHEN len(negative) > 0 THEN $int_names[negative[1]] || ': negative (' || ints[negative[1]] || ')' END,
+            CASE WHEN event_id = '' THEN 'event_id: empty string' END,
+            CASE WHEN ts IS NULL THEN 'ts: not an ISO 8601 timestamp ("' || left(ts_text, 40) || '")' END,
+            CASE WHEN ts > $latest_ts THEN 'ts: ' || strftime(ts, '%Y-%m-%dT%H:%M:%S') || ' is in the future' END,
+            ml_finite_err(latency_ms, 'latency_ms'),
+            CASE WHEN latency_ms < 0 THEN 'latency_ms: negative (' || latency_ms || ')' END,
+            CASE WHEN latency_ms >= $max_latency_ms
+                 THEN 'latency_ms: ' || latency_ms || ' is not below collector.max_latency_ms ' || $max_latency_ms END,
+            ml_finite_err(threshold, 'threshold'),
+            ml_finite_err(top_score, 'top_score'),
+            ml_choice_err(mode, 'mode', $modes),
+            ml_choice_err(call_mode, 'call_mode', $call_modes),
+            ml_choice_err(op, 'op', $ops),
+            ml_choice_err(status, 'status', $statuses),
+            ml_choice_err(cache, 'cache', $cache_outcomes)
+        ) AS reason
+    FROM slow_checked
+) AS r
+WHERE o.line_no = r.line_no;
