@@ -1,0 +1,244 @@
+"""Op-log ingest benchmark: memlens `collect_oplogs` + views vs a naive json.loads + pandas baseline.
+
+    .venv/bin/python bench/ingest_bench.py [--events 10000000] [--repeat 3] [--baseline-events 1000000]
+
+1. Generates N schema-v1 events with numpy (vectorised: 30 days, Zipf-like users, op mix, lognormal
+   latencies, errors, cache outcomes, tokens) and writes them as JSONL files of at most 1M lines
+   (DuckDB formats the lines).
+2. memlens: `collect_oplogs` into a fresh DuckDB file (rollup refresh included), rows/s; then reading the
+   views metric_latency_daily and metric_cost_daily whole (warm) — medians over --repeat runs.
+3. Baseline, same run, same files: json.loads per line + pandas.DataFrame, then pandas groupby P50/P95/P99
+   latency per day x op (numpy 'linear', as the view) and tokens x price cost per day. When
+   --baseline-events < N it reads only the first lines and its times are scaled linearly to N (stated).
+   The baseline's P95s are compared with the view's on the same subsample (must agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+from collectors.oplog import collect_oplogs  # noqa: E402
+from memlens import rollups  # noqa: E402
+from memlens.config import Config, default_config  # noqa: E402
+from memlens.warehouse import connect  # noqa: E402
+
+FILE_EVENTS = 1_000_000
+END_EPOCH_S = 1_795_564_800  # 2026-11-25T00:00:00Z: fixed, so runs are comparable
+OPS = np.array(["search", "add", "get", "get_all", "update", "delete", "history"])
+OP_SHARE = np.array([0.60, 0.20, 0.06, 0.05, 0.05, 0.03, 0.01])
+OP_MEDIAN_MS = np.array([35.0, 120.0, 12.0, 25.0, 60.0, 10.0, 8.0])
+EMBED_MODEL = "text-embedding-3-small"
+LLM_MODEL = "gpt-4o-mini"
+
+
+def generate(n: int, seed: int = 7) -> pa.Table:
+    """n schema-v1 events as an Arrow table (columns in schema order; absent optional fields are null)."""
+    rng = np.random.default_rng(seed)
+    op_idx = rng.choice(len(OPS), size=n, p=OP_SHARE)
+    op = OPS[op_idx]
+    is_search, is_add = op == "search", op == "add"
+    ts_us = (END_EPOCH_S - rng.uniform(0, 30 * 86400, n)) * 1e6
+    users = np.char.add("u", (rng.zipf(1.3, n) % 2000).astype(str))
+    latency = np.round(OP_MEDIAN_MS[op_idx] * rng.lognormal(0, 0.6, n) * np.where(rng.random(n) < 0.01, 8, 1), 3)
+    error = rng.random(n) < 0.01
+    cache = np.where(is_search, rng.choice(np.array(["hit", "miss", "bypass"]), n, p=[0.55, 0.4, 0.05]), None)
+    embeds = is_add | (is_search & (cache != "hit"))
+    infer = is_add & (rng.random(n) < 0.3)
+
+    def masked(values: np.ndarray, mask: np.ndarray, typ: pa.DataType) -> pa.Array:
+        return pa.array(values, typ, mask=~mask)
+
+    return pa.table({
+        "schema_version": pa.array(np.ones(n, np.int32)),
+        "event_id": pa.array(np.char.add("e", np.arange(n).astype(str)).astype(object)),
+        "ts": pa.array(ts_us.astype(np.int64).astype("datetime64[us]")),
+        "service": pa.array(np.where(np.arange(n) % 4 == 0, "worker", "chat-api").astype(object)),
+        "mode": pa.array(np.full(n, "oss", object)),
+        "call_mode": pa.array(np.where(np.arange(n) % 3 == 0, "async", "sync").astype(object)),
+        "op": pa.array(op.astype(object)),
+        "user_id": masked(users.astype(object), ~(is_search & (rng.random(n) < 0.05)), pa.string()),
+        "latency_ms": pa.array(latency),
+        "status": pa.array(np.where(error, "error", "ok").astype(object)),
+        "error_type": masked(np.full(n, "TimeoutError", object), error, pa.string()),
+        "top_k": masked(np.full(n, 10, np.int32), is_search, pa.int32()),
+        "filter_keys": pa.array([["user_id"] if s else None for s in is_search], pa.list_(pa.string())),
+        "result_count": masked(rng.integers(0, 11, n).astype(np.int32), is_search, pa.int32()),
+        "query_hash": masked(np.char.add("q", (rng.zipf(1.2, n) % 50_000).astype(str)).astype(object), is_search,
+                             pa.string()),
+        "message_count": masked(rng.integers(1, 5, n).astype(np.int32), is_add, pa.int32()),
+        "infer": masked(infer, is_add, pa.bool_()),
+        "memories_created": masked(np.ones(n, np.int32), is_add, pa.int32()),
+        "embedding_model": masked(np.full(n, EMBED_MODEL, object), embeds, pa.string()),
+        "embedding_tokens": masked(rng.integers(5, 200, n).astype(np.int32), embeds, pa.int32()),
+        "llm_model": masked(np.full(n, LLM_MODEL, object), infer, pa.string()),
+        "llm_input_tokens": masked(rng.integers(200, 1500, n).astype(np.int32), infer, pa.int32()),
+        "llm_output_tokens": masked(rng.integers(20, 200, n).astype(np.int32), infer, pa.int32()),
+        "cache": masked(cache.astype(object), is_search, pa.string()),
+    })
+
+
+def write_jsonl(table: pa.Table, folder: Path) -> list[Path]:
+    """Files of FILE_EVENTS lines, formatted by DuckDB like the instrumentation writes them: absent fields
+    left out (not null), ts as ISO 8601 with Z."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    files = []
+    for k, start in enumerate(range(0, table.num_rows, FILE_EVENTS)):
+        con.register("bench_events", table.slice(start, FILE_EVENTS))
+        path = folder / f"oplog-bench-{k:03d}.jsonl"
+        con.execute(
+            "COPY (SELECT regexp_replace(regexp_replace(to_json(e)::VARCHAR, '\"\\w+\":null,?', '', 'g'), ',}$', '}') "
+            "FROM (SELECT * REPLACE (strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts) FROM bench_events) e) "
+            "TO '" + str(path).replace("'", "''") + "' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', "
+            "DELIMITER '\x01')")
+        con.unregister("bench_events")
+        files.append(path)
+    con.close()
+    return files
+
+
+CPU: dict[str, float] = {}  # median CPU seconds (all threads) per measured step, printed next to wall time
+
+
+def median_time(fn: Callable[[], object], repeat: int, name: str) -> tuple[float, object]:
+    """Median wall seconds over `repeat` runs (and the median CPU seconds into CPU[name])."""
+    times, cpu, out = [], [], None
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    CPU[name] = statistics.median(cpu)
+    return statistics.median(times), out
+
+
+def memlens_ingest(files: list[Path], db: Path, cfg: Config) -> int:
+    for p in db.parent.glob(db.name + "*"):
+        p.unlink()
+    con = connect(db, cfg)
+    try:
+        return collect_oplogs(con, files, cfg).rows_loaded
+    finally:
+        con.close()
+
+
+def baseline_load(files: list[Path], limit: int) -> pd.DataFrame:
+    rows = []
+    for path in files:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if len(rows) >= limit:
+                    return pd.DataFrame(rows)
+                rows.append(json.loads(line))
+    return pd.DataFrame(rows)
+
+
+def baseline_queries(df: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    day = pd.to_datetime(df["ts"], utc=True).dt.date
+    lat = df.assign(day=day).groupby(["day", "op"])["latency_ms"].quantile([0.5, 0.95, 0.99]).unstack()
+    emb = cfg.prices.embedding
+    llm = cfg.prices.llm
+    cost = (df["embedding_tokens"].fillna(0) * df["embedding_model"].map(emb).fillna(0)
+            + df["llm_input_tokens"].fillna(0) * df["llm_model"].map({m: p.input for m, p in llm.items()}).fillna(0)
+            + df["llm_output_tokens"].fillna(0) * df["llm_model"].map({m: p.output for m, p in llm.items()}).fillna(0)
+            ) / 1e6
+    per_day = cost.groupby(day).sum()
+    return lat, per_day.to_frame("total_cost_usd")
+
+
+def check_agreement(files: list[Path], limit: int, lat: pd.DataFrame, cfg: Config, folder: Path) -> float:
+    """Largest |P95 difference| (ms) between the view and pandas on the baseline's lines."""
+    sub = folder / "subsample"
+    sub.mkdir(exist_ok=True)
+    lines_left, parts = limit, []
+    for path in files:
+        if lines_left <= 0:
+            break
+        with path.open("rb") as f:
+            chunk = b"".join(line for _, line in zip(range(lines_left), f, strict=False))
+        lines_left -= chunk.count(b"\n")
+        (sub / path.name).write_bytes(chunk)
+        parts.append(sub / path.name)
+    con = connect(":memory:", cfg)
+    collect_oplogs(con, parts, cfg)
+    view = con.execute("SELECT day, op, p95_ms FROM metric_latency_daily WHERE op <> 'all'").fetchall()
+    con.close()
+    return max(abs(p95 - lat.loc[(d, o), 0.95]) for d, o, p95 in view)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline-events", type=int, default=1_000_000,
+                    help="lines the naive baseline reads (its times are scaled to --events when smaller)")
+    ap.add_argument("--workdir", help="keep files here (default: a temp dir, removed)")
+    args = ap.parse_args()
+    cfg = default_config()
+    with tempfile.TemporaryDirectory(prefix="memlens-ingest-bench-") as tmp:
+        work = Path(args.workdir) if args.workdir else Path(tmp)
+        t0 = time.perf_counter()
+        table = generate(args.events)
+        files = write_jsonl(table, work / "logs")
+        del table
+        size = sum(f.stat().st_size for f in files)
+        print(f"generated {args.events:,} events in {len(files)} JSONL files, {size / 1e6:,.0f} MB, "
+              f"{time.perf_counter() - t0:.1f} s")
+
+        db = work / "bench.duckdb"
+        t_ingest, loaded = median_time(lambda: memlens_ingest(files, db, cfg), args.repeat, "ingest")
+        assert loaded == args.events, (loaded, args.events)
+        con = connect(db, cfg)
+        t_lat, _ = median_time(lambda: con.execute("SELECT * FROM metric_latency_daily").fetchall(), args.repeat,
+                               "lat")
+        t_cost, _ = median_time(lambda: con.execute("SELECT * FROM metric_cost_daily").fetchall(), args.repeat,
+                                "cost")
+        t_roll, _ = median_time(lambda: rollups.refresh(con), 1, "rollups")  # the part of ingest spent on rollups
+        con.close()
+
+        nb = min(args.baseline_events, args.events)
+        scale = args.events / nb
+        t_bload, df = median_time(lambda: baseline_load(files, nb), args.repeat, "bload")
+        t_bq, (lat, _) = median_time(lambda: baseline_queries(df, cfg), args.repeat, "bq")
+        diff = check_agreement(files, nb, lat, cfg, work)
+
+    n = args.events
+    note = "" if scale == 1 else f" (measured on {nb:,} lines, x{scale:g} to {n:,})"
+    print(f"\nmedians of {args.repeat} runs, {n:,} events; wall s (CPU s, all threads)")
+    print(f"memlens collect_oplogs -> DuckDB file : {t_ingest:8.2f} s ({CPU['ingest']:7.2f})  "
+          f"{n / t_ingest:11,.0f} rows/s   validated, deduplicated, persisted; incl. rollup refresh "
+          f"~{t_roll:.2f} s")
+    print(f"naive json.loads + DataFrame         : {t_bload * scale:8.2f} s ({CPU['bload'] * scale:7.2f})  "
+          f"{nb / t_bload:11,.0f} rows/s   parsed into memory only{note}")
+    print(f"  ingest ratio baseline / memlens    : {t_bload * scale / t_ingest:8.1f} x wall, "
+          f"{CPU['bload'] * scale / CPU['ingest']:.1f} x CPU")
+    t_q, c_q = t_lat + t_cost, CPU["lat"] + CPU["cost"]
+    print(f"views metric_latency_daily + metric_cost_daily (warm) : {t_q:8.3f} s ({c_q:6.3f})  "
+          f"[{t_lat:.3f} + {t_cost:.3f}]")
+    print(f"pandas groupby quantiles + daily cost                 : {t_bq * scale:8.3f} s "
+          f"({CPU['bq'] * scale:6.3f}){note}")
+    print(f"  query ratio baseline / memlens     : {t_bq * scale / t_q:8.1f} x wall, "
+          f"{CPU['bq'] * scale / c_q:.1f} x CPU")
+    print(f"  P95 agreement view vs pandas on the baseline lines: max |diff| = {diff:.2e} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
