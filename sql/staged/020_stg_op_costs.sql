@@ -20,7 +20,7 @@
 --   priced (BOOLEAN, all three priced)
 --   unpriced_tokens (BIGINT tokens of OSS models with no price row: embedding + llm input + llm output)
 --   unpriced_calls (INTEGER 0/1, a platform call whose op has no platform_call price row)
--- Cheap: a projection with four hash joins against the small cfg_prices table.
+-- Cheap: a projection with three hash joins against small price tables (one row per distinct model / op).
 CREATE OR REPLACE VIEW stg_op_costs AS
 WITH ev AS (
     SELECT
@@ -29,26 +29,38 @@ WITH ev AS (
         e.embedding_model, e.llm_model, e.tokens_estimated,
         CAST(coalesce(e.embedding_tokens, 0) AS BIGINT) AS embedding_tokens,
         CAST(coalesce(e.llm_input_tokens, 0) AS BIGINT) AS llm_input_tokens,
-        CAST(coalesce(e.llm_output_tokens, 0) AS BIGINT) AS llm_output_tokens,
-        regexp_extract(e.embedding_model, '[^/]+$') AS embedding_model_base,
-        regexp_extract(e.llm_model, '[^/]+$') AS llm_model_base
+        CAST(coalesce(e.llm_output_tokens, 0) AS BIGINT) AS llm_output_tokens
     FROM stg_op_events AS e
+),
+-- Each distinct model name is priced once (exact name, else its last path segment), so the per-event work is
+-- one hash join per kind instead of a regexp and two joins per event.
+embedding_price AS (
+    SELECT m.model, coalesce(p1.usd_per_1m_input, p2.usd_per_1m_input) AS usd_per_1m
+    FROM (SELECT DISTINCT embedding_model AS model FROM raw_op_events WHERE embedding_model IS NOT NULL) AS m
+    LEFT JOIN cfg_prices AS p1 ON p1.kind = 'embedding' AND p1.model = m.model
+    LEFT JOIN cfg_prices AS p2 ON p2.kind = 'embedding' AND p2.model = regexp_extract(m.model, '[^/]+$')
+),
+llm_price AS (
+    SELECT m.model,
+           coalesce(p1.usd_per_1m_input, p2.usd_per_1m_input) AS usd_per_1m_input,
+           coalesce(p1.usd_per_1m_output, p2.usd_per_1m_output) AS usd_per_1m_output
+    FROM (SELECT DISTINCT llm_model AS model FROM raw_op_events WHERE llm_model IS NOT NULL) AS m
+    LEFT JOIN cfg_prices AS p1 ON p1.kind = 'llm' AND p1.model = m.model
+    LEFT JOIN cfg_prices AS p2 ON p2.kind = 'llm' AND p2.model = regexp_extract(m.model, '[^/]+$')
 ),
 priced AS (
     SELECT
         ev.*,
-        coalesce(pe.usd_per_1m_input, pe2.usd_per_1m_input) AS embedding_usd_per_1m,
-        coalesce(pl.usd_per_1m_input, pl2.usd_per_1m_input) AS llm_input_usd_per_1m,
-        coalesce(pl.usd_per_1m_output, pl2.usd_per_1m_output) AS llm_output_usd_per_1m,
+        pe.usd_per_1m AS embedding_usd_per_1m,
+        pl.usd_per_1m_input AS llm_input_usd_per_1m,
+        pl.usd_per_1m_output AS llm_output_usd_per_1m,
         pp.usd_per_call AS platform_usd_per_call,
         ev.mode = 'oss' AND ev.embedding_tokens > 0 AS needs_embedding_price,
         ev.mode = 'oss' AND (ev.llm_input_tokens + ev.llm_output_tokens) > 0 AS needs_llm_price,
         ev.mode = 'platform' AS needs_platform_price
     FROM ev
-    LEFT JOIN cfg_prices AS pe ON pe.kind = 'embedding' AND pe.model = ev.embedding_model
-    LEFT JOIN cfg_prices AS pe2 ON pe2.kind = 'embedding' AND pe2.model = ev.embedding_model_base
-    LEFT JOIN cfg_prices AS pl ON pl.kind = 'llm' AND pl.model = ev.llm_model
-    LEFT JOIN cfg_prices AS pl2 ON pl2.kind = 'llm' AND pl2.model = ev.llm_model_base
+    LEFT JOIN embedding_price AS pe ON pe.model = ev.embedding_model
+    LEFT JOIN llm_price AS pl ON pl.model = ev.llm_model
     LEFT JOIN cfg_prices AS pp ON pp.kind = 'platform_call' AND pp.model = ev.op
 ),
 costed AS (
