@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class CollectorCfg(_Strict):
     read_bytes: int = Field(gt=0)
     max_latency_ms: float = Field(gt=0)
     max_future_seconds: float = Field(ge=0)
+    min_ts: date
     sqlite_timeout_seconds: float = Field(ge=0)
     snapshot_max_memories: int = Field(gt=0)
     platform_page_size: int = Field(gt=0)
