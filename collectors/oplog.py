@@ -14,7 +14,7 @@ import hashlib
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -270,9 +270,10 @@ class OplogLoader:
             "call_modes": list(schema.CALL_MODES), "statuses": list(schema.STATUSES),
             "cache_outcomes": list(schema.CACHE_OUTCOMES), "max_latency_ms": c.max_latency_ms,
             "latest_ts": self.now + timedelta(seconds=c.max_future_seconds),
+            "earliest_ts": datetime.combine(c.min_ts, time.min),
         }
         fast = ("schema_version", "ops", "modes", "call_modes", "statuses", "cache_outcomes", "max_latency_ms",
-                "latest_ts")
+                "latest_ts", "earliest_ts")
         self.fast_params = {k: v for k, v in self.check_params.items() if k in fast}
         con.execute(read_sql("oplog_macros.sql"))
 

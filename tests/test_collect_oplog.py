@@ -132,6 +132,7 @@ CORRUPT = [
     (ev(1), "DUP"),  # identical repeat: a duplicate, neither loaded twice nor quarantined
     (ev(9, ts="2999-01-01T00:00:00Z"), "ts: 2999-01-01T00:00:00 is in the future"),
     (ev(10, ts="yesterday"), 'ts: not an ISO 8601 timestamp ("yesterday")'),
+    (ev(21, ts="1900-01-01T00:00:00Z"), "ts: 1900-01-01T00:00:00 is before collector.min_ts 2020-01-01"),
     (ev(11, user_id={"nested": 1}, latency_ms="12.5"), None),  # castable: stored as text / the number 12.5
     (ev(12, result_count=-1), "result_count: negative (-1)"),
     (ev(13, filter_keys="user_id"), 'filter_keys: not readable as array of strings (varchar "user_id")'),

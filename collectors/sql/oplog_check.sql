@@ -11,7 +11,7 @@
 -- The field lists below follow memlens/schema.py FIELDS order (tests/test_collect_oplog.py checks it).
 -- Parameters (from memlens/schema.py and the config): $schema_version (highest supported), $ops, $modes,
 -- $call_modes, $statuses, $cache_outcomes (the schema's choices), $max_latency_ms, $latest_ts (now + allowed
--- clock skew).
+-- clock skew), $earliest_ts (collector.min_ts).
 CREATE OR REPLACE TEMP TABLE oplog_checked AS
 WITH lines AS (
     SELECT line_no, line,
@@ -70,7 +70,7 @@ SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text,
         AND coalesce(least(schema_version, "limit", top_k, result_count, message_count, memories_created,
                            memories_updated, memories_deleted, embedding_calls, embedding_tokens,
                            llm_input_tokens, llm_output_tokens), 0) >= 0
-        AND ts IS NOT NULL AND ts <= $latest_ts
+        AND ts IS NOT NULL AND ts <= $latest_ts AND ts >= $earliest_ts
         AND isfinite(latency_ms) AND latency_ms >= 0 AND latency_ms < $max_latency_ms
         AND coalesce(isfinite(threshold), true) AND coalesce(isfinite(top_score), true)
         AND list_contains($modes, mode) AND list_contains($call_modes, call_mode) AND list_contains($ops, op)

@@ -51,6 +51,8 @@ FROM (
             CASE WHEN event_id = '' THEN 'event_id: empty string' END,
             CASE WHEN ts IS NULL THEN 'ts: not an ISO 8601 timestamp ("' || left(ts_text, 40) || '")' END,
             CASE WHEN ts > $latest_ts THEN 'ts: ' || strftime(ts, '%Y-%m-%dT%H:%M:%S') || ' is in the future' END,
+            CASE WHEN ts < $earliest_ts THEN 'ts: ' || strftime(ts, '%Y-%m-%dT%H:%M:%S') || ' is before collector.min_ts '
+                 || strftime($earliest_ts, '%Y-%m-%d') END,
             ml_finite_err(latency_ms, 'latency_ms'),
             CASE WHEN latency_ms < 0 THEN 'latency_ms: negative (' || latency_ms || ')' END,
             CASE WHEN latency_ms >= $max_latency_ms
