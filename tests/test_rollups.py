@@ -153,3 +153,19 @@ def test_percentiles_from_histogram_matches_numpy():
 def test_latency_percentiles_rejects_unknown_grouping(filled):
     with pytest.raises(ValueError, match="by must be among"):
         rollups.latency_percentiles(filled, by=("user",))
+
+
+def test_summary_matches_health_view(filled):
+    (view,) = frame(filled, "SELECT * FROM metric_health_summary").to_dict("records")
+    fast = rollups.summary(filled)
+    for key in ("ops", "searches", "errors", "error_rate", "slow_ops", "slow_share", "cache_requests", "hits",
+                "hit_rate", "miss_penalty", "avg_ms", "search_avg_ms", "total_cost_usd", "embedding_share",
+                "cost_per_1k_searches_usd", "oss_cost_per_1k_searches_usd", "platform_cost_per_1k_searches_usd",
+                "priced"):
+        assert fast[key] == pytest.approx(view[key]), key
+    for key in ("p50_ms", "p95_ms", "p99_ms", "search_p50_ms", "search_p95_ms", "search_p99_ms"):
+        assert fast[key] == pytest.approx(view[key], rel=rollups.MAX_RELATIVE_ERROR), key
+    day = rollups.summary(filled, start=T0 + timedelta(days=1), end=T0 + timedelta(days=2), service="a")
+    exact = filled.execute("SELECT count(*), count(*) FILTER (WHERE is_error) FROM stg_op_events "
+                           "WHERE service = 'a' AND day = ?", [(T0 + timedelta(days=1)).date()]).fetchone()
+    assert (day["ops"], day["errors"]) == exact

@@ -16,10 +16,8 @@
 --   oss_cost_per_1k_searches_usd, platform_cost_per_1k_searches_usd (DOUBLE same, per mode: the reference's
 --   targets differ, < $0.02 OSS and < $0.10 Platform; NULL when the mode has no searches)
 --   priced (BOOLEAN false when some tokens or calls had no price row)
---   memories, bytes (BIGINT held at the last history event, from Mem0's history store)
---   storage_growth_month (DOUBLE bytes growth over the 30 days up to the last history event, ratio; NULL when
---   nothing was held 30 days earlier), storage_growth_week (DOUBLE the same over 7 days)
--- Moderate: one scan each of stg_op_events, stg_op_costs and stg_memory_events.
+--   memories, bytes, storage_growth_month, storage_growth_week: from metric_storage_summary (Mem0's history)
+-- Moderate: one scan each of stg_op_events and stg_op_costs (at 10M events prefer memlens.rollups.summary).
 CREATE OR REPLACE VIEW metric_health_summary AS
 WITH ops AS (
     SELECT
@@ -52,14 +50,6 @@ costs AS (
         count(*) FILTER (WHERE mode = 'platform' AND is_search) AS platform_searches,
         bool_and(priced) AS priced
     FROM stg_op_costs
-),
-storage AS (
-    SELECT
-        CAST(sum(memories_delta) AS BIGINT) AS memories,
-        CAST(sum(bytes_delta) AS BIGINT) AS bytes,
-        sum(bytes_delta) FILTER (WHERE event_ts <= last_ts - INTERVAL 30 DAY) AS bytes_month_ago,
-        sum(bytes_delta) FILTER (WHERE event_ts <= last_ts - INTERVAL 7 DAY) AS bytes_week_ago
-    FROM (SELECT *, max(event_ts) OVER () AS last_ts FROM stg_memory_events)
 )
 SELECT
     o.first_ts, o.last_ts,
@@ -78,9 +68,7 @@ SELECT
     c.oss_cost_usd * 1000.0 / nullif(c.oss_searches, 0) AS oss_cost_per_1k_searches_usd,
     c.platform_cost_usd_mode * 1000.0 / nullif(c.platform_searches, 0) AS platform_cost_per_1k_searches_usd,
     coalesce(c.priced, true) AS priced,
-    s.memories, s.bytes,
-    (s.bytes - s.bytes_month_ago) / nullif(s.bytes_month_ago, 0) AS storage_growth_month,
-    (s.bytes - s.bytes_week_ago) / nullif(s.bytes_week_ago, 0) AS storage_growth_week
+    s.memories, s.bytes, s.storage_growth_month, s.storage_growth_week
 FROM ops AS o
 CROSS JOIN costs AS c
-CROSS JOIN storage AS s;
+CROSS JOIN metric_storage_summary AS s;

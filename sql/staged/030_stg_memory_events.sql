@@ -6,11 +6,8 @@
 -- otherwise the entity columns stay NULL.
 -- grain: one row per history event (source_db, history_id).
 -- columns:
---   source_db, history_id, memory_id, event (ADD | UPDATE | DELETE), actor_id, role (VARCHAR, as Mem0 wrote)
---   event_ts (TIMESTAMP UTC), day (DATE UTC), week (DATE UTC Monday of the ISO week), month (DATE UTC)
---   old_memory_bytes, new_memory_bytes (INTEGER bytes, UTF-8 size of the text before/after)
---   memories_delta (INTEGER memories: ADD +1, DELETE -1, UPDATE 0)
---   bytes_delta (BIGINT bytes: ADD +new, UPDATE new - old, DELETE -old)
+--   every column of stg_memory_deltas (source_db, history_id, memory_id, event, actor_id, role, event_ts, day,
+--   week, month, old_memory_bytes, new_memory_bytes, memories_delta, bytes_delta), then
 --   user_id, agent_id, run_id (VARCHAR, attributed entity ids, NULL when unknown)
 --   attributed_by (VARCHAR 'snapshot' | 'oplog', NULL when unattributed)
 --   is_demo (BOOLEAN, the op-log event that attributes it (add, else targeting call) was a demo row; false otherwise)
@@ -38,18 +35,7 @@ targeted AS (
     QUALIFY row_number() OVER (PARTITION BY memory_id ORDER BY ts, event_id) = 1
 )
 SELECT
-    h.source_db, h.history_id, h.memory_id, h.event, h.actor_id, h.role,
-    h.event_ts,
-    CAST(h.event_ts AS DATE) AS day,
-    CAST(date_trunc('week', h.event_ts) AS DATE) AS week,
-    CAST(date_trunc('month', h.event_ts) AS DATE) AS month,
-    h.old_memory_bytes, h.new_memory_bytes,
-    CASE h.event WHEN 'ADD' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END AS memories_delta,
-    CAST(CASE h.event
-        WHEN 'ADD' THEN coalesce(h.new_memory_bytes, 0)
-        WHEN 'UPDATE' THEN coalesce(h.new_memory_bytes, 0) - coalesce(h.old_memory_bytes, 0)
-        WHEN 'DELETE' THEN -coalesce(h.old_memory_bytes, 0)
-        ELSE 0 END AS BIGINT) AS bytes_delta,
+    h.*,
     CASE WHEN s.memory_id IS NOT NULL THEN s.user_id WHEN a.memory_id IS NOT NULL THEN a.user_id ELSE t.user_id END
         AS user_id,
     CASE WHEN s.memory_id IS NOT NULL THEN s.agent_id WHEN a.memory_id IS NOT NULL THEN a.agent_id ELSE t.agent_id END
@@ -59,7 +45,7 @@ SELECT
     CASE WHEN s.memory_id IS NOT NULL THEN 'snapshot' WHEN coalesce(a.memory_id, t.memory_id) IS NOT NULL THEN 'oplog'
         END AS attributed_by,
     coalesce(a.is_demo, t.is_demo, false) AS is_demo
-FROM raw_memory_history AS h
+FROM stg_memory_deltas AS h
 LEFT JOIN snap AS s ON s.memory_id = h.memory_id
 LEFT JOIN added AS a ON a.memory_id = h.memory_id
 LEFT JOIN targeted AS t ON t.memory_id = h.memory_id;
