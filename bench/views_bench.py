@@ -131,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
                   for _, row in got.iterrows() for i, q in enumerate((50, 95, 99)))
         print(f"{label:48s} {t_raw:8.3f} {t_agg:9.4f} {t_raw / t_agg:10.1f}x  max rel. error {err:.2%} "
               f"(bound {rollups.MAX_RELATIVE_ERROR:.2%})")
+    t_raw = median_seconds(lambda: con.execute("SELECT * FROM metric_health_summary").fetchall(), args.repeat)
+    t_agg = median_seconds(lambda: rollups.summary(con), args.repeat)
+    print(f"{'health summary (Overview), all days':48s} {t_raw:8.3f} {t_agg:9.4f} {t_raw / t_agg:10.1f}x")
+    t_agg = median_seconds(lambda: rollups.summary(con, start=WEEK_START, end=END, service="chat-api"), args.repeat)
+    print(f"{'health summary, one service, last 7 days':48s} {'':8s} {t_agg:9.4f}")
     raw_rows = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]
     agg_rows = sum(result.rows.values())
     print(f"\nrollup rows: {agg_rows:,} for {raw_rows:,} events ({raw_rows / max(agg_rows, 1):.0f}x fewer)")
