@@ -124,33 +124,45 @@ def refresh_ttl_hits(gaps_ms: np.ndarray, ttl_ms: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ByKey:
-    """The trace grouped by key (time order within a key), shared by every fixed-expiry replay."""
+    """Requests of keys asked more than once, grouped by key (time order within a key), shared by every
+    fixed-expiry replay. A key asked once is a miss under any TTL, so it is left out of the replays."""
 
-    order: np.ndarray
+    order: np.ndarray  # trace positions of the kept requests, grouped
     k: np.ndarray
-    t: np.ndarray  # ms since the first request
-    heads: np.ndarray  # first request of every key (sorted positions)
+    heads: np.ndarray  # first request of every kept key (grouped positions)
+    packed: np.ndarray  # (key, ms since the first request) in one sorted int64 axis
+    span: int  # packing stride: larger than any time + max_ttl
+    max_ttl: int  # ms: the longest TTL the packing allows
 
     @classmethod
-    def build(cls, ts_ms: np.ndarray, gkey: np.ndarray, order: np.ndarray | None = None) -> ByKey:
+    def build(cls, ts_ms: np.ndarray, gkey: np.ndarray, order: np.ndarray | None = None,
+              max_ttl_ms: float = 0.0) -> ByKey:
         order = key_order(gkey) if order is None else order
+        n = len(order)
         k = gkey[order]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if n else np.zeros(0, np.int64)
+        sizes = np.diff(np.r_[starts, n])
+        keep = np.repeat(sizes > 1, sizes)
+        order, k = order[keep], k[keep]
         t = ts_ms[order].astype(np.int64)
         t = t - (int(t.min()) if len(t) else 0)
-        return cls(order, k, t, np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, np.int64))
+        max_ttl = int(np.ceil(max_ttl_ms))
+        span = (int(t.max()) if len(t) else 0) + max_ttl + 2
+        heads = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, np.int64)
+        return cls(order, k, heads, k * span + t, span, max_ttl)
 
     def fixed_misses(self, ttl_ms: float) -> np.ndarray:
-        """Miss mask in grouped order: a miss stores until its time + TTL; the next miss is the key's first
-        request at or after that. O(N) per TTL: one searchsorted, then the chains of misses are walked for all
-        keys at once (one vectorised step per miss of the longest chain)."""
+        """Miss mask of the kept requests (grouped order): a miss stores until its time + TTL; the next miss
+        is the key's first request at or after that. O(N) per TTL: one searchsorted of sorted needles, then
+        the chains of misses are walked for all keys at once (one vectorised step per miss of the longest)."""
         n = len(self.k)
         miss = np.zeros(n, bool)
+        ttl = int(np.ceil(ttl_ms))
+        if ttl > self.max_ttl:
+            raise ValueError(f"TTL {ttl_ms} ms exceeds max_ttl_ms={self.max_ttl} this grouping was built for")
         if n == 0:
             return miss
-        ttl = int(np.ceil(ttl_ms))
-        span = int(self.t.max()) + ttl + 2  # packs (key, time) in one sorted int64 axis
-        packed = self.k * span + self.t
-        nxt = np.searchsorted(packed, packed + ttl, side="left")
+        nxt = np.searchsorted(self.packed, self.packed + ttl, side="left")
         ok = nxt < n
         ok[ok] = self.k[nxt[ok]] == self.k[ok]
         frontier = self.heads
@@ -160,10 +172,10 @@ class ByKey:
         return miss
 
 
-def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float, by_key: ByKey | None = None) -> np.ndarray:
+def fixed_ttl_hits(ts_ms: np.ndarray, gkey: np.ndarray, ttl_ms: float) -> np.ndarray:
     """Fixed expiry (Redis SETEX on a miss): hit iff requested before the stored result's miss time + TTL."""
-    by_key = ByKey.build(ts_ms, gkey) if by_key is None else by_key
-    hit = np.ones(len(gkey), bool)
+    by_key = ByKey.build(ts_ms, gkey, max_ttl_ms=ttl_ms)
+    hit = np.zeros(len(gkey), bool)
     hit[by_key.order] = ~by_key.fixed_misses(ttl_ms)
     return hit
 
@@ -291,9 +303,9 @@ class CacheWhatIf:
         return pd.DataFrame({"size": self.lru.sizes, "hit_rate": self.lru.hit_rate})
 
 
-def _refresh_target_ttl_ms(gaps: np.ndarray, target: float, n: int) -> float | None:
+def _refresh_target_ttl_ms(finite: np.ndarray, target: float, n: int) -> float | None:
+    """`finite`: the sorted reuse gaps. The smallest TTL with >= target * n gaps below it."""
     need = int(np.ceil(target * n - 1e-9))
-    finite = np.sort(gaps[~np.isnan(gaps)])
     if need == 0:
         return 0.0
     if need > finite.size:
@@ -324,6 +336,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     order = key_order(gkey)
     distinct = int(np.count_nonzero(np.diff(gkey[order]))) + 1 if n else 0
     gaps = reuse_gaps_ms(trace.ts_ms, gkey, order)
+    finite = np.sort(gaps[~np.isnan(gaps)])  # refresh-on-hit: hits(TTL) = gaps below TTL, for every TTL
 
     uncached = ~trace.served_by_cache
     avg_miss = float(trace.latency_ms[uncached].mean()) if uncached.any() else 0.0
@@ -338,15 +351,15 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     ttls = np.array(sorted(set(c.ttl_grid_s) | {c.recommended_ttl_s}), np.float64)
     rows = []
     rec = (0, 0.0)
-    by_key = ByKey.build(trace.ts_ms, gkey, order)
-    cost_grouped = trace.cost_usd[order]
+    by_key = ByKey.build(trace.ts_ms, gkey, order, max_ttl_ms=float(ttls.max()) * 1000.0)
+    cost_grouped = trace.cost_usd[by_key.order]
     for ttl in ttls:
         miss = by_key.fixed_misses(ttl * 1000.0)
-        hits = n - int(miss.sum())
+        hits = len(miss) - int(miss.sum())
         cost = float(cost_grouped[~miss].sum())
         rows.append({
             "ttl_s": ttl,
-            "refresh_hit_rate": float(refresh_ttl_hits(gaps, ttl * 1000.0).sum()) / n if n else 0.0,
+            "refresh_hit_rate": int(np.searchsorted(finite, ttl * 1000.0, side="left")) / n if n else 0.0,
             "fixed_hit_rate": hits / n if n else 0.0,
             "fixed_hits": hits,
             "latency_saved_ms": hits * per_hit_ms,
@@ -357,7 +370,6 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     ttl_curve = pd.DataFrame(rows)
     reached = ttl_curve.loc[ttl_curve["fixed_hit_rate"] >= target, "ttl_s"]
 
-    finite = np.sort(gaps[~np.isnan(gaps)])
     if finite.size:
         picks = np.unique(np.linspace(0, finite.size - 1, min(_CURVE_POINTS, finite.size)).astype(np.int64))
         refresh_curve = pd.DataFrame({"ttl_s": (finite[picks] + 1.0) / 1000.0, "hit_rate": (picks + 1) / n})
@@ -367,7 +379,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     sizes = np.asarray(lru_sizes if lru_sizes is not None else _lru_plot_sizes(c.lru_sizes, distinct), np.int64)
     dist = stack_distances(gkey, order) if 0 < n <= c.exact_max_requests else None
     lru = lru_curve(gkey, sizes, c.exact_max_requests, c.shards_rate, dist)
-    target_ttl_ms = _refresh_target_ttl_ms(gaps, target, n) if n else None
+    target_ttl_ms = _refresh_target_ttl_ms(finite, target, n) if n else None
     return CacheWhatIf(
         requests=n,
         distinct_keys=distinct,

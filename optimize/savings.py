@@ -103,7 +103,7 @@ def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
 
 _RERANK_SQL = """
 SELECT rerank_requested, count(*) AS searches, avg(latency_ms) AS avg_ms
-FROM stg_op_events WHERE op = 'search' AND status = 'ok' AND coalesce(effective_limit, 0) <= $max_k
+FROM stg_op_events WHERE op = 'search' AND status = 'ok' AND effective_limit <= $max_k
 GROUP BY 1 ORDER BY 1
 """
 
