@@ -61,14 +61,15 @@ def _lines(stream, out: queue.Queue) -> None:
         out.put(line.rstrip("\n"))
 
 
-def _wait_line(lines: queue.Queue, prefix: str, timeout: float, proc: subprocess.Popen) -> str:
+def _wait_line(lines: queue.Queue, prefix: str, timeout: float, proc: subprocess.Popen, err: Path) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             line = lines.get(timeout=0.5)
         except queue.Empty:
             if proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {proc.returncode} before {prefix}") from None
+                tail = err.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"worker exited with {proc.returncode} before {prefix}:\n{tail}") from None
             continue
         if line.startswith(prefix):
             return line
@@ -98,10 +99,11 @@ def run(tmp_path_factory):
     worker = subprocess.Popen(
         [sys.executable, str(WORKER), str(port), str(log_dir), str(tmp / "mem0"), str(RUN_SECONDS)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=(tmp / "worker.err").open("wb"), text=True)
+    err = tmp / "worker.err"
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(worker.stdout, lines), daemon=True).start()
     try:
-        _wait_line(lines, "READY", 240, worker)
+        _wait_line(lines, "READY", 240, worker, err)
         with prometheus(tmp, [f"127.0.0.1:{port}"], [rules]) as url:
             pc = PrometheusConnect(url)
             # Let Prometheus scrape the zero-valued series before the first call.
@@ -117,7 +119,7 @@ def run(tmp_path_factory):
             start = datetime.now(UTC)
             worker.stdin.write("go\n")
             worker.stdin.flush()
-            done = _wait_line(lines, "DONE", RUN_SECONDS + 240, worker)
+            done = _wait_line(lines, "DONE", RUN_SECONDS + 240, worker, err)
             time.sleep(3)  # two more scrapes after the last call
             end = datetime.fromtimestamp(math.floor(time.time()), UTC)
             metrics_text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
