@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,36 @@ from memlens import paths
 from memlens.config import Config
 from workloads.mix import MixReport, run_mix, run_mix_async
 from workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory
+
+
+class SerialisedStore:
+    """qdrant-client's local (in-process) mode is not thread-safe: a search racing an upsert can raise
+    IndexError (its payload mask is shorter than the points array it just grew). A Qdrant server
+    serialises that internally; this lock does the same for the offline store, so the errors in the
+    workload's logs are Mem0's, not the stand-in store's. Waiting on it counts as latency, as a server's
+    queue would."""
+
+    def __init__(self, client: Any):
+        self._client = client
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+
+def serialise_local_store(memory: Any) -> None:
+    store = getattr(memory, "vector_store", None)
+    client = getattr(store, "client", None)
+    if client is not None and type(getattr(client, "_client", None)).__name__ == "QdrantLocal":
+        store.client = SerialisedStore(client)
 
 
 @dataclass
@@ -39,6 +70,7 @@ def run_instrumented(cfg: Config, *, users: int, ops: int, seed: int, use_async:
     tag = f"workload-{seed}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     with tempfile.TemporaryDirectory(prefix="memlens-workload-") as tmp:
         memory = offline_memory(workdir or Path(tmp), async_=use_async)
+        serialise_local_store(memory)
         cache = SearchCache(cache_ttl_s) if cache_ttl_s else None
         writer = OpLogWriter.from_config(cfg, log_dir=out)
         target = instrument(memory, writer=writer, metrics=metrics, cache=cache, tag=tag,
