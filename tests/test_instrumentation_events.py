@@ -129,3 +129,17 @@ def test_metrics_server_serves_metrics():
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_timestamps_and_event_ids():
+    import uuid
+
+    from instrumentation.events import event_id, utc_iso
+
+    assert utc_iso(1764000000.25) == "2025-11-24T16:00:00.250000Z"
+    assert utc_iso(1764000000.5) == "2025-11-24T16:00:00.500000Z"  # same second: cached prefix
+    assert utc_iso(1764003600.000001) == "2025-11-24T17:00:00.000001Z"
+    ids = {event_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    one = uuid.UUID(next(iter(ids)))
+    assert one.version == 4 and one.variant == uuid.RFC_4122 and len(one.hex) == 32
