@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 _WRITE_OPS = frozenset(("add", "update", "delete", "delete_all"))
 _DEFAULTED = ("top_k", "threshold", "rerank", "infer")
 _OWNER_INDEX_SIZE = 100_000
+MISS = object()
 
 
 def _mode_of(target: Any) -> str:
@@ -139,12 +140,14 @@ class Recorder:
         except Exception as exc:
             log.warning("memlens: cache invalidation failed (%s)", type(exc).__name__)
 
-    def cache_lookup(self, key: str) -> bytes | None:
+    def cache_lookup(self, key: str) -> Any:
+        """The cached result, or MISS (also when the cache is down or holds something unreadable)."""
         try:
-            return self.cache.get(key)
+            data = self.cache.get(key)
+            return MISS if data is None else json.loads(data)
         except Exception as exc:
             log.warning("memlens: cache read failed (%s); searching Mem0", type(exc).__name__)
-            return None
+            return MISS
 
     def cache_store(self, key: str, user: str, result: Any) -> None:
         data = encode(result)
@@ -209,9 +212,8 @@ class InstrumentedMemory(_Proxy):
         t0 = time.perf_counter()
         try:
             if key is not None:
-                cached = rec.cache_lookup(key)
-                if cached is not None:
-                    result = json.loads(cached)
+                result = rec.cache_lookup(key)
+                if result is not MISS:
                     rec.record(op, args, kwargs, wall, time.perf_counter() - t0, result=result, cache="hit",
                                usage=usage)
                     return result
@@ -280,9 +282,8 @@ class AsyncInstrumentedMemory(_Proxy):
         t0 = time.perf_counter()
         try:
             if key is not None:
-                cached = rec.cache_lookup(key)
-                if cached is not None:
-                    result = json.loads(cached)
+                result = rec.cache_lookup(key)
+                if result is not MISS:
                     rec.record(op, args, kwargs, wall, time.perf_counter() - t0, result=result, cache="hit",
                                usage=usage)
                     return result

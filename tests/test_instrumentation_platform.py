@@ -208,3 +208,51 @@ def test_async_memory_client(platform, tmp_path):
     assert reg.get_sample_value("memlens_mem0_operations_total", {
         "service": "t-platform-async", "mode": "platform", "op": "add", "call_mode": "async", "status": "ok"}) == 6
     _check_no_secret(writer, reg)
+
+
+def test_config_hash_user_ids_needs_salt_and_hashes(platform, tmp_path, monkeypatch):
+    import hashlib
+
+    from mem0 import MemoryClient
+
+    from memlens.config import load_config
+
+    cfg = load_config(overrides={"instrumentation": {"hash_user_ids": True, "store_query_text": True}})
+    client = MemoryClient(api_key=API_KEY, host=platform)
+    monkeypatch.delenv("MEMLENS_ID_SALT", raising=False)
+    with pytest.raises(ValueError, match="MEMLENS_ID_SALT"):
+        instrument(client, cfg=cfg)
+    monkeypatch.setenv("MEMLENS_ID_SALT", "s3cret-salt")
+    writer = OpLogWriter(tmp_path, service="t-hash")
+    m = instrument(client, writer=writer, cfg=cfg)
+    m.add("hello", user_id="alice", agent_id="bot")
+    m.search("Hello  there", filters={"user_id": "alice"})
+    add, search = _events(writer)
+    digest = hashlib.sha256(b"s3cret-salt\x00alice").hexdigest()[:32]
+    assert add["user_id"] == search["user_id"] == digest
+    assert add["agent_id"] == hashlib.sha256(b"s3cret-salt\x00bot").hexdigest()[:32]
+    assert search["query_text"] == "Hello  there"  # opted in by config
+
+
+class BrokenCache:
+    """A cache whose backend is down: every call raises, as a redis client does when the server is gone."""
+
+    def get(self, key):
+        raise ConnectionError("cache down")
+
+    def set(self, key, user_id, value):
+        raise ConnectionError("cache down")
+
+    def invalidate_user(self, user_id):
+        raise ConnectionError("cache down")
+
+
+def test_cache_failure_degrades_to_miss(platform, tmp_path):
+    from mem0 import MemoryClient
+
+    writer = OpLogWriter(tmp_path, service="t-broken-cache")
+    m = instrument(MemoryClient(api_key=API_KEY, host=platform), writer=writer, cache=BrokenCache())
+    m.add("tea", user_id="alice")
+    assert m.search("tea", filters={"user_id": "alice"})["results"][0]["memory"] == "tea"
+    assert [(e["op"], e["status"], e.get("cache")) for e in _events(writer)] == [
+        ("add", "ok", None), ("search", "ok", "miss")]
