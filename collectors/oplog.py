@@ -43,6 +43,9 @@ PARQUET_SUFFIXES = (".parquet",)
 HEAD_BYTES = 4096  # the head hash covers this much of a file: enough to tell two log files apart
 NO_LINES = pa.table({"line_no": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
 
+# JSON types (DuckDB json_type names) a field of each schema type may hold; JSON null = not given.
+JSON_TYPES = {"string": ["VARCHAR"], "timestamp": ["VARCHAR"], "integer": ["BIGINT", "UBIGINT"],
+              "number": ["BIGINT", "UBIGINT", "DOUBLE"], "boolean": ["BOOLEAN"], "array<string>": ["ARRAY"]}
 EXPECTED = {"string": "string", "timestamp": "ISO 8601 timestamp string", "integer": "integer", "number": "number",
             "boolean": "boolean", "array<string>": "array of strings"}
 
@@ -263,7 +266,12 @@ class OplogLoader:
         self.check_params = {
             "names": [f.name for f in schema.FIELDS],
             "paths": [f'$."{f.name}"' for f in schema.FIELDS],
+            "allowed": [[*JSON_TYPES[f.json_type], "NULL"] for f in schema.FIELDS],
             "expected": [EXPECTED[f.json_type] for f in schema.FIELDS],
+            # json_type(line, paths)::VARCHAR reads "[UBIGINT, VARCHAR, NULL, 'NULL', ...]" (NULL: absent,
+            # 'NULL': JSON null): the whole list checked by one regex match.
+            "type_pattern": r"\[" + ", ".join(
+                "(?:" + "|".join([*JSON_TYPES[f.json_type], "NULL", "'NULL'"]) + ")" for f in schema.FIELDS) + r"\]",
             "required": [f.required for f in schema.FIELDS],
             "int_names": [f.name for f in schema.FIELDS if f.json_type == "integer"],
             "schema_version": schema.SCHEMA_VERSION, "ops": list(schema.OPS), "modes": list(schema.MODES),
@@ -272,9 +280,10 @@ class OplogLoader:
             "latest_ts": self.now + timedelta(seconds=c.max_future_seconds),
             "earliest_ts": datetime.combine(c.min_ts, time.min),
         }
-        fast = ("schema_version", "ops", "modes", "call_modes", "statuses", "cache_outcomes", "max_latency_ms",
-                "latest_ts", "earliest_ts")
+        fast = ("paths", "type_pattern", "schema_version", "ops", "modes", "call_modes", "statuses",
+                "cache_outcomes", "max_latency_ms", "latest_ts", "earliest_ts")
         self.fast_params = {k: v for k, v in self.check_params.items() if k in fast}
+        self.reason_params = {k: v for k, v in self.check_params.items() if k != "type_pattern"}
         con.execute(read_sql("oplog_macros.sql"))
 
     def commit(self, key: str, table: pa.Table, rejected: list[Rejected], cp: Checkpoint) -> None:
@@ -284,7 +293,7 @@ class OplogLoader:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(read_sql("oplog_check.sql"), self.fast_params)
-            con.execute(read_sql("oplog_reasons.sql"), self.check_params)
+            con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
             con.execute(read_sql("oplog_verdict.sql"))
             [(loaded, dup, bad)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
             con.execute(read_sql("oplog_insert_events.sql"), {"source_file": key, "ingested_at": self.now})

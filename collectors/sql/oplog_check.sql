@@ -3,13 +3,15 @@
 -- lines that are not fast_ok), is_json, is_object, ts_text (the raw ts), fast_ok (BOOLEAN loadable on the
 -- fast path), then the schema-v1 columns typed as in raw_op_events.
 --
--- A field is valid when its JSON value casts to the column type (the TRY_CAST rule of DuckDB's from_json: "12"
--- is the number 12, "fast" is not a number); ts must be an ISO 8601 string (an offset is converted to UTC).
--- Fast path, one parse + one key count per line: when every key of the object gave a non-null typed
--- value (no unknown key, no null, nothing uncastable) and the value checks pass, the line is loadable.
--- Only the other lines get the per-field JSON types (a second parse, oplog_reasons.sql) to name the problem.
+-- A field is valid when its JSON type fits (a number is not a string, 1.5 is not an integer; absent or null
+-- = not given) and its value casts to the column type (2^40 is not an INTEGER); ts must be an ISO 8601 string
+-- (an offset is converted to UTC). Fast path: one typed parse (from_json) and one pass for the JSON types of
+-- all fields (json_type with every path), checked as one string against $type_pattern; the number of fields
+-- given must equal the number of typed values (nothing failed to cast). Lines that miss it get per-field
+-- reasons in oplog_reasons.sql.
 -- The field lists below follow memlens/schema.py FIELDS order (tests/test_collect_oplog.py checks it).
--- Parameters (from memlens/schema.py and the config): $schema_version (highest supported), $ops, $modes,
+-- Parameters (from memlens/schema.py and the config): $paths (JSON path per field), $type_pattern (regex over
+-- the list of JSON types), $schema_version (highest supported), $ops, $modes,
 -- $call_modes, $statuses, $cache_outcomes (the schema's choices), $max_latency_ms, $latest_ts (now + allowed
 -- clock skew), $earliest_ts (collector.min_ts).
 CREATE OR REPLACE TEMP TABLE oplog_checked AS
@@ -34,10 +36,10 @@ WITH lines AS (
              "embedding_model": "VARCHAR", "embedding_calls": "INTEGER", "embedding_tokens": "INTEGER",
              "llm_model": "VARCHAR", "llm_input_tokens": "INTEGER", "llm_output_tokens": "INTEGER",
              "tokens_estimated": "BOOLEAN", "cache": "VARCHAR", "tag": "VARCHAR", "demo": "BOOLEAN"}') END AS t,
-        CASE WHEN is_object THEN len(json_keys(line)) END AS n_keys
+        CASE WHEN is_object THEN json_type(line, $paths)::VARCHAR END AS types
     FROM lines
 ), typed AS (
-    SELECT line_no, line, is_json, is_object, n_keys, t,
+    SELECT line_no, line, is_json, is_object, types, t,
         t.schema_version, t.event_id, TRY_CAST(TRY_CAST(t.ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts, t.service,
         t.mode, t.call_mode, t.op, t.user_id, t.agent_id, t.run_id, t.latency_ms, t.status, t.error_type,
         t.memory_id, t."limit", t.top_k, t.filter_keys, t.rerank, t.threshold, t.result_count, t.result_ids,
@@ -45,7 +47,7 @@ WITH lines AS (
         t.memories_deleted, t.embedding_model, t.embedding_calls, t.embedding_tokens, t.llm_model,
         t.llm_input_tokens, t.llm_output_tokens, t.tokens_estimated, t.cache, t.tag, t.demo,
         t.ts AS ts_text,
-        -- typed values present: equal to n_keys only when every key was a schema field that cast
+        -- typed values present: equal to the number of non-null fields only when every one of them cast
         (t.schema_version IS NOT NULL)::INT + (t.event_id IS NOT NULL)::INT + (t.ts IS NOT NULL)::INT +
         (t.service IS NOT NULL)::INT + (t.mode IS NOT NULL)::INT + (t.call_mode IS NOT NULL)::INT +
         (t.op IS NOT NULL)::INT + (t.user_id IS NOT NULL)::INT + (t.agent_id IS NOT NULL)::INT +
@@ -64,7 +66,8 @@ WITH lines AS (
     FROM parsed
 )
 SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text,
-    coalesce(is_object AND n_keys = n_typed
+    coalesce(is_object AND regexp_full_match(types, $type_pattern)
+        AND len($paths) - (length(types) - length(replace(types, 'NULL', ''))) // 4 = n_typed
         AND service IS NOT NULL  -- NULL in any other required field fails a check below
         AND schema_version BETWEEN 1 AND $schema_version AND event_id <> ''
         AND coalesce(least(schema_version, "limit", top_k, result_count, message_count, memories_created,

@@ -1,7 +1,7 @@
 -- Names the problem of every line of oplog_checked that missed the fast path (fast_ok false): the first
 -- failing check, naming the field. Lines that turn out fine (an unknown extra key, an explicit null) keep
--- reason NULL and load. Parameters: as oplog_check.sql, plus $names, $paths (JSON paths), $expected (type
--- descriptions), $required (per field) and $int_names (the integer fields), in memlens/schema.py order.
+-- reason NULL and load. Parameters: as oplog_check.sql, plus $names, $allowed (JSON types accepted per field),
+-- $expected (their description), $required (per field) and $int_names (the integer fields), in schema order.
 UPDATE oplog_checked AS o SET reason = r.reason
 FROM (
     WITH slow AS (
@@ -30,6 +30,8 @@ FROM (
         SELECT *,
             list_filter(range(1, len($names) + 1), lambda i: $required[i] AND coalesce(ty[i], 'NULL') = 'NULL')
                 AS missing,
+            list_filter(range(1, len($names) + 1),
+                        lambda i: NOT list_contains($allowed[i], coalesce(ty[i], 'NULL'))) AS wrong_type,
             list_filter(range(1, len($names) + 1), lambda i: coalesce(ty[i], 'NULL') <> 'NULL' AND typed_null[i])
                 AS uncastable,
             list_filter(range(1, len(ints) + 1), lambda i: ints[i] < 0) AS negative
@@ -43,6 +45,8 @@ FROM (
                  THEN 'schema_version ' || schema_version || ' not supported (this collector reads 1..'
                       || $schema_version || ')' END,
             CASE WHEN len(missing) > 0 THEN 'missing required field ' || $names[missing[1]] END,
+            CASE WHEN len(wrong_type) > 0 THEN $names[wrong_type[1]] || ': expected ' || $expected[wrong_type[1]]
+                      || ', got ' || lower(ty[wrong_type[1]]) END,
             CASE WHEN len(uncastable) > 0
                  THEN $names[uncastable[1]] || ': not readable as ' || $expected[uncastable[1]] || ' ('
                       || lower(ty[uncastable[1]]) || ' "' || left(json_extract_string(line, $paths[uncastable[1]]), 40)
