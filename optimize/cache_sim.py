@@ -64,6 +64,8 @@ def _dense(*columns: np.ndarray) -> np.ndarray:
     n = len(columns[0])
     if n == 0:
         return np.zeros(0, np.int64)
+    if len(columns) == 1:
+        return np.unique(columns[0], return_inverse=True)[1].astype(np.int64).reshape(-1)
     order = np.lexsort(columns[::-1])
     change = np.zeros(n, bool)
     change[0] = True
@@ -81,14 +83,20 @@ def generation_keys(trace: SearchTrace) -> np.ndarray:
         return np.zeros(0, np.int64)
     if len(trace.write_ts_ms) == 0:
         return trace.key.astype(np.int64)
-    # Count writes of the same user up to each search: searchsorted on (user, ts) packed in one sorted axis.
+    # Writes of the same user up to each search: searchsorted on (user, ts) packed in one sorted int64 axis,
+    # with the searches' needles sorted first (sorted needles make numpy's binary searches cache-friendly).
     lo = min(int(trace.ts_ms.min()), int(trace.write_ts_ms.min()))
     span = max(int(trace.ts_ms.max()), int(trace.write_ts_ms.max())) - lo + 1
-    users = _dense(np.concatenate([trace.user, trace.write_user]))
+    users = np.concatenate([trace.user, trace.write_user]).astype(np.int64)
+    if users.min() < 0 or (int(users.max()) + 1) * span >= 2**62:
+        users = _dense(users)
     s_user, w_user = users[: len(trace)], users[len(trace):]
     packed_w = np.sort(w_user * span + (trace.write_ts_ms - lo))
     packed_s = s_user * span + (trace.ts_ms - lo)
-    gen = np.searchsorted(packed_w, packed_s, side="right") - np.searchsorted(packed_w, s_user * span, side="left")
+    o = np.argsort(packed_s)
+    gen = np.empty(len(trace), np.int64)
+    gen[o] = (np.searchsorted(packed_w, packed_s[o], side="right")
+              - np.searchsorted(packed_w, s_user[o] * span, side="left"))
     # Ids only need to be equal for equal (key, generation): pack both in one int64 when they fit, else densify.
     key = trace.key.astype(np.int64)
     lo_key, stride = int(key.min()), int(gen.max()) + 1
