@@ -125,9 +125,13 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.register("demo_ev", ev_df)
-        con.register("demo_mem", mem_df)
-        con.register("demo_svc", svc_df)
+        con.execute("SET enable_progress_bar = false")
+        # copied once into DuckDB tables: the per-day queries then scan columnar data, not pandas objects
+        for name, frame in (("demo_ev", ev_df), ("demo_mem", mem_df), ("demo_svc", svc_df)):
+            con.register("demo_frame", frame)
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM demo_frame")  # name: one of ours
+            con.unregister("demo_frame")
+        del ev_df, mem_df
         con.execute(_sql("demo_macros.sql"))
         oplog_sql = _sql("demo_oplog.sql")
         for day in range(days):
