@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from memlens.config import Config, load_config
+from memlens.config import Config, ConfigError, load_config
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -40,9 +40,9 @@ def _memory(path: str) -> Any:
     try:
         conf = yaml.safe_load(text)  # JSON is YAML too
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid JSON/YAML: {exc}") from exc
+        raise ConfigError(f"{path}: invalid JSON/YAML: {exc}") from exc
     if not isinstance(conf, dict):
-        raise ValueError(f"{path}: a mem0 config must be a mapping")
+        raise ConfigError(f"{path}: a mem0 config must be a mapping, got {type(conf).__name__}")
     from mem0 import Memory
 
     return Memory.from_config(conf)

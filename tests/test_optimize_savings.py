@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from memlens.config import load_config
+from memlens.config import ConfigError, load_config
 from optimize import savings as sv
 from optimize.advise import build_advice, rank
 from optimize.forecast import forecast, project_month
@@ -197,6 +197,11 @@ def test_build_advice_and_cli(tmp_path):
     assert (tmp_path / "m.csv").read_text().startswith("owner,keep_id,merge_id")
     args = p.parse_args(["advise", "--warehouse", str(path), "--delete-duplicates"])
     assert args.func(args) == 2  # refuses without a Mem0 to delete from
+    bad = tmp_path / "mem0.yaml"
+    bad.write_text("- not a mapping\n")
+    args = p.parse_args(["advise", "--warehouse", str(path), "--mem0-config", str(bad)])
+    with pytest.raises(ConfigError, match=r"mem0\.yaml: a mem0 config must be a mapping, got list"):
+        args.func(args)
     assert np.isfinite(advice.usd_month_total)
 
 
