@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -22,6 +23,9 @@ import pandas as pd
 from memlens import paths
 from memlens.config import Config
 from workloads import demo_model as dm
+
+if TYPE_CHECKING:
+    from collectors.base import IngestResult
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 HISTORY_DB_NAME = "demo-history.db"
@@ -155,8 +159,8 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
 @dataclass(frozen=True)
 class DemoLoad:
     files: list[Path]
-    oplog: object  # collectors.base.IngestResult
-    history: object
+    oplog: IngestResult
+    history: IngestResult
     seconds: float
 
 
