@@ -68,6 +68,7 @@ BACKLOG_FACTOR = 1.5         # memories that existed before the window, per memo
 BACKLOG_DAYS = 90
 SCOPES = ("user", "user+run", "user+agent", "agent", "none")
 SCOPE_P = (0.70, 0.12, 0.07, 0.05, 0.06)
+BURST_SERVICES = ("support-worker", "platform-gateway")
 ERROR_TYPES = np.array(["TimeoutError", "ConnectionError", "ValueError", "RateLimitError", "APIConnectionError"])
 
 
@@ -80,7 +81,7 @@ class DemoEvents:
     service: np.ndarray        # int64 index into SERVICES
     op: np.ndarray             # int64 index into OPS
     agent: np.ndarray          # object: agent id or None
-    run: np.ndarray            # object: run id or None
+    run: np.ndarray            # int64 day of the user's run (session) id, -1 = no run scope
     is_async: np.ndarray
     ok: np.ndarray
     error_type: np.ndarray     # object
@@ -108,7 +109,6 @@ class DemoEvents:
     # memories: index k → owner, creation time, text size; backlog ones were created before the window
     mem_user: np.ndarray
     mem_ts_us: np.ndarray
-    mem_agent: np.ndarray      # object
     mem_bytes: np.ndarray
     mem_backlog: int           # memories [0, mem_backlog) are the backlog
     start_us: int
@@ -207,15 +207,12 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     user = np.where(unscoped | agent_only, -1, user)
     keep_agent = ~is_query | (scope == SCOPES.index("user+agent")) | agent_only
     agent = np.where(keep_agent, agent, None)
-    run_scoped = scope == SCOPES.index("user+run")
-    run = np.full(n, None, dtype=object)
-    if run_scoped.any():
-        run[run_scoped] = [f"demo-run-{u:04d}-{d:03d}" for u, d in
-                           zip(user[run_scoped], day_idx[run_scoped], strict=True)]
+    run = np.where(scope == SCOPES.index("user+run"), day_idx, -1)  # one run (session) per user and day
 
-    # -- status: base errors, an error burst (1 h, day -3 at 14:00 UTC) on the LLM-heavy services
+    # -- status: base errors, an error burst (1 h, day -3 at 14:00 UTC) on the services behind one API gateway
     burst_day = max(days - 3, 0)
-    in_burst = (day_idx == burst_day) & (hour_of_day == 14) & np.isin(service, [1, 3])
+    burst_services = [i for i, s in enumerate(SERVICES) if s.name in BURST_SERVICES]
+    in_burst = (day_idx == burst_day) & (hour_of_day == 14) & np.isin(service, burst_services)
     err_p = np.where(in_burst, 0.30, BASE_ERROR_RATE)
     ok = rng.random(n) >= err_p
     error_type = np.full(n, None, dtype=object)
@@ -244,9 +241,6 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     owner_event = np.repeat(add_idx, created[add_idx])
     mem_user = np.r_[bl_user, user[owner_event]]
     mem_ts = np.r_[bl_ts, ts[owner_event]]
-    sv_agents = [np.array(s.agents, dtype=object) for s in SERVICES]
-    bl_agent = np.array([sv_agents[0][i % len(sv_agents[0])] for i in range(backlog)], dtype=object)
-    mem_agent = np.r_[bl_agent, agent[owner_event]]
     mem_bytes = np.clip(_lognormal(rng, 72.0, 0.45, len(mem_user)), 12, 2000).astype(np.int64)
 
     # -- target memories of get/update/delete/history and of an infer add's update: a memory of the same user
@@ -370,6 +364,6 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
         threshold=threshold, result_count=result_count, top_score=top_score, query=query, cache=cache,
         message_count=message_count, infer=infer, created=created, first_memory=first_memory, updated=updated,
         deleted=deleted, target=target, embedding_tokens=embedding_tokens, embedding_calls=embedding_calls,
-        llm_in=llm_in, llm_out=llm_out, mem_user=mem_user, mem_ts_us=mem_ts, mem_agent=mem_agent,
+        llm_in=llm_in, llm_out=llm_out, mem_user=mem_user, mem_ts_us=mem_ts,
         mem_bytes=mem_bytes, mem_backlog=backlog, start_us=start_us, end_us=end_us,
     )

@@ -12,7 +12,8 @@ SELECT e.ts_us, regexp_replace(to_json(struct_pack(
     op := e.op,
     user_id := demo_user_id(e.user_idx),
     agent_id := e.agent,
-    run_id := e.run,
+    run_id := CASE WHEN e.run >= 0 THEN 'demo-run-' || lpad(CAST(e.user_idx AS VARCHAR), 4, '0') || '-'
+        || lpad(CAST(e.run AS VARCHAR), 3, '0') END,
     latency_ms := e.latency_ms,
     status := CASE WHEN e.ok THEN 'ok' ELSE 'error' END,
     error_type := e.error_type,
