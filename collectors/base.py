@@ -146,10 +146,17 @@ def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
 def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """Take the collection lock, then open the warehouse: a second collection is refused by our lock, naming
     its holder, before it could trip over DuckDB's own file lock."""
-    from memlens.warehouse import open_warehouse
+    from memlens.warehouse import connect
 
-    with writer_lock(Path(path), what), open_warehouse(path, cfg) as con:
-        yield con
+    with writer_lock(Path(path), what):
+        try:
+            con = connect(path, cfg)
+        except duckdb.IOException as exc:  # DuckDB's own file lock: another process has the file open
+            raise CollectorError(f"warehouse {path} is open in another process, cannot write: {exc}") from None
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 class RunBook:
