@@ -134,9 +134,21 @@ def test_history_consistent_with_the_op_log(loaded):
           ON d.memory_id = h.memory_id AND d.event = 'DELETE' AND h.event_ts > d.event_ts""") == 0
     deletes = "SELECT count(*) - count(DISTINCT memory_id) FROM raw_memory_history WHERE event = 'DELETE'"
     assert scalar(con, deletes) == 0
-    # growth pages have data, attributed to users
+    # growth pages have data, every memory attributed to a user (op log or the demo store's snapshot)
     assert scalar(con, "SELECT count(*) FROM metric_memory_growth_weekly WHERE level = 'user'") > 0
-    assert scalar(con, "SELECT memories FROM metric_health_summary") > 0
+    assert scalar(con, "SELECT count(*) FROM stg_memory_events WHERE user_id IS NULL") == 0
+    held = scalar(con, "SELECT memories FROM metric_storage_summary")
+    assert held > 0 and held == scalar(con, "SELECT sum(memories) FROM metric_memory_snapshot_summary")
+    assert 0 < scalar(con, "SELECT storage_growth_month FROM metric_storage_summary") < 1
+
+
+def test_snapshot_of_the_demo_store_has_exact_duplicates(loaded):
+    con, result = loaded
+    assert result.snapshot.rows_loaded > 0
+    assert scalar(con, "SELECT count(*) FROM raw_memory_snapshots WHERE memory_text IS NOT NULL") == 0
+    dup, total = con.execute(
+        "SELECT sum(duplicate_memories), sum(memories) FROM metric_memory_snapshot_summary").fetchone()
+    assert 0.01 < dup / total < 0.10
 
 
 def test_run_demo_cli_and_if_empty(tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +27,12 @@ from workloads import demo_model as dm
 
 if TYPE_CHECKING:
     from collectors.base import IngestResult
+    from collectors.snapshot import MemoryRecord
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 HISTORY_DB_NAME = "demo-history.db"
 OPLOG_GLOB = "oplog-demo-*.jsonl"
+SNAPSHOT_SOURCE = "demo"  # raw_memory_snapshots.source of the demo's snapshot (real ones: oss | platform)
 
 # Defaults of `memlens demo` and of the dashboard's first start (ensure_demo).
 DEFAULT_EVENTS = 200_000
@@ -52,6 +55,15 @@ CREATE TABLE IF NOT EXISTS history (
     role         TEXT
 )
 """
+DEMO_MEMORIES_DDL = """
+CREATE TABLE IF NOT EXISTS demo_memories (
+    id TEXT PRIMARY KEY, user_id TEXT, memory TEXT, created_at DATETIME, updated_at DATETIME
+)
+"""
+DEMO_MEMORIES_INSERT = "INSERT INTO demo_memories (id, user_id, memory, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+DEMO_MEMORIES_SELECT = "SELECT id, user_id, memory, created_at, updated_at FROM demo_memories ORDER BY id"
+HISTORY_ROWS = ("SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
+                "actor_id, role FROM demo_history")
 HISTORY_INSERT = (
     "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
     "actor_id, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -89,7 +101,7 @@ def _frames(ev: dm.DemoEvents) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
         "llm_in": ev.llm_in, "llm_out": ev.llm_out,
     })
     memories = pd.DataFrame({"k": np.arange(len(ev.mem_user), dtype=np.int64), "ts_us": ev.mem_ts_us,
-                             "nbytes": ev.mem_bytes})
+                             "user_idx": ev.mem_user})
     services = pd.DataFrame({
         "idx": np.arange(len(dm.SERVICES), dtype=np.int64),
         "name": [s.name for s in dm.SERVICES], "mode": [s.mode for s in dm.SERVICES],
@@ -106,12 +118,18 @@ def _clear_previous(out_dir: Path) -> None:
 
 
 def _write_history(con: duckdb.DuckDBPyConnection, seed: int, db_path: Path) -> int:
-    rows = con.execute(_sql("demo_history.sql"), {"seed": seed}).fetchall()
-    with sqlite3.connect(db_path) as sq:
-        sq.execute(MEM0_HISTORY_DDL)
-        sq.executemany(HISTORY_INSERT, rows)
-    sq.close()
-    return len(rows)
+    """mem0's `history` table, plus `demo_memories`: the memories alive at the end, with owners and texts."""
+    con.execute(_sql("demo_history.sql"), {"seed": seed})
+    sq = sqlite3.connect(db_path)
+    try:
+        with sq:
+            sq.execute(MEM0_HISTORY_DDL)
+            sq.executemany(HISTORY_INSERT, con.execute(HISTORY_ROWS).fetchall())
+            sq.execute(DEMO_MEMORIES_DDL)
+            sq.executemany(DEMO_MEMORIES_INSERT, con.execute(_sql("demo_memories.sql")).fetchall())
+        return int(con.execute("SELECT count(*) FROM demo_history").fetchone()[0])
+    finally:
+        sq.close()
 
 
 def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int = DEFAULT_DAYS,
@@ -161,7 +179,19 @@ class DemoLoad:
     files: list[Path]
     oplog: IngestResult
     history: IngestResult
+    snapshot: IngestResult
     seconds: float
+
+
+def _demo_memory_records(history_db: Path) -> Iterator[MemoryRecord]:
+    from collectors.snapshot import MemoryRecord
+
+    sq = sqlite3.connect(f"file:{history_db}?mode=ro", uri=True)
+    try:
+        for mid, user, text, created, updated in sq.execute(DEMO_MEMORIES_SELECT):
+            yield MemoryRecord(memory_id=mid, text=text, user_id=user, created_at=created, updated_at=updated)
+    finally:
+        sq.close()
 
 
 def _oplog_files(files: list[Path]) -> list[Path]:
@@ -169,18 +199,22 @@ def _oplog_files(files: list[Path]) -> list[Path]:
 
 
 def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config, progress: bool = False) -> DemoLoad:
-    """Load written demo files through the real collectors; make sure the rollups are current afterwards."""
+    """Load written demo files through the real collectors (op logs, history, and a snapshot of the demo's
+    memory store); make sure the rollups are current afterwards."""
     from collectors.history import collect_history
     from collectors.oplog import collect_oplogs
+    from collectors.snapshot import write_snapshot
     from memlens import rollups
 
     t0 = time.perf_counter()
     oplog = collect_oplogs(con, _oplog_files(files), cfg, progress=progress)
     history_db = next(p for p in files if p.name == HISTORY_DB_NAME)
     history = collect_history(con, history_db)
+    snapshot = write_snapshot(con, SNAPSHOT_SOURCE, f"demo memory store ({history_db.name})",
+                              lambda _result: _demo_memory_records(history_db), store_text=False)
     if not rollups.is_fresh(con):  # the collectors refresh them after a load; this covers a no-op load
         rollups.refresh(con)
-    return DemoLoad(files, oplog, history, time.perf_counter() - t0)
+    return DemoLoad(files, oplog, history, snapshot, time.perf_counter() - t0)
 
 
 def default_out_dir() -> Path:
@@ -216,6 +250,7 @@ def run_demo(args: argparse.Namespace, cfg: Config, warehouse_path: Path) -> int
         result = load_demo(con, files, cfg, progress=True)
     print(result.oplog.summary())
     print(result.history.summary())
+    print(result.snapshot.summary())
     print(f"DEMO data loaded into {warehouse_path} in {result.seconds:.1f} s; the dashboard labels it as demo. "
           "Point `memlens collect logs` at your own logs to see real data.")
     return 0

@@ -64,8 +64,8 @@ USER_ZIPF = 1.15             # user weights 1/rank^a: a few users dominate
 QUERY_ZIPF = 1.35            # per-user query repetition (numpy zipf parameter)
 QUERY_POOL = 400             # distinct queries per user
 QUERY_REPEAT = 0.85           # share of searches repeating the user's previous question (retries, agent loops)
-BACKLOG_FACTOR = 1.5         # memories that existed before the window, per memory created in it
-BACKLOG_DAYS = 90
+BACKLOG_FACTOR = 3.0         # memories that existed before the window, per memory created in it
+BACKLOG_DAYS = 180
 SCOPES = ("user", "user+run", "user+agent", "agent", "none")
 SCOPE_P = (0.70, 0.12, 0.07, 0.05, 0.06)
 BURST_SERVICES = ("support-worker", "platform-gateway")
@@ -109,7 +109,7 @@ class DemoEvents:
     # memories: index k → owner, creation time, text size; backlog ones were created before the window
     mem_user: np.ndarray
     mem_ts_us: np.ndarray
-    mem_bytes: np.ndarray
+    mem_bytes: np.ndarray      # int64 approximate text size (drives the embedding tokens of updates)
     mem_backlog: int           # memories [0, mem_backlog) are the backlog
     start_us: int
     end_us: int
