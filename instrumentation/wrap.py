@@ -80,19 +80,21 @@ class Recorder:
 
     # -- sinks ---------------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
-        for name, sink in (("writer", self.writer), ("metrics", self.metrics)):
-            if sink is None:
-                continue
+        if self.writer is not None:
             try:
-                if name == "writer":
-                    sink.write(event)
-                else:
-                    sink.observe(event)
+                self.writer.write(event)
             except Exception as exc:
-                if name not in self._warned:
-                    self._warned.add(name)
-                    log.warning("memlens: %s failed (%s); the Mem0 call itself is unaffected",
-                                name, type(exc).__name__)
+                self._warn("writer", exc)
+        if self.metrics is not None:
+            try:
+                self.metrics.observe(event)
+            except Exception as exc:
+                self._warn("metrics", exc)
+
+    def _warn(self, what: str, exc: Exception) -> None:
+        if what not in self._warned:  # once per sink: a dead disk must not flood the application's log
+            self._warned.add(what)
+            log.warning("memlens: %s failed (%s); the Mem0 call itself is unaffected", what, type(exc).__name__)
 
     def record(self, op: str, args: tuple, kwargs: dict, wall: float, dt: float, result: Any = None,
                error: BaseException | None = None, cache: str | None = None, usage: Usage | None = None) -> None:
@@ -100,13 +102,29 @@ class Recorder:
             event = self.builder.build(op, args, kwargs, start_wall=wall, latency_s=dt, result=result,
                                        error=error, cache=cache, usage=usage)
         except Exception as exc:  # an odd argument shape must not turn a good call into an error
-            if "builder" not in self._warned:
-                self._warned.add("builder")
-                log.warning("memlens: could not build an event for %s (%s)", op, type(exc).__name__)
+            self._warn("event builder", exc)
             return
         self.emit(event)
 
     # -- cache bookkeeping -----------------------------------------------------------------------
+    def search_plan(self, op: str, args: tuple, kwargs: dict) -> tuple[str | None, str | None, str | None]:
+        """(cache key, user id, outcome so far) of a call: only user-scoped searches use the cache."""
+        if self.cache is None or op != "search":
+            return None, None, None
+        user = _user_of(kwargs)
+        query = args[0] if args else kwargs.get("query")
+        if user is None or not isinstance(query, str):
+            return None, None, "bypass"
+        return search_key(user, query, kwargs), user, None
+
+    def after_call(self, op: str, kwargs: dict, result: Any, owner: str | None) -> None:
+        if self.cache is None:
+            return
+        if op in ("add", "search", "get_all", "get"):
+            self.learn_owners(op, kwargs, result)
+        if op in _WRITE_OPS:
+            self.invalidate(op, kwargs, owner)
+
     def learn_owners(self, op: str, kwargs: dict, result: Any) -> None:
         items = result_list(result) if op != "get" else ([result] if isinstance(result, Mapping) else None)
         if not items:
@@ -193,19 +211,10 @@ class InstrumentedMemory(_Proxy):
     def _call(self, op: str, args: tuple, kwargs: dict) -> Any:
         rec = self._memlens
         fn = getattr(self._target, op)
-        cache = rec.cache
-        outcome = None
-        key = user = owner = None
-        if cache is not None:
-            if op == "search":
-                user = _user_of(kwargs)
-                query = args[0] if args else kwargs.get("query")
-                if user is None or not isinstance(query, str):
-                    outcome = "bypass"
-                else:
-                    key = search_key(user, query, kwargs)
-            elif op in ("update", "delete"):
-                owner = self._owner(_memory_id(args, kwargs))
+        key, user, outcome = rec.search_plan(op, args, kwargs)
+        owner = None
+        if rec.cache is not None and op in ("update", "delete"):
+            owner = self._owner(_memory_id(args, kwargs))
         usage = Usage() if rec.count_usage else None
         token = CURRENT.set(usage)
         wall = time.time()
@@ -229,11 +238,7 @@ class InstrumentedMemory(_Proxy):
         finally:
             CURRENT.reset(token)
         rec.record(op, args, kwargs, wall, dt, result=result, cache=outcome, usage=usage)
-        if cache is not None:
-            if op in ("add", "search", "get_all", "get"):
-                rec.learn_owners(op, kwargs, result)
-            if op in _WRITE_OPS:
-                rec.invalidate(op, kwargs, owner)
+        rec.after_call(op, kwargs, result, owner)
         return result
 
     def _owner(self, memory_id: Any) -> str | None:
@@ -263,19 +268,10 @@ class AsyncInstrumentedMemory(_Proxy):
     async def _call(self, op: str, args: tuple, kwargs: dict) -> Any:
         rec = self._memlens
         fn = getattr(self._target, op)
-        cache = rec.cache
-        outcome = None
-        key = user = owner = None
-        if cache is not None:
-            if op == "search":
-                user = _user_of(kwargs)
-                query = args[0] if args else kwargs.get("query")
-                if user is None or not isinstance(query, str):
-                    outcome = "bypass"
-                else:
-                    key = search_key(user, query, kwargs)
-            elif op in ("update", "delete"):
-                owner = await self._owner(_memory_id(args, kwargs))
+        key, user, outcome = rec.search_plan(op, args, kwargs)
+        owner = None
+        if rec.cache is not None and op in ("update", "delete"):
+            owner = await self._owner(_memory_id(args, kwargs))
         usage = Usage() if rec.count_usage else None
         token = CURRENT.set(usage)
         wall = time.time()
@@ -299,11 +295,7 @@ class AsyncInstrumentedMemory(_Proxy):
         finally:
             CURRENT.reset(token)
         rec.record(op, args, kwargs, wall, dt, result=result, cache=outcome, usage=usage)
-        if cache is not None:
-            if op in ("add", "search", "get_all", "get"):
-                rec.learn_owners(op, kwargs, result)
-            if op in _WRITE_OPS:
-                rec.invalidate(op, kwargs, owner)
+        rec.after_call(op, kwargs, result, owner)
         return result
 
     async def _owner(self, memory_id: Any) -> str | None:

@@ -232,19 +232,27 @@ def test_async_memory_same_results_and_events(tmp_path):
 
 
 def test_threads_each_event_counts_its_own_call(memories, tmp_path):
+    from workloads.real import serialise_local_store
+
     _, target = memories
+    serialise_local_store(target)  # qdrant-client's in-process mode races under threads (IndexError) by itself
     writer = OpLogWriter(tmp_path, service="t-threads", flush_every=64)
     m = instrument(target, writer=writer)
     texts = {t: [f"thread {t} memory {i} " + "word " * (t + i) for i in range(6)] for t in range(8)}
     ids: dict[str, str] = {}
     lock = threading.Lock()
 
+    failures: list[BaseException] = []
+
     def body(t: int) -> None:
-        for text in texts[t]:
-            r = m.add(text, user_id=f"thr-{t}", infer=False)
-            with lock:
-                ids[r["results"][0]["id"]] = text
-            m.search(text, filters={"user_id": f"thr-{t}"})
+        try:
+            for text in texts[t]:
+                r = m.add(text, user_id=f"thr-{t}", infer=False)
+                with lock:
+                    ids[r["results"][0]["id"]] = text
+                m.search(text, filters={"user_id": f"thr-{t}"})
+        except BaseException as exc:
+            failures.append(exc)
 
     threads = [threading.Thread(target=body, args=(t,)) for t in range(8)]
     for th in threads:
@@ -252,6 +260,7 @@ def test_threads_each_event_counts_its_own_call(memories, tmp_path):
     for th in threads:
         th.join()
     writer.close()
+    assert failures == []
     events = _events(writer)
     assert len(events) == 8 * 6 * 2
     all_texts = list(ids.values())

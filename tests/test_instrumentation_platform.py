@@ -256,3 +256,16 @@ def test_cache_failure_degrades_to_miss(platform, tmp_path):
     assert m.search("tea", filters={"user_id": "alice"})["results"][0]["memory"] == "tea"
     assert [(e["op"], e["status"], e.get("cache")) for e in _events(writer)] == [
         ("add", "ok", None), ("search", "ok", "miss")]
+
+
+def test_closed_writer_never_breaks_the_call(platform, tmp_path, caplog):
+    from mem0 import MemoryClient
+
+    writer = OpLogWriter(tmp_path, service="t-closed")
+    writer.close()
+    m = instrument(MemoryClient(api_key=API_KEY, host=platform), writer=writer)
+    with caplog.at_level("WARNING", logger="instrumentation.wrap"):
+        for _ in range(3):
+            assert m.add("tea", user_id="alice")["results"][0]["memory"] == "tea"
+    warnings = [r for r in caplog.records if r.name == "instrumentation.wrap"]
+    assert len(warnings) == 1 and "writer failed (ValueError)" in warnings[0].getMessage()

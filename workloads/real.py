@@ -46,8 +46,11 @@ class SerialisedStore:
 
 
 def serialise_local_store(memory: Any) -> None:
+    """Put a lock around a Memory's in-process Qdrant client (no-op for any other store)."""
     store = getattr(memory, "vector_store", None)
     client = getattr(store, "client", None)
+    if isinstance(client, SerialisedStore):
+        return
     if client is not None and type(getattr(client, "_client", None)).__name__ == "QdrantLocal":
         store.client = SerialisedStore(client)
 
