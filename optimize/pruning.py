@@ -30,16 +30,24 @@ class PruningReport:
     storage_usd_month: float
     stale_days: float
     score_threshold: float
+    retrieval_evidence: bool  # the log records which memories searches returned (else those reasons are off)
 
 
 def pruning_candidates(mem: pd.DataFrame, cfg: Config, now: pd.Timestamp, dims: int,
-                       redundant_ids: set[str] | frozenset[str] = frozenset()) -> PruningReport:
-    """`mem` = inventory.with_access(load_memories, access_stats); `now` = inventory.data_now."""
+                       redundant_ids: set[str] | frozenset[str] = frozenset(),
+                       retrieval_evidence: bool | None = None) -> PruningReport:
+    """`mem` = inventory.with_access(load_memories, access_stats); `now` = inventory.data_now.
+
+    `retrieval_evidence`: whether the log says which memories searches returned (default: any memory was
+    returned at all). Without it "never returned" would flag every memory, so both retrieval reasons are off.
+    """
     p = cfg.optimize.pruning
+    if retrieval_evidence is None:
+        retrieval_evidence = bool(len(mem)) and int(mem["times_returned"].sum()) > 0
+    returned = mem["times_returned"].to_numpy()
     flags = pd.DataFrame({
-        "never_returned": mem["times_returned"].to_numpy() == 0,
-        "low_score": (mem["times_returned"].to_numpy() > 0)
-        & (mem["best_top_score"].fillna(np.inf).to_numpy() < p.score_threshold),
+        "never_returned": (returned == 0) & retrieval_evidence,
+        "low_score": (returned > 0) & (mem["best_top_score"].fillna(np.inf).to_numpy() < p.score_threshold),
         "redundant": mem["memory_id"].isin(redundant_ids).to_numpy(),
         "stale": ((now - mem["last_seen"]) > pd.Timedelta(days=p.stale_days)).fillna(False).to_numpy(),
     })
@@ -53,4 +61,5 @@ def pruning_candidates(mem: pd.DataFrame, cfg: Config, now: pd.Timestamp, dims: 
                                "bytes": int(nbytes[flags[k].to_numpy()].sum())} for k in REASONS])
     total = int(cand["bytes"].sum())
     return PruningReport(cand.reset_index(drop=True), by_reason, len(mem), total,
-                         total / 1e9 * cfg.optimize.archival.usd_per_gb_month.active, p.stale_days, p.score_threshold)
+                         total / 1e9 * cfg.optimize.archival.usd_per_gb_month.active, p.stale_days, p.score_threshold,
+                         retrieval_evidence)

@@ -237,7 +237,9 @@ def pruning_saving(rep: PruningReport, days: float) -> Saving:
     return Saving("pruning", "Prune low-value memories", "candidate bytes x active tier $/GB-month "
                   f"(never returned, top score < {rep.score_threshold}, redundant, idle > {rep.stale_days:g} d)",
                   storage_saved_usd_month=rep.storage_usd_month, calls_affected=len(rep.candidates),
-                  period_days=days, evidence=rep.by_reason)
+                  period_days=days, evidence=rep.by_reason,
+                  note="" if rep.retrieval_evidence else "the log has no search result ids: only redundant and "
+                  "idle memories are judged (instrument searches to record result_ids)")
 
 
 def archival_saving(rep: ArchivalReport, days: float) -> Saving:

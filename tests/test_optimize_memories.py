@@ -122,6 +122,13 @@ def test_pruning(warehouse):
     # m1: returned at 0.9, fresh → kept. m2: returned (0.9) but redundant. m3: only under a 0.2 top score;
     # last seen 40 d ago (< 90). m4: never returned, 200 d old. m5: never returned, 10 d old.
     assert got == {"m2": "redundant", "m3": "low_score", "m4": "never_returned,stale", "m5": "never_returned"}
+    assert rep.retrieval_evidence
+    # A log without result ids cannot say what was never returned: only redundant/stale remain.
+    blind = mem.assign(times_returned=0, best_top_score=np.nan)
+    got_blind = pruning_candidates(blind, cfg, pd.Timestamp(NOW), dims=384, redundant_ids={"m2"})
+    assert not got_blind.retrieval_evidence
+    assert dict(zip(got_blind.candidates["memory_id"], got_blind.candidates["reasons"], strict=True)) == {
+        "m2": "redundant", "m4": "stale"}
     by = rep.by_reason.set_index("reason")
     assert by.loc["stale", "memories"] == 1 and by.loc["stale", "bytes"] == 50 + 4 * 384
     assert rep.candidate_bytes == 100 + 200 + 50 + 100 + 4 * 4 * 384
