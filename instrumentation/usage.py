@@ -157,7 +157,12 @@ def hook_embedder(embedder: Any) -> None:
     if not exact and embeddings is not None:
         exact = _hook_openai_usage(embeddings, _embedding_usage)
 
-    for name in ("embed", "embed_batch"):
+    names = ["embed"]
+    # mem0's default embed_batch loops over self.embed, which is counted already
+    inherited = getattr(getattr(type(embedder), "embed_batch", None), "__qualname__", "") == "EmbeddingBase.embed_batch"
+    if not inherited:
+        names.append("embed_batch")
+    for name in names:
         original = getattr(embedder, name, None)
         if original is not None:
             setattr(embedder, name, _counting(original, exact))

@@ -143,3 +143,32 @@ def test_timestamps_and_event_ids():
     assert len(ids) == 10_000
     one = uuid.UUID(next(iter(ids)))
     assert one.version == 4 and one.variant == uuid.RFC_4122 and len(one.hex) == 32
+
+
+def test_embedder_without_tokenizer_counts_each_text_once_and_estimates():
+    from mem0.embeddings.base import EmbeddingBase
+
+    from instrumentation.usage import CURRENT, Usage, hook_embedder
+
+    class ConstantEmbedder(EmbeddingBase):
+        """A mem0 embedder with no tokenizer and mem0's inherited embed_batch (which loops over embed)."""
+
+        def embed(self, text, memory_action=None):
+            return [0.0, 1.0]
+
+    emb = ConstantEmbedder()
+    hook_embedder(emb)
+    hook_embedder(emb)  # idempotent
+    usage = Usage()
+    token = CURRENT.set(usage)
+    try:
+        emb.embed("abcdefgh", "search")  # 8 chars -> 2 tokens at 4 chars per token
+        assert emb.embed_batch(["abcde", "xy"], "add") == [[0.0, 1.0], [0.0, 1.0]]  # 2 + 1 tokens
+    finally:
+        CURRENT.reset(token)
+    assert (usage.embedding_calls, usage.embedding_tokens, usage.estimated) == (3, 5, True)
+    ev: dict = {}
+    usage.fill(ev, "const", None)
+    assert ev == {"embedding_calls": 3, "embedding_tokens": 5, "embedding_model": "const", "tokens_estimated": True}
+    assert emb.embed("outside any call") == [0.0, 1.0]  # no call in flight: nothing counted, nothing breaks
+    assert usage.embedding_calls == 3
