@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 from argparse import Namespace
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -62,41 +67,83 @@ def test_snapshot_of_a_real_offline_memory(con, tmp_path):
         ("snapshot", 5, "ok"), ("snapshot", 2, "ok")]
 
 
-class DocumentedPlatformClient:
-    """Answers like mem0's MemoryClient (client/main.py docstrings): get_all → {"count", "next", "results"},
-    users() → {"results": [{"name", "type"}]}. Stands in for the HTTP service, which tests cannot reach."""
-
-    def __init__(self, memories: list[dict]) -> None:
-        self.memories, self.calls = memories, []
-
-    def users(self):
-        names = sorted({(m["user_id"], "user") for m in self.memories if m.get("user_id")})
-        return {"results": [{"name": n, "type": t} for n, t in names]}
-
-    def get_all(self, *, filters, page, page_size):
-        self.calls.append((dict(filters), page))
-        (key, value), = filters.items()
-        mine = [m for m in self.memories if m.get(key) == value]
-        chunk = mine[(page - 1) * page_size: page * page_size]
-        more = page * page_size < len(mine)
-        return {"count": len(mine), "next": "next-url" if more else None, "previous": None, "results": chunk}
+API_KEY = "m0-Zx8Kq3Lw7Vb2Np5Tr9Hs4Jd6Fg1Mc0Ye"
 
 
-def test_snapshot_platform_pages_through_every_entity(con):
+class LocalPlatform(BaseHTTPRequestHandler):
+    """The three Mem0 Platform endpoints a snapshot uses, served on 127.0.0.1 (tests cannot reach the real one):
+    GET /v1/ping/ (MemoryClient checks its key), GET /v1/entities/ (client.users()), POST /v3/memories/ with
+    ?page=&page_size= (client.get_all, paginated {"count", "next", "previous", "results"})."""
+
+    memories: ClassVar[list[dict]] = []
+    calls: ClassVar[list[tuple]] = []
+
+    def _send(self, payload) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path.startswith("/v1/ping/"):
+            return self._send({"status": "ok", "org_id": "org-1", "project_id": "proj-1", "user_email": "a@b.c"})
+        if self.path.startswith("/v1/entities/"):
+            users = sorted({m["user_id"] for m in self.memories})
+            return self._send({"results": [{"name": u, "type": "user"} for u in users]})
+        self.send_error(404)
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        query = {k: int(v[0]) for k, v in parse_qs(url.query).items()}
+        type(self).calls.append((url.path, body.get("filters"), query.get("page")))
+        user = (body.get("filters") or {}).get("user_id")
+        mine = [m for m in self.memories if m["user_id"] == user]
+        page, size = query.get("page", 1), query.get("page_size", 100)
+        chunk = mine[(page - 1) * size: page * size]
+        more = page * size < len(mine)
+        self._send({"count": len(mine), "next": f"{url.path}?page={page + 1}" if more else None, "previous": None,
+                    "results": chunk})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def platform_url():
+    LocalPlatform.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LocalPlatform)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_snapshot_platform_pages_through_every_entity_with_a_real_client(con, platform_url):
+    from mem0 import MemoryClient
+
     from memlens.config import load_config
 
-    mems = [{"id": f"p{i}", "memory": f"fact number {i}", "user_id": "u1" if i < 5 else "u2",
-             "created_at": "2026-11-01T10:00:00-08:00", "updated_at": None, "categories": ["food"],
-             "metadata": {"k": 1}} for i in range(7)]
-    client = DocumentedPlatformClient(mems)
+    LocalPlatform.memories = [
+        {"id": f"p{i}", "memory": f"fact number {i}", "user_id": "u1" if i < 5 else "u2",
+         "created_at": "2026-11-01T10:00:00-08:00", "updated_at": None, "categories": ["food"],
+         "metadata": {"k": 1}} for i in range(7)]
+    client = MemoryClient(api_key=API_KEY, host=platform_url)
     cfg = load_config(overrides={"collector": {"platform_page_size": 2}})
     r = snapshot_platform(con, client, cfg=cfg)
     assert r.rows_loaded == 7
-    assert client.calls == [({"user_id": "u1"}, 1), ({"user_id": "u1"}, 2), ({"user_id": "u1"}, 3),
-                            ({"user_id": "u2"}, 1)]
+    assert [(f, p) for path, f, p in LocalPlatform.calls if path == "/v3/memories/"] == [
+        ({"user_id": "u1"}, 1), ({"user_id": "u1"}, 2), ({"user_id": "u1"}, 3), ({"user_id": "u2"}, 1)]
     got = con.execute("SELECT memory_id, user_id, text_bytes, created_at, categories, metadata_keys, source "
                       "FROM raw_memory_snapshots WHERE memory_id = 'p0'").fetchall()
     assert got == [("p0", "u1", 13, datetime(2026, 11, 1, 18, 0), ["food"], ["k"], "platform")]
+    everything = str([con.execute(f"SELECT * FROM {t}").fetchall()  # fixed table names
+                      for t in ("raw_memory_snapshots", "raw_ingest_runs", "raw_quarantine")])
+    assert API_KEY not in everything and "fact number" not in everything
 
 
 def test_snapshot_cli_errors_are_clear(con, tmp_path, monkeypatch):
