@@ -70,7 +70,8 @@ def build_context() -> state.Ctx | None:
         boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and path == default_path)
         h = state.holder(path)
         load_key = h.run(data.load_key)
-        span = state._cached(path, load_key, "data_span", data.ALL.key(), ()).iloc[0]
+        span = state.query(path, load_key, "data_span").iloc[0]
+        speed = state.speed(path, load_key, int(span["events"]))
     except data.WarehouseUnavailable as exc:
         st.error(f"**The warehouse cannot be opened.** {exc}\n\nIf a collection is running, wait for it to finish "
                  "and reload; otherwise check the path in the sidebar.", icon=":material/error:")
@@ -80,7 +81,7 @@ def build_context() -> state.Ctx | None:
     first = span["first_day"] if span["events"] else None
     last = span["last_day"] if span["events"] else None
     start, end = _time_range(first, last)
-    opts = state._cached(path, load_key, "filter_options", data.ALL.key(), ())
+    opts = state.query(path, load_key, "filter_options", speed=speed)
     options = {k: list(g["value"]) for k, g in opts.groupby("kind", sort=False)}
     filters = data.Filters(
         first_day=start, last_day=end,
@@ -90,7 +91,7 @@ def build_context() -> state.Ctx | None:
         op=_choice("Operation", options.get("op", []), "f_op"),
         model=_choice("Model", options.get("model", []), "f_model"),
     )
-    return state.Ctx(path, cfg, filters, load_key, first, last, int(span["events"]), int(span["demo_events"]))
+    return state.Ctx(path, cfg, filters, load_key, first, last, int(span["events"]), int(span["demo_events"]), speed)
 
 
 nav = st.navigation(PAGES)

@@ -20,7 +20,7 @@ from memlens.health import Measured, growth_over
 from memlens.warehouse import connect
 
 QUERIES_FILE = Path(__file__).with_name("queries.sql")
-_SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_SECTION = re.compile(r"^-- name: ([\w@]+)\s*$", re.MULTILINE)
 _PARAM = re.compile(r"\$(\w+)")
 MONTH_DAYS = 30  # "storage growth per month" = over the last 30 days of history
 
@@ -32,6 +32,27 @@ def _load_queries(text: str) -> dict[str, str]:
 
 
 QUERIES: dict[str, str] = _load_queries(QUERIES_FILE.read_text(encoding="utf-8"))
+FAST = "@fast"
+FILTER_DIMS = ("service", "user", "agent", "op", "model")
+_META = re.compile(r"^-- (dims|rollups):[ \t]*(.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class FastVariant:
+    dims: frozenset[str]  # sidebar filters the variant can apply (the time range always can: whole days)
+    rollups: bool  # reads memlens.rollups tables: only while they are current
+
+
+def _fast_variants() -> dict[str, FastVariant]:
+    out = {}
+    for name, sql in QUERIES.items():
+        if name.endswith(FAST):
+            meta = dict(_META.findall(sql))
+            out[name] = FastVariant(frozenset(meta["dims"].split()), meta["rollups"].strip() == "yes")
+    return out
+
+
+FAST_VARIANTS = _fast_variants()
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -63,6 +84,10 @@ class Filters:
     def replace(self, **changes: Any) -> Filters:
         return Filters(**{**asdict(self), **changes})
 
+    def active(self) -> frozenset[str]:
+        """The sidebar dimensions (not the time range) this selection filters on."""
+        return frozenset(d for d in FILTER_DIMS if getattr(self, d) is not None)
+
 
 ALL = Filters()
 
@@ -79,6 +104,102 @@ def run(con: duckdb.DuckDBPyConnection, name: str, filters: Filters = ALL, **ext
     if missing:
         raise ValueError(f"query {name!r} needs parameters {sorted(missing)}")
     return con.execute(sql, {k: available[k] for k in wanted}).df()
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How queries may be answered: from current rollups, and with histogram percentiles (large warehouses)."""
+
+    rollups_fresh: bool = False
+    histogram_percentiles: bool = False
+
+
+EXACT = Speed()
+HIST_DIMS = frozenset({"service", "op"})  # what agg_latency_hist_daily can filter on
+PCT_COLUMNS = ("p50_ms", "p95_ms", "p99_ms")
+
+
+def choose(name: str, filters: Filters, speed: Speed, extra: dict[str, Any]) -> str:
+    """The fast variant of `name` when it can answer this selection, else `name` itself."""
+    variant = FAST_VARIANTS.get(name + FAST)
+    if variant is None or (variant.rollups and not speed.rollups_fresh) or not filters.active() <= variant.dims:
+        return name
+    if name == "latency_over_time" and extra.get("bucket") != "1 day":  # the rollups are hourly/daily
+        return name
+    return name + FAST
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, filters: Filters = ALL, speed: Speed = EXACT,
+          **extra: Any) -> pd.DataFrame:
+    """`run`, through the fast variant when one applies; percentiles the variant lacks are filled in exactly, or
+    from the rollup histograms (relative error < memlens.rollups.MAX_RELATIVE_ERROR) on large warehouses."""
+    chosen = choose(name, filters, speed, extra)
+    df = run(con, chosen, filters, **extra)
+    if chosen == name or name not in _FILL:
+        return df
+    hist = speed.histogram_percentiles and filters.active() <= HIST_DIMS
+    return _FILL[name](con, df, filters, hist)
+
+
+def speed_for(con: duckdb.DuckDBPyConnection, events: int, cfg: Config) -> Speed:
+    try:
+        from memlens import rollups
+
+        fresh = rollups.is_fresh(con)
+    except (ImportError, duckdb.Error):
+        fresh = False
+    return Speed(fresh, events > cfg.dashboard.exact_percentile_max_events)
+
+
+def _hist(con: duckdb.DuckDBPyConnection, filters: Filters, by: tuple[str, ...], op: str | None = None):
+    from memlens import rollups
+
+    p = filters.params()
+    return rollups.latency_percentiles(con, by=by, start=p["start"], end=p["end"], service=filters.service,
+                                       op=op or filters.op)
+
+
+def _fill_summary(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, filters: Filters, hist: bool) -> pd.DataFrame:
+    df = df.copy()
+    if not hist:
+        pct = run(con, "pct_summary", filters).iloc[0]
+        df["q"], df["search_q"] = [pct["q"]], [pct["search_q"]]
+        return df
+    overall = _hist(con, filters, ())
+    df["q"] = [list(overall[list(PCT_COLUMNS)].iloc[0]) if len(overall) else None]
+    search = _hist(con, filters, (), op="search") if filters.op in (None, "search") else overall.iloc[0:0]
+    df["search_q"] = [list(search[list(PCT_COLUMNS)].iloc[0]) if len(search) else None]
+    return df
+
+
+def _fill_by_op(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, filters: Filters, hist: bool) -> pd.DataFrame:
+    if hist:
+        pct = pd.concat([_hist(con, filters, ("op",)), _hist(con, filters, ()).assign(op="all")])
+        pct = pct[["op", *PCT_COLUMNS]]
+    else:
+        pct = _split_q(run(con, "pct_by_op", filters))
+    return df.drop(columns=list(PCT_COLUMNS)).merge(pct, on="op", how="left")[df.columns]
+
+
+def _fill_over_time(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, filters: Filters, hist: bool) -> pd.DataFrame:
+    if hist:
+        by_op = _hist(con, filters, ("day", "op"))
+        pct = pd.concat([by_op, _hist(con, filters, ("day",)).assign(op="all")])
+        pct = pct.assign(bucket=pd.to_datetime(pct["day"]))[["bucket", "op", *PCT_COLUMNS]]
+    else:
+        pct = _split_q(run(con, "pct_by_day", filters))
+    out = df.drop(columns=list(PCT_COLUMNS)).assign(bucket=pd.to_datetime(df["bucket"]))
+    return out.merge(pct, on=["bucket", "op"], how="left")[df.columns]
+
+
+def _split_q(df: pd.DataFrame) -> pd.DataFrame:
+    q = df.pop("q")
+    for i, col in enumerate(PCT_COLUMNS):
+        df[col] = [x[i] if x is not None else None for x in q]
+    return df
+
+
+_FILL = {"summary": _fill_summary, "latency_by_op": _fill_by_op, "latency_over_time": _fill_over_time}
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
@@ -118,9 +239,11 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True) ->
         if events or not load_demo_if_empty:
             return Bootstrap(events, False, "")
         try:
+            from collectors.base import writer_lock
             from workloads.demo import ensure_demo
 
-            ensure_demo(con, cfg)
+            with writer_lock(None if str(path) == ":memory:" else Path(path), "dashboard: first-start demo"):
+                ensure_demo(con, cfg)
         except ImportError as exc:
             return Bootstrap(0, False, f"The demo workload could not be loaded ({exc}); collect your own logs.")
         events = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]
@@ -132,15 +255,6 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True) ->
 def load_key(con: duckdb.DuckDBPyConnection) -> tuple:
     """Changes whenever anything is loaded into the warehouse: part of every cached aggregate's key."""
     return tuple(con.execute(QUERIES["load_key"]).fetchone())
-
-
-def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    df = run(con, "filter_options")
-    return {kind: list(dict.fromkeys(g["value"])) for kind, g in df.groupby("kind", sort=False)}
-
-
-def summary(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
-    return summary_from(run(con, "summary", filters))
 
 
 def summary_from(df: pd.DataFrame) -> dict[str, Any]:

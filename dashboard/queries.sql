@@ -326,3 +326,256 @@ SELECT quarantined_at, source, source_file, source_line, reason, excerpt
 FROM raw_quarantine
 ORDER BY quarantined_at DESC, source_file, source_line
 LIMIT $limit;
+
+-- ---- fast variants ------------------------------------------------------------------------------------------
+-- `<query>@fast` answers the same question from a small table: the rollups of memlens/rollups.py (sql/rollups,
+-- refreshed by every collection) or Mem0's history without attribution. dashboard/data.py runs a variant only
+-- when every active sidebar filter is in its `-- dims:` line and, for `-- rollups: yes`, the rollups are
+-- current; otherwise the exact query above runs. Counts, sums, costs and averages are exact either way;
+-- percentiles are filled in afterwards (exact, or from the rollup histograms on large warehouses).
+
+-- name: filter_options@fast
+-- dims: service user agent op model
+-- rollups: yes
+SELECT kind, value, events FROM (
+    SELECT 'service' AS kind, service AS value, sum(ops) AS events FROM agg_op_hourly GROUP BY service
+    UNION ALL SELECT 'user', user_id, sum(ops) FROM agg_cost_user_daily WHERE user_id IS NOT NULL GROUP BY user_id
+    UNION ALL SELECT 'agent', agent_id, sum(ops) FROM agg_op_hourly WHERE agent_id IS NOT NULL GROUP BY agent_id
+    UNION ALL SELECT 'op', op, sum(ops) FROM agg_op_hourly GROUP BY op
+    UNION ALL SELECT 'model', embedding_model, sum(ops) FROM agg_cost_daily
+        WHERE embedding_model IS NOT NULL GROUP BY embedding_model
+    UNION ALL SELECT 'model', llm_model, sum(ops) FROM agg_cost_daily WHERE llm_model IS NOT NULL GROUP BY llm_model
+)
+ORDER BY kind, events DESC, value;
+
+-- name: summary@fast
+-- dims: service op agent
+-- rollups: yes
+SELECT
+    CAST(sum(ops) AS BIGINT) AS ops,
+    CAST(sum(errors) AS BIGINT) AS errors,
+    sum(errors) / nullif(sum(ops), 0) AS error_rate,
+    CAST(coalesce(sum(ops) FILTER (WHERE is_demo), 0) AS BIGINT) AS demo_events,
+    CAST(sum(searches) AS BIGINT) AS searches,
+    sum(sum_ms) / nullif(sum(ops), 0) AS avg_ms,
+    max(max_ms) AS max_ms,
+    sum(sum_ms) FILTER (WHERE op = 'search') / nullif(sum(searches), 0) AS search_avg_ms,
+    CAST(sum(slow_ops) AS BIGINT) AS slow_ops,
+    sum(slow_ops) / nullif(sum(ops), 0) AS slow_share,
+    min(hour) AS first_ts,
+    max(hour) + INTERVAL 1 HOUR AS last_ts,
+    CAST(sum(hits) AS BIGINT) AS cache_hits,
+    CAST(sum(misses) AS BIGINT) AS cache_misses,
+    CAST(sum(bypasses) AS BIGINT) AS cache_bypasses,
+    sum(hit_sum_ms) / nullif(sum(hits), 0) AS avg_hit_ms,
+    sum(miss_sum_ms) / nullif(sum(misses), 0) AS avg_miss_ms,
+    CAST(NULL AS DOUBLE) AS search_avg_top_k,  -- not in the rollups
+    sum(unscoped) FILTER (WHERE op = 'search') / nullif(sum(searches), 0) AS search_unscoped_share,
+    sum(reranked) / nullif(sum(searches), 0) AS search_rerank_share,
+    CAST(NULL AS DOUBLE) AS add_avg_messages,
+    CAST(NULL AS DOUBLE) AS add_single_message_share
+FROM agg_op_hourly
+WHERE ($start IS NULL OR hour >= $start) AND ($end IS NULL OR hour < $end)
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent);
+
+-- name: latency_by_op@fast
+-- dims: service op agent
+-- rollups: yes
+SELECT
+    coalesce(op, 'all') AS op, CAST(sum(ops) AS BIGINT) AS ops, CAST(sum(errors) AS BIGINT) AS errors,
+    sum(sum_ms) / sum(ops) AS avg_ms, CAST(NULL AS DOUBLE) AS p50_ms, CAST(NULL AS DOUBLE) AS p95_ms,
+    CAST(NULL AS DOUBLE) AS p99_ms, sum(slow_ops) / sum(ops) AS slow_share
+FROM agg_op_hourly
+WHERE ($start IS NULL OR hour >= $start) AND ($end IS NULL OR hour < $end)
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+GROUP BY GROUPING SETS ((op), ())
+ORDER BY op = 'all' DESC, ops DESC;
+
+-- name: latency_over_time@fast
+-- dims: service op agent
+-- rollups: yes
+-- Daily buckets only (data.py uses it for a bucket of '1 day').
+SELECT
+    CAST(day AS TIMESTAMP) AS bucket, coalesce(op, 'all') AS op, CAST(sum(ops) AS BIGINT) AS ops,
+    CAST(sum(errors) AS BIGINT) AS errors, sum(sum_ms) / sum(ops) AS avg_ms,
+    CAST(NULL AS DOUBLE) AS p50_ms, CAST(NULL AS DOUBLE) AS p95_ms, CAST(NULL AS DOUBLE) AS p99_ms,
+    sum(ops) / 86400.0 AS ops_per_s
+FROM agg_op_hourly
+WHERE ($start IS NULL OR hour >= $start) AND ($end IS NULL OR hour < $end)
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+GROUP BY GROUPING SETS ((day, op), (day))
+ORDER BY bucket, op;
+
+-- name: latency_histogram@fast
+-- dims: service op
+-- rollups: yes
+-- The rollup's 50 log buckets per decade folded into the exact query's 10 per decade (same edges).
+SELECT power(10, floor(bucket / 5) / 10) AS bin_ms, op, CAST(sum(n) AS BIGINT) AS ops
+FROM agg_latency_hist_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op)
+GROUP BY ALL
+ORDER BY bin_ms, op;
+
+-- name: cache_over_time@fast
+-- dims: service op agent
+-- rollups: yes
+SELECT
+    day, CAST(sum(hits) AS BIGINT) AS hits, CAST(sum(misses) AS BIGINT) AS misses,
+    CAST(sum(bypasses) AS BIGINT) AS bypasses, sum(hits) / nullif(sum(hits) + sum(misses), 0) AS hit_rate,
+    sum(hit_sum_ms) / nullif(sum(hits), 0) AS avg_hit_ms, sum(miss_sum_ms) / nullif(sum(misses), 0) AS avg_miss_ms
+FROM agg_op_hourly
+WHERE cache_requests > 0
+  AND ($start IS NULL OR hour >= $start) AND ($end IS NULL OR hour < $end)
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+GROUP BY day
+ORDER BY day;
+
+-- name: cost_summary@fast
+-- dims: service op agent model
+-- rollups: yes
+SELECT
+    mode, CAST(sum(ops) AS BIGINT) AS ops, CAST(sum(searches) AS BIGINT) AS searches,
+    sum(embedding_cost_usd) AS embedding_cost_usd, sum(llm_cost_usd) AS llm_cost_usd,
+    sum(platform_cost_usd) AS platform_cost_usd, sum(total_cost_usd) AS total_cost_usd,
+    sum(total_cost_usd) * 1000.0 / nullif(sum(searches), 0) AS cost_per_1k_searches_usd,
+    CAST(sum(unpriced_tokens) AS BIGINT) AS unpriced_tokens, CAST(sum(unpriced_calls) AS BIGINT) AS unpriced_calls,
+    CAST(sum(estimated_token_events) AS BIGINT) AS estimated_token_events
+FROM agg_cost_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+  AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+GROUP BY mode
+ORDER BY mode;
+
+-- name: cost_daily@fast
+-- dims: service op agent model
+-- rollups: yes
+SELECT
+    day, CAST(sum(ops) AS BIGINT) AS ops, CAST(sum(searches) AS BIGINT) AS searches,
+    sum(embedding_cost_usd) AS embedding_cost_usd, sum(llm_cost_usd) AS llm_cost_usd,
+    sum(platform_cost_usd) AS platform_cost_usd, sum(total_cost_usd) AS total_cost_usd
+FROM agg_cost_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+  AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+GROUP BY day
+ORDER BY day;
+
+-- name: cost_daily_by_op@fast
+-- dims: service op agent model
+-- rollups: yes
+SELECT
+    day, op, CAST(sum(ops) AS BIGINT) AS ops, CAST(sum(searches) AS BIGINT) AS searches,
+    sum(embedding_cost_usd) AS embedding_cost_usd, sum(llm_cost_usd) AS llm_cost_usd,
+    sum(platform_cost_usd) AS platform_cost_usd, sum(total_cost_usd) AS total_cost_usd
+FROM agg_cost_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+  AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+GROUP BY day, op
+ORDER BY day, op;
+
+-- name: cost_by_op@fast
+-- dims: service op agent model
+-- rollups: yes
+SELECT op AS key, CAST(sum(ops) AS BIGINT) AS ops, sum(total_cost_usd) AS total_cost_usd,
+       sum(embedding_cost_usd) AS embedding_cost_usd, sum(llm_cost_usd) AS llm_cost_usd,
+       sum(platform_cost_usd) AS platform_cost_usd
+FROM agg_cost_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+  AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+GROUP BY op ORDER BY total_cost_usd DESC, ops DESC LIMIT $limit;
+
+-- name: cost_by_agent@fast
+-- dims: service op agent model
+-- rollups: yes
+SELECT coalesce(agent_id, '(no agent)') AS key, CAST(sum(ops) AS BIGINT) AS ops, sum(total_cost_usd) AS total_cost_usd,
+       sum(embedding_cost_usd) AS embedding_cost_usd, sum(llm_cost_usd) AS llm_cost_usd,
+       sum(platform_cost_usd) AS platform_cost_usd
+FROM agg_cost_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op) AND ($agent IS NULL OR agent_id = $agent)
+  AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+GROUP BY agent_id ORDER BY total_cost_usd DESC, ops DESC LIMIT $limit;
+
+-- name: cost_by_model@fast
+-- dims: service op agent model
+-- rollups: yes
+SELECT kind || ': ' || coalesce(model, '(unnamed)') AS key, CAST(ops AS BIGINT) AS ops, total_cost_usd FROM (
+    SELECT 'embedding' AS kind, embedding_model AS model, sum(ops) AS ops, sum(embedding_cost_usd) AS total_cost_usd
+    FROM agg_cost_daily
+    WHERE mode = 'oss' AND embedding_tokens > 0
+      AND ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+      AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op)
+      AND ($agent IS NULL OR agent_id = $agent) AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+    GROUP BY embedding_model
+    UNION ALL
+    SELECT 'llm', llm_model, sum(ops), sum(llm_cost_usd)
+    FROM agg_cost_daily
+    WHERE mode = 'oss' AND llm_input_tokens + llm_output_tokens > 0
+      AND ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+      AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op)
+      AND ($agent IS NULL OR agent_id = $agent) AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+    GROUP BY llm_model
+    UNION ALL
+    SELECT 'platform', op, sum(ops), sum(platform_cost_usd)
+    FROM agg_cost_daily
+    WHERE mode = 'platform'
+      AND ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+      AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op)
+      AND ($agent IS NULL OR agent_id = $agent) AND ($model IS NULL OR embedding_model = $model OR llm_model = $model)
+    GROUP BY op
+)
+ORDER BY total_cost_usd DESC, ops DESC LIMIT $limit;
+
+-- name: cost_by_user@fast
+-- dims: user
+-- rollups: yes
+SELECT coalesce(user_id, '(no user)') AS key, CAST(sum(ops) AS BIGINT) AS ops, sum(total_cost_usd) AS total_cost_usd,
+       sum(embedding_cost_usd) AS embedding_cost_usd, sum(llm_cost_usd) AS llm_cost_usd,
+       sum(platform_cost_usd) AS platform_cost_usd
+FROM agg_cost_user_daily
+WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
+  AND ($user IS NULL OR user_id = $user)
+GROUP BY user_id ORDER BY total_cost_usd DESC, ops DESC LIMIT $limit;
+
+-- name: memory_growth_daily@fast
+-- dims: service op model
+-- rollups: no
+-- Without a user/agent filter no attribution is needed: Mem0's history alone.
+SELECT day, memories_delta, bytes_delta, memories, bytes FROM (
+    SELECT CAST(event_ts AS DATE) AS day,
+           sum(CASE event WHEN 'ADD' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END) AS memories_delta,
+           sum(CASE event WHEN 'ADD' THEN coalesce(new_memory_bytes, 0)
+                          WHEN 'UPDATE' THEN coalesce(new_memory_bytes, 0) - coalesce(old_memory_bytes, 0)
+                          WHEN 'DELETE' THEN -coalesce(old_memory_bytes, 0) ELSE 0 END) AS bytes_delta,
+           sum(sum(CASE event WHEN 'ADD' THEN 1 WHEN 'DELETE' THEN -1 ELSE 0 END)) OVER (ORDER BY CAST(event_ts AS DATE))
+               AS memories,
+           sum(sum(CASE event WHEN 'ADD' THEN coalesce(new_memory_bytes, 0)
+                              WHEN 'UPDATE' THEN coalesce(new_memory_bytes, 0) - coalesce(old_memory_bytes, 0)
+                              WHEN 'DELETE' THEN -coalesce(old_memory_bytes, 0) ELSE 0 END))
+               OVER (ORDER BY CAST(event_ts AS DATE)) AS bytes
+    FROM raw_memory_history
+    WHERE $end IS NULL OR event_ts < $end
+    GROUP BY 1
+)
+WHERE $start IS NULL OR day >= CAST($start AS DATE)
+ORDER BY day;
+
+-- name: pct_summary
+-- Exact percentiles for summary@fast: every call, and search calls.
+SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q,
+       quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FILTER (WHERE op = 'search') AS search_q
+FROM ml_events($start, $end, $service, $user, $agent, $op, $model);
+
+-- name: pct_by_op
+SELECT coalesce(op, 'all') AS op, quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q
+FROM ml_events($start, $end, $service, $user, $agent, $op, $model)
+GROUP BY GROUPING SETS ((op), ());
+
+-- name: pct_by_day
+SELECT CAST(day AS TIMESTAMP) AS bucket, coalesce(op, 'all') AS op, quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS q
+FROM ml_events($start, $end, $service, $user, $agent, $op, $model)
+GROUP BY GROUPING SETS ((day, op), (day));

@@ -82,8 +82,20 @@ def write_access(path: str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached(path: str, load_key: tuple, name: str, filters_key: tuple, extra: tuple) -> pd.DataFrame:
-    return holder(path).run(data.run, name, data.Filters(**dict(filters_key)), **dict(extra))
+def _cached(path: str, load_key: tuple, name: str, filters_key: tuple, speed: data.Speed,
+            extra: tuple) -> pd.DataFrame:
+    return holder(path).run(data.query, name, data.Filters(**dict(filters_key)), speed, **dict(extra))
+
+
+def query(path: str, load_key: tuple, name: str, filters: data.Filters = data.ALL, speed: data.Speed = data.EXACT,
+          **extra: Any) -> pd.DataFrame:
+    """A named query's result, cached until the warehouse's next load."""
+    return _cached(path, load_key, name, filters.key(), speed, tuple(sorted(extra.items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def speed(path: str, load_key: tuple, events: int) -> data.Speed:
+    return holder(path).run(data.speed_for, events, config())
 
 
 @dataclass(frozen=True)
@@ -96,14 +108,15 @@ class Ctx:
     data_last: date | None
     events: int
     demo_events: int
+    speed: data.Speed = data.EXACT
 
     @property
     def empty(self) -> bool:
         return self.events == 0
 
     def q(self, name: str, filters: data.Filters | None = None, **extra: Any) -> pd.DataFrame:
-        f = self.filters if filters is None else filters
-        return _cached(self.path, self.load_key, name, f.key(), tuple(sorted(extra.items())))
+        return query(self.path, self.load_key, name, self.filters if filters is None else filters, self.speed,
+                     **extra)
 
     def summary(self, filters: data.Filters | None = None) -> dict[str, Any]:
         f = self.filters if filters is None else filters
@@ -129,6 +142,14 @@ class Ctx:
             ui.no_match()
             st.stop()
         return s
+
+    def on_demand(self, what: str, key: str) -> bool:
+        """Whether to run a scan of the raw events the rollups cannot answer. Small warehouses: always; large
+        ones (histogram percentiles): when the user asks, so every page still opens in under a second."""
+        if not self.speed.histogram_percentiles:
+            return True
+        return st.toggle(f"Show {what}", key=key, value=False,
+                         help=f"Scans the {self.events:,} raw events (a few seconds at this size).")
 
     def measured(self) -> Measured:
         review = self.review()

@@ -93,6 +93,7 @@ class DashboardCfg(_Strict):
     amber_margin: float = Field(gt=0)
     latency_variance_ratio: float = Field(gt=1)
     demo_when_empty: bool
+    exact_percentile_max_events: int = Field(ge=0)
 
 
 _DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"  # a Prometheus duration

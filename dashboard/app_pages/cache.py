@@ -38,15 +38,16 @@ else:
 
     fmt = {"hit_rate": st.column_config.NumberColumn("hit rate", format="percent"),
            "miss_penalty": st.column_config.NumberColumn("miss penalty", format="%.2f×")}
-    left, right = st.columns(2)
-    with left:
-        st.subheader("By user")
-        st.caption("The 50 users with the most cache requests.")
-        st.dataframe(ctx.q("cache_by_user", limit=50), hide_index=True, width="stretch", column_config=fmt)
-    with right:
-        st.subheader("By query pattern")
-        st.caption("The 50 most requested normalised queries (hash of the query text, never the text itself).")
-        st.dataframe(ctx.q("cache_by_query", limit=50), hide_index=True, width="stretch", column_config=fmt)
+    if ctx.on_demand("hit rate by user and by query pattern", "cache_deep"):
+        left, right = st.columns(2)
+        with left:
+            st.subheader("By user")
+            st.caption("The 50 users with the most cache requests.")
+            st.dataframe(ctx.q("cache_by_user", limit=50), hide_index=True, width="stretch", column_config=fmt)
+        with right:
+            st.subheader("By query pattern")
+            st.caption("The 50 most requested normalised queries (hash of the query text, never the text itself).")
+            st.dataframe(ctx.q("cache_by_query", limit=50), hide_index=True, width="stretch", column_config=fmt)
 
 st.subheader("TTL guidance")
 st.caption("From the reference. Invalidate a user's entries on every add/update/delete (memlens's caches do).")

@@ -48,7 +48,8 @@ else:
     })
     st.subheader("By owner")
     st.caption("Memories attributed to a user or agent via snapshots or the op logs' add results.")
-    st.dataframe(ctx.q("memory_by_owner", limit=100), hide_index=True, width="stretch")
+    if ctx.on_demand("memories per user and agent", "owner_deep"):
+        st.dataframe(ctx.q("memory_by_owner", limit=100), hide_index=True, width="stretch")
 
 snaps = ctx.q("snapshot_summary")
 st.subheader("Snapshots")

@@ -72,26 +72,28 @@ else:
     })
 
 st.subheader("What the query shape costs you")
-shape = ctx.q("shape_impact")
-if shape.empty:
-    st.info("No search calls in the selection: the impact of limit, filters and rerank is measured on searches.")
-else:
-    st.caption("Search latency grouped by the result cap (top_k), the entity scope and reranking, from your own "
-               "calls. The reference expects 30-40 % less time from smaller limits, 40-60 % from filters and "
-               "about 2x from turning rerank off.")
-    cols = st.columns(3)
-    titles = {"top_k": "By result cap (top_k)", "scope": "By scope (filters)", "rerank": "By rerank"}
-    for col, (dim, title) in zip(cols, titles.items(), strict=True):
-        part = shape[shape["dimension"] == dim]
-        with col:
-            fig = go.Figure([go.Bar(x=part["value"].astype(str), y=part["avg_ms"], name="avg",
-                                    customdata=part["ops"], hovertemplate="%{x}: %{y:.0f} ms avg, %{customdata} calls"),
-                             go.Bar(x=part["value"].astype(str), y=part["p95_ms"], name="P95")])
-            fig.update_xaxes(type="category")
-            st.plotly_chart(ui.style(fig, f"{title}: avg and P95", "ms", height=300), width="stretch")
-            st.dataframe(part.drop(columns="dimension"), hide_index=True, width="stretch", column_config={
-                "avg_ms": st.column_config.NumberColumn("avg ms", format="%.0f"),
-                "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.0f"),
-                "p95_ms": st.column_config.NumberColumn("P95 ms", format="%.0f"),
-                "slow_share": st.column_config.NumberColumn("slow", format="percent"),
-            })
+if ctx.on_demand("search latency by top_k, scope and rerank", "shape_deep"):
+    shape = ctx.q("shape_impact")
+    if shape.empty:
+        st.info("No search calls in the selection: the impact of limit, filters and rerank is measured on searches.")
+    else:
+        st.caption("Search latency grouped by the result cap (top_k), the entity scope and reranking, from your own "
+                   "calls. The reference expects 30-40 % less time from smaller limits, 40-60 % from filters and "
+                   "about 2x from turning rerank off.")
+        cols = st.columns(3)
+        titles = {"top_k": "By result cap (top_k)", "scope": "By scope (filters)", "rerank": "By rerank"}
+        for col, (dim, title) in zip(cols, titles.items(), strict=True):
+            part = shape[shape["dimension"] == dim]
+            with col:
+                x = part["value"].astype(str)
+                fig = go.Figure([go.Bar(x=x, y=part["avg_ms"], name="avg", customdata=part["ops"],
+                                        hovertemplate="%{x}: %{y:.0f} ms avg, %{customdata} calls"),
+                                 go.Bar(x=x, y=part["p95_ms"], name="P95")])
+                fig.update_xaxes(type="category")
+                st.plotly_chart(ui.style(fig, f"{title}: avg and P95", "ms", height=300), width="stretch")
+                st.dataframe(part.drop(columns="dimension"), hide_index=True, width="stretch", column_config={
+                    "avg_ms": st.column_config.NumberColumn("avg ms", format="%.0f"),
+                    "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.0f"),
+                    "p95_ms": st.column_config.NumberColumn("P95 ms", format="%.0f"),
+                    "slow_share": st.column_config.NumberColumn("slow", format="percent"),
+                })
