@@ -1,12 +1,13 @@
 """A real instrumented Mem0 process for the Prometheus end-to-end test (run as a subprocess).
 
-    python tests/prom_e2e_worker.py PORT LOG_DIR WORKDIR SECONDS
+    python tests/prom_e2e_worker.py PORT LOG_DIR WORKDIR MIN_SECONDS MAX_SECONDS
 
 Builds a real offline mem0.Memory (MiniLM embedder, in-process Qdrant), instruments it with an op-log
 writer, MemlensMetrics on the default registry (so process CPU/RSS are exported too) and a search cache,
 serves /metrics on 127.0.0.1:PORT, prints READY, waits for a line on stdin (the test starts Prometheus
-and lets it scrape the zero-valued series first), runs a mixed workload for SECONDS, flushes the log,
-prints DONE and keeps serving /metrics until it is terminated.
+and lets it scrape the zero-valued series first), runs a mixed workload for at least MIN_SECONDS and
+until it has MIN_CALLS searches and adds (or MAX_SECONDS have passed: the machine may be loaded),
+flushes the log, prints DONE and keeps serving /metrics until it is terminated.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ USERS = ("alice", "bob", "carol")
 QUERIES = ("what does the user like to eat", "travel plans", "favourite programming language",
            "music taste", "where does the user live")
 FACTS = ("likes {x} food", "plans a trip to {x}", "writes {x} every day", "listens to {x}", "lives near {x}")
+MIN_CALLS = 25
 WORDS = ("Lisbon", "Rust", "jazz", "Kyoto", "tapas", "Python", "the sea", "Oslo", "techno", "ramen")
 
 
 def main() -> int:
-    port, log_dir, workdir, seconds = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+    port, log_dir, workdir = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    min_s, max_s = float(sys.argv[4]), float(sys.argv[5])
     prepare_offline_env(workdir / "mem0home")
     from instrumentation import OpLogWriter, SearchCache, instrument
     from instrumentation.metrics import MemlensMetrics, start_metrics_server
@@ -62,9 +65,14 @@ def main() -> int:
 
     rng = random.Random(3)
     ids: dict[str, list[str]] = {u: [] for u in USERS}
-    deadline = time.monotonic() + seconds
+    t0 = time.monotonic()
+    calls = dict.fromkeys(OPS, 0)
     n = 0
-    while time.monotonic() < deadline:
+    while True:
+        elapsed = time.monotonic() - t0
+        enough = calls["search"] >= MIN_CALLS and calls["add"] >= MIN_CALLS
+        if elapsed >= max_s or (enough and elapsed >= min_s):
+            break
         user = rng.choice(USERS)
         roll = rng.random()
         n += 1
@@ -72,8 +80,10 @@ def main() -> int:
             text = rng.choice(FACTS).format(x=rng.choice(WORDS))
             out = mem.add([{"role": "user", "content": text}], user_id=user, infer=False)
             ids[user] += [r["id"] for r in out.get("results", [])]
+            calls["add"] += 1
         elif roll < 0.80:
             mem.search(rng.choice(QUERIES), filters={"user_id": user}, top_k=5)
+            calls["search"] += 1
         elif roll < 0.85:
             mem.get_all(filters={"user_id": user}, top_k=20)
         elif roll < 0.93:
