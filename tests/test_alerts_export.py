@@ -247,6 +247,16 @@ def test_dashboard_structure(cfg):
     assert by_title["Error rate"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "line+area"
 
 
+def test_dashboard_round_trips_through_the_sdk_model(cfg):
+    """Grafana's schema as the SDK encodes it: parse the JSON back into the model and re-encode, unchanged."""
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    text = render_dashboard(cfg)
+    again = json.dumps(Dashboard.from_json(json.loads(text)), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+    assert json.loads(again) == json.loads(text)
+
+
 def test_dashboard_metrics_are_the_contract_metrics(cfg):
     exprs = expressions(render_dashboard(cfg))
     used = {m for e in exprs for m in re.findall(r"\b(memlens_mem0_[a-z_]+)", e)}

@@ -185,6 +185,16 @@ def test_cli_outage_exit_code_and_message(tmp_path, capsys):
     assert f"cannot reach Prometheus at {url} (Connection refused)" in capsys.readouterr().err
 
 
+def test_optional_resource_queries():
+    cfg = load_config(None, overrides={"prometheus": {"process_job": "mem0-api",
+                                                      "vector_points_metric": "collections_vector_total"}})
+    by_name = {q.name: q.expr for q in queries(cfg)}
+    assert by_name["process_resident_memory_bytes"] == 'process_resident_memory_bytes{job="mem0-api"}'
+    assert by_name["process_cpu_cores"] == 'rate(process_cpu_seconds_total{job="mem0-api"}[5m])'
+    assert by_name["vector_store_points"] == "sum(collections_vector_total)"
+    assert "vector_store_points" not in {q.name for q in queries(load_config(None))}
+
+
 def test_helpers():
     assert parse_duration("1h30m") == 5400 and parse_duration("15") == 15 and parse_duration("250ms") == 0.25
     with pytest.raises(ValueError, match="not a duration"):
