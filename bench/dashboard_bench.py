@@ -30,19 +30,22 @@ def build(path: Path, events: int) -> Path:
     """The demo through the real loaders, then replicated to `events` rows (new event ids, same timestamps)."""
     if path.exists():
         return path
+    tmp_db = path.with_name(path.name + ".building")  # renamed when complete: a crash leaves no half warehouse
+    for stale in path.parent.glob(tmp_db.name + "*"):
+        stale.unlink()
     from memlens.config import load_config
     from memlens.warehouse import open_warehouse
     from workloads.demo import generate_demo, load_demo
 
     cfg = load_config()
-    tmp = Path(tempfile.mkdtemp(prefix="memlens-bench-"))
-    files = generate_demo(tmp / "logs", events=BASE_EVENTS, days=28, users=200, seed=7)
-    with open_warehouse(path, cfg) as con:
+    logs = Path(tempfile.mkdtemp(prefix="memlens-bench-")) / "logs"
+    files = generate_demo(logs, events=BASE_EVENTS, days=28, users=200, seed=7)
+    with open_warehouse(tmp_db, cfg) as con:
         load_demo(con, files, cfg)
         copies = events // BASE_EVENTS
         if copies > 1:
-            con.execute("INSERT INTO raw_op_events SELECT * REPLACE (event_id || '-' || CAST(k AS VARCHAR) "
-                        "AS event_id) FROM raw_op_events, range(1, ?) AS t(k)", [copies])
+            con.execute("INSERT INTO raw_op_events SELECT e.* REPLACE (e.event_id || '-' || CAST(t.k AS VARCHAR) "
+                        "AS event_id) FROM raw_op_events AS e, range(1, ?) AS t(k)", [copies])
         try:
             from memlens import rollups
 
@@ -50,6 +53,7 @@ def build(path: Path, events: int) -> Path:
         except ImportError:
             pass
         con.execute("CHECKPOINT")
+    tmp_db.rename(path)
     return path
 
 
