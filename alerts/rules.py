@@ -196,12 +196,7 @@ def _slo_bad_ratio(cfg: Config, kind: str, window: str) -> str:
 
 
 def slo_windows() -> list[str]:
-    out: list[str] = []
-    for long, short, _, _ in BURN_WINDOWS:
-        for win in (short, long):
-            if win not in out:
-                out.append(win)
-    return sorted(out, key=_seconds)
+    return sorted({win for long, short, _, _ in BURN_WINDOWS for win in (long, short)}, key=_seconds)
 
 
 def _seconds(d: str) -> int:
