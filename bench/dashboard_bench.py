@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
-PAGES = ["overview", "latency", "cache", "cost", "growth", "diagnosis", "alerts", "sources"]
+PAGES = ["overview", "latency", "cache", "cost", "growth", "diagnosis", "optimization", "alerts", "sources", "runs"]
 BASE_EVENTS = 200_000
 BUDGET_S = 1.0
 

@@ -22,7 +22,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # url path → the page's title (h1)
 PAGES = {
     "": "Overview", "latency": "Latency", "cache": "Cache", "cost": "Cost", "growth": "Growth & storage",
-    "diagnosis": "Diagnosis", "alerts": "Alerts & export", "sources": "Data sources",
+    "diagnosis": "Diagnosis", "optimization": "Optimize", "alerts": "Alerts & export", "sources": "Data sources",
+    "runs": "Runs",
 }
 DEMO_EVENTS = 30_000
 
