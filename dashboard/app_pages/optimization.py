@@ -66,14 +66,17 @@ ttl_fig.add_trace(go.Scatter(x=c.refresh_curve["ttl_s"], y=c.refresh_curve["hit_
 ttl_fig.add_trace(go.Scatter(x=c.ttl_curve["ttl_s"], y=c.ttl_curve["fixed_hit_rate"], mode="lines+markers",
                              name="fixed expiry (SETEX, replayed per TTL)"))
 ttl_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_text=f"target {target:.0%}")
-palette = ["rgba(31,119,180,0.12)", "rgba(255,127,14,0.12)", "rgba(44,160,44,0.12)", "rgba(148,103,189,0.12)"]
+palette = ["rgba(31,119,180,0.15)", "rgba(255,127,14,0.15)", "rgba(44,160,44,0.15)", "rgba(148,103,189,0.15)"]
+# The guidance bands are traces, not shapes: plotly.py's add_vrect misplaces shapes on a log axis.
 for (name, (lo, hi)), color in zip(cfg.ttl_guidelines.items(), palette * 2, strict=False):
-    label = name.replace("_", " ")
+    span = f"{lo:g} s" if lo == hi else f"{lo:g}-{hi:g} s"
+    label = f"guidance: {name.replace('_', ' ')} ({span})"
     if lo == hi:
-        ttl_fig.add_vline(x=lo, line_dash="dot", line_color="#888", annotation_text=label)
+        ttl_fig.add_trace(go.Scatter(x=[lo, lo], y=[0, 1], mode="lines", name=label,
+                                     line={"dash": "dot", "color": color.replace("0.15", "0.9")}))
     else:
-        ttl_fig.add_vrect(x0=lo, x1=hi, fillcolor=color, line_width=0, annotation_text=label,
-                          annotation_position="top left")
+        ttl_fig.add_trace(go.Scatter(x=[lo, hi, hi, lo, lo], y=[0, 0, 1, 1, 0], fill="toself", fillcolor=color,
+                                     mode="lines", line={"width": 0}, name=label))
 ttl_fig.update_xaxes(type="log", title="TTL (s)")
 left, right = st.columns(2)
 left.plotly_chart(ui.style(ttl_fig, "Hit rate by TTL, with the reference's TTL guidance", percent=True),
