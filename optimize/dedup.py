@@ -9,7 +9,6 @@ snapshot texts. Nothing is deleted unless `delete_duplicates(..., dry_run=False,
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,9 @@ import pandas as pd
 
 from memlens.config import Config
 
-_ROW_BLOCK = 2048  # rows of the per-owner Gram matrix computed at once (bounded memory for huge owners)
+_ROW_BLOCK = 2048  # rows of a big owner's Gram matrix computed at once (bounded memory)
+_BIG_OWNER = 2048  # owners up to this many memories are batched with others of similar size
+_BATCH_CELLS = 1 << 24  # Gram cells per batched GEMM (64 MiB of float32)
 
 
 def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
@@ -34,28 +35,54 @@ def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
 
 def near_duplicate_pairs(owners: np.ndarray, vectors: np.ndarray, review_threshold: float,
                          merge_threshold: float) -> pd.DataFrame:
-    """All pairs i < j of the same owner with cosine >= review_threshold (indices into the inputs)."""
+    """All pairs i < j of the same owner with cosine >= review_threshold (indices into the inputs).
+
+    Owners of similar size are stacked (zero-padded to the next power of two) into one batched GEMM, so a
+    million memories in ~100-memory owners cost a few hundred matmuls, not one Python step per owner. Owners
+    larger than _BIG_OWNER get their own row-blocked GEMM.
+    """
     owners = np.asarray(owners)
     if len(owners) != len(vectors):
         raise ValueError(f"{len(owners)} owners but {len(vectors)} vectors")
     v = np.asarray(vectors, np.float32)
+    if v.ndim != 2:
+        raise ValueError(f"vectors must be a 2-D array, got shape {v.shape}")
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     v = v / np.where(norms == 0, 1, norms)
     order = np.argsort(owners, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, owners[order][1:] != owners[order][:-1], True])
+    starts = np.flatnonzero(np.r_[True, owners[order][1:] != owners[order][:-1]]) if len(order) else order
+    sizes = np.diff(np.r_[starts, len(order)])
     out_i, out_j, out_c = [], [], []
-    for s, e in itertools.pairwise(bounds):
-        idx = order[s:e]
-        if idx.size < 2:
-            continue
+
+    def emit(i: np.ndarray, j: np.ndarray, c: np.ndarray) -> None:
+        out_i.append(i)
+        out_j.append(j)
+        out_c.append(c)
+
+    pad = np.maximum(2, 2 ** np.ceil(np.log2(np.maximum(sizes, 1)))).astype(np.int64)
+    small = (sizes >= 2) & (sizes <= _BIG_OWNER)
+    for p in np.unique(pad[small]):
+        group = starts[small & (pad == p)]
+        gsize = sizes[small & (pad == p)]
+        upper = np.triu(np.ones((p, p), bool), k=1)
+        step = max(1, _BATCH_CELLS // (p * p))
+        for b0 in range(0, len(group), step):
+            st, sz = group[b0:b0 + step], gsize[b0:b0 + step]
+            offs = np.arange(p)
+            valid = offs[None, :] < sz[:, None]
+            idx = order[np.minimum(st[:, None] + offs[None, :], len(order) - 1)]
+            x = v[idx] * valid[:, :, None]
+            g = x @ x.transpose(0, 2, 1)
+            bb, r, c = np.nonzero((g >= review_threshold) & upper[None] & valid[:, :, None] & valid[:, None, :])
+            emit(idx[bb, r], idx[bb, c], g[bb, r, c])
+    for s0, n in zip(starts[sizes > _BIG_OWNER], sizes[sizes > _BIG_OWNER], strict=True):
+        idx = order[s0:s0 + n]
         block = v[idx]
-        for r0 in range(0, idx.size, _ROW_BLOCK):
+        for r0 in range(0, n, _ROW_BLOCK):
             g = block[r0:r0 + _ROW_BLOCK] @ block.T
             rows, cols = np.nonzero(g >= review_threshold)
             keep = cols > rows + r0  # upper triangle only: each pair once, no self-pairs
-            out_i.append(idx[rows[keep] + r0])
-            out_j.append(idx[cols[keep]])
-            out_c.append(g[rows[keep], cols[keep]])
+            emit(idx[rows[keep] + r0], idx[cols[keep]], g[rows[keep], cols[keep]])
     if not out_i:
         return pd.DataFrame({"i": [], "j": [], "cosine": [], "action": []})
     cos = np.concatenate(out_c).astype(np.float64)

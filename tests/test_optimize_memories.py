@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memlens.config import load_config
+from optimize import dedup
 from optimize.archival import archival_projection
 from optimize.dedup import dedup_report, delete_duplicates, exact_duplicates, near_duplicate_pairs
 from optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
@@ -97,6 +101,24 @@ def test_near_duplicate_pairs_blocks_by_owner_and_chunks():
     assert set(zip(got["i"], got["j"], strict=True)) == {(0, 1)}
     with pytest.raises(ValueError, match="2 owners but 3 vectors"):
         near_duplicate_pairs(np.array(["a", "b"]), np.zeros((3, 2)), 0.9, 0.95)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.integers(-1, 1), min_size=3, max_size=3)),
+                min_size=1, max_size=40), st.integers(1, 6))
+def test_near_duplicate_pairs_match_brute_force(rows, big_owner):
+    # Integer vectors in {-1, 0, 1}^3: cosines are 1, 0.82, 0.71, ... never near the 0.9 threshold.
+    owners = np.array([r[0] for r in rows])
+    v = np.array([r[1] for r in rows], float)
+    expected = set()
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            ni, nj = np.linalg.norm(v[i]), np.linalg.norm(v[j])
+            if owners[i] == owners[j] and ni and nj and v[i] @ v[j] / (ni * nj) >= 0.9:
+                expected.add((i, j))
+    with patch.object(dedup, "_BIG_OWNER", big_owner):  # both the batched and the big-owner path
+        got = near_duplicate_pairs(owners, v, 0.9, 0.95)
+    assert set(zip(got["i"].astype(int), got["j"].astype(int), strict=True)) == expected
 
 
 def test_delete_is_dry_run_unless_confirmed():
