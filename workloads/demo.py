@@ -3,7 +3,9 @@
 The events come from `workloads.demo_model` (numpy, seeded); this module renders them with DuckDB into one
 JSONL file per UTC day (`oplog-demo-YYYYMMDD.jsonl`, every line `"demo": true`) and a Mem0-format SQLite
 history store (`demo-history.db`, the `history` table of mem0 2.2.1) whose memory ids are the `result_ids`
-of the demo's add events. Loading goes through the real collectors, exactly as a user's own logs would.
+of the demo's add events. The same file holds `demo_memories`, the memories alive at the end with their owners
+(what get_all would list), loaded as a snapshot so growth pages can attribute every memory. Loading goes
+through the real collectors, exactly as a user's own logs would.
 """
 
 from __future__ import annotations
@@ -149,10 +151,14 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         # copied once into DuckDB tables: the per-day queries then scan columnar data, not pandas objects
-        for name, frame in (("demo_ev", ev_df), ("demo_mem", mem_df), ("demo_svc", svc_df)):
-            con.register("demo_frame", frame)
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM demo_frame")  # name: one of ours
-            con.unregister("demo_frame")
+        con.register("demo_ev_frame", ev_df)
+        con.register("demo_mem_frame", mem_df)
+        con.register("demo_svc_frame", svc_df)
+        con.execute("CREATE TEMP TABLE demo_ev AS SELECT * FROM demo_ev_frame")
+        con.execute("CREATE TEMP TABLE demo_mem AS SELECT * FROM demo_mem_frame")
+        con.execute("CREATE TEMP TABLE demo_svc AS SELECT * FROM demo_svc_frame")
+        for frame in ("demo_ev_frame", "demo_mem_frame", "demo_svc_frame"):
+            con.unregister(frame)
         del ev_df, mem_df
         con.execute(_sql("demo_macros.sql"))
         oplog_sql = _sql("demo_oplog.sql")
