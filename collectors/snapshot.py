@@ -227,5 +227,9 @@ def snapshot_from_cli(con: duckdb.DuckDBPyConnection, args: Any, cfg: Config | N
         raise CollectorError("give --mem0-config FILE (an OSS Memory.from_config dict) or --platform")
     from mem0 import Memory
 
-    memory = Memory.from_config(_load_mem0_config(args.mem0_config))
+    try:
+        memory = Memory.from_config(_load_mem0_config(args.mem0_config))
+    except (ImportError, ValueError, OSError) as exc:  # missing provider package, invalid config (pydantic)
+        raise CollectorError(f"cannot build mem0.Memory from {args.mem0_config}: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     return snapshot_oss(con, memory, users, store_text=store_text, cfg=cfg)
