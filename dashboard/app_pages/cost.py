@@ -40,7 +40,7 @@ with tab_cost:
                     help=f"{m.days_elapsed} of {m.days_in_month} days, up to {review.as_of}")
         c[3].metric("Month-end projection", ui.money(m.projected_usd),
                     delta=f"{'over' if m.over_budget else 'within'} {ui.money(m.budget_usd)} budget",
-                    delta_color="inverse" if m.over_budget else "normal",
+                    delta_color="red" if m.over_budget else "green", delta_arrow="off",
                     help="month to date / days elapsed × days in the month (thresholds.monthly_budget_usd)")
     daily = ctx.q("cost_daily")
     grain = st.segmented_control("Per", ["day", "week", "month"], default="day") or "day"
@@ -89,12 +89,14 @@ with tab_week:
                     delta_color="inverse")
         c[3].metric("Month-end projection", ui.money(r.month.projected_usd),
                     delta=f"{'over' if r.month.over_budget else 'within'} {ui.money(r.month.budget_usd)} budget",
-                    delta_color="inverse" if r.month.over_budget else "normal")
+                    delta_color="red" if r.month.over_budget else "green", delta_arrow="off")
         st.dataframe(r.by_op, hide_index=True, width="stretch", column_config={
             "last_week_usd": st.column_config.NumberColumn("last week $", format="$%.4f"),
             "this_week_usd": st.column_config.NumberColumn("this week $", format="$%.4f"),
-            "delta_usd": st.column_config.NumberColumn("change $", format="$%+.4f"),
+            "delta_usd": st.column_config.NumberColumn("change (USD)", format="%+.4f"),
             "delta_pct": st.column_config.NumberColumn("change", format="percent"),
+            "last_week_ops": st.column_config.NumberColumn("calls last week"),
+            "this_week_ops": st.column_config.NumberColumn("calls this week"),
         })
         scope = ", ".join(f"{k}={v}" for k, v in (("service", ctx.filters.service), ("user", ctx.filters.user),
                           ("agent", ctx.filters.agent), ("op", ctx.filters.op), ("model", ctx.filters.model)) if v)

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import state, ui
+from memlens import health
 
 ctx = state.current()
 st.title("Growth & storage")
@@ -32,8 +33,9 @@ else:
     c[1].metric("Text bytes held", f"{int(last['bytes']):,}")
     c[2].metric("Growth, last 30 days", ui.pct(m.storage_growth_month),
                 help=f"target < {ctx.cfg.targets.storage_growth_per_month:.0%} per month (bytes)")
-    c[3].metric("Growth, last week", ui.pct(weekly["bytes_growth"].iloc[-1]) if len(weekly) else "n/a",
-                help=f"alert > {ctx.cfg.thresholds.storage_growth_per_week:.0%} per week")
+    week = health.growth_over(7, list(g["day"].dt.date), [float(x) for x in g["bytes"]])
+    c[3].metric("Growth, last 7 days", ui.pct(week),
+                help=f"bytes; alert > {ctx.cfg.thresholds.storage_growth_per_week:.0%} per week")
     left, right = st.columns(2)
     fig = go.Figure(go.Scatter(x=g["day"], y=g["memories"], mode="lines", name="memories"))
     left.plotly_chart(ui.style(fig, "Memories held", "memories"), width="stretch")
