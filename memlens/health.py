@@ -149,7 +149,7 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
                t.embedding_cost_share * (1 + margin), tree="cost", hint="No priced cost in the selection."),
         _check("storage_growth", "Storage growth per month", "ratio", m.storage_growth_month,
                t.storage_growth_per_month, t.storage_growth_per_month * (1 + margin), tree="cost",
-               hint="Needs Mem0's history: run `memlens collect history`."),
+               hint="Needs 30 days of Mem0's history: run `memlens collect history`."),
         _check("daily_cost", "Highest daily cost", "usd", m.max_daily_cost_usd, th.daily_budget_usd * (1 - margin),
                th.daily_budget_usd, tree="cost", hint="No cost in the selection.", alert_only=True),
     ]
