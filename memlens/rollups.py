@@ -3,10 +3,11 @@ approximate percentiles from their latency histograms.
 
 `refresh(con)` rebuilds the small tables defined in `sql/rollups/*.sql` (applied in name order, each file
 one `CREATE OR REPLACE TABLE`, header comment with grain and columns): additive per-hour operation aggregates,
-per-day cost aggregates (with user), and log-bucketed latency histograms per day and per hour. Collectors call
-it after a load; `memlens demo` does too. Counts, sums, rates and costs re-aggregate exactly from them;
-percentiles come from the histograms with a bounded relative error (`MAX_RELATIVE_ERROR`, 4.7 % at 50 buckets
-per decade), or exactly from `stg_op_events` when a filter is narrow (pages choose).
+per-day cost aggregates (one table by service/op/agent/model, one by user), and log-bucketed latency histograms
+per day, service and op. Collectors call it after a load; `memlens demo` makes sure of it. Counts, sums,
+rates and costs re-aggregate exactly from them; percentiles come from the histograms with a bounded relative
+error (`MAX_RELATIVE_ERROR`, 4.7 % at 50 buckets per decade), or exactly from `stg_op_events` when a filter is
+narrow (pages choose).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> RefreshResult:
             except duckdb.Error as exc:
                 raise RuntimeError(f"sql/rollups/{path.name}: {exc}") from exc
             table = _table_name(path)
-            rows[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # name from our files
+            rows[table] = con.table(table).count("*").fetchone()[0]
         seconds = time.perf_counter() - t0
         con.execute((ROLLUP_DIR / STATE_FILE).read_text(encoding="utf-8"),
                     {"settings_key": settings_key(con), "per_decade": HIST_PER_DECADE, "seconds": seconds})
