@@ -135,7 +135,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> RefreshResult:
             except duckdb.Error as exc:
                 raise RuntimeError(f"sql/rollups/{path.name}: {exc}") from exc
             table = _table_name(path)
-            rows[table] = con.table(table).count("*").fetchone()[0]
+            rows[table] = con.table(table).count("*").fetchall()[0][0]
         seconds = time.perf_counter() - t0
         con.execute((ROLLUP_DIR / STATE_FILE).read_text(encoding="utf-8"),
                     {"settings_key": settings_key(con), "per_decade": HIST_PER_DECADE, "seconds": seconds})
