@@ -17,6 +17,7 @@ Synthetic trace: users ~ n/100, each asking a Zipf-distributed set of queries, ~
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -60,13 +61,15 @@ def brute_lru_per_request(keys: np.ndarray, size: int) -> float:
     return (time.perf_counter() - t) / len(keys)
 
 
-def timed(fn, repeat: int) -> tuple[float, object]:
-    out, times = None, []
+def timed(fn, repeat: int) -> tuple[float, float, object]:
+    """Median wall and CPU seconds (CPU: this process, all threads; the machine may be shared and loaded)."""
+    out, wall, cpu = None, [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall), statistics.median(cpu), out
 
 
 def main() -> int:
@@ -76,13 +79,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     cfg = load_config()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times inflate with it)")
     print(f"exact LRU up to {cfg.optimize.cache.exact_max_requests:,} searches, SHARDS rate "
           f"{cfg.optimize.cache.shards_rate:g} beyond; {len(cfg.optimize.cache.ttl_grid_s)} fixed-expiry TTLs")
     for n in args.sizes:
         trace = make_trace(n)
         gkey = generation_keys(trace)
-        sim_s, res = timed(lambda tr=trace: simulate(tr, cfg), args.repeat)
-        dist_s, _ = timed(lambda g=gkey: stack_distances(g), args.repeat)
+        sim_s, sim_cpu, res = timed(lambda tr=trace: simulate(tr, cfg), args.repeat)
+        dist_s, dist_cpu, _ = timed(lambda g=gkey: stack_distances(g), args.repeat)
         prefix = gkey[:BASELINE_PREFIX]
         one = brute_lru_per_request(prefix, 1000) * n
         k = len(res.lru.sizes)
@@ -90,8 +94,9 @@ def main() -> int:
         sampled = "exact" if lru.exact else (f"SHARDS {lru.sampling_rate:g}, max error {lru.sampling_error:.4f} "
                                              f"on the first {lru.sampling_error_prefix:,}")
         print(f"\n{n:>12,} searches ({res.distinct_keys:,} keys, {res.writes:,} writes; LRU curve {sampled})")
-        print(f"  simulate() whole what-if        median {sim_s:8.2f} s")
-        print(f"  stack distances, every size     median {dist_s:8.2f} s   ({n / dist_s / 1e6:.2f} M req/s)")
+        print(f"  simulate() whole what-if        median {sim_s:8.2f} s wall, {sim_cpu:8.2f} s CPU")
+        print(f"  stack distances, every size     median {dist_s:8.2f} s wall, {dist_cpu:8.2f} s CPU "
+              f"({n / dist_s / 1e6:.2f} M req/s)")
         print(f"  baseline: OrderedDict replay   ~{one:8.2f} s per size (extrapolated from {len(prefix):,}), "
               f"x {k} curve sizes = {one * k:.2f} s; stack distances: {one * k / dist_s:.1f}x faster")
     # Dedup scan
@@ -99,12 +104,12 @@ def main() -> int:
     rng = np.random.default_rng(2)
     vecs = rng.normal(size=(m, 384)).astype(np.float32)
     owners = rng.integers(0, max(m // 100, 1), m)
-    scan_s, pairs = timed(lambda: near_duplicate_pairs(owners, vecs, 0.85, 0.95), args.repeat)
+    scan_s, scan_cpu, pairs = timed(lambda: near_duplicate_pairs(owners, vecs, 0.85, 0.95), args.repeat)
     sub = min(GLOBAL_SUBSET, m)
-    glob_s, _ = timed(lambda: near_duplicate_pairs(np.zeros(sub, np.int64), vecs[:sub], 0.85, 0.95), 1)
+    glob_s, _, _ = timed(lambda: near_duplicate_pairs(np.zeros(sub, np.int64), vecs[:sub], 0.85, 0.95), 1)
     glob_full = glob_s * (m / sub) ** 2
     print(f"\ndedup: {m:,} memories x 384-d, {len(np.unique(owners)):,} owners, {len(pairs)} pairs >= 0.85")
-    print(f"  per-owner GEMM scan             median {scan_s:8.2f} s")
+    print(f"  per-owner GEMM scan             median {scan_s:8.2f} s wall, {scan_cpu:8.2f} s CPU")
     print(f"  baseline: global all-pairs     ~{glob_full:8.2f} s   (from {sub:,} memories, x (n/{sub:,})^2); "
           f"blocking is {glob_full / scan_s:.0f}x faster")
     return 0

@@ -20,7 +20,7 @@ from memlens.config import Config
 
 _ROW_BLOCK = 2048  # rows of a big owner's Gram matrix computed at once (bounded memory)
 _BIG_OWNER = 2048  # owners up to this many memories are batched with others of similar size
-_BATCH_CELLS = 1 << 24  # Gram cells per batched GEMM (64 MiB of float32)
+_BATCH_FLOATS = 1 << 22  # floats per batched GEMM input or output (16 MiB of float32: stays in cache-friendly sizes)
 
 
 def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def near_duplicate_pairs(owners: np.ndarray, vectors: np.ndarray, review_thresho
         group = starts[small & (pad == p)]
         gsize = sizes[small & (pad == p)]
         upper = np.triu(np.ones((p, p), bool), k=1)
-        step = max(1, _BATCH_CELLS // (p * p))
+        step = max(1, _BATCH_FLOATS // (p * max(p, v.shape[1])))
         for b0 in range(0, len(group), step):
             st, sz = group[b0:b0 + step], gsize[b0:b0 + step]
             offs = np.arange(p)
