@@ -123,7 +123,7 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
                _red_edge(t.latency_p99_ms, th.p99_ms, margin, False), tree="slow"),
         # Only an alert threshold exists for these two: red past it, amber within the margin below it.
         _check("error_rate", "Error rate", "ratio", m.error_rate, th.error_rate * (1 - margin), th.error_rate,
-               tree="slow", alert_only=True),
+               alert_only=True),  # no decision tree covers errors: the Overview links to the Latency page
         _check("slow_share", f"Slow operations (> {th.slow_op_ms:.0f} ms)", "ratio", m.slow_share,
                th.slow_op_share * (1 - margin), th.slow_op_share, tree="slow", alert_only=True),
         _check("cache_hit_rate", "Cache hit rate", "ratio", m.hit_rate, t.cache_hit_rate,
