@@ -83,7 +83,7 @@ class IdHasher:
 
 def filter_keys(filters: Any, out: set[str]) -> None:
     """Collect every key of a Mem0 filter dict, descending into AND/OR/NOT lists; values are skipped."""
-    if not isinstance(filters, Mapping):
+    if not isinstance(filters, dict):
         return
     for key, value in filters.items():
         out.add(str(key))
@@ -100,7 +100,7 @@ def message_count(messages: Any) -> int:
 
 def result_list(result: Any) -> list | None:
     """The list of memories in a Mem0 result: `{"results": [...]}` (v1.1+), a bare list (history, old APIs)."""
-    if isinstance(result, Mapping):
+    if isinstance(result, dict):
         items = result.get("results")
         return items if isinstance(items, list) else None
     if isinstance(result, list):
@@ -160,11 +160,12 @@ class EventBuilder:
         keys: set[str] = set()
         for name in ENTITY_KEYS:
             value = kwargs.get(name)
-            if value is None and isinstance(filters, Mapping):
+            if value is None and isinstance(filters, dict):
                 value = filters.get(name)
             if value is not None:
-                ev[name] = self.hasher(value)
                 keys.add(name)
+                if isinstance(value, str | int):  # an operator ({"in": [...]}) is a filter, not one entity
+                    ev[name] = self.hasher(value)
         filter_keys(filters, keys)
         if keys:
             ev["filter_keys"] = sorted(keys)
@@ -236,21 +237,15 @@ class EventBuilder:
         items = result_list(result)
         if items is None:
             return
-        ids: list[str] = []
-        top = None
-        for it in items:
-            if not isinstance(it, dict):
-                continue
-            mid = it.get("id")
-            if mid is not None:
-                ids.append(mid if type(mid) is str else str(mid))
-            score = it.get("score")
-            if score is not None and (top is None or score > top) and type(score) in (float, int):
-                top = score
         ev["result_count"] = len(items)
-        ev["result_ids"] = ids
-        if top is not None:
-            ev["top_score"] = top
+        try:  # the shape mem0 returns: dicts with an id and a numeric score; list comprehensions keep it cheap
+            ev["result_ids"] = [str(it["id"]) for it in items]
+            scores = [sc for it in items if (sc := it.get("score")) is not None]
+            if scores:
+                ev["top_score"] = float(max(scores))
+        except (TypeError, KeyError, AttributeError, ValueError):
+            ev["result_ids"] = _ids(items)
+            ev.pop("top_score", None)
 
     def _get_all(self, ev: dict, args: tuple, kwargs: dict, result: Any) -> None:
         self._scope(ev, kwargs, kwargs.get("filters"))

@@ -14,6 +14,9 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, s
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1, 2.5, 5, 10)
 
 _OP_LABELS = ("service", "mode", "op", "call_mode", "status")
+_TOKEN_FIELDS = (("embedding_tokens", "embedding", "embedding_model"), ("llm_input_tokens", "llm_input", "llm_model"),
+                 ("llm_output_tokens", "llm_output", "llm_model"))
+_CHANGE_FIELDS = (("memories_created", "add"), ("memories_updated", "update"), ("memories_deleted", "delete"))
 _FAMILIES: dict[int, tuple[CollectorRegistry, dict[str, Any]]] = {}
 _FAMILIES_LOCK = threading.Lock()
 
@@ -55,43 +58,40 @@ class MemlensMetrics:
         self.tokens = fam["tokens"]
         self.cache = fam["cache"]
         self.changes = fam["changes"]
-        # `.labels()` costs a few µs (validation, lock); children are resolved once per label tuple.
-        self._children: dict[tuple, tuple[Any, Any]] = {}
+        # `.labels()` costs a few µs (validation, a lock); each child is resolved once per label tuple.
+        self._children: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
-    def _op_children(self, key: tuple) -> tuple[Any, Any]:
-        pair = self._children.get(key)
-        if pair is None:
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
             with self._lock:
-                pair = (self.duration.labels(*key), self.ops.labels(*key))
-                self._children[key] = pair
-        return pair
+                child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, event: dict[str, Any]) -> None:
         """Update every metric from one schema-v1 event."""
-        service, mode, op = event["service"], event["mode"], event["op"]
-        hist, count = self._op_children((service, mode, op, event["call_mode"], event["status"]))
-        hist.observe(event["latency_ms"] / 1000.0)
-        count.inc()
-        if event["status"] == "error":
-            self.errors.labels(service, mode, op, event.get("error_type") or "unknown").inc()
+        service, mode, op, status = event["service"], event["mode"], event["op"], event["status"]
+        call_mode = event["call_mode"]
+        self._child(self.duration, service, mode, op, call_mode, status).observe(event["latency_ms"] / 1000.0)
+        self._child(self.ops, service, mode, op, call_mode, status).inc()
+        if status == "error":
+            self._child(self.errors, service, mode, op, event.get("error_type") or "unknown").inc()
         n = event.get("result_count")
         if n and op in ("search", "get_all"):
-            self.results.labels(service, mode, op).inc(n)
+            self._child(self.results, service, mode, op).inc(n)
         outcome = event.get("cache")
         if outcome is not None:
-            self.cache.labels(service, op, outcome).inc()
-        for field, kind, model_field in (("embedding_tokens", "embedding", "embedding_model"),
-                                         ("llm_input_tokens", "llm_input", "llm_model"),
-                                         ("llm_output_tokens", "llm_output", "llm_model")):
+            self._child(self.cache, service, op, outcome).inc()
+        for field, kind, model_field in _TOKEN_FIELDS:
             tokens = event.get(field)
             if tokens:
-                self.tokens.labels(service, kind, event.get(model_field) or "unknown").inc(tokens)
-        for field, change in (("memories_created", "add"), ("memories_updated", "update"),
-                              ("memories_deleted", "delete")):
+                self._child(self.tokens, service, kind, event.get(model_field) or "unknown").inc(tokens)
+        for field, change in _CHANGE_FIELDS:
             changed = event.get(field)
             if changed:
-                self.changes.labels(service, change).inc(changed)
+                self._child(self.changes, service, change).inc(changed)
 
 
 def start_metrics_server(port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None):

@@ -172,3 +172,14 @@ def test_embedder_without_tokenizer_counts_each_text_once_and_estimates():
     assert ev == {"embedding_calls": 3, "embedding_tokens": 5, "embedding_model": "const", "tokens_estimated": True}
     assert emb.embed("outside any call") == [0.0, 1.0]  # no call in flight: nothing counted, nothing breaks
     assert usage.embedding_calls == 3
+
+
+def test_entity_operator_filters_log_no_values():
+    ev = _builder().build("search", ("q",), {"filters": {"user_id": {"in": ["alice", "bob"]}, "agent_id": "bot"}},
+                          start_wall=0, latency_s=0, result={"results": [{"id": 7, "score": 1}]})
+    assert "user_id" not in ev and ev["agent_id"] == "bot" and ev["filter_keys"] == ["agent_id", "user_id"]
+    assert "alice" not in repr(ev)
+    assert (ev["result_ids"], ev["top_score"], ev["result_count"]) == (["7"], 1.0, 1)
+    odd = _builder().build("search", ("q",), {}, start_wall=0, latency_s=0,
+                           result={"results": [{"memory": "no id"}, "not a dict", {"id": "m1", "score": "high"}]})
+    assert (odd["result_ids"], odd["result_count"]) == (["m1"], 3) and "top_score" not in odd
