@@ -264,7 +264,8 @@ def summary_from(df: pd.DataFrame) -> dict[str, Any]:
         q = row.pop(col)
         q = list(q) if q is not None and not _isna(q) else [None, None, None]
         row[f"{prefix}p50_ms"], row[f"{prefix}p95_ms"], row[f"{prefix}p99_ms"] = q
-    hits, misses = row["cache_hits"], row["cache_misses"]
+    # an empty selection sums to NULL in the rollup variant
+    hits, misses = (0 if _isna(row[k]) else row[k] for k in ("cache_hits", "cache_misses"))
     row["hit_rate"] = hits / (hits + misses) if hits + misses else None
     row["miss_penalty"] = (row["avg_miss_ms"] / row["avg_hit_ms"]
                            if _num(row["avg_miss_ms"]) and _num(row["avg_hit_ms"]) else None)

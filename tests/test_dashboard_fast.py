@@ -101,3 +101,8 @@ def test_speed_for_reads_freshness(con):
     assert data.speed_for(con, 40, cfg) == data.Speed(rollups_fresh=True, histogram_percentiles=False)
     big = cfg.dashboard.exact_percentile_max_events + 1
     assert data.speed_for(con, big, cfg).histogram_percentiles
+
+
+def test_empty_selection_in_the_fast_variant(con):
+    s = data.summary_from(data.query(con, "summary", data.Filters(service="nope"), FAST_HIST))
+    assert not s["ops"] and s["hit_rate"] is None and s["p99_ms"] is None
