@@ -175,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run N simulated users against a real mem0.Memory (local MiniLM embedder, "
                        "in-process Qdrant, infer=False, telemetry off) with a mix of add/search/update/delete, "
                        "instrumented, so the logs hold real measured latencies; then collect them.")
-    w.add_argument("--users", type=int, default=8)
+    w.add_argument("--users", type=int, default=8,
+                   help="simulated users (default 8); call counts are Zipf-like: user 0 is the heaviest")
     w.add_argument("--ops", type=int, default=400, help="total operations (default 400)")
-    w.add_argument("--seed", type=int, default=11)
+    w.add_argument("--seed", type=int, default=11, help="seed of the user mix (same seed, same calls)")
     w.add_argument("--async", dest="use_async", action="store_true", help="use AsyncMemory")
     w.add_argument("--out", help="folder for the op logs (default: <data dir>/workload-logs)")
     w.add_argument("--no-load", action="store_true", help="only write the logs, do not collect them")
