@@ -293,7 +293,9 @@ class OplogLoader:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(read_sql("oplog_check.sql"), self.fast_params)
-            con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
+            [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
+            if slow:
+                con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
             con.execute(read_sql("oplog_verdict.sql"))
             [(loaded, dup, bad)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
             con.execute(read_sql("oplog_insert_events.sql"), {"source_file": key, "ingested_at": self.now})

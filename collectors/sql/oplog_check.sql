@@ -6,9 +6,9 @@
 -- A field is valid when its JSON type fits (a number is not a string, 1.5 is not an integer; absent or null
 -- = not given) and its value casts to the column type (2^40 is not an INTEGER); ts must be an ISO 8601 string
 -- (an offset is converted to UTC). Fast path: one typed parse (from_json) and one pass for the JSON types of
--- all fields (json_type with every path), checked as one string against $type_pattern; the number of fields
--- given must equal the number of typed values (nothing failed to cast). Lines that miss it get per-field
--- reasons in oplog_reasons.sql.
+-- all fields (json_type with every path, as text); each distinct type list (a log has a handful: the shapes
+-- of its events) is matched once against $type_pattern, and the number of fields given must equal the number
+-- of typed values (nothing failed to cast). Lines that miss it get per-field reasons in oplog_reasons.sql.
 -- The field lists below follow memlens/schema.py FIELDS order (tests/test_collect_oplog.py checks it).
 -- Parameters (from memlens/schema.py and the config): $paths (JSON path per field), $type_pattern (regex over
 -- the list of JSON types), $schema_version (highest supported), $ops, $modes,
@@ -22,7 +22,7 @@ WITH lines AS (
     FROM oplog_chunk
     -- blank lines are not records (the cheap test first: trimming every line costs as much as parsing it)
     WHERE starts_with(line, '{') OR trim(line, chr(32) || chr(9) || chr(10) || chr(13)) <> ''
-), parsed AS (
+), parsed AS MATERIALIZED (
     SELECT line_no, line, is_json, is_object,
         CASE WHEN is_object THEN from_json(line,
             '{"schema_version": "INTEGER", "event_id": "VARCHAR", "ts": "VARCHAR", "service": "VARCHAR",
@@ -38,8 +38,13 @@ WITH lines AS (
              "tokens_estimated": "BOOLEAN", "cache": "VARCHAR", "tag": "VARCHAR", "demo": "BOOLEAN"}') END AS t,
         CASE WHEN is_object THEN json_type(line, $paths)::VARCHAR END AS types
     FROM lines
+), signatures AS (
+    -- a log has few distinct type lists (shapes of events): each is checked once, not once per line
+    SELECT types, regexp_full_match(types, $type_pattern) AS types_ok,
+           len($paths) - (length(types) - length(replace(types, 'NULL', ''))) // 4 AS n_given
+    FROM (SELECT DISTINCT types FROM parsed WHERE types IS NOT NULL)
 ), typed AS (
-    SELECT line_no, line, is_json, is_object, types, t,
+    SELECT line_no, line, is_json, is_object, types_ok, n_given, t,
         t.schema_version, t.event_id, TRY_CAST(TRY_CAST(t.ts AS TIMESTAMPTZ) AS TIMESTAMP) AS ts, t.service,
         t.mode, t.call_mode, t.op, t.user_id, t.agent_id, t.run_id, t.latency_ms, t.status, t.error_type,
         t.memory_id, t."limit", t.top_k, t.filter_keys, t.rerank, t.threshold, t.result_count, t.result_ids,
@@ -63,11 +68,10 @@ WITH lines AS (
         (t.llm_input_tokens IS NOT NULL)::INT + (t.llm_output_tokens IS NOT NULL)::INT +
         (t.tokens_estimated IS NOT NULL)::INT + (t.cache IS NOT NULL)::INT + (t.tag IS NOT NULL)::INT +
         (t.demo IS NOT NULL)::INT AS n_typed
-    FROM parsed
+    FROM parsed LEFT JOIN signatures USING (types)
 )
 SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text,
-    coalesce(is_object AND regexp_full_match(types, $type_pattern)
-        AND len($paths) - (length(types) - length(replace(types, 'NULL', ''))) // 4 = n_typed
+    coalesce(is_object AND types_ok AND n_given = n_typed
         AND service IS NOT NULL  -- NULL in any other required field fails a check below
         AND schema_version BETWEEN 1 AND $schema_version AND event_id <> ''
         AND coalesce(least(schema_version, "limit", top_k, result_count, message_count, memories_created,
