@@ -60,12 +60,8 @@ def _time_range(first: date | None, last: date | None) -> tuple[date | None, dat
     return picked[0], picked[1]
 
 
-def build_context() -> state.Ctx | None:
+def build_context(path: str, default_path: str) -> state.Ctx | None:
     cfg = state.config()
-    default_path = str(cfg.warehouse_path())
-    st.sidebar.markdown("### memlens")
-    path = st.sidebar.text_input("Warehouse (DuckDB file)", value=default_path, key="warehouse",
-                                 help="Defaults to $MEMLENS_WAREHOUSE or warehouse.path of the config.").strip()
     try:
         boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and path == default_path)
         h = state.holder(path)
@@ -95,11 +91,16 @@ def build_context() -> state.Ctx | None:
 
 
 nav = st.navigation(PAGES)
-ctx = build_context()
-if ctx is not None:
-    state.set_current(ctx)
-    if ctx.demo_events:
-        share = "All" if ctx.demo_events == ctx.events else f"{ctx.demo_events:,} of {ctx.events:,}"
-        st.warning(f"**Demo data** — {share} events shown here are synthetic rows from `memlens demo`, not your "
-                   "Mem0. Load your own logs on **Data sources**.", icon=":material/science:")
-    nav.run()
+st.sidebar.markdown("### memlens")
+DEFAULT_PATH = str(state.config().warehouse_path())
+PATH = st.sidebar.text_input("Warehouse (DuckDB file)", value=DEFAULT_PATH, key="warehouse",
+                             help="Defaults to $MEMLENS_WAREHOUSE or warehouse.path of the config.").strip()
+with state.holder(PATH).in_use():  # the file is open only while this script runs
+    ctx = build_context(PATH, DEFAULT_PATH)
+    if ctx is not None:
+        state.set_current(ctx)
+        if ctx.demo_events:
+            share = "All" if ctx.demo_events == ctx.events else f"{ctx.demo_events:,} of {ctx.events:,}"
+            st.warning(f"**Demo data** — {share} events shown here are synthetic rows from `memlens demo`, not "
+                       "your Mem0. Load your own logs on **Data sources**.", icon=":material/science:")
+        nav.run()

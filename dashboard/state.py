@@ -29,12 +29,29 @@ CTX_KEY = "_memlens_ctx"
 
 class Holder:
     """One read-only connection per warehouse, shared by every session; queries are serialised by a lock
-    (a DuckDB connection is not safe for concurrent use, and the filter macros live on this connection)."""
+    (a DuckDB connection is not safe for concurrent use, and the filter macros live on this connection).
+
+    The file is open only while some session's script runs (`in_use`): between page renders DuckDB's file lock
+    is released, so `memlens collect` in another process can write, and the next render sees its load.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        with self.lock:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._users -= 1
+                if self._users == 0:
+                    self.close()
 
     def run(self, fn, *args: Any, **kwargs: Any) -> Any:
         with self.lock:

@@ -289,3 +289,17 @@ def test_collect_refused_while_another_collection_holds_the_lock(warehouse, tmp_
     assert not at.exception
     assert any("locked by another collection" in e.value for e in at.error)
     assert _metrics(at)["op events"] == "40"
+
+
+def test_new_data_loaded_elsewhere_shows_on_the_next_render(warehouse):
+    at = _goto(_app(), "latency")
+    assert _metrics(at)["Operations"] == "40"
+    # Between renders the dashboard holds no connection: another writer (here: this process) can load.
+    con = connect(warehouse)
+    try:
+        con.execute("INSERT INTO raw_op_events SELECT * REPLACE (event_id || '-new' AS event_id, "
+                    "ingested_at + INTERVAL 1 HOUR AS ingested_at) FROM raw_op_events WHERE op = 'add'")
+    finally:
+        con.close()
+    at.run()
+    assert _metrics(at)["Operations"] == "50"
