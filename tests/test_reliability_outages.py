@@ -220,16 +220,16 @@ def test_missing_log_path_via_cli_prints_one_clear_line(tmp_path):
 
 
 def test_log_folder_rotating_under_the_collector_loses_and_doubles_nothing(tmp_path):
-    """The real OpLogWriter rotates every ~16 KiB while 3 threads log 6,000 events; meanwhile the collector runs
+    """The real OpLogWriter rotates every ~8 KiB while 3 threads log 3,000 events; meanwhile the collector runs
     again and again on the folder (reading files being written, half-written last lines included). Finally:
     every event exactly once, nothing quarantined."""
     log_dir = tmp_path / "live"
-    writer = OpLogWriter(log_dir, service="rot", rotate_bytes=16 * 1024, flush_every=25, flush_seconds=0.05)
+    writer = OpLogWriter(log_dir, service="rot", rotate_bytes=8 * 1024, flush_every=25, flush_seconds=0.05)
     written: list[str] = []
     lock = threading.Lock()
 
     def produce(t: int) -> None:
-        for i in range(2000):
+        for i in range(1000):
             ev = valid_event(i, seed=7000 + t)
             writer.write(ev)
             with lock:
@@ -251,7 +251,7 @@ def test_log_folder_rotating_under_the_collector_loses_and_doubles_nothing(tmp_p
     final = collect_oplogs(con, [log_dir], CFG)
     assert len(writer.files) > 20, "the writer should have rotated many times"
     ids = [r[0] for r in con.execute("SELECT event_id FROM raw_op_events").fetchall()]
-    assert len(ids) == len(set(ids)) == len(written) == 6000
+    assert len(ids) == len(set(ids)) == len(written) == 3000
     assert set(ids) == set(written)
     assert con.execute("SELECT count(*) FROM raw_quarantine").fetchone()[0] == 0
     assert runs >= 3 and final.rows_quarantined == 0
