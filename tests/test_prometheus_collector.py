@@ -122,7 +122,7 @@ def test_long_ranges_are_split_and_backfill_keeps_the_checkpoint(con, cfg):
     assert last == [(END.replace(tzinfo=None),)]
 
 
-def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cfg):
+def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cfg, caplog):
     with PromAPIStandIn() as prom:
         collect_prometheus(con, prom.url, cfg, end=END)  # some earlier state to protect
     before = fingerprint(con)
@@ -130,6 +130,22 @@ def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cf
     with pytest.raises(CollectorError, match=rf"cannot reach Prometheus at {url} \(Connection refused\)"):
         collect_prometheus(con, url, cfg, end=END + timedelta(hours=1))
     assert fingerprint(con) == before
+    logged = [r for r in caplog.records if r.name == "collectors.prometheus" and r.levelname == "ERROR"]
+    assert len(logged) == 1 and "Connection refused" in logged[0].getMessage()
+    assert "warehouse unchanged" in logged[0].getMessage()
+
+
+def test_connection_settings_come_from_the_config(monkeypatch):
+    from collectors.prometheus import connect_prometheus
+
+    monkeypatch.setenv("PROM_TOKEN", "Bearer abc123-secret")
+    cfg = load_config(None, overrides={"prometheus": {"verify_tls": False, "timeout_s": 3,
+                                                      "auth_header_env": "PROM_TOKEN"}})
+    with connect_prometheus("https://prom.example.com:9443/", cfg) as pc:
+        assert pc._session.verify is False and pc._timeout == 3
+        assert pc.headers == {"Authorization": "Bearer abc123-secret"} and pc.url == "https://prom.example.com:9443"
+    with connect_prometheus("https://prom.example.com", load_config(None)) as pc:
+        assert pc._session.verify is True and pc._timeout == 10 and pc.headers is None
 
 
 def test_slow_prometheus_times_out_and_leaves_the_warehouse_unchanged(con, cfg):
