@@ -49,10 +49,16 @@ def line_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, title
     for name, part in groups:
         fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if len(part) < 40 else "lines",
                                  name=str(name) if name is not None else y, line={"width": 2}))
-    if target is not None:
-        fig.add_hline(y=target, line_dash="dash", line_color="#c0392b", annotation_text=target_label,
-                      annotation_position="top left")
+    if target is not None and len(df):
+        target_line(fig, target_label, x=[df[x].min(), df[x].max()], y=[target, target])
     style(fig, title, y_title, percent=percent, log_y=log_y)
+    return fig
+
+
+def target_line(fig: go.Figure, name: str, x: list, y: list, color: str = "#c0392b") -> go.Figure:
+    """A dashed threshold drawn as a trace: unlike shapes, traces take data coordinates on log axes too."""
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
+                             line={"dash": "dash", "color": color, "width": 1.5}))
     return fig
 
 

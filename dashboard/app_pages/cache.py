@@ -28,13 +28,14 @@ else:
     daily = ctx.q("cache_over_time")
     fig = ui.line_chart(daily, "day", "hit_rate", title="Hit rate per day", target=t.cache_hit_rate,
                         target_label=f"target {t.cache_hit_rate:.0%}", percent=True)
-    fig.add_hline(y=ctx.cfg.thresholds.cache_hit_rate_min, line_dash="dot", line_color="#e67e22",
-                  annotation_text="alert", annotation_position="bottom left")
+    if len(daily):
+        ui.target_line(fig, "alert", x=[daily["day"].min(), daily["day"].max()],
+                       y=[ctx.cfg.thresholds.cache_hit_rate_min] * 2, color="#e67e22")
     left, right = st.columns(2)
     left.plotly_chart(fig, width="stretch")
     pen = go.Figure([go.Bar(x=daily["day"], y=daily["avg_hit_ms"], name="hit"),
                      go.Bar(x=daily["day"], y=daily["avg_miss_ms"], name="miss")])
-    right.plotly_chart(ui.style(pen, "Average latency: hit vs miss", "ms"), width="stretch")
+    right.plotly_chart(ui.style(pen, "Average latency: hit vs miss (log scale)", "ms", log_y=True), width="stretch")
 
     fmt = {"hit_rate": st.column_config.NumberColumn("hit rate", format="percent"),
            "miss_penalty": st.column_config.NumberColumn("miss penalty", format="%.2f×")}

@@ -1,6 +1,5 @@
 """Latency: percentiles over time per op, throughput, distribution, slow operations and query-shape impact."""
 
-import math
 from datetime import timedelta
 
 import plotly.graph_objects as go
@@ -45,9 +44,8 @@ with right:
     fig = go.Figure([go.Bar(x=g["bin_ms"], y=g["ops"], name=op) for op, g in hist.groupby("op")])
     fig.update_layout(barmode="stack", bargap=0.05)
     fig.update_xaxes(type="log", title="latency (ms, log scale)")
-    # shapes on a log axis take log10 coordinates
-    fig.add_vline(x=math.log10(ctx.cfg.thresholds.slow_op_ms), line_dash="dash", line_color="#c0392b",
-                  annotation_text="slow threshold")
+    tallest = hist.groupby("bin_ms")["ops"].sum().max()
+    ui.target_line(fig, "slow threshold", x=[ctx.cfg.thresholds.slow_op_ms] * 2, y=[0, tallest])
     st.plotly_chart(ui.style(fig, "Latency distribution", "operations"), width="stretch")
 
 st.subheader("By operation")
