@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,7 +61,7 @@ class CollectorError(RuntimeError):
 
 
 class WarehouseLocked(CollectorError):
-    pass
+    """Another collection holds the warehouse's collection lock; the message names it."""
 
 
 @dataclass
@@ -191,21 +191,21 @@ def collection_run(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
         try:
             yield book
         except BaseException as exc:  # each batch rolled its own transaction back: record why the run stopped
-            book.finish("error", f"{type(exc).__name__}: {exc}")
+            with suppress(duckdb.Error):  # a broken connection must not hide the original error
+                book.finish("error", f"{type(exc).__name__}: {exc}")
             raise
         book.finish("ok")
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
-    """Refresh the views helper's pre-aggregated rollups when that module exists (memlens.rollups)."""
+    """Rebuild the dashboard's rollup tables (memlens.rollups) after new rows landed. The rows are committed
+    already: a failing refresh is reported in the run's messages, not raised."""
+    from memlens import rollups
+
     try:
-        from memlens import rollups
-    except ImportError:
-        return
-    refresh = getattr(rollups, "refresh", None)
-    if refresh is not None:
-        refresh(con)
-        result.messages.append("rollups refreshed")
+        rollups.refresh(con)
+    except duckdb.Error as exc:
+        result.messages.append(f"rollup refresh failed ({type(exc).__name__}: {exc}); the dashboard reads raw rows")
 
 
 __all__ = ["CollectorError", "IngestResult", "WarehouseLocked", "collection_run", "collection_warehouse", "excerpt",
