@@ -78,7 +78,6 @@ def collect_history(con: duckdb.DuckDBPyConnection, db_path: Path, cfg: Config |
             while rows := _fetch(cursor, cfg.collector.batch_lines, db_path):
                 last_rowid = rows[-1][0]
                 _load_batch(con, key, rows, identity, last_rowid, st, result)
-            result.bytes_read = 0  # nothing is read as bytes: rows are counted instead
             if result.rows_loaded:
                 refresh_rollups(con, result)
     finally:
