@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from memlens.config import Config
 
@@ -61,20 +62,22 @@ def near_duplicate_pairs(owners: np.ndarray, vectors: np.ndarray, review_thresho
 
     pad = np.maximum(2, 2 ** np.ceil(np.log2(np.maximum(sizes, 1)))).astype(np.int64)
     small = (sizes >= 2) & (sizes <= _BIG_OWNER)
-    for p in np.unique(pad[small]):
-        group = starts[small & (pad == p)]
-        gsize = sizes[small & (pad == p)]
-        upper = np.triu(np.ones((p, p), bool), k=1)
-        step = max(1, _BATCH_FLOATS // (p * max(p, v.shape[1])))
-        for b0 in range(0, len(group), step):
-            st, sz = group[b0:b0 + step], gsize[b0:b0 + step]
-            offs = np.arange(p)
-            valid = offs[None, :] < sz[:, None]
-            idx = order[np.minimum(st[:, None] + offs[None, :], len(order) - 1)]
-            x = v[idx] * valid[:, :, None]
-            g = x @ x.transpose(0, 2, 1)
-            bb, r, c = np.nonzero((g >= review_threshold) & upper[None] & valid[:, :, None] & valid[:, None, :])
-            emit(idx[bb, r], idx[bb, c], g[bb, r, c])
+    # Small GEMMs gain nothing from BLAS threads, and threads fighting over a busy machine cost 20x (measured).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for p in np.unique(pad[small]):
+            group = starts[small & (pad == p)]
+            gsize = sizes[small & (pad == p)]
+            upper = np.triu(np.ones((p, p), bool), k=1)
+            step = max(1, _BATCH_FLOATS // (p * max(p, v.shape[1])))
+            for b0 in range(0, len(group), step):
+                st, sz = group[b0:b0 + step], gsize[b0:b0 + step]
+                offs = np.arange(p)
+                valid = offs[None, :] < sz[:, None]
+                idx = order[np.minimum(st[:, None] + offs[None, :], len(order) - 1)]
+                x = v[idx] * valid[:, :, None]
+                g = x @ x.transpose(0, 2, 1)
+                bb, r, c = np.nonzero((g >= review_threshold) & upper[None] & valid[:, :, None] & valid[:, None, :])
+                emit(idx[bb, r], idx[bb, c], g[bb, r, c])
     for s0, n in zip(starts[sizes > _BIG_OWNER], sizes[sizes > _BIG_OWNER], strict=True):
         idx = order[s0:s0 + n]
         block = v[idx]
