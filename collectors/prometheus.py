@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
@@ -163,21 +164,37 @@ def _reason(exc: Exception) -> str:
     return redact(found.group(1).strip() if found else type(exc).__name__)
 
 
-def _rows(q: Query, series: list[dict], source: str, step: float, run_id: str, now: datetime) -> list[tuple]:
-    rows = []
-    for s in series:
-        labels = dict(s.get("metric", {}))
-        key = json.dumps(labels, sort_keys=True, separators=(",", ":"))
-        for ts, raw in s.get("values", []):
-            value = float(raw)
-            if math.isfinite(value):
-                rows.append((source, q.name, key, labels.get("service"), labels.get("op"), _to_utc(float(ts)),
-                             value, step, run_id, now))
-    return rows
-
-
-_COLUMNS = ("source_url", "query_name", "labels", "service", "op", "ts", "value", "step_seconds", "run_id",
-            "ingested_at")
+def _columns(fetched: list[tuple[Query, list[dict]]], source: str, step: float, run_id: str,
+             now: datetime) -> pa.Table:
+    """The finite points of every series as an Arrow table (columnar: no per-point Python objects kept)."""
+    names, keys, services, ops, stamps, values = [], [], [], [], [], []
+    for q, series in fetched:
+        for s in series:
+            labels = dict(s.get("metric", {}))
+            key = json.dumps(labels, sort_keys=True, separators=(",", ":"))
+            points = np.array(s.get("values", []), dtype=float).reshape(-1, 2)  # Prometheus sends values as text
+            points = points[np.isfinite(points[:, 1])]
+            n = len(points)
+            names += [q.name] * n
+            keys += [key] * n
+            services += [labels.get("service")] * n
+            ops += [labels.get("op")] * n
+            stamps.append(points[:, 0])
+            values.append(points[:, 1])
+    ts = np.concatenate(stamps) if stamps else np.array([], dtype=float)
+    n = len(ts)
+    return pa.table({
+        "source_url": pa.array([source] * n, pa.string()),
+        "query_name": pa.array(names, pa.string()),
+        "labels": pa.array(keys, pa.string()),
+        "service": pa.array(services, pa.string()),
+        "op": pa.array(ops, pa.string()),
+        "ts": pa.array(np.round(ts * 1e6).astype("int64"), pa.timestamp("us")),
+        "value": pa.array(np.concatenate(values) if values else [], pa.float64()),
+        "step_seconds": pa.array([step] * n, pa.float64()),
+        "run_id": pa.array([run_id] * n, pa.string()),
+        "ingested_at": pa.array([now] * n, pa.timestamp("us")),
+    })
 
 
 def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Config,
@@ -225,13 +242,14 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Con
     with collection_run(con, SOURCE, source) as book:
         result = book.result
         now = utcnow()
-        rows = [r for q, series in fetched for r in _rows(q, series, source, step_s, result.run_id, now)]
+        batch = _columns(fetched, source, step_s, result.run_id, now)
         result.files_seen = len(fetched)
         before = con.execute("SELECT count(*) FROM raw_prom_samples").fetchone()[0]
         con.execute("BEGIN TRANSACTION")
-        if rows:
-            batch = pa.table(dict(zip(_COLUMNS, zip(*rows, strict=True), strict=True)))  # noqa: F841 (DuckDB reads it)
-            con.execute("INSERT OR IGNORE INTO raw_prom_samples BY NAME SELECT * FROM batch")
+        if batch.num_rows:
+            con.register("prom_batch", batch)
+            con.execute("INSERT OR IGNORE INTO raw_prom_samples BY NAME SELECT * FROM prom_batch")
+            con.unregister("prom_batch")
         for q, _ in fetched:  # a backfill of an older range never moves a checkpoint back
             con.execute(
                 "INSERT INTO raw_prom_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
@@ -242,7 +260,7 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Con
         con.execute("COMMIT")
         loaded = con.execute("SELECT count(*) FROM raw_prom_samples").fetchone()[0] - before
         result.rows_loaded = loaded
-        result.rows_duplicate = len(rows) - loaded
+        result.rows_duplicate = batch.num_rows - loaded
         series = sum(len(s) for _, s in fetched)
         result.messages.append(f"{len(fetched)} queries, {series} series from {source} "
                                f"(fetch {fetch_seconds:.2f} s, step {step_s:g} s, up to {_to_utc(end_s)} UTC)")
