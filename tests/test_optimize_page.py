@@ -51,3 +51,21 @@ def test_switching_cache_code_to_redis(page):
     page.radio(key="opt_cache_kind").set_value("redis").run()
     assert not page.exception
     assert any("RedisSearchCache" in c.value for c in page.code)
+
+
+def test_reached_through_the_app_navigation(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    cfg = tmp_path / "memlens.yaml"
+    cfg.write_text("dashboard:\n  demo_when_empty: false\n", encoding="utf-8")
+    monkeypatch.setenv("MEMLENS_CONFIG", str(cfg))
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(make_warehouse(tmp_path / "nav.duckdb")))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(PAGE).parent.parent / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/optimization.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["Optimize"]
+    assert {m.label: m.value for m in at.metric}["Searches replayed"] == "30"
