@@ -173,8 +173,9 @@ def run_threads(client: Any, plans: list[UserPlan], search: SearchArgs, *, durat
     return PhaseResult(len(plans), started, datetime.now(UTC), wall, [op for r in results for op in r])
 
 
-def run_async(client: Any, plans: list[UserPlan], search: SearchArgs, *, duration_s: float | None = None,
-              ops_per_user: int | None = None, progress: bool = False, label: str = "load") -> PhaseResult:
+def run_async(client: Any, plans: list[UserPlan], search: SearchArgs, runner: LoopRunner, *,
+              duration_s: float | None = None, ops_per_user: int | None = None, progress: bool = False,
+              label: str = "load") -> PhaseResult:
     """Each plan as an asyncio task awaiting the async `client` (AsyncMemory / AsyncMemoryClient)."""
     _check_stop(duration_s, ops_per_user)
     counter = _Counter()
@@ -196,16 +197,13 @@ def run_async(client: Any, plans: list[UserPlan], search: SearchArgs, *, duratio
         return out
 
     async def main() -> list[list[IssuedOp]]:
-        # AsyncMemory runs each blocking call in the loop's default executor (asyncio.to_thread), whose
-        # default size (cpu + 4) would cap the users actually in flight: one worker per user.
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=len(plans) + 1))
         deadline = time.monotonic() + duration_s if duration_s is not None else None
         return await asyncio.gather(*(user(p, deadline) for p in plans))
 
     bar = _Progress(counter, label, duration_s, ops_per_user and ops_per_user * len(plans), progress)
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    per_user = asyncio.run(main())
+    per_user = runner.run(main())
     wall = time.monotonic() - t0
     bar.close()
     return PhaseResult(len(plans), started, datetime.now(UTC), wall, [op for r in per_user for op in r])
@@ -222,18 +220,40 @@ def _check_stop(duration_s: float | None, ops_per_user: int | None) -> None:
         raise ValueError("give a duration or an op count per user")
 
 
-def preload(client: Any, plans: list[UserPlan], n: int, is_async: bool) -> None:
+class LoopRunner:
+    """One event loop and one executor for every async call made on a target (preload, warm-up, runs).
+
+    AsyncMemory runs each blocking step in the loop's default executor (asyncio.to_thread). A fresh loop
+    per run would start fresh worker threads, and a thread's first embedding is slow (measured ~0.5-1.8 s
+    on a busy 2-core box): that would land inside the measured run. Workers are sized for the users
+    (the default, cpu + 4, would cap the calls actually in flight) and warmed before the first run.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loadtest-mem0"))
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        self.loop.close()
+
+
+def preload(client: Any, plans: list[UserPlan], n: int, runner: LoopRunner | None) -> None:
     """Give every user `n` memories before the measured phase (on the bare client: not in the run's log)."""
     if n <= 0:
         return
     reqs = [(p, OpRequest("add", text=p.fact())) for p in plans for _ in range(n)]
-    if is_async:
+    if runner is not None:
         async def all_adds() -> None:
             for p, req in reqs:
                 args, kwargs = _kwargs(req, p.user_id, SearchArgs())
                 p.observe(req, await client.add(*args, **kwargs))
 
-        asyncio.run(all_adds())
+        runner.run(all_adds())
         return
     for p, req in reqs:
         args, kwargs = _kwargs(req, p.user_id, SearchArgs())
@@ -243,17 +263,19 @@ def preload(client: Any, plans: list[UserPlan], n: int, is_async: bool) -> None:
 WARMUP_SEARCHES = 5
 
 
-def warm_up(client: Any, plan: UserPlan, search: SearchArgs, is_async: bool) -> None:
-    """A few untimed searches on the bare client: the first calls pay lazy initialisation (torch, Qdrant)."""
-    reqs = [OpRequest("search", text=f"warm-up question {i}") for i in range(WARMUP_SEARCHES)]
-    if is_async:
-        async def searches() -> None:
-            for req in reqs:
-                args, kwargs = _kwargs(req, plan.user_id, search)
-                await client.search(*args, **kwargs)
+def warm_up(client: Any, plan: UserPlan, search: SearchArgs, runner: LoopRunner | None) -> None:
+    """Untimed searches on the bare client: the first calls pay lazy initialisation (torch, Qdrant); in async
+    mode as many at once as there are workers, so every executor thread has run one."""
+    def call(i: int) -> Any:
+        args, kwargs = _kwargs(OpRequest("search", text=f"warm-up question {i}"), plan.user_id, search)
+        return client.search(*args, **kwargs)
 
-        asyncio.run(searches())
+    if runner is not None:
+        async def searches() -> None:
+            for _ in range(WARMUP_SEARCHES):
+                await asyncio.gather(*(call(i) for i in range(runner.workers)))
+
+        runner.run(searches())
         return
-    for req in reqs:
-        args, kwargs = _kwargs(req, plan.user_id, search)
-        client.search(*args, **kwargs)
+    for i in range(WARMUP_SEARCHES):
+        call(i)

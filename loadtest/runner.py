@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from loadtest.driver import PhaseResult, preload, run_async, run_threads, warm_up
+from loadtest.driver import LoopRunner, PhaseResult, preload, run_async, run_threads, warm_up
 from loadtest.plan import UserPlan
 from loadtest.scenario import Scenario, ScenarioError
 from memlens.config import Config
@@ -81,6 +81,7 @@ class Target:
         self.client, self.embedding_model = build_client(scenario, workdir)
         self.user_prefix = user_prefix
         self.owned: dict[str, list[str]] = {}
+        self.runner: LoopRunner | None = None  # async mode: made at the first ensure_users, sized for its users
 
     def user_id(self, index: int) -> str:
         return f"{self.user_prefix}-u{index:03d}"
@@ -90,9 +91,17 @@ class Target:
         new = [i for i in range(users) if self.user_id(i) not in self.owned]
         plans = [UserPlan(self.user_id(i), self.scenario.mix, self.scenario.seed, PRELOAD_ROUND, i,
                           self.owned.setdefault(self.user_id(i), [])) for i in new]
-        preload(self.client, plans, self.scenario.mix.preload_memories, self.is_async)
+        if self.is_async and self.runner is None:
+            # AsyncMemory may run a call's steps in parallel threads: two workers per user, plus one
+            self.runner = LoopRunner(2 * users + 1)
+        preload(self.client, plans, self.scenario.mix.preload_memories, self.runner)
         if plans:
-            warm_up(self.client, plans[0], self.scenario.search, self.is_async)
+            warm_up(self.client, plans[0], self.scenario.search, self.runner)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
 
     def plans(self, users: int, round_no: int) -> list[UserPlan]:
         self.ensure_users(users)
@@ -126,6 +135,7 @@ class Session:
     runs: list[RunRecord] = field(default_factory=list)
     _writer: Any = None
     _workdir: tempfile.TemporaryDirectory | None = None
+    _targets: list[Target] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from instrumentation import OpLogWriter
@@ -140,7 +150,9 @@ class Session:
     def target(self, scenario: Scenario, variant: str | None = None) -> Target:
         sub = Path(self._workdir.name) / (variant or "main")
         prefix = f"mlt-{self.group_id.rsplit('-', 1)[-1]}" + (f"-{variant}" if variant else "")
-        return Target(scenario, sub, prefix)
+        target = Target(scenario, sub, prefix)
+        self._targets.append(target)
+        return target
 
     def run(self, target: Target, users: int, *, round_no: int = 1, duration_s: float | None = None,
             ops_per_user: int | None = None, variant: str | None = None, kind: str | None = None,
@@ -152,9 +164,13 @@ class Session:
         client = instrument(target.client, writer=self._writer, cache=build_cache(target.scenario),
                             service=f"memlens-{self.kind}", tag=run_id, embedding_model=target.embedding_model,
                             cfg=self.cfg)
-        drive = run_async if target.is_async else run_threads
-        phase = drive(client, plans, target.scenario.search, duration_s=duration_s, ops_per_user=ops_per_user,
-                      progress=self.progress, label=label or f"{run_id} {users} users")
+        label = label or f"{run_id} {users} users"
+        if target.runner is not None:
+            phase = run_async(client, plans, target.scenario.search, target.runner, duration_s=duration_s,
+                              ops_per_user=ops_per_user, progress=self.progress, label=label)
+        else:
+            phase = run_threads(client, plans, target.scenario.search, duration_s=duration_s,
+                                ops_per_user=ops_per_user, progress=self.progress, label=label)
         rec = RunRecord(run_id, kind or self.kind, target.scenario, users, phase, variant, round_no,
                         duration_s, ops_per_user)
         self.runs.append(rec)
@@ -178,6 +194,8 @@ class Session:
         return run_summaries(con, [r.run_id for r in self.runs])
 
     def close(self) -> None:
+        for target in self._targets:
+            target.close()
         self._writer.close()
         if self._workdir is not None:
             self._workdir.cleanup()
