@@ -2,11 +2,11 @@
 gives: same rows, same quarantine, no duplicates, no gaps. After every kill, checkpoints agree with the committed rows
 (a checkpoint never runs ahead of its data, nor behind it).
 
-The log: 4 files x 50,000 lines (one bad line in 1,000), loaded in batches of 10,000 lines so a kill can land between
-batches of one file as well as between files. Kill points are chosen by progress, not by the clock (the machine's
-load varies): each seed draws a percentage of the bytes; the collector's own progress bar (stderr) is watched and the
-process is killed a random 0-250 ms after it passes that point, i.e. anywhere inside the following batch. The last
-seed also kills the resumed run once before letting it finish.
+The log: 4 files x 50,000 lines (one bad line in 1,000; the last file gzip-compressed), loaded in batches of 10,000
+lines so a kill can land between batches of one file as well as between files. Kill points are chosen by progress,
+not by the clock (the machine's load varies): each seed draws a percentage of the bytes; the collector's own progress
+bar (stderr) is watched and the process is killed a random 0-250 ms after it passes that point, i.e. anywhere inside
+the following batch. The last seed also kills the resumed run once before letting it finish.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def _lines(file_no: int):
 def logs(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("crash")
     log_dir = root / "logs"
-    for f in range(FILES):
-        write_jsonl(log_dir / f"oplog-crash-{f}.jsonl", _lines(f))
+    for f in range(FILES):  # the last file is gzip-compressed: its checkpoint counts decompressed bytes
+        gz = f == FILES - 1
+        write_jsonl(log_dir / f"oplog-crash-{f}.jsonl{'.gz' if gz else ''}", _lines(f), compress=gz)
     cfg = root / "cfg.yaml"
     cfg.write_text(f"collector:\n  batch_lines: {BATCH_LINES}\n", encoding="utf-8")
     env = dict(os.environ, MEMLENS_HOME=str(root / "home"), PYTHONUNBUFFERED="1")

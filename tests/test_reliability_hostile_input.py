@@ -207,7 +207,7 @@ def fuzz_con():
     con.close()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=log_files())
 def test_property_every_line_loaded_quarantined_or_counted_duplicate(fuzz_con, tmp_path_factory, lines):
     con = fuzz_con
