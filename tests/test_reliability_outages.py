@@ -8,18 +8,16 @@ test picks; the real-server path is covered by test_prometheus_e2e.py.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fake_prometheus import free_port, serve_fake_prometheus
 from reliability_support import dumps, iter_events, valid_event, write_events
 
 from collectors.base import CollectorError
@@ -34,73 +32,10 @@ CLI = [sys.executable, "-m", "memlens.cli"]
 CFG = load_config(overrides={"prometheus": {"timeout_s": 0.5, "retries": 0}})
 
 
-class FakePrometheus(BaseHTTPRequestHandler):
-    """Answers range queries according to `server.mode`; counts requests in `server.calls`."""
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _send(self, code: int, body: bytes, ctype: str = "application/json") -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _matrix(self, start: float, end: float, step: float, warnings: bool = False) -> bytes:
-        n = int((end - start) / step) + 1
-        values = [[start + i * step, "NaN" if i == 1 else "+Inf" if i == 2 else f"{0.01 * (i + 1):.3f}"]
-                  for i in range(n)]
-        body = {"status": "success", "data": {"resultType": "matrix", "result": [
-            {"metric": {"service": "svc", "op": "search"}, "values": values}]}}
-        if warnings:
-            body["warnings"] = ["partial response: one store unavailable"]
-        return json.dumps(body).encode()
-
-    def do_GET(self) -> None:
-        self.do_POST()
-
-    def do_POST(self) -> None:
-        srv = self.server
-        srv.calls += 1
-        length = int(self.headers.get("Content-Length") or 0)
-        form = parse_qs(self.rfile.read(length).decode()) if length else {}
-        form.update(parse_qs(urlsplit(self.path).query))
-        start, end, step = (float(form[k][0].rstrip("s")) if k in form else 0.0 for k in ("start", "end", "step"))
-        mode = srv.mode
-        if mode == "slow":
-            time.sleep(2)
-            self._send(200, self._matrix(start, end, step or 60))
-        elif mode == "error500":
-            self._send(500, b"internal error: out of memory")
-        elif mode == "error400":
-            self._send(400, json.dumps({"status": "error", "errorType": "bad_data",
-                                        "error": "invalid parameter 'query': parse error"}).encode())
-        elif mode == "garbage":
-            self._send(200, b"<html>proxy login page</html>", "text/html")
-        elif mode == "partial" and srv.calls > 3:  # the first queries answer, then the server goes away
-            self._send(503, b"service unavailable")
-        else:
-            self._send(200, self._matrix(start, end, step or 60, warnings=mode == "warnings"))
-
-
 @pytest.fixture
 def prom():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
-    server.mode, server.calls = "ok", 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with serve_fake_prometheus() as (server, url):
+        yield server, url
 
 
 def _prom_state(con) -> tuple[int, int]:
@@ -126,7 +61,7 @@ def test_prometheus_fault_is_clear_and_changes_nothing(prom, tmp_path, mode, mes
     server, url = prom
     server.mode = mode
     if mode == "down":
-        url = f"http://127.0.0.1:{_free_port()}"
+        url = f"http://127.0.0.1:{free_port()}"
     con = connect(":memory:")
     with pytest.raises(CollectorError, match=message):
         collect_prometheus(con, url, CFG, step=60)
@@ -152,7 +87,7 @@ def test_prometheus_odd_values_and_warnings_load_the_finite_points(prom):
 
 
 def test_prometheus_down_via_cli_prints_one_clear_line(tmp_path):
-    out = subprocess.run([*CLI, "collect", "prometheus", "--url", f"http://127.0.0.1:{_free_port()}",
+    out = subprocess.run([*CLI, "collect", "prometheus", "--url", f"http://127.0.0.1:{free_port()}",
                           "--warehouse", str(tmp_path / "wh.duckdb")], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, MEMLENS_HOME=str(tmp_path)))
     assert out.returncode == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -244,3 +245,35 @@ def test_no_secret_in_repo_defaults():
     for p in [root / "memlens" / "defaults.yaml", root / "README.md", *sorted((root / "docs").glob("*.md"))]:
         hits += [f"{p.name}: {m.group(0)[:12]}..." for m in key_shape.finditer(p.read_text(encoding="utf-8"))]
     assert hits == []
+
+
+def test_prometheus_credentials_never_stored_or_printed(tmp_path):
+    """A Prometheus URL with user:key and an Authorization header from the env: neither reaches the warehouse
+    (samples, checkpoints, run log) nor an error message, nor the exported rules and Grafana dashboard."""
+    from fake_prometheus import free_port, serve_fake_prometheus
+
+    from collectors.base import CollectorError
+    from collectors.prometheus import collect_prometheus
+    from memlens.warehouse import connect
+
+    with serve_fake_prometheus() as (_, prom_url):
+        cfg = load_config(overrides={"prometheus": {"timeout_s": 2, "retries": 0}})
+        con = connect(tmp_path / "wh.duckdb")
+        url = prom_url.replace("http://", f"http://admin:{MEM0_KEY}@")
+        assert collect_prometheus(con, url, cfg, step=60).rows_loaded > 0
+        with pytest.raises(CollectorError) as err:  # the same credentials against a closed port
+            collect_prometheus(con, f"http://admin:{MEM0_KEY}@127.0.0.1:{free_port()}", cfg, step=60)
+        assert MEM0_KEY not in str(err.value)
+        assert warehouse_leaks(con) == []
+        con.close()
+
+    env = dict(os.environ, PROM_AUTH=f"Bearer {OPENAI_KEY}", MEMLENS_HOME=str(tmp_path))
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text("prometheus:\n  auth_header_env: PROM_AUTH\n", encoding="utf-8")
+    for kind in ("alerts", "grafana"):
+        out = tmp_path / f"export-{kind}.txt"
+        run = subprocess.run([sys.executable, "-m", "memlens.cli", "export", kind, "--config", str(cfg_file),
+                              "--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert out.stat().st_size > 1000
+        assert file_leaks(out) == [] and OPENAI_KEY not in run.stdout + run.stderr
