@@ -66,8 +66,8 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
         boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and path == default_path)
         h = state.holder(path)
         load_key = h.run(data.load_key)
-        span = state.query(path, load_key, "data_span").iloc[0]
-        speed = state.speed(path, load_key, int(span["events"]))
+        speed = state.speed(path, load_key, int(load_key[0]))  # load_key starts with the event count
+        span = state.query(path, load_key, "data_span", speed=speed).iloc[0]
     except data.WarehouseUnavailable as exc:
         st.error(f"**The warehouse cannot be opened.** {exc}\n\nIf a collection is running, wait for it to finish "
                  "and reload; otherwise check the path in the sidebar.", icon=":material/error:")

@@ -334,6 +334,13 @@ LIMIT $limit;
 -- current; otherwise the exact query above runs. Counts, sums, costs and averages are exact either way;
 -- percentiles are filled in afterwards (exact, or from the rollup histograms on large warehouses).
 
+-- name: data_span@fast
+-- dims: service user agent op model
+-- rollups: yes
+SELECT min(day) AS first_day, max(day) AS last_day, CAST(coalesce(sum(ops), 0) AS BIGINT) AS events,
+       CAST(coalesce(sum(ops) FILTER (WHERE is_demo), 0) AS BIGINT) AS demo_events
+FROM agg_op_hourly;
+
 -- name: filter_options@fast
 -- dims: service user agent op model
 -- rollups: yes

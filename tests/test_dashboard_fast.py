@@ -26,7 +26,7 @@ SELECTIONS = [
 ]
 COMPARED = ["summary", "cost_summary", "latency_by_op", "latency_over_time", "latency_histogram", "cache_over_time",
             "cost_daily", "cost_daily_by_op", "cost_by_op", "cost_by_agent", "cost_by_model", "cost_by_user",
-            "memory_growth_daily", "filter_options"]
+            "memory_growth_daily", "filter_options", "data_span"]
 
 
 @pytest.fixture(scope="module")
