@@ -66,8 +66,7 @@ def _user_of(kwargs: dict) -> str | None:
 class Recorder:
     """Shared state of one instrumented target: event builder, sinks, cache and its owner index."""
 
-    def __init__(self, target: Any, *, writer: Any, metrics: Any, cache: Any, builder: EventBuilder):
-        self.target = target
+    def __init__(self, *, writer: Any, metrics: Any, cache: Any, builder: EventBuilder):
         self.writer = writer
         self.metrics = metrics
         self.cache = cache
@@ -92,7 +91,7 @@ class Recorder:
                 self._warn("metrics", exc)
 
     def _warn(self, what: str, exc: Exception) -> None:
-        if what not in self._warned:  # once per sink: a dead disk must not flood the application's log
+        if what not in self._warned:  # once per kind: a dead disk or cache must not flood the application's log
             self._warned.add(what)
             log.warning("memlens: %s failed (%s); the Mem0 call itself is unaffected", what, type(exc).__name__)
 
@@ -156,7 +155,7 @@ class Recorder:
             elif owner is not None:
                 self.cache.invalidate_user(owner)
         except Exception as exc:
-            log.warning("memlens: cache invalidation failed (%s)", type(exc).__name__)
+            self._warn("cache invalidation", exc)
 
     def cache_lookup(self, key: str) -> Any:
         """The cached result, or MISS (also when the cache is down or holds something unreadable)."""
@@ -164,7 +163,7 @@ class Recorder:
             data = self.cache.get(key)
             return MISS if data is None else json.loads(data)
         except Exception as exc:
-            log.warning("memlens: cache read failed (%s); searching Mem0", type(exc).__name__)
+            self._warn("cache read", exc)
             return MISS
 
     def cache_store(self, key: str, user: str, result: Any) -> None:
@@ -174,7 +173,7 @@ class Recorder:
         try:
             self.cache.set(key, user, data)
         except Exception as exc:
-            log.warning("memlens: cache write failed (%s)", type(exc).__name__)
+            self._warn("cache write", exc)
 
 
 def _memory_id(args: tuple, kwargs: dict) -> Any:
@@ -369,5 +368,5 @@ def instrument(target: Any, *, writer: Any = None, metrics: Any = None, cache: A
         call_mode="async" if is_async else "sync", tag=tag, hasher=IdHasher(id_salt),
         store_query_text=ic.store_query_text if store_query_text is None else store_query_text,
         defaults=_defaults_of(target), embedding_model=embedding_model, llm_model=llm_model)
-    recorder = Recorder(target, writer=writer, metrics=metrics, cache=cache, builder=builder)
+    recorder = Recorder(writer=writer, metrics=metrics, cache=cache, builder=builder)
     return (AsyncInstrumentedMemory if is_async else InstrumentedMemory)(target, recorder)
