@@ -69,7 +69,7 @@ def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = Fa
     if percent:
         fig.update_yaxes(tickformat=".0%")
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1)  # labels at powers of ten only
     return fig
 
 
