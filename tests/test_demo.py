@@ -182,3 +182,16 @@ def test_ensure_demo_loads_only_when_empty(tmp_path, monkeypatch):
 def test_bad_arguments_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="events, days and users"):
         demo.generate_demo(tmp_path, 0, 1, 1, 1)
+
+
+def test_demo_snapshot_respects_the_snapshot_limit(written):
+    from memlens.config import load_config
+
+    cfg = load_config(overrides={"collector": {"snapshot_max_memories": 100}})
+    con = connect(":memory:", cfg)
+    try:
+        result = demo.load_demo(con, written, cfg)
+        assert result.snapshot.rows_loaded == 100
+        assert any("snapshot_max_memories=100" in m for m in result.snapshot.messages)
+    finally:
+        con.close()

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS demo_memories (
 )
 """
 DEMO_MEMORIES_INSERT = "INSERT INTO demo_memories (id, user_id, memory, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-DEMO_MEMORIES_SELECT = "SELECT id, user_id, memory, created_at, updated_at FROM demo_memories ORDER BY id"
+DEMO_MEMORIES_SELECT = "SELECT id, user_id, memory, created_at, updated_at FROM demo_memories ORDER BY id LIMIT ?"
 HISTORY_ROWS = ("SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
                 "actor_id, role FROM demo_history")
 HISTORY_INSERT = (
@@ -189,13 +189,18 @@ class DemoLoad:
     seconds: float
 
 
-def _demo_memory_records(history_db: Path) -> Iterator[MemoryRecord]:
+def _demo_memory_records(history_db: Path, limit: int, result: IngestResult) -> Iterator[MemoryRecord]:
+    """The demo store's memories, at most `limit` (the snapshot collector's collector.snapshot_max_memories)."""
     from collectors.snapshot import MemoryRecord
 
     sq = sqlite3.connect(f"file:{history_db}?mode=ro", uri=True)
     try:
-        for mid, user, text, created, updated in sq.execute(DEMO_MEMORIES_SELECT):
+        listed = 0
+        for mid, user, text, created, updated in sq.execute(DEMO_MEMORIES_SELECT, [limit]):
+            listed += 1
             yield MemoryRecord(memory_id=mid, text=text, user_id=user, created_at=created, updated_at=updated)
+        if listed >= limit:
+            result.messages.append(f"demo store: stopped at collector.snapshot_max_memories={limit}")
     finally:
         sq.close()
 
@@ -216,8 +221,9 @@ def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config, pr
     oplog = collect_oplogs(con, _oplog_files(files), cfg, progress=progress)
     history_db = next(p for p in files if p.name == HISTORY_DB_NAME)
     history = collect_history(con, history_db)
+    limit = cfg.collector.snapshot_max_memories
     snapshot = write_snapshot(con, SNAPSHOT_SOURCE, f"demo memory store ({history_db.name})",
-                              lambda _result: _demo_memory_records(history_db), store_text=False)
+                              lambda result: _demo_memory_records(history_db, limit, result), store_text=False)
     if not rollups.is_fresh(con):  # the collectors refresh them after a load; this covers a no-op load
         rollups.refresh(con)
     return DemoLoad(files, oplog, history, snapshot, time.perf_counter() - t0)
