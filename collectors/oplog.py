@@ -132,8 +132,8 @@ class LineReader:
     """Cuts a byte stream into batches of complete lines, bounded in memory.
 
     A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as
-    Rejected. Stream errors (a gzip cut short or corrupt) end the stream: `error` says why and `tail` holds
-    the incomplete last line, for the caller to quarantine.
+    Rejected. A damaged compressed stream (cut short or corrupt) ends it: `error` says why and `tail` holds
+    the incomplete last line, for the caller to quarantine. I/O errors propagate (nothing is consumed).
     """
 
     def __init__(self, stream: BinaryIO, offset: int, line_no: int, read_bytes: int, max_line_bytes: int,
@@ -150,7 +150,7 @@ class LineReader:
             return b""
         try:
             return self.stream.read(self.read_bytes)
-        except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        except (EOFError, zlib.error) as exc:  # a damaged gzip (GunzipStream); OSError propagates: retried next run
             self.error = f"{type(exc).__name__}: {exc}"
             return b""
 
@@ -392,9 +392,9 @@ def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes:
             line_no += 1
             pending.append(Rejected(line_no, f"last line is over collector.max_line_bytes {c.max_line_bytes:,}",
                                     reader.tail))
-        if gz or pending:
-            loader.commit(key, NO_LINES, pending, Checkpoint(identity, offset, line_no, st.st_size if gz else None,
-                                                         st.st_mtime if gz else None, head(offset)))
+        if gz or pending:  # for gzip, recording size and mtime seals the file as fully read
+            loader.commit(key, NO_LINES, pending,
+                          Checkpoint(identity, offset, line_no, st.st_size, st.st_mtime, head(offset)))
         on_bytes(max(0, st.st_size - position))  # incl. a partial last line left for the next run
 
 
