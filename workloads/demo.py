@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS demo_memories (
 """
 DEMO_MEMORIES_INSERT = "INSERT INTO demo_memories (id, user_id, memory, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
 DEMO_MEMORIES_SELECT = "SELECT id, user_id, memory, created_at, updated_at FROM demo_memories ORDER BY id LIMIT ?"
+SQLITE_BATCH_ROWS = 50_000
+DUCKDB_MEMORY_LIMIT = "1GB"  # the renderer's DuckDB spills beyond this
 HISTORY_ROWS = ("SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
                 "actor_id, role FROM demo_history")
 HISTORY_INSERT = (
@@ -119,6 +121,15 @@ def _clear_previous(out_dir: Path) -> None:
     (out_dir / HISTORY_DB_NAME).unlink(missing_ok=True)
 
 
+def _copy_rows(cur: duckdb.DuckDBPyConnection, sq: sqlite3.Connection, insert: str) -> int:
+    """Stream a DuckDB result into SQLite in batches (a 10M-event demo has millions of history rows)."""
+    total = 0
+    while rows := cur.fetchmany(SQLITE_BATCH_ROWS):
+        sq.executemany(insert, rows)
+        total += len(rows)
+    return total
+
+
 def _write_history(con: duckdb.DuckDBPyConnection, seed: int, db_path: Path) -> int:
     """mem0's `history` table, plus `demo_memories`: the memories alive at the end, with owners and texts."""
     con.execute(_sql("demo_history.sql"), {"seed": seed})
@@ -126,10 +137,10 @@ def _write_history(con: duckdb.DuckDBPyConnection, seed: int, db_path: Path) -> 
     try:
         with sq:
             sq.execute(MEM0_HISTORY_DDL)
-            sq.executemany(HISTORY_INSERT, con.execute(HISTORY_ROWS).fetchall())
+            n = _copy_rows(con.execute(HISTORY_ROWS), sq, HISTORY_INSERT)
             sq.execute(DEMO_MEMORIES_DDL)
-            sq.executemany(DEMO_MEMORIES_INSERT, con.execute(_sql("demo_memories.sql")).fetchall())
-        return int(con.execute("SELECT count(*) FROM demo_history").fetchone()[0])
+            _copy_rows(con.execute(_sql("demo_memories.sql")), sq, DEMO_MEMORIES_INSERT)
+        return n
     finally:
         sq.close()
 
@@ -145,11 +156,16 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
     _clear_previous(out)
     ev = dm.generate(events, days, users, seed, _to_us(end))
     ev_df, mem_df, svc_df = _frames(ev)
+    start_us = ev.start_us
+    del ev  # the frames hold what is rendered; free the model's arrays before DuckDB copies them
     written: list[Path] = []
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
+        # big demos spill to disk instead of holding every rendered row in memory
+        con.execute("SET temp_directory = ?", [str(out / ".demo-tmp")])
+        con.execute("SET memory_limit = ?", [DUCKDB_MEMORY_LIMIT])
         # copied once into DuckDB tables: the per-day queries then scan columnar data, not pandas objects
         con.register("demo_ev_frame", ev_df)
         con.register("demo_mem_frame", mem_df)
@@ -166,7 +182,7 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
             lines = con.execute(oplog_sql, {"seed": seed, "day": day, "llm_model": dm.LLM_MODEL}).fetchall()
             if not lines:
                 continue
-            stamp = datetime.fromtimestamp((ev.start_us + day * dm.DAY_US) / dm.US, UTC).strftime("%Y%m%d")
+            stamp = datetime.fromtimestamp((start_us + day * dm.DAY_US) / dm.US, UTC).strftime("%Y%m%d")
             path = out / f"oplog-demo-{stamp}.jsonl"
             with path.open("w", encoding="utf-8") as fh:
                 fh.write("\n".join(line for _, line in lines))
