@@ -127,7 +127,8 @@ def real(pairs: int, preload: int, workdir: Path) -> dict[str, float]:
     b, s = np.asarray(t_bare), np.asarray(t_inst)
     d = s - b
     lo, hi = _bootstrap_median(d)
-    return {"bare_search_median_us": float(np.median(b)), "inst_search_median_us": float(np.median(s)),
+    return {"bare_search_median_us": float(np.median(b)), "bare_search_p10_us": float(np.percentile(b, 10)),
+            "inst_search_median_us": float(np.median(s)),
             "paired_diff_median_us": float(np.median(d)), "paired_diff_ci_low_us": lo, "paired_diff_ci_high_us": hi,
             "search_sd_us": float(b.std()), "pairs": float(pairs)}
 
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         m = micro(batches, per_batch, Path(tmp))
         r = real(pairs, 30, Path(tmp))
     share = m["search_overhead_us"] / r["bare_search_median_us"]
+    # On a busy machine the median search is inflated by waiting for a CPU; the fastest tenth is closer to the
+    # search's own cost, so the share against it is the conservative figure.
+    share_fast = m["search_overhead_us"] / r["bare_search_p10_us"]
     print("micro (no-op target, µs per call, median of alternating batches):")
     print(f"  search bare {m['bare_search_us']:.2f}  instrumented {m['inst_search_us']:.2f}  "
           f"(writer only {m['inst_search_writer_only_us']:.2f})")
@@ -153,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
           f"(sd of a search {r['search_sd_us']:.0f})")
     print(f"  paired difference median {r['paired_diff_median_us']:.0f} µs, bootstrap 95 % "
           f"[{r['paired_diff_ci_low_us']:.0f}, {r['paired_diff_ci_high_us']:.0f}]")
-    print(f"overhead per search: {m['search_overhead_us']:.1f} µs = {share * 100:.3f} % of a real search "
-          f"(targets < {TARGET_US:.0f} µs and < {TARGET_SHARE * 100:.0f} %): "
-          f"{'OK' if m['search_overhead_us'] < TARGET_US and share < TARGET_SHARE else 'ABOVE TARGET'}")
+    print(f"overhead per search: {m['search_overhead_us']:.1f} µs = {share * 100:.3f} % of the median real search, "
+          f"{share_fast * 100:.3f} % of its fastest tenth ({r['bare_search_p10_us']:.0f} µs)")
+    ok = m["search_overhead_us"] < TARGET_US and share_fast < TARGET_SHARE
+    print(f"targets < {TARGET_US:.0f} µs and < {TARGET_SHARE * 100:.0f} %: {'OK' if ok else 'ABOVE TARGET'}")
     return 0
 
 
