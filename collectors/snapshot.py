@@ -178,7 +178,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, source: str, target: str,
 
 
 def snapshot_oss(con: duckdb.DuckDBPyConnection, memory: Any, user_ids: Iterable[str] | None = None,
-                 agent_ids: Iterable[str] | None = None, store_text: bool = False,
+                 store_text: bool = False, *, agent_ids: Iterable[str] | None = None,
                  cfg: Config | None = None) -> IngestResult:
     """Snapshot an OSS mem0.Memory (all memories, or only these users/agents)."""
     limit = (cfg or default_config()).collector.snapshot_max_memories
@@ -187,7 +187,7 @@ def snapshot_oss(con: duckdb.DuckDBPyConnection, memory: Any, user_ids: Iterable
 
 
 def snapshot_platform(con: duckdb.DuckDBPyConnection, client: Any, user_ids: Iterable[str] | None = None,
-                      agent_ids: Iterable[str] | None = None, store_text: bool = False,
+                      store_text: bool = False, *, agent_ids: Iterable[str] | None = None,
                       cfg: Config | None = None) -> IngestResult:
     """Snapshot the Mem0 Platform through a MemoryClient (all entities, or only these users/agents)."""
     page_size = (cfg or default_config()).collector.platform_page_size
