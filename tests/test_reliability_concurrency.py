@@ -116,8 +116,9 @@ def _ops_caption(at) -> str:
 
 
 def test_dashboard_keeps_serving_while_a_collection_writes(big_logs, tmp_path, monkeypatch):
-    """A running dashboard (AppTest session, its read-only connection) must not block `memlens collect logs` in
-    another process; while that collection writes, the dashboard still renders; afterwards it shows the new rows."""
+    """A dashboard in use (AppTest session rerunning 5 times a second) must not block `memlens collect logs` in
+    another process; while that collection holds the file, every render still shows the data as of the last load
+    (cached), never an error; afterwards the dashboard shows the new rows."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -140,15 +141,17 @@ def test_dashboard_keeps_serving_while_a_collection_writes(big_logs, tmp_path, m
 
     proc = subprocess.Popen(_collect_cmd(warehouse, big_logs, cfg), env=_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    renders = 0
-    while proc.poll() is None:  # the dashboard is used while the collection writes
+    renders = with_data = 0
+    while proc.poll() is None:  # someone keeps using the dashboard (5 reruns a second) while the collection writes
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        assert _ops_caption(at) or at.info or at.warning, "neither data nor a clear message while collecting"
+        assert not at.error, [e.value for e in at.error]
         renders += 1
+        with_data += _ops_caption(at).startswith("1,000 operations")
+        time.sleep(0.2)
     _, err = proc.communicate()
     assert proc.returncode == 0, f"the collection failed next to a running dashboard: {err[-800:]}"
-    assert renders >= 1
+    assert renders >= 3 and with_data == renders, (renders, with_data)
     at.run()
     assert not at.exception
     assert _ops_caption(at).startswith(f"{1000 + FILES * LINES:,} operations"), _ops_caption(at)
