@@ -1,8 +1,5 @@
--- Helpers for collectors/oplog.py (temp macros, per connection).
-
--- The first of a list of field indexes, as a reason naming that field (NULL when the list is empty).
-CREATE OR REPLACE TEMP MACRO ml_first_field(idx, names, what) AS
-    CASE WHEN len(idx) > 0 THEN names[idx[1]] || what END;
+-- Helpers for collectors/sql/oplog_reasons.sql (temp macros, per connection): each returns the reason a value
+-- is unusable, naming the field, or NULL when it is fine.
 
 -- Values of one of a closed set (the schema's choices); the value is cut to 40 characters in the reason.
 CREATE OR REPLACE TEMP MACRO ml_choice_err(s, name, choices) AS
