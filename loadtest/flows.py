@@ -47,8 +47,8 @@ def run_loadtest(con: duckdb.DuckDBPyConnection, cfg: Config, scenario: Scenario
     with Session("loadtest", cfg, log_root, progress=progress) as session:
         target = session.target(scenario)
         target.ensure_users(users)  # preload everyone first, so every ramp step starts from the same data size
-        for n in levels:
-            session.run(target, n, duration_s=duration_s, kind="ramp" if n != users else "loadtest",
+        for step, n in enumerate(levels, 1):  # each step its own seeded stream (round = step)
+            session.run(target, n, round_no=step, duration_s=duration_s, kind="ramp" if n != users else "loadtest",
                         label=f"{n} user{'s' if n > 1 else ''}")
         return _finish(session, con, [])
 
