@@ -81,7 +81,7 @@ def compare_report(result: FlowResult, title: str = "comparison") -> str:
               f"  {'metric':<20} {'median':>7}  {'min–max':>15}  {'bootstrap':>15}  verdict"]
     for rs in ratios(s):
         if rs.median is None:
-            lines.append(f"  {rs.metric:<20} {'n/a':>7}  (no value on A)")
+            lines.append(f"  {rs.metric:<20} {'n/a':>7}  (A is 0 or missing in every round)")
             continue
         lines.append(f"  {rs.metric:<20} {rs.median:>7.3f}  {f'{rs.low:.3f}–{rs.high:.3f}':>15}  "
                      f"{f'{rs.boot_low:.3f}–{rs.boot_high:.3f}':>15}  {verdict(rs, COMPARED_METRICS[rs.metric])}")

@@ -84,10 +84,15 @@ def ratio_spread(metric: str, a: Sequence[float | None], b: Sequence[float | Non
                        float(lo), float(hi))
 
 
+MIN_ROUNDS_FOR_VERDICT = 2  # one paired round cannot tell a change from noise
+
+
 def verdict(spread: RatioSpread, higher_is_better: bool) -> str:
     """'B better' / 'B worse' only when every round agrees (min–max excludes 1), else 'no clear change'."""
     if spread.low is None or spread.high is None:
         return "n/a"
+    if len(spread.ratios) < MIN_ROUNDS_FOR_VERDICT:
+        return f"too few rounds ({len(spread.ratios)})"
     if spread.low > 1.0:
         return "B better" if higher_is_better else "B worse"
     if spread.high < 1.0:

@@ -36,9 +36,11 @@ def test_ratio_spread_pairs_rounds():
 
 
 def test_ratio_spread_skips_zero_baselines_and_verdicts():
-    r = ratio_spread("cache_hit_rate", [0.0, None, 0.5], [0.3, 0.4, 0.6])
-    assert r.ratios == pytest.approx((1.2,))
+    r = ratio_spread("cache_hit_rate", [0.0, None, 0.5, 0.5], [0.3, 0.4, 0.6, 0.55])
+    assert r.ratios == pytest.approx((1.2, 1.1))
     assert verdict(r, higher_is_better=True) == "B better"
+    one = ratio_spread("error_rate", [0.0, 0.0, 0.01], [0.0, 0.0, 0.0])
+    assert one.ratios == (0.0,) and verdict(one, higher_is_better=False) == "too few rounds (1)"
     faster = ratio_spread("avg_ms", [10, 10], [5, 8])
     assert verdict(faster, higher_is_better=False) == "B better"
     assert verdict(ratio_spread("x", [0], [1]), True) == "n/a"
