@@ -18,6 +18,8 @@ COMPARED_METRICS: dict[str, bool] = {
     "p50_ms": False,
     "p95_ms": False,
     "p99_ms": False,
+    "search_p50_ms": False,  # query latency: what a cache or a smaller top_k changes first
+    "search_p95_ms": False,
     "error_rate": False,
     "cost_per_1k_ops_usd": False,
     "cache_hit_rate": True,
