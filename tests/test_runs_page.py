@@ -98,3 +98,22 @@ def test_runs_page_without_runs(tmp_path):
     assert not at.exception
     assert "No runs stored yet" in at.info[0].value
     state.holder(str(path)).close()
+
+
+def test_runs_page_in_the_app_navigation(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    cfg = tmp_path / "memlens.yaml"
+    cfg.write_text("dashboard:\n  demo_when_empty: false\n", encoding="utf-8")
+    monkeypatch.setenv("MEMLENS_CONFIG", str(cfg))
+    path = tmp_path / "w.duckdb"
+    build(path)
+    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(PAGE).parent.parent / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["Runs"]
+    assert at.dataframe[0].value.set_index("figure").loc["operations", ["A", "B"]].tolist() == ["4", "4"]
