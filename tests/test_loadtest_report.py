@@ -61,3 +61,17 @@ def test_cli_bad_scenario_is_a_clear_error(tmp_path, capsys):
     assert f"{bad} line 2: users: Input should be greater than 0" in err
     assert main(["compare", str(bad), str(tmp_path / "missing.yaml")]) == 2
     assert "line 2: users" in capsys.readouterr().err
+
+
+def test_compare_applies_a_workload_to_b_but_keeps_b_config():
+    from loadtest.flows import workload_of
+    from loadtest.scenario import default_scenario
+
+    a = default_scenario(name="a", seed=1, users=3, ops_per_user=5)
+    b = default_scenario(name="b", seed=2, users=3, ops_per_user=5, mode="async", search={"top_k": 5},
+                         mix={"search": 0.9})
+    b2, notes = workload_of(a, b)
+    assert (b2.seed, b2.users, b2.ops_per_user, b2.mix) == (1, 3, 5, a.mix)
+    assert (b2.name, b2.mode, b2.search.top_k) == ("b", "async", 5)
+    assert notes == ["B's seed (2) replaced by A's (1): same workload on both",
+                     "B's mix replaced by A's: same workload on both"]
