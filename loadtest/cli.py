@@ -59,7 +59,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     with open_warehouse(_warehouse(args, cfg), cfg) as con:
         result = run_loadtest(con, cfg, scenario, _log_root(args), users=users, duration_s=duration,
                               ramp=args.ramp, progress=not args.quiet)
-    print(loadtest_report(result))
+    print(loadtest_report(result, cfg))
     return 0 if all(c.exact for c in result.checks.values()) else 1
 
 

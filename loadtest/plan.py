@@ -17,6 +17,7 @@ from workloads import mix as mix_vocabulary
 # The load test needs its own plan: scenario-set weights, think time, a seed per round (A and B get the
 # same stream), and a duration stop; workloads.mix has fixed weights and a fixed op count per user.
 _SUBJECTS, _FACTS, _QUESTIONS = mix_vocabulary._SUBJECTS, mix_vocabulary._FACTS, mix_vocabulary._QUESTIONS
+REPEAT_WINDOW = 20  # a repeated question is one of the user's last 20 distinct questions
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class UserPlan:
 
     def query(self) -> str:
         if self.past_queries and self.rng.random() < self.mix.repeat_query_share:
-            return self.rng.choice(self.past_queries[-20:])  # repeated questions: what a cache can serve
+            return self.rng.choice(self.past_queries[-REPEAT_WINDOW:])  # repeated questions: what a cache serves
         q = self.rng.choice(_QUESTIONS).format(s=self.rng.choice(_SUBJECTS))
         self.past_queries.append(q)
         return q

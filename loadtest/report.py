@@ -9,6 +9,7 @@ import pandas as pd
 
 from loadtest.flows import FlowResult, ratios
 from loadtest.stats import COMPARED_METRICS, verdict
+from memlens.config import Config
 
 
 def _f(value: Any, fmt: str = "{:.1f}", none: str = "-") -> str:
@@ -42,6 +43,16 @@ def run_lines(row: pd.Series) -> list[str]:
     return lines
 
 
+def target_line(row: pd.Series, cfg: Config) -> str:
+    """The run against the config's targets (reference "Performance Targets") and alert error rate."""
+    t = cfg.targets
+    checks = [("avg", row["avg_ms"], t.latency_avg_ms, " ms"), ("P95", row["p95_ms"], t.latency_p95_ms, " ms"),
+              ("P99", row["p99_ms"], t.latency_p99_ms, " ms"),
+              ("error rate", row["error_rate"] * 100, cfg.thresholds.error_rate * 100, " %")]
+    parts = [f"{name} < {limit:g}{unit} {'ok' if value < limit else 'MISSED'}" for name, value, limit, unit in checks]
+    return "  targets         " + ", ".join(parts)
+
+
 def ramp_table(summary: pd.DataFrame) -> list[str]:
     """How throughput and latency change with the number of concurrent users."""
     base = summary.iloc[0]
@@ -56,9 +67,11 @@ def ramp_table(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def loadtest_report(result: FlowResult) -> str:
+def loadtest_report(result: FlowResult, cfg: Config | None = None) -> str:
     s = result.summary
     lines = run_lines(s.iloc[-1])
+    if cfg is not None:
+        lines.append(target_line(s.iloc[-1], cfg))
     if len(s) > 1:
         lines += ["", *ramp_table(s)]
     lines += ["", *(c.summary() for c in result.checks.values()), f"stored as group {result.group_id}"]

@@ -25,8 +25,12 @@ def _row(tag: str, users: int, thr: float, avg: float, variant=None, rnd=None, h
 def test_loadtest_report_headline_and_ramp():
     s = pd.DataFrame([_row("r1", 1, 50.0, 10.0), _row("r2", 2, 90.0, 11.0), _row("r3", 4, 100.0, 20.0)])
     checks = {t: LogCheck(4, 4, 0, 0) for t in s["tag"]}
-    text = loadtest_report(FlowResult("g", s, checks, []))
+    from memlens.config import load_config
+
+    text = loadtest_report(FlowResult("g", s, checks, []), load_config(overrides={"targets": {"latency_p99_ms": 50}}))
     assert "throughput      100.0 ops/s  (200 ops)" in text
+    # avg 20 < 100, P95 40 < 200, P99 60 vs a 50 ms target, errors 0 % < 5 %
+    assert "targets         avg < 100 ms ok, P95 < 200 ms ok, P99 < 50 ms MISSED, error rate < 5 % ok" in text
     assert "avg 20.0  P50 20.0  P95 40.0  P99 60.0  max 80.0" in text
     assert "cost / 1k ops   $0.001000" in text
     ramp = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit()]
