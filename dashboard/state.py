@@ -23,6 +23,7 @@ from memlens import cost_review
 from memlens.config import Config, load_config
 from memlens.health import Measured
 from memlens.warehouse import connect
+from optimize.advise import Advice, build_advice
 
 CTX_KEY = "_memlens_ctx"
 
@@ -108,6 +109,13 @@ def query(path: str, load_key: tuple, name: str, filters: data.Filters = data.AL
           **extra: Any) -> pd.DataFrame:
     """A named query's result, cached until the warehouse's next load."""
     return _cached(path, load_key, name, filters.key(), speed, tuple(sorted(extra.items())))
+
+
+@st.cache_resource(show_spinner="Replaying the search log through a what-if cache…", max_entries=4)
+def advice(path: str, load_key: tuple) -> Advice:
+    """Every `optimize/` analysis on the whole warehouse, computed once per load for the Optimize and Diagnosis
+    pages (load_key: recompute when new data lands)."""
+    return holder(path).run(build_advice, config())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -1,15 +1,20 @@
-"""Diagnosis: the reference's three decision trees, lit from the measured values, ending in actions."""
+"""Diagnosis: the reference's three decision trees, lit from the measured values, ending in actions and the
+savings `optimize/` projects for them from this warehouse (the link lives in optimize/diagnosis_link.py)."""
 
 import streamlit as st
 
 from dashboard import state
 from memlens import diagnosis
+from optimize.diagnosis_link import linked_savings
 
 ctx = state.current()
 st.title("Diagnosis")
 ctx.guard()
 st.caption("The reference's decision trees, asked against your data in the current selection. Red boxes are the "
-           "questions answered *yes* and the actions they lead to, green *no*, grey had no data.")
+           "questions answered *yes* and the actions they lead to, green *no*, grey had no data. Under each action, "
+           "the saving projected from your own log and memories (whole warehouse, per 30 days; the sidebar "
+           "filters do not apply), as ranked on **Optimize**.")
+adv = state.advice(ctx.path, ctx.load_key) if ctx.on_demand("projected savings", key="diag_savings") else None
 
 for r in diagnosis.evaluate_all(ctx.measured(), ctx.cfg):
     st.subheader(r.tree.title)
@@ -26,4 +31,13 @@ for r in diagnosis.evaluate_all(ctx.measured(), ctx.cfg):
         text += [f"- {a}" for a in x.node.actions]
         if x.evidence:
             text += ["", "**Evidence from your data:**"] + [f"- {e}" for e in x.evidence]
+        linked = linked_savings(x, adv.savings) if adv else []
+        if linked:
+            text += ["", "**Projected saving from your data:**"]
+            for ls in linked:
+                figures = ls.summary.replace("$", r"\$")  # two bare "$" in a box would render as LaTeX
+                text += [f"- {ls.saving.title}: {figures}", f"  - formula: `{ls.saving.formula}`"]
         box("\n".join(text), icon=":material/task_alt:" if x.node.good else ":material/build:")
+        if linked:
+            st.page_link("app_pages/optimization.py", label="Evidence and all recommendations on Optimize",
+                         icon=":material/savings:")

@@ -10,14 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import state, ui
-from optimize.advise import Advice, build_advice
 from optimize.vector_store import cache_config_code
-
-
-@st.cache_resource(show_spinner="Replaying the search log through a what-if cache…", max_entries=4)
-def _advice(path: str, load_key: tuple) -> Advice:  # load_key: recompute when new data lands
-    return state.holder(path).run(build_advice, state.config())
-
 
 ctx = state.current()
 st.title("Optimize")
@@ -25,7 +18,7 @@ ctx.guard()
 st.caption("Every figure is computed on the whole warehouse (the sidebar filters do not apply): an exact replay "
            "of your search log for caching, your own latency by top_k / scope / rerank, your prices, your memories. "
            "Per-month figures scale the log's period to 30 days.")
-adv = _advice(ctx.path, ctx.load_key)
+adv = state.advice(ctx.path, ctx.load_key)
 cfg = ctx.cfg
 
 st.subheader("Recommendations, largest impact first")
