@@ -69,7 +69,17 @@ def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = Fa
     if percent:
         fig.update_yaxes(tickformat=".0%")
     if log_y:
-        fig.update_yaxes(type="log", dtick=1)  # labels at powers of ten only
+        log_axis(fig, "y")
+    return fig
+
+
+def log_axis(fig: go.Figure, axis: str = "y", title: str | None = None) -> go.Figure:
+    """A log axis labelled at powers of ten only (1, 10, 100, 1,000, ...): plotly's default adds 2 and 5 between
+    decades, which reads as "5, 2, 1000, 5, 2, 100"."""
+    kw = {"type": "log", "dtick": 1, "tickformat": ",~g"}
+    if title is not None:
+        kw["title"] = title
+    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**kw)
     return fig
 
 

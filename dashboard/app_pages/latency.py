@@ -43,7 +43,7 @@ with right:
     hist = ctx.q("latency_histogram")
     fig = go.Figure([go.Bar(x=g["bin_ms"], y=g["ops"], name=op) for op, g in hist.groupby("op")])
     fig.update_layout(barmode="stack", bargap=0.05)
-    fig.update_xaxes(type="log", title="latency (ms, log scale)")
+    ui.log_axis(fig, "x", "latency (ms, log scale)")
     tallest = hist.groupby("bin_ms")["ops"].sum().max()
     ui.target_line(fig, "slow threshold", x=[ctx.cfg.thresholds.slow_op_ms] * 2, y=[0, tallest])
     st.plotly_chart(ui.style(fig, "Latency distribution", "operations"), width="stretch")

@@ -70,14 +70,14 @@ for (name, (lo, hi)), color in zip(cfg.ttl_guidelines.items(), palette * 2, stri
     else:
         ttl_fig.add_trace(go.Scatter(x=[lo, hi, hi, lo, lo], y=[0, 0, 1, 1, 0], fill="toself", fillcolor=color,
                                      mode="lines", line={"width": 0}, name=label))
-ttl_fig.update_xaxes(type="log", title="TTL (s)")
+ui.log_axis(ttl_fig, "x", "TTL (s)")
 left, right = st.columns(2)
 left.plotly_chart(ui.style(ttl_fig, "Hit rate by TTL, with the reference's TTL guidance", percent=True),
                   width="stretch")
 lru = c.lru_table()
 lru_fig = go.Figure(go.Scatter(x=lru["size"], y=lru["hit_rate"], mode="lines", line_shape="hv", name="LRU"))
 lru_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_text=f"target {target:.0%}")
-lru_fig.update_xaxes(type="log", title="cache entries")
+ui.log_axis(lru_fig, "x", "cache entries")
 right.plotly_chart(ui.style(lru_fig, "Hit rate by LRU size (stack distances)", percent=True), width="stretch")
 if not c.lru.exact:
     st.caption(f"LRU curve sampled (SHARDS, rate {c.lru.sampling_rate:g}); measured error on the first "
