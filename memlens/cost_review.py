@@ -66,7 +66,8 @@ class WeeklyReview:
     as_of: date
     this_week: Window
     last_week: Window
-    by_op: pd.DataFrame  # op, last_week_usd, this_week_usd, delta_usd, delta_pct, last_week_ops, this_week_ops
+    # op, last_week_usd, this_week_usd, delta_usd, delta_pct (None from $0), change (text), last/this_week_ops
+    by_op: pd.DataFrame
     month: MonthToDate
     days_over_daily_budget: int
     daily_budget_usd: float
@@ -82,6 +83,16 @@ class WeeklyReview:
 
 def pct_change(before: float, after: float) -> float | None:
     return (after - before) / before if before else None
+
+
+def change_text(before: float | None, after: float | None) -> str:
+    """The "change" cell of every view of the review (page, CSV, Markdown, HTML): "+12.5 %", or, where a
+    percentage is undefined, "no change" ($0 both weeks), "new" (from $0) and "n/a" (a side without data)."""
+    if before is None or after is None:
+        return "n/a"
+    if not before:
+        return "no change" if not after else "new"
+    return f"{(after - before) / before * 100:+.1f} %"
 
 
 def _window(df: pd.DataFrame, first: date, last: date) -> Window:
@@ -119,6 +130,8 @@ def review(daily_by_op: pd.DataFrame, as_of: date, cfg: Config) -> WeeklyReview:
     by_op["delta_usd"] = by_op["this_week_usd"] - by_op["last_week_usd"]
     by_op["delta_pct"] = [pct_change(b, a) for b, a in zip(by_op["last_week_usd"], by_op["this_week_usd"],
                                                               strict=True)]
+    by_op["change"] = [change_text(b, a) for b, a in zip(by_op["last_week_usd"], by_op["this_week_usd"],
+                                                         strict=True)]
     by_op["last_week_ops"] = ops["ops_last"].astype(int).to_numpy()
     by_op["this_week_ops"] = ops["ops_this"].astype(int).to_numpy()
     by_op = by_op.sort_values(["this_week_usd", "op"], ascending=[False, True]).reset_index(drop=True)
@@ -141,17 +154,18 @@ def _usd(v: float | None) -> str:
     return format_value(v, "usd")
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v * 100:+.1f} %"
+def _total_change(r: WeeklyReview) -> str:
+    return change_text(r.last_week.total_cost_usd, r.this_week.total_cost_usd)
 
 
 def to_csv(r: WeeklyReview) -> str:
-    """The per-op table plus a total row, machine-readable (plain numbers, no currency signs)."""
+    """The per-op table plus a total row, machine-readable (plain numbers, no currency signs; delta_pct is blank
+    where it is undefined, and `change` holds the same words as the reports)."""
     table = r.by_op.copy()
     total = pd.DataFrame([{
         "op": "TOTAL", "last_week_usd": r.last_week.total_cost_usd, "this_week_usd": r.this_week.total_cost_usd,
-        "delta_usd": r.delta_usd, "delta_pct": r.delta_pct, "last_week_ops": r.last_week.ops,
-        "this_week_ops": r.this_week.ops,
+        "delta_usd": r.delta_usd, "delta_pct": r.delta_pct, "change": _total_change(r),
+        "last_week_ops": r.last_week.ops, "this_week_ops": r.this_week.ops,
     }])
     table = pd.concat([table, total], ignore_index=True)
     buf = io.StringIO()
@@ -172,15 +186,16 @@ def md_escape(text: str) -> str:
 def _summary_rows(r: WeeklyReview) -> list[tuple[str, str, str, str]]:
     tw, lw = r.this_week, r.last_week
     return [
-        ("Total cost", _usd(lw.total_cost_usd), _usd(tw.total_cost_usd), _pct(r.delta_pct)),
+        ("Total cost", _usd(lw.total_cost_usd), _usd(tw.total_cost_usd),
+         change_text(lw.total_cost_usd, tw.total_cost_usd)),
         ("Embedding cost", _usd(lw.embedding_cost_usd), _usd(tw.embedding_cost_usd),
-         _pct(pct_change(lw.embedding_cost_usd, tw.embedding_cost_usd))),
-        ("LLM cost", _usd(lw.llm_cost_usd), _usd(tw.llm_cost_usd), _pct(pct_change(lw.llm_cost_usd, tw.llm_cost_usd))),
+         change_text(lw.embedding_cost_usd, tw.embedding_cost_usd)),
+        ("LLM cost", _usd(lw.llm_cost_usd), _usd(tw.llm_cost_usd), change_text(lw.llm_cost_usd, tw.llm_cost_usd)),
         ("Platform cost", _usd(lw.platform_cost_usd), _usd(tw.platform_cost_usd),
-         _pct(pct_change(lw.platform_cost_usd, tw.platform_cost_usd))),
-        ("Operations", f"{lw.ops:,}", f"{tw.ops:,}", _pct(pct_change(lw.ops, tw.ops))),
+         change_text(lw.platform_cost_usd, tw.platform_cost_usd)),
+        ("Operations", f"{lw.ops:,}", f"{tw.ops:,}", change_text(lw.ops, tw.ops)),
         ("Cost per 1,000 queries", _usd(lw.cost_per_1k_searches), _usd(tw.cost_per_1k_searches),
-         _pct(pct_change(lw.cost_per_1k_searches or 0, tw.cost_per_1k_searches or 0))),
+         change_text(lw.cost_per_1k_searches, tw.cost_per_1k_searches)),
     ]
 
 
@@ -199,7 +214,7 @@ def to_markdown(r: WeeklyReview, scope: str = "all data", demo: bool = False) ->
     if demo:
         lines += ["**Demo data**: these figures come from the synthetic `memlens demo` workload.", ""]
     lines += [f"Scope: {md_escape(scope)}. This week = {r.this_week.label}; last week = {r.last_week.label}.", "",
-              f"**Total: {_usd(r.this_week.total_cost_usd)}** ({_pct(r.delta_pct)} vs "
+              f"**Total: {_usd(r.this_week.total_cost_usd)}** ({_total_change(r)} vs "
               f"{_usd(r.last_week.total_cost_usd)} last week).", "",
               "| | last week | this week | change |", "|---|---:|---:|---:|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _summary_rows(r)]
@@ -207,7 +222,7 @@ def to_markdown(r: WeeklyReview, scope: str = "all data", demo: bool = False) ->
               "|---|---:|---:|---:|---:|"]
     for row in r.by_op.itertuples():
         lines.append(f"| {md_escape(row.op)} | {_usd(row.last_week_usd)} | {_usd(row.this_week_usd)} | "
-                     f"{_pct(row.delta_pct)} | {row.this_week_ops:,} |")
+                     f"{row.change} | {row.this_week_ops:,} |")
     lines += ["", "## Month to date", "", _month_line(r), ""]
     return "\n".join(lines)
 
@@ -233,12 +248,12 @@ def to_html(r: WeeklyReview, scope: str = "all data", demo: bool = False) -> str
     if demo:
         parts.append("<p class='demo'><b>Demo data</b>: synthetic figures from the memlens demo workload.</p>")
     parts.append(f"<p>Scope: {e(scope)}. This week = {e(r.this_week.label)}; last week = {e(r.last_week.label)}.</p>")
-    parts.append(f"<p><b>Total: {e(_usd(r.this_week.total_cost_usd))}</b> ({e(_pct(r.delta_pct))} vs "
+    parts.append(f"<p><b>Total: {e(_usd(r.this_week.total_cost_usd))}</b> ({e(_total_change(r))} vs "
                  f"{e(_usd(r.last_week.total_cost_usd))} last week).</p>")
     parts.append(table(["", "last week", "this week", "change"], [list(x) for x in _summary_rows(r)]))
     parts.append("<h2>By operation</h2>")
     parts.append(table(["op", "last week", "this week", "change", "calls this week"],
-                       [[str(x.op), _usd(x.last_week_usd), _usd(x.this_week_usd), _pct(x.delta_pct),
+                       [[str(x.op), _usd(x.last_week_usd), _usd(x.this_week_usd), x.change,
                          f"{x.this_week_ops:,}"] for x in r.by_op.itertuples()]))
     parts.append(f"<h2>Month to date</h2><p>{e(_month_line(r))}</p></body></html>")
     return "".join(parts)

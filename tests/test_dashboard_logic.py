@@ -181,3 +181,28 @@ def test_reports_escape_user_text(cfg):
     csv_text = cost_review.to_csv(r)
     assert csv_text.splitlines()[0].startswith("this_week,last_week,op,last_week_usd,this_week_usd")
     assert csv_text.splitlines()[-1].split(",")[2] == "TOTAL"
+
+
+def test_review_change_column_is_words_where_a_percentage_is_undefined(cfg):
+    rows = [(date(2026, 11, 10), "add", 1, 0, 0.0, 1.0, 0.0, 1.0),  # last week $1
+            (date(2026, 11, 20), "add", 1, 0, 0.0, 1.5, 0.0, 1.5),  # this week $1.50: +50 %
+            (date(2026, 11, 10), "delete", 3, 0, 0.0, 0.0, 0.0, 0.0),  # $0 both weeks
+            (date(2026, 11, 20), "delete", 4, 0, 0.0, 0.0, 0.0, 0.0),
+            (date(2026, 11, 20), "search", 5, 5, 0.2, 0.0, 0.0, 0.2)]  # $0 → $0.20
+    r = cost_review.review(_daily(rows), date(2026, 11, 22), cfg)
+    ops = r.by_op.set_index("op")
+    assert list(ops["change"]) == ["+50.0 %", "new", "no change"]  # by this week's cost
+    assert pd.isna(ops.loc["delete", "delta_pct"]) and "None" not in ops["change"].to_list()
+    assert cost_review.change_text(None, 1.0) == "n/a"
+    csv_rows = {line.split(",")[2]: line.split(",") for line in cost_review.to_csv(r).splitlines()[1:]}
+    header = cost_review.to_csv(r).splitlines()[0].split(",")
+    delete = dict(zip(header, csv_rows["delete"], strict=True))
+    assert delete["delta_pct"] == "" and delete["change"] == "no change"
+    assert dict(zip(header, csv_rows["TOTAL"], strict=True))["change"] == "+70.0 %"  # $1 → $1.70
+    md = cost_review.to_markdown(r)
+    assert "| delete | $0.0000 | $0.0000 | no change | 4 |" in md and "| search | $0.0000 | $0.2000 | new | 5 |" in md
+    assert "None" not in md and "(+70.0 % vs $1.00 last week)" in md
+    # Platform cost is $0 both weeks, and there were no searches last week (cost per 1k undefined).
+    assert "| Platform cost | $0.0000 | $0.0000 | no change |" in md and "| Cost per 1,000 queries | n/a |" in md
+    page = cost_review.to_html(r)
+    assert "<td>delete</td><td>$0.0000</td><td>$0.0000</td><td>no change</td>" in page and "None" not in page

@@ -94,7 +94,8 @@ with tab_week:
             "last_week_usd": st.column_config.NumberColumn("last week $", format="$%.4f"),
             "this_week_usd": st.column_config.NumberColumn("this week $", format="$%.4f"),
             "delta_usd": st.column_config.NumberColumn("change (USD)", format="%+.4f"),
-            "delta_pct": st.column_config.NumberColumn("change", format="percent"),
+            "delta_pct": None,  # shown as `change`: words where a percentage is undefined ($0 last week)
+            "change": st.column_config.TextColumn("change"),
             "last_week_ops": st.column_config.NumberColumn("calls last week"),
             "this_week_ops": st.column_config.NumberColumn("calls this week"),
         })
