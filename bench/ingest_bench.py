@@ -5,8 +5,13 @@
 1. Generates N schema-v1 events with numpy (vectorised: 30 days, Zipf-like users, op mix, lognormal
    latencies, errors, cache outcomes, tokens) and writes them as JSONL files of at most 1M lines
    (DuckDB formats the lines).
-2. memlens: `collect_oplogs` into a fresh DuckDB file (rollup refresh included), rows/s; then reading the
-   views metric_latency_daily and metric_cost_daily whole (warm) — medians over --repeat runs.
+2. memlens, medians over --repeat runs, each phase timed on its own:
+   a. full load: `collect_oplogs` into a fresh DuckDB file; split into ingest (validate, deduplicate, persist)
+      and the rollup refresh it ends with (the refresh's own duration, recorded in agg_refresh_state);
+   b. append: `collect_oplogs` of --append-events new events of the last day into a copy of that warehouse
+      (the everyday case: the idempotency probe runs against all loaded rows, rollups refresh only the
+      days touched);
+   c. reading the views metric_latency_daily and metric_cost_daily whole (warm).
 3. Baseline, same run, same files: json.loads per line + pandas.DataFrame, then pandas groupby P50/P95/P99
    latency per day x op (numpy 'linear', as the view) and tokens x price cost per day. When
    --baseline-events < N it reads only the first lines and its times are scaled linearly to N (stated).
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,7 +40,6 @@ import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from collectors.oplog import collect_oplogs  # noqa: E402
-from memlens import rollups  # noqa: E402
 from memlens.config import Config, default_config  # noqa: E402
 from memlens.warehouse import connect  # noqa: E402
 
@@ -47,13 +52,14 @@ EMBED_MODEL = "text-embedding-3-small"
 LLM_MODEL = "gpt-4o-mini"
 
 
-def generate(n: int, seed: int = 7) -> pa.Table:
-    """n schema-v1 events as an Arrow table (columns in schema order; absent optional fields are null)."""
+def generate(n: int, seed: int = 7, first_id: int = 0, days: float = 30) -> pa.Table:
+    """n schema-v1 events over the `days` before END_EPOCH_S as an Arrow table (columns in schema order; absent
+    optional fields are null); event ids e<first_id>, e<first_id + 1>, ..."""
     rng = np.random.default_rng(seed)
     op_idx = rng.choice(len(OPS), size=n, p=OP_SHARE)
     op = OPS[op_idx]
     is_search, is_add = op == "search", op == "add"
-    ts_us = (END_EPOCH_S - rng.uniform(0, 30 * 86400, n)) * 1e6
+    ts_us = (END_EPOCH_S - rng.uniform(0, days * 86400, n)) * 1e6
     users = np.char.add("u", (rng.zipf(1.3, n) % 2000).astype(str))
     latency = np.round(OP_MEDIAN_MS[op_idx] * rng.lognormal(0, 0.6, n) * np.where(rng.random(n) < 0.01, 8, 1), 3)
     error = rng.random(n) < 0.01
@@ -66,7 +72,7 @@ def generate(n: int, seed: int = 7) -> pa.Table:
 
     return pa.table({
         "schema_version": pa.array(np.ones(n, np.int32)),
-        "event_id": pa.array(np.char.add("e", np.arange(n).astype(str)).astype(object)),
+        "event_id": pa.array(np.char.add("e", np.arange(first_id, first_id + n).astype(str)).astype(object)),
         "ts": pa.array(ts_us.astype(np.int64).astype("datetime64[us]")),
         "service": pa.array(np.where(np.arange(n) % 4 == 0, "worker", "chat-api").astype(object)),
         "mode": pa.array(np.full(n, "oss", object)),
@@ -93,7 +99,7 @@ def generate(n: int, seed: int = 7) -> pa.Table:
     })
 
 
-def write_jsonl(table: pa.Table, folder: Path) -> list[Path]:
+def write_jsonl(table: pa.Table, folder: Path, prefix: str = "oplog-bench") -> list[Path]:
     """Files of FILE_EVENTS lines, formatted by DuckDB like the instrumentation writes them: absent fields
     left out (not null), ts as ISO 8601 with Z."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,7 +108,7 @@ def write_jsonl(table: pa.Table, folder: Path) -> list[Path]:
     files = []
     for k, start in enumerate(range(0, table.num_rows, FILE_EVENTS)):
         con.register("bench_events", table.slice(start, FILE_EVENTS))
-        path = folder / f"oplog-bench-{k:03d}.jsonl"
+        path = folder / f"{prefix}-{k:03d}.jsonl"
         con.execute(
             "COPY (SELECT regexp_replace(regexp_replace(to_json(e)::VARCHAR, '\"\\w+\":null,?', '', 'g'), ',}$', '}') "
             "FROM (SELECT * REPLACE (strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts) FROM bench_events) e) "
@@ -117,6 +123,9 @@ def write_jsonl(table: pa.Table, folder: Path) -> list[Path]:
 CPU: dict[str, float] = {}  # median CPU seconds (all threads) per measured step, printed next to wall time
 
 
+PARTS: dict[str, list[float]] = {}  # sub-phase wall seconds per run (e.g. the rollup refresh inside a collection)
+
+
 def median_time(fn: Callable[[], object], repeat: int, name: str) -> tuple[float, object]:
     """Median wall seconds over `repeat` runs (and the median CPU seconds into CPU[name])."""
     times, cpu, out = [], [], None
@@ -129,14 +138,31 @@ def median_time(fn: Callable[[], object], repeat: int, name: str) -> tuple[float
     return statistics.median(times), out
 
 
-def memlens_ingest(files: list[Path], db: Path, cfg: Config) -> int:
+def remove_db(db: Path) -> None:
     for p in db.parent.glob(db.name + "*"):
         p.unlink()
+
+
+def memlens_collect(files: list[Path], db: Path, cfg: Config, name: str) -> int:
+    """collect_oplogs into `db`; its wall seconds go to PARTS[name + " collect"], the rollup refresh's own
+    seconds (recorded in agg_refresh_state) to PARTS[name]."""
     con = connect(db, cfg)
     try:
-        return collect_oplogs(con, files, cfg).rows_loaded
+        t0 = time.perf_counter()
+        loaded = collect_oplogs(con, files, cfg).rows_loaded
+        PARTS.setdefault(name + " collect", []).append(time.perf_counter() - t0)
+        PARTS.setdefault(name, []).append(con.execute("SELECT seconds FROM agg_refresh_state").fetchone()[0])
+        return loaded
     finally:
         con.close()
+
+
+def memlens_append(files: list[Path], full_db: Path, db: Path, cfg: Config) -> None:
+    """Collect `files` into a fresh copy of the fully loaded warehouse (timed in PARTS["append collect"])."""
+    remove_db(db)
+    shutil.copyfile(full_db, db)
+    loaded = memlens_collect(files, db, cfg, "append")
+    assert loaded == sum(1 for f in files for _ in f.open("rb")), loaded
 
 
 def baseline_load(files: list[Path], limit: int) -> pd.DataFrame:
@@ -189,53 +215,76 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline-events", type=int, default=1_000_000,
                     help="lines the naive baseline reads (its times are scaled to --events when smaller)")
+    ap.add_argument("--append-events", type=int, help="new events of the last day collected into the loaded "
+                    "warehouse (default: 1%% of --events)")
     ap.add_argument("--workdir", help="keep files here (default: a temp dir, removed)")
     args = ap.parse_args()
     cfg = default_config()
+    n = args.events
+    n_append = args.append_events if args.append_events is not None else max(1, n // 100)
     with tempfile.TemporaryDirectory(prefix="memlens-ingest-bench-") as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         t0 = time.perf_counter()
-        table = generate(args.events)
+        table = generate(n)
         files = write_jsonl(table, work / "logs")
         del table
+        extra = write_jsonl(generate(n_append, seed=8, first_id=n, days=1), work / "append", "oplog-append")
         size = sum(f.stat().st_size for f in files)
-        print(f"generated {args.events:,} events in {len(files)} JSONL files, {size / 1e6:,.0f} MB, "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(f"generated {n:,} events in {len(files)} JSONL files, {size / 1e6:,.0f} MB (+ {n_append:,} to "
+              f"append), {time.perf_counter() - t0:.1f} s")
 
         db = work / "bench.duckdb"
-        t_ingest, loaded = median_time(lambda: memlens_ingest(files, db, cfg), args.repeat, "ingest")
-        assert loaded == args.events, (loaded, args.events)
+
+        def full_load() -> int:
+            remove_db(db)
+            return memlens_collect(files, db, cfg, "full")
+
+        t_full, loaded = median_time(full_load, args.repeat, "full")
+        assert loaded == n, (loaded, n)
+        t_refresh = statistics.median(PARTS["full"])
+        t_ingest = t_full - t_refresh
+        copy = work / "append.duckdb"
+        for _ in range(args.repeat):
+            memlens_append(extra, db, copy, cfg)
+        t_append = statistics.median(PARTS["append collect"])
+        t_append_refresh = statistics.median(PARTS["append"])
+        remove_db(copy)
         con = connect(db, cfg)
         t_lat, _ = median_time(lambda: con.execute("SELECT * FROM metric_latency_daily").fetchall(), args.repeat,
                                "lat")
         t_cost, _ = median_time(lambda: con.execute("SELECT * FROM metric_cost_daily").fetchall(), args.repeat,
                                 "cost")
-        t_roll, _ = median_time(lambda: rollups.refresh(con), 1, "rollups")  # the part of ingest spent on rollups
         con.close()
 
-        nb = min(args.baseline_events, args.events)
-        scale = args.events / nb
+        nb = min(args.baseline_events, n)
+        scale = n / nb
         t_bload, df = median_time(lambda: baseline_load(files, nb), args.repeat, "bload")
         t_bq, (lat, _) = median_time(lambda: baseline_queries(df, cfg), args.repeat, "bq")
         diff = check_agreement(files, nb, lat, cfg, work)
 
-    n = args.events
-    note = "" if scale == 1 else f" (measured on {nb:,} lines, x{scale:g} to {n:,})"
-    print(f"\nmedians of {args.repeat} runs, {n:,} events; wall s (CPU s, all threads)")
-    print(f"memlens collect_oplogs -> DuckDB file : {t_ingest:8.2f} s ({CPU['ingest']:7.2f})  "
-          f"{n / t_ingest:11,.0f} rows/s   validated, deduplicated, persisted; incl. rollup refresh "
-          f"~{t_roll:.2f} s")
-    print(f"naive json.loads + DataFrame         : {t_bload * scale:8.2f} s ({CPU['bload'] * scale:7.2f})  "
+    note = "" if scale == 1 else f"  (measured on {nb:,} lines, x{scale:g} to {n:,})"
+    b_load, b_q = t_bload * scale, t_bq * scale
+    print(f"\nmedians of {args.repeat} runs, {n:,} events; wall s (CPU s, all threads where measured)")
+    print(f"memlens full load -> DuckDB file     : {t_full:8.2f} s ({CPU['full']:7.2f})  "
+          f"{n / t_full:11,.0f} rows/s   = ingest + rollup refresh")
+    print(f"  ingest (validate, dedupe, persist) : {t_ingest:8.2f} s            {n / t_ingest:11,.0f} rows/s")
+    print(f"  rollup refresh (4 rollup tables)   : {t_refresh:8.2f} s")
+    print(f"naive json.loads + DataFrame         : {b_load:8.2f} s ({CPU['bload'] * scale:7.2f})  "
           f"{nb / t_bload:11,.0f} rows/s   parsed into memory only{note}")
-    print(f"  ingest ratio baseline / memlens    : {t_bload * scale / t_ingest:8.1f} x wall, "
-          f"{CPU['bload'] * scale / CPU['ingest']:.1f} x CPU")
+    print(f"  ratio baseline / memlens ingest    : {b_load / t_ingest:8.1f} x wall")
+    print(f"  ratio baseline / memlens full load : {b_load / t_full:8.1f} x wall, "
+          f"{CPU['bload'] * scale / CPU['full']:.1f} x CPU")
+    print(f"memlens append {n_append:,} events of one day : {t_append:8.2f} s  "
+          f"{n_append / t_append:11,.0f} rows/s   incl. rollup refresh {t_append_refresh:.2f} s")
+    print(f"  ratio baseline (same lines) / append : {b_load * n_append / n / t_append:8.1f} x wall")
     t_q, c_q = t_lat + t_cost, CPU["lat"] + CPU["cost"]
     print(f"views metric_latency_daily + metric_cost_daily (warm) : {t_q:8.3f} s ({c_q:6.3f})  "
           f"[{t_lat:.3f} + {t_cost:.3f}]")
-    print(f"pandas groupby quantiles + daily cost                 : {t_bq * scale:8.3f} s "
+    print(f"pandas groupby quantiles + daily cost                 : {b_q:8.3f} s "
           f"({CPU['bq'] * scale:6.3f}){note}")
-    print(f"  query ratio baseline / memlens     : {t_bq * scale / t_q:8.1f} x wall, "
+    print(f"  ratio baseline / views             : {b_q / t_q:8.1f} x wall, "
           f"{CPU['bq'] * scale / c_q:.1f} x CPU")
+    print(f"  ratio pandas groupby / rollup refresh : {b_q / t_refresh:8.1f} x wall")
     print(f"  P95 agreement view vs pandas on the baseline lines: max |diff| = {diff:.2e} ms")
     return 0
 
