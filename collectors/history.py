@@ -61,8 +61,10 @@ def open_readonly(db_path: Path, timeout_s: float) -> sqlite3.Connection:
     return db
 
 
-def collect_history(con: duckdb.DuckDBPyConnection, db_path: Path, cfg: Config | None = None) -> IngestResult:
-    """Copy new history rows (sizes, times, ids) from a Mem0 history DB; see the module docstring."""
+def collect_history(con: duckdb.DuckDBPyConnection, db_path: Path, cfg: Config | None = None, *,
+                    refresh: bool = True) -> IngestResult:
+    """Copy new history rows (sizes, times, ids) from a Mem0 history DB; see the module docstring. `refresh=False`:
+    the caller rebuilds the rollups once after loading several sources (see collect_oplogs)."""
     cfg = cfg or default_config()
     db_path = Path(db_path).expanduser()
     db = open_readonly(db_path, cfg.collector.sqlite_timeout_seconds)  # before the run: a missing DB changes nothing
@@ -78,7 +80,7 @@ def collect_history(con: duckdb.DuckDBPyConnection, db_path: Path, cfg: Config |
             while rows := _fetch(cursor, cfg.collector.batch_lines, db_path):
                 last_rowid = rows[-1][0]
                 _load_batch(con, key, rows, identity, last_rowid, st, result)
-            if result.rows_loaded:
+            if result.rows_loaded and refresh:
                 refresh_rollups(con, result)
     finally:
         db.close()

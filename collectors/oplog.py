@@ -499,8 +499,9 @@ def _pending_bytes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
 
 
 def collect_oplogs(con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: Config,
-                   progress: bool | ProgressFn = False) -> IngestResult:
-    """Load new schema-v1 events from log files/folders; see the module docstring."""
+                   progress: bool | ProgressFn = False, *, refresh: bool = True) -> IngestResult:
+    """Load new schema-v1 events from log files/folders; see the module docstring. `refresh=False` leaves the
+    rollup rebuild to a caller that loads several sources in a row (the demo loader): one rebuild, not one each."""
     files = discover([Path(p) for p in paths])
     with collection_run(con, "oplog", ", ".join(str(p) for p in paths)) as book:
         result = book.result
@@ -523,6 +524,6 @@ def collect_oplogs(con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: Confi
             close()
         if not files:
             result.messages.append("no log files found in " + ", ".join(str(p) for p in paths))
-        if result.rows_loaded:
+        if result.rows_loaded and refresh:
             refresh_rollups(con, result)
     return result

@@ -7,6 +7,7 @@ caller picks are query names, checked against the sections of queries.sql.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -224,11 +225,13 @@ class Bootstrap:
     message: str
 
 
-def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True) -> Bootstrap:
+def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
+              progress: Callable[[str, float], None] | None = None) -> Bootstrap:
     """Create/upgrade the warehouse (tables, views, config tables) and load the demo when it holds no events.
 
     Runs once per dashboard process before the read-only connection is opened: the views must exist in the
-    file because a read-only connection cannot create them.
+    file because a read-only connection cannot create them. `progress` (what is happening, share done) is
+    called only while the demo loads.
     """
     try:
         con = connect(path, cfg)
@@ -243,7 +246,7 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True) ->
             from workloads.demo import ensure_demo
 
             with writer_lock(None if str(path) == ":memory:" else Path(path), "dashboard: first-start demo"):
-                ensure_demo(con, cfg)
+                ensure_demo(con, cfg, progress=progress)
         except ImportError as exc:
             return Bootstrap(0, False, f"The demo workload could not be loaded ({exc}); collect your own logs.")
         events = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]

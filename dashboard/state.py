@@ -77,9 +77,49 @@ def holder(path: str) -> Holder:
     return Holder(path)
 
 
-@st.cache_resource(show_spinner="Preparing the warehouse (first start: loading the demo workload)…")
+class DemoStatus:
+    """The first start's demo load shown step by step with a progress bar (it takes tens of seconds). Created on
+    the first report only: a warehouse that holds data starts without it."""
+
+    def __init__(self) -> None:
+        self.box: Any = None
+        self.bar: Any = None
+
+    def __call__(self, text: str, share: float) -> None:
+        if self.box is None:
+            self.box = st.status("First start: loading the demo workload into the empty warehouse…", expanded=True)
+            with self.box:
+                self.bar = st.progress(0.0)
+        self.bar.progress(share, text=text)
+
+    def finish(self, boot: data.Bootstrap | None) -> None:
+        """Close the box: done (`boot`), or failed (None: the error is shown by the caller)."""
+        if self.box is None:
+            return
+        if boot is None:
+            self.box.update(label="The demo workload could not be loaded", state="error", expanded=False)
+        else:
+            self.box.update(label=boot.message or "Warehouse ready", state="complete", expanded=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _bootstrapped() -> tuple[threading.Lock, dict[tuple[str, bool], data.Bootstrap]]:
+    return threading.Lock(), {}
+
+
 def bootstrap(path: str, load_demo: bool) -> data.Bootstrap:
-    return data.bootstrap(path, config(), load_demo_if_empty=load_demo)
+    """Once per process and warehouse (not `st.cache_resource`: it would replay the progress elements on every
+    rerun). Other sessions wait on the lock while the first one loads the demo."""
+    lock, done = _bootstrapped()
+    key = (path, load_demo)
+    with lock:
+        if key not in done:
+            status = DemoStatus()
+            try:
+                done[key] = data.bootstrap(path, config(), load_demo_if_empty=load_demo, progress=status)
+            finally:
+                status.finish(done.get(key))
+    return done[key]
 
 
 @contextmanager
