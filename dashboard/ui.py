@@ -64,8 +64,13 @@ def target_line(fig: go.Figure, name: str, x: list, y: list, color: str = "#c039
 
 def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = False, log_y: bool = False,
           height: int = 340) -> go.Figure:
+    # Below the plot, and below the x-axis title when there is one (else they overlap).
+    legend_y = -0.35 if fig.layout.xaxis.title.text else -0.2
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": -0.2}, yaxis_title=y_title, hovermode="x unified")
+                      legend={"orientation": "h", "y": legend_y, "yanchor": "top"}, yaxis_title=y_title,
+                      hovermode="x unified")
+    fig.update_xaxes(automargin=True)  # long category labels push the margin instead of being cut off
+    fig.update_yaxes(automargin=True)
     if percent:
         fig.update_yaxes(tickformat=".0%")
     if log_y:
@@ -76,11 +81,39 @@ def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = Fa
 def log_axis(fig: go.Figure, axis: str = "y", title: str | None = None) -> go.Figure:
     """A log axis labelled at powers of ten only (1, 10, 100, 1,000, ...): plotly's default adds 2 and 5 between
     decades, which reads as "5, 2, 1000, 5, 2, 100"."""
-    kw = {"type": "log", "dtick": 1, "tickformat": ",~g"}
+    kw = {"type": "log", "dtick": 1, "tickformat": ",~r"}  # 1,000,000 not 1e+6
     if title is not None:
         kw["title"] = title
     (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**kw)
     return fig
+
+
+_WORDS = {"usd": "USD", "ms": "ms", "p50": "P50", "p95": "P95", "p99": "P99", "ttl": "TTL", "lru": "LRU", "pct": "%",
+          "ops": "calls", "n": "count"}
+MISSING = "—"
+
+
+def label(column: str) -> str:
+    """A column name in words: "total_cost_usd" → "total cost USD", "p95_ms" → "P95 ms"."""
+    return " ".join(_WORDS.get(w, w) for w in column.split("_"))
+
+
+def table(df: pd.DataFrame, column_config: dict | None = None, dash: tuple[str, ...] = (), **kw) -> None:
+    """st.dataframe with every column labelled in words (explicit `column_config` entries win) and missing text
+    shown as "—" instead of "None"; `dash` names numeric columns to show as text with "—" where missing (a
+    column that only applies to some rows, e.g. top_k of an add)."""
+    shown = df.copy()
+    for c in shown.columns:
+        if c in dash:
+            shown[c] = [MISSING if _missing(v) else f"{v:g}" if isinstance(v, float) else str(v) for v in shown[c]]
+        elif shown[c].dtype == object:
+            shown[c] = [MISSING if _missing(v) else v for v in shown[c]]
+    config = {c: st.column_config.Column(label(str(c))) for c in df.columns} | (column_config or {})
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and v != v)  # None, NaN (never an array's truth value)
 
 
 def money(v: float | None) -> str:

@@ -44,11 +44,11 @@ else:
         with left:
             st.subheader("By user")
             st.caption("The 50 users with the most cache requests.")
-            st.dataframe(ctx.q("cache_by_user", limit=50), hide_index=True, width="stretch", column_config=fmt)
+            ui.table(ctx.q("cache_by_user", limit=50), column_config=fmt)
         with right:
             st.subheader("By query pattern")
             st.caption("The 50 most requested normalised queries (hash of the query text, never the text itself).")
-            st.dataframe(ctx.q("cache_by_query", limit=50), hide_index=True, width="stretch", column_config=fmt)
+            ui.table(ctx.q("cache_by_query", limit=50), column_config=fmt)
 
 st.subheader("TTL guidance")
 st.caption("From the reference. Invalidate a user's entries on every add/update/delete (memlens's caches do).")
@@ -60,4 +60,4 @@ def _minutes(lo: int, hi: int) -> str:
 
 ttl = pd.DataFrame([{"data": k.replace("_", " "), "min TTL (s)": lo, "max TTL (s)": hi, "in minutes": _minutes(lo, hi)}
                     for k, (lo, hi) in ctx.cfg.ttl_guidelines.items()])
-st.dataframe(ttl, hide_index=True)
+ui.table(ttl)

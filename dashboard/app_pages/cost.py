@@ -68,7 +68,7 @@ with tab_break:
             fig.update_yaxes(autorange="reversed", type="category")
             st.plotly_chart(ui.style(fig, title, height=300), width="stretch")
             with st.expander("table"):
-                st.dataframe(df, hide_index=True, width="stretch")
+                ui.table(df)
 
 with tab_week:
     last = ctx.filters.last_day or ctx.data_last
@@ -90,7 +90,7 @@ with tab_week:
         c[3].metric("Month-end projection", ui.money(r.month.projected_usd),
                     delta=f"{'over' if r.month.over_budget else 'within'} {ui.money(r.month.budget_usd)} budget",
                     delta_color="red" if r.month.over_budget else "green", delta_arrow="off")
-        st.dataframe(r.by_op, hide_index=True, width="stretch", column_config={
+        ui.table(r.by_op, column_config={
             "last_week_usd": st.column_config.NumberColumn("last week $", format="$%.4f"),
             "this_week_usd": st.column_config.NumberColumn("this week $", format="$%.4f"),
             "delta_usd": st.column_config.NumberColumn("change (USD)", format="%+.4f"),

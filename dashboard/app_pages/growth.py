@@ -43,7 +43,7 @@ else:
     right.plotly_chart(ui.style(fig, "Text bytes held", "bytes"), width="stretch")
 
     st.subheader("Week over week")
-    st.dataframe(weekly.rename(columns={"day": "week"}), hide_index=True, width="stretch", column_config={
+    ui.table(weekly.rename(columns={"day": "week"}), column_config={
         "week": st.column_config.DateColumn("week (Mon)"),
         "memories_growth": st.column_config.NumberColumn("memories growth", format="percent"),
         "bytes_growth": st.column_config.NumberColumn("bytes growth", format="percent"),
@@ -51,7 +51,7 @@ else:
     st.subheader("By owner")
     st.caption("Memories attributed to a user or agent via snapshots or the op logs' add results.")
     if ctx.on_demand("memories per user and agent", "owner_deep"):
-        st.dataframe(ctx.q("memory_by_owner", limit=100), hide_index=True, width="stretch")
+        ui.table(ctx.q("memory_by_owner", limit=100))
 
 snaps = ctx.q("snapshot_summary")
 st.subheader("Snapshots")
@@ -59,4 +59,4 @@ if snaps.empty:
     st.caption("No snapshots yet: `memlens collect snapshot` records what a Mem0 instance holds now "
                "(sizes, hashes, owners; texts only if you opt in).")
 else:
-    st.dataframe(snaps, hide_index=True, width="stretch")
+    ui.table(snaps)

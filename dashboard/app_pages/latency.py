@@ -49,7 +49,7 @@ with right:
     st.plotly_chart(ui.style(fig, "Latency distribution", "operations"), width="stretch")
 
 st.subheader("By operation")
-st.dataframe(ctx.q("latency_by_op"), hide_index=True, width="stretch", column_config={
+ui.table(ctx.q("latency_by_op"), column_config={
     "avg_ms": st.column_config.NumberColumn("avg ms", format="%.1f"),
     "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.1f"),
     "p95_ms": st.column_config.NumberColumn("P95 ms", format="%.1f"),
@@ -63,12 +63,17 @@ if slow.empty:
     st.success(f"No operation slower than {ctx.cfg.thresholds.slow_op_ms:.0f} ms in the selection.")
 else:
     st.caption(f"The {len(slow)} slowest operations over {ctx.cfg.thresholds.slow_op_ms:.0f} ms with their query "
-               "shape (click a header to sort). `limit_passed` is ignored by mem0 2.2 OSS: `top_k` applies.")
-    st.dataframe(slow, hide_index=True, width="stretch", height=320, column_config={
+               "shape (click a header to sort; — where it does not apply, e.g. top_k of an add). *limit passed* is "
+               "the `limit` argument your code sent: mem0 2.2 OSS ignores it and returns top_k results.")
+    ui.table(slow, height=320, dash=("top_k", "limit_passed", "result_count"), column_config={
         "ts": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "latency_ms": st.column_config.NumberColumn("latency ms", format="%.0f"),
+        "user_id": st.column_config.Column("user"), "agent_id": st.column_config.Column("agent"),
+        "filter_keys": st.column_config.Column("filters"), "result_count": st.column_config.Column("results"),
+        "query_hash": st.column_config.Column("query hash"), "event_id": st.column_config.Column("event id"),
     })
 
+RERANK_WORDS = {"true": "rerank on", "false": "rerank off"}
 st.subheader("What the query shape costs you")
 if ctx.on_demand("search latency by top_k, scope and rerank", "shape_deep"):
     shape = ctx.q("shape_impact")
@@ -83,13 +88,14 @@ if ctx.on_demand("search latency by top_k, scope and rerank", "shape_deep"):
         for col, (dim, title) in zip(cols, titles.items(), strict=True):
             part = shape[shape["dimension"] == dim]
             with col:
-                x = part["value"].astype(str)
+                x = part["value"].astype(str).replace(RERANK_WORDS) if dim == "rerank" else part["value"].astype(str)
                 fig = go.Figure([go.Bar(x=x, y=part["avg_ms"], name="avg", customdata=part["ops"],
                                         hovertemplate="%{x}: %{y:.0f} ms avg, %{customdata} calls"),
                                  go.Bar(x=x, y=part["p95_ms"], name="P95")])
                 fig.update_xaxes(type="category")
                 st.plotly_chart(ui.style(fig, f"{title}: avg and P95", "ms", height=300), width="stretch")
-                st.dataframe(part.drop(columns="dimension"), hide_index=True, width="stretch", column_config={
+                ui.table(part.drop(columns="dimension").assign(value=x), column_config={
+                    "value": st.column_config.Column(dim),
                     "avg_ms": st.column_config.NumberColumn("avg ms", format="%.0f"),
                     "p50_ms": st.column_config.NumberColumn("P50 ms", format="%.0f"),
                     "p95_ms": st.column_config.NumberColumn("P95 ms", format="%.0f"),

@@ -24,7 +24,7 @@ cfg = ctx.cfg
 st.subheader("Recommendations, largest impact first")
 st.caption("Impact = the larger of the share of the bill (calls + storage) and the share of total caller wait "
            "that the change removes.")
-st.dataframe(adv.table(), hide_index=True, width="stretch", column_config={
+ui.table(adv.table(), column_config={
     "usd_per_month": st.column_config.NumberColumn("USD / month", format="$%.4f"),
     "bill_share": st.column_config.NumberColumn("of bill", format="percent"),
     "latency_saved_s_per_month": st.column_config.NumberColumn("wait saved s / month", format="%.1f"),
@@ -35,7 +35,7 @@ for s in adv.savings:
         st.text(f"Formula: {s.formula}")
         if s.note:
             st.text(s.note)
-        st.dataframe(s.evidence, hide_index=True, width="stretch")
+        ui.table(s.evidence)
 
 # ---- cache what-if
 c = adv.cache
@@ -85,7 +85,7 @@ if not c.lru.exact:
 st.caption(f"Savings per TTL assume a hit takes {c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of the "
            f"{c.avg_miss_latency_ms:.1f} ms average uncached search. With a size bound, invalidated entries are "
            "counted until they age out (a cache that deletes them does at least as well).")
-st.dataframe(c.ttl_curve, hide_index=True, width="stretch", column_config={
+ui.table(c.ttl_curve, column_config={
     "refresh_hit_rate": st.column_config.NumberColumn("refresh hit rate", format="percent"),
     "fixed_hit_rate": st.column_config.NumberColumn("fixed hit rate", format="percent"),
     "cost_saved_usd": st.column_config.NumberColumn("cost saved", format="$%.6f")})
@@ -110,14 +110,14 @@ if d.memories == 0:
 left, right = st.columns(2)
 with left:
     st.caption("Duplicate pairs (first 200)")
-    st.dataframe(d.pairs.head(200), hide_index=True, width="stretch")
+    ui.table(d.pairs.head(200))
     st.download_button("Download ids to merge (CSV)", d.merge_ids.to_csv(index=False), "memlens-merge-ids.csv",
                        "text/csv", disabled=d.merge_ids.empty)
 with right:
     st.caption("Pruning candidates by reason")
-    st.dataframe(p.by_reason, hide_index=True, width="stretch")
+    ui.table(p.by_reason)
     st.caption("Storage tiers")
-    st.dataframe(a.tiers, hide_index=True, width="stretch")
+    ui.table(a.tiers)
 
 # ---- forecast
 f = adv.forecast
@@ -148,7 +148,7 @@ else:
     left.plotly_chart(ui.style(fig, "Daily cost and month-end projection", "USD / day"), width="stretch")
     with right:
         st.caption("Drivers this month (share of cost, projected month-end)")
-        st.dataframe(f.drivers, hide_index=True, width="stretch",
+        ui.table(f.drivers,
                      column_config={"share": st.column_config.NumberColumn("share", format="percent")})
 
 # ---- vector store

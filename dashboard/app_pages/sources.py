@@ -6,7 +6,7 @@ import duckdb
 import streamlit as st
 
 from collectors.base import CollectorError
-from dashboard import state
+from dashboard import state, ui
 
 ctx = state.current()
 st.title("Data sources")
@@ -59,12 +59,11 @@ with right, st.container(border=True):
     if st.button("Load the demo", icon=":material/science:"):
         from workloads.demo import default_out_dir, generate_demo, load_demo
 
-        bar = st.progress(0.0, text="Generating the demo logs…")
+        bar = st.progress(0.0, text="Writing the demo workload (synthetic op logs and a Mem0 history)…")
         files = generate_demo(default_out_dir())
-        bar.progress(0.4, text="Loading them into the warehouse…")
         try:
             with state.write_access(ctx.path, "dashboard: load the demo") as con:
-                loaded = load_demo(con, files, ctx.cfg)
+                loaded = load_demo(con, files, ctx.cfg, progress=lambda text, share: bar.progress(share, text=text))
         except (CollectorError, duckdb.Error) as exc:
             bar.empty()
             st.error(f"The demo was not loaded: {exc}")
@@ -78,7 +77,7 @@ runs = ctx.q("ingest_runs", limit=100)
 if runs.empty:
     st.info("No collection has run yet. Collect logs above or run `memlens collect logs <dir>`.")
 else:
-    st.dataframe(runs, hide_index=True, width="stretch")
+    ui.table(runs)
 
 st.subheader("Quarantine")
 reasons = ctx.q("quarantine_reasons")
@@ -87,6 +86,6 @@ if reasons.empty:
 else:
     st.caption("Input the collectors could not load, grouped by reason. Nothing is dropped silently: fix the "
                "producer, then collect again.")
-    st.dataframe(reasons, hide_index=True, width="stretch")
+    ui.table(reasons)
     with st.expander("The latest 200 quarantined lines"):
-        st.dataframe(ctx.q("quarantine_rows", limit=200), hide_index=True, width="stretch")
+        ui.table(ctx.q("quarantine_rows", limit=200))
