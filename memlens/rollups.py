@@ -98,15 +98,26 @@ FROM ops AS o CROSS JOIN costs AS c
 """
 STORAGE_SQL = "SELECT memories, bytes, storage_growth_month, storage_growth_week FROM metric_storage_summary"
 
+# Against the last refresh's state: the rows it saw (count, newest ingested_at) and the first day of the rows
+# that came after it. Rows are only ever appended with a later ingested_at by the collectors; anything else
+# (deleted, replaced or back-dated rows) makes the first two differ from the state and forces a full rebuild.
+SINCE_SQL = """
+SELECT count(*) FILTER (WHERE ingested_at <= $last), max(ingested_at) FILTER (WHERE ingested_at <= $last),
+       CAST(CAST(min(ts) FILTER (WHERE ingested_at > $last) AS DATE) AS TIMESTAMP)
+FROM raw_op_events
+"""
+
 
 @dataclass(frozen=True)
 class RefreshResult:
     seconds: float
     rows: dict[str, int]
+    since: datetime | None = None  # rebuilt from this UTC day on (older rows kept); None = rebuilt whole
 
     def summary(self) -> str:
         parts = ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
-        return f"rollups refreshed in {self.seconds:.2f} s ({parts})"
+        scope = f"from {self.since:%Y-%m-%d} on" if self.since else "whole"
+        return f"rollups refreshed ({scope}) in {self.seconds:.2f} s ({parts})"
 
 
 def rollup_files() -> list[Path]:
@@ -121,20 +132,51 @@ def settings_key(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute(SETTINGS_KEY_SQL).fetchone()[0]
 
 
-def refresh(con: duckdb.DuckDBPyConnection) -> RefreshResult:
-    """Rebuild every rollup table from the current warehouse in one transaction."""
+def _incremental_since(con: duckdb.DuckDBPyConnection, key: str) -> datetime | None:
+    """The UTC day from which the rollups must be rebuilt when only new rows arrived since the last refresh
+    (built with the same config and buckets); None when they must be rebuilt whole (or nothing is new: then
+    rebuilding from the newest day is cheap and keeps one code path)."""
+    [(exists,)] = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'agg_refresh_state' "
+                              "AND database_name = current_database() AND schema_name = current_schema()").fetchall()
+    if not exists:  # (asked for, not caught: a failed statement would abort the caller's transaction)
+        return None
+    state = next(iter(con.execute("SELECT raw_events, last_ingested_at, settings_key, per_decade "
+                                  "FROM agg_refresh_state").fetchall()), None)
+    if state is None or state[1] is None or state[2] != key or state[3] != HIST_PER_DECADE:
+        return None
+    [(old_rows, old_last, since)] = con.execute(SINCE_SQL, {"last": state[1]}).fetchall()
+    if (old_rows, old_last) != (state[0], state[1]):
+        return None
+    if since is None:  # nothing new: rebuild the newest day only
+        [(since,)] = con.execute("SELECT CAST(CAST(max(ts) AS DATE) AS TIMESTAMP) FROM raw_op_events").fetchall()
+    return since
+
+
+def refresh(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> RefreshResult:
+    """Bring every rollup table up to date with the warehouse, in one transaction.
+
+    When the only change since the last refresh is rows appended by a collection (same config), only the
+    days from the earliest new event's day on are re-aggregated and the older rows are kept: a collection
+    that tails today's logs re-reads one day, not the whole history. Otherwise (or `full`) all is rebuilt.
+    """
     t0 = time.perf_counter()
     rows: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
+        since = None if full else _incremental_since(con, settings_key(con))
         for path in rollup_files():
+            table = _table_name(path)
             text = path.read_text(encoding="utf-8")
-            params = {"per_decade": HIST_PER_DECADE} if "$per_decade" in text else None
+            params = {"since": since, **({"per_decade": HIST_PER_DECADE} if "$per_decade" in text else {})}
+            # the rows before `since`, kept aside while the file replaces the table with the days from `since`
+            kept = (con.table(table).filter(duckdb.ColumnExpression("day") < duckdb.ConstantExpression(since.date()))
+                    .to_arrow_table() if since else None)
             try:
                 con.execute(text, params)
             except duckdb.Error as exc:
                 raise RuntimeError(f"sql/rollups/{path.name}: {exc}") from exc
-            table = _table_name(path)
+            if kept is not None and kept.num_rows:
+                con.from_arrow(kept).insert_into(table)
             rows[table] = con.table(table).count("*").fetchall()[0][0]
         seconds = time.perf_counter() - t0
         con.execute((ROLLUP_DIR / STATE_FILE).read_text(encoding="utf-8"),
@@ -143,7 +185,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> RefreshResult:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return RefreshResult(time.perf_counter() - t0, rows)
+    return RefreshResult(time.perf_counter() - t0, rows, since)
 
 
 def is_fresh(con: duckdb.DuckDBPyConnection) -> bool:

@@ -62,6 +62,42 @@ def test_refresh_state_and_freshness(con):
     assert not rollups.is_fresh(con)  # prices changed: costs in agg_cost_daily are stale
 
 
+
+def rollup_tables(con) -> dict[str, list[tuple]]:
+    return {t: sorted(con.table(t).fetchall(), key=repr) for t in
+            ("agg_op_hourly", "agg_cost_daily", "agg_cost_user_daily", "agg_latency_hist_daily")}
+
+
+def test_refresh_after_appended_rows_rebuilds_only_their_days_and_equals_a_full_rebuild(con):
+    def day_events(day: int, n: int, loaded: datetime) -> list[dict]:
+        return [event(T0 + timedelta(days=day, hours=i), ("search", "add")[i % 2], 10.0 + 7 * i + day,
+                      user_id=f"u{i % 3}", embedding_model="text-embedding-3-small", embedding_tokens=100 + i,
+                      ingested_at=loaded) for i in range(n)]
+
+    first, second = datetime(2026, 12, 1), datetime(2026, 12, 2)
+    insert_events(con, day_events(0, 5, first) + day_events(1, 5, first) + day_events(2, 5, first))
+    assert rollups.refresh(con).since is None  # first refresh: whole
+    day0 = con.execute("SELECT * FROM agg_op_hourly WHERE day = ?", [T0.date()]).fetchall()
+    # a later collection brings more of day 2 and a new day 3: days 2 and 3 are rebuilt, days 0 and 1 kept
+    insert_events(con, day_events(2, 4, second) + day_events(3, 6, second))
+    result = rollups.refresh(con)
+    assert result.since == T0 + timedelta(days=2) and "from 2026-11-04 on" in result.summary()
+    assert rollups.is_fresh(con)
+    assert con.execute("SELECT * FROM agg_op_hourly WHERE day = ?", [T0.date()]).fetchall() == day0
+    assert con.execute("SELECT sum(ops) FROM agg_op_hourly").fetchone()[0] == 25
+    assert con.execute("SELECT day, sum(ops) FROM agg_cost_user_daily GROUP BY day ORDER BY day").fetchall() == [
+        ((T0 + timedelta(days=d)).date(), n) for d, n in ((0, 5), (1, 5), (2, 9), (3, 6))]
+    incremental = rollup_tables(con)
+    assert rollups.refresh(con, full=True).since is None
+    assert rollup_tables(con) == incremental
+    # rows removed (or back-dated) since the last refresh: the state no longer matches, rebuilt whole
+    con.execute("DELETE FROM raw_op_events WHERE ts < ?", [T0 + timedelta(days=1)])
+    assert rollups.refresh(con).since is None
+    assert con.execute("SELECT sum(ops) FROM agg_op_hourly").fetchone()[0] == 20
+    insert_events(con, day_events(1, 2, first))  # an older ingested_at than the last refresh saw
+    assert rollups.refresh(con).since is None
+    assert con.execute("SELECT sum(ops) FROM agg_op_hourly").fetchone()[0] == 22
+
 def test_is_fresh_false_before_first_refresh(con):
     assert rollups.is_fresh(con) is False
 

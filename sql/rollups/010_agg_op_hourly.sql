@@ -12,7 +12,8 @@
 --   hit_sum_ms, miss_sum_ms (DOUBLE milliseconds summed over hits / misses)
 --   limit_ignored, unscoped, reranked (BIGINT calls), result_count_sum (BIGINT results), result_calls (BIGINT
 --   calls that reported a result_count)
--- Refresh: one grouped scan of stg_op_events (depends on cfg_settings: refresh after a config change).
+-- Refresh: one grouped scan of stg_op_events from $since on (the day of the earliest new event:
+-- older days are kept, see memlens.rollups.refresh) (depends on cfg_settings: refresh after a config change).
 CREATE OR REPLACE TABLE agg_op_hourly AS
 SELECT
     hour, day, service, mode, op, agent_id, is_demo,
@@ -34,5 +35,6 @@ SELECT
     CAST(coalesce(sum(result_count), 0) AS BIGINT) AS result_count_sum,
     count(result_count) AS result_calls
 FROM stg_op_events
+WHERE $since IS NULL OR ts >= $since  -- NULL: every day
 GROUP BY ALL
 ORDER BY hour;

@@ -7,7 +7,8 @@
 --   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
 --   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD, prices at refresh time)
 --   unpriced_tokens (BIGINT), unpriced_calls (BIGINT), unpriced_events (BIGINT calls lacking a price)
--- Refresh: one grouped scan of stg_op_costs (depends on cfg_prices: refresh after a price change).
+-- Refresh: one grouped scan of stg_op_costs from $since on (the day of the earliest new event:
+-- older days are kept, see memlens.rollups.refresh) (depends on cfg_prices: refresh after a price change).
 CREATE OR REPLACE TABLE agg_cost_user_daily AS
 SELECT
     day, week, month, user_id, is_demo,
@@ -25,5 +26,6 @@ SELECT
     CAST(sum(unpriced_calls) AS BIGINT) AS unpriced_calls,
     count(*) FILTER (WHERE NOT priced) AS unpriced_events
 FROM stg_op_costs
+WHERE $since IS NULL OR ts >= $since  -- NULL: every day
 GROUP BY ALL
 ORDER BY day;

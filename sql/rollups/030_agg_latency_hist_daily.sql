@@ -7,7 +7,8 @@
 --   day (DATE UTC), service, op (VARCHAR)
 --   bucket (INTEGER log bucket index; latencies below 0.001 ms land in the 0.001 ms bucket)
 --   n (BIGINT calls), sum_ms (DOUBLE milliseconds)
--- Refresh: one grouped scan of stg_op_events. Parameter: $per_decade.
+-- Refresh: one grouped scan of stg_op_events from $since on (the day of the earliest new event:
+-- older days are kept, see memlens.rollups.refresh). Parameters: $per_decade, $since.
 CREATE OR REPLACE TABLE agg_latency_hist_daily AS
 SELECT
     day, service, op,
@@ -15,5 +16,6 @@ SELECT
     count(*) AS n,
     sum(latency_ms) AS sum_ms
 FROM stg_op_events
+WHERE $since IS NULL OR ts >= $since  -- NULL: every day
 GROUP BY ALL
 ORDER BY day;
