@@ -89,13 +89,14 @@ def log_axis(fig: go.Figure, axis: str = "y", title: str | None = None) -> go.Fi
 
 
 _WORDS = {"usd": "USD", "ms": "ms", "p50": "P50", "p95": "P95", "p99": "P99", "ttl": "TTL", "lru": "LRU", "pct": "%",
-          "ops": "calls", "n": "count"}
+          "ops": "calls", "n": "count", "gb": "GB"}
+_AS_IS = {"top_k", "query_hash", "event_id"}  # names the user knows from mem0 and the op log
 MISSING = "—"
 
 
 def label(column: str) -> str:
     """A column name in words: "total_cost_usd" → "total cost USD", "p95_ms" → "P95 ms"."""
-    return " ".join(_WORDS.get(w, w) for w in column.split("_"))
+    return column if column in _AS_IS else " ".join(_WORDS.get(w, w) for w in column.split("_"))
 
 
 def table(df: pd.DataFrame, column_config: dict | None = None, dash: tuple[str, ...] = (), **kw) -> None:
@@ -106,14 +107,15 @@ def table(df: pd.DataFrame, column_config: dict | None = None, dash: tuple[str, 
     for c in shown.columns:
         if c in dash:
             shown[c] = [MISSING if _missing(v) else f"{v:g}" if isinstance(v, float) else str(v) for v in shown[c]]
-        elif shown[c].dtype == object:
+        elif pd.api.types.is_object_dtype(shown[c]) or pd.api.types.is_string_dtype(shown[c]):
             shown[c] = [MISSING if _missing(v) else v for v in shown[c]]
     config = {c: st.column_config.Column(label(str(c))) for c in df.columns} | (column_config or {})
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
 
 
 def _missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and v != v)  # None, NaN (never an array's truth value)
+    """None, NaN, pd.NA, NaT; a list or array cell is a value (pd.isna of it would be an array)."""
+    return v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
 
 
 def money(v: float | None) -> str:

@@ -52,9 +52,12 @@ class LinkedSaving:
 
     @property
     def summary(self) -> str:
-        """'$0.0123 / month, 4.2 s less wait / month' (the figures the Optimize page ranks by)."""
-        return (f"{format_value(self.saving.usd_month, 'usd')} / month, "
-                f"{self.saving.latency_saved_s_month:,.1f} s less wait / month")
+        """'$0.0123 / month, 4.2 s less wait / month' (the figures the Optimize page ranks by); a zero part is
+        left out, and a saving with neither says why (its note: e.g. no search asked for more results)."""
+        s = self.saving
+        parts = ([f"{format_value(s.usd_month, 'usd')} / month"] if s.usd_month > 0 else []) + \
+                ([f"{s.latency_saved_s_month:,.1f} s less wait / month"] if s.latency_saved_s_month > 0 else [])
+        return ", ".join(parts) or "nothing to save in this log" + (f" ({s.note})" if s.note else "")
 
 
 def linked_savings(result: NodeResult, savings: list[Saving]) -> list[LinkedSaving]:

@@ -31,7 +31,10 @@ else:
     c = st.columns(4)
     c[0].metric("Memories held", f"{int(last['memories']):,}")
     c[1].metric("Text bytes held", f"{int(last['bytes']):,}")
+    span_days = (g["day"].iloc[-1] - g["day"].iloc[0]).days
     c[2].metric("Growth, last 30 days", ui.pct(m.storage_growth_month),
+                delta=None if m.storage_growth_month is not None else f"needs 30 days of history, has {span_days}",
+                delta_color="off", delta_arrow="off",
                 help=f"target < {ctx.cfg.targets.storage_growth_per_month:.0%} per month (bytes)")
     week = health.growth_over(7, list(g["day"].dt.date), [float(x) for x in g["bytes"]])
     c[3].metric("Growth, last 7 days", ui.pct(week),

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -70,7 +71,6 @@ else:
         "latency_ms": st.column_config.NumberColumn("latency ms", format="%.0f"),
         "user_id": st.column_config.Column("user"), "agent_id": st.column_config.Column("agent"),
         "filter_keys": st.column_config.Column("filters"), "result_count": st.column_config.Column("results"),
-        "query_hash": st.column_config.Column("query hash"), "event_id": st.column_config.Column("event id"),
     })
 
 RERANK_WORDS = {"true": "rerank on", "false": "rerank off"}
@@ -87,12 +87,14 @@ if ctx.on_demand("search latency by top_k, scope and rerank", "shape_deep"):
         titles = {"top_k": "By result cap (top_k)", "scope": "By scope (filters)", "rerank": "By rerank"}
         for col, (dim, title) in zip(cols, titles.items(), strict=True):
             part = shape[shape["dimension"] == dim]
+            if dim == "top_k":  # 5, 10, 20, 50 rather than by calls
+                part = part.sort_values("value", key=lambda v: pd.to_numeric(v, errors="coerce"))
             with col:
                 x = part["value"].astype(str).replace(RERANK_WORDS) if dim == "rerank" else part["value"].astype(str)
                 fig = go.Figure([go.Bar(x=x, y=part["avg_ms"], name="avg", customdata=part["ops"],
                                         hovertemplate="%{x}: %{y:.0f} ms avg, %{customdata} calls"),
                                  go.Bar(x=x, y=part["p95_ms"], name="P95")])
-                fig.update_xaxes(type="category")
+                fig.update_xaxes(type="category", tickangle=-45 if dim == "scope" else 0)
                 st.plotly_chart(ui.style(fig, f"{title}: avg and P95", "ms", height=300), width="stretch")
                 ui.table(part.drop(columns="dimension").assign(value=x), column_config={
                     "value": st.column_config.Column(dim),

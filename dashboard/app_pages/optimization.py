@@ -88,7 +88,8 @@ st.caption(f"Savings per TTL assume a hit takes {c.hit_latency_ms:.1f} ms ({c.hi
 ui.table(c.ttl_curve, column_config={
     "refresh_hit_rate": st.column_config.NumberColumn("refresh hit rate", format="percent"),
     "fixed_hit_rate": st.column_config.NumberColumn("fixed hit rate", format="percent"),
-    "cost_saved_usd": st.column_config.NumberColumn("cost saved", format="$%.6f")})
+    "cost_saved_usd": st.column_config.NumberColumn("cost saved", format="$%.6f"),
+    "latency_saved_ms": st.column_config.NumberColumn("wait saved ms", format="%.0f")})
 kind = st.radio("Cache code for the simulated settings", ["lru", "redis"], horizontal=True, key="opt_cache_kind")
 ttl_pick = c.ttl_for_target_fixed_s or c.recommended_ttl_s
 st.code(cache_config_code(kind, ttl_pick, c.lru_size_for_target or max(cfg.optimize.cache.lru_sizes)),
@@ -115,7 +116,7 @@ with left:
                        "text/csv", disabled=d.merge_ids.empty)
 with right:
     st.caption("Pruning candidates by reason")
-    ui.table(p.by_reason)
+    ui.table(p.by_reason.assign(reason=p.by_reason["reason"].str.replace("_", " ")))
     st.caption("Storage tiers")
     ui.table(a.tiers)
 
@@ -143,7 +144,10 @@ else:
     if f.low_usd is not None:
         fig.add_trace(go.Scatter(x=[end, end], y=[f.low_usd, f.high_usd], mode="lines+markers",
                                  name=f"{f.interval:.0%} interval", yaxis="y2"))
-    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "USD cumulative"})
+    # Both axes from zero with their own round ticks (synced ticks gave 0.183, 0.285, ... and a negative one).
+    fig.update_layout(yaxis={"rangemode": "tozero"}, yaxis2={
+        "overlaying": "y", "side": "right", "title": "USD cumulative", "rangemode": "tozero", "tickmode": "auto",
+        "showgrid": False})
     left, right = st.columns(2)
     left.plotly_chart(ui.style(fig, "Daily cost and month-end projection", "USD / day"), width="stretch")
     with right:
