@@ -48,7 +48,7 @@ def line_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, title
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=False))
     for name, part in groups:
         fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if len(part) < 40 else "lines",
-                                 name=str(name) if name is not None else y, line={"width": 2}))
+                                 name=str(name) if name is not None else label(y), line={"width": 2}))
     if target is not None and len(df):
         target_line(fig, target_label, x=[df[x].min(), df[x].max()], y=[target, target])
     style(fig, title, y_title, percent=percent, log_y=log_y)
