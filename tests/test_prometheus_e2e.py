@@ -186,23 +186,30 @@ def test_histogram_buckets_match_the_op_log_exactly(run, warehouse):
 
 
 def test_p95_p99_agree_with_the_op_log_within_the_bucket(run, warehouse):
+    """histogram_quantile(q) picks the bucket holding the observation of rank ceil(q x n) and interpolates inside it.
+
+    So the op log's nearest-rank percentile (that observation) must lie in the very bucket Prometheus's estimate
+    lies in: agreement within the bucket width, exactly. numpy's linear percentile interpolates between two order
+    statistics and can sit buckets away when the top observations are far apart, so it is printed, not asserted.
+    """
     collect_prometheus(warehouse, run["url"], run["cfg"], start=run["start"], end=run["end"], step="1s")
     end = run["end"].replace(tzinfo=None)
     checked = 0
     for op, n in warehouse.execute("SELECT op, count(*) FROM raw_op_events WHERE service = ? GROUP BY op "
                                    "HAVING count(*) >= 20 ORDER BY op", [SERVICE]).fetchall():
-        latencies = np.array([r[0] for r in warehouse.execute(
-            "SELECT latency_ms FROM raw_op_events WHERE service = ? AND op = ?", [SERVICE, op]).fetchall()])
+        latencies = np.sort(np.array([r[0] for r in warehouse.execute(
+            "SELECT latency_ms FROM raw_op_events WHERE service = ? AND op = ?", [SERVICE, op]).fetchall()]))
         for q, name in ((0.95, "p95_ms"), (0.99, "p99_ms")):
-            exact_ms = float(np.percentile(latencies, q * 100))
+            nearest_rank_ms = float(latencies[math.ceil(q * n) - 1])
+            linear_ms = float(np.percentile(latencies, q * 100))
             prom_ms = warehouse.execute(
                 f"SELECT {name} FROM metric_prom_ops WHERE service = ? AND op = ? AND ts = ?",
                 [SERVICE, op, end]).fetchone()[0]
             lo, hi = _bucket(prom_ms / 1000)
-            tolerance_ms = (hi - lo) * 1000
-            print(f"{op:8} n={n:4} P{q * 100:g}: prometheus {prom_ms:8.2f} ms, op log {exact_ms:8.2f} ms, "
-                  f"bucket ({lo * 1000:g}, {hi * 1000:g}] ms")
-            assert abs(prom_ms - exact_ms) <= tolerance_ms, (op, q, n, prom_ms, exact_ms, (lo, hi))
+            print(f"{op:8} n={n:4} P{q * 100:g}: prometheus {prom_ms:8.2f} ms, op log nearest-rank "
+                  f"{nearest_rank_ms:8.2f} ms (linear {linear_ms:8.2f}), bucket ({lo * 1000:g}, {hi * 1000:g}] ms")
+            assert lo * 1000 < nearest_rank_ms <= hi * 1000, (op, q, n, prom_ms, nearest_rank_ms, (lo, hi))
+            assert abs(prom_ms - nearest_rank_ms) <= (hi - lo) * 1000
             checked += 1
     assert checked >= 4  # add and search at least, P95 and P99 each
 
