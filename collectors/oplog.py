@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ PLAIN_SUFFIXES = (".jsonl", ".log")
 GZIP_SUFFIXES = (".jsonl.gz", ".log.gz")
 PARQUET_SUFFIXES = (".parquet",)
 HEAD_BYTES = 4096  # the head hash covers this much of a file: enough to tell two log files apart
+READ_CHUNK_BYTES = 1 << 24  # bytes asked from a log per read (fewer when collector.read_bytes is smaller)
 NO_LINES = pa.table({"line_no": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
 
 # JSON types (DuckDB json_type names) a field of each schema type may hold; JSON null = not given.
@@ -131,6 +132,9 @@ class Rejected:
 class LineReader:
     """Cuts a byte stream into batches of complete lines, bounded in memory.
 
+    Batches hold exactly batch_lines lines while the lines held stay under read_bytes (the default is a multiple
+    of DuckDB's row group: each batch's rows are then written straight into the database file at commit, not
+    through the write-ahead log), fewer at the end of the stream or when the byte bound is reached first.
     A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as
     Rejected. A damaged compressed stream (cut short or corrupt) ends it: `error` says why and `tail` holds
     the incomplete last line, for the caller to quarantine. I/O errors propagate (nothing is consumed).
@@ -140,6 +144,7 @@ class LineReader:
                  batch_lines: int, tail_is_line: bool) -> None:
         self.stream, self.offset, self.line_no = stream, offset, line_no
         self.read_bytes = max(read_bytes, max_line_bytes + 1)
+        self.chunk_bytes = min(self.read_bytes, READ_CHUNK_BYTES)
         self.max_line_bytes, self.batch_lines, self.tail_is_line = max_line_bytes, batch_lines, tail_is_line
         self.error: str | None = None
         self.tail = b""
@@ -149,7 +154,7 @@ class LineReader:
         if self.error:
             return b""
         try:
-            return self.stream.read(self.read_bytes)
+            return self.stream.read(self.chunk_bytes)
         except (EOFError, zlib.error) as exc:  # a damaged gzip (GunzipStream); OSError propagates: retried next run
             self.error = f"{type(exc).__name__}: {exc}"
             return b""
@@ -173,7 +178,9 @@ class LineReader:
             skipped += len(data)
 
     def batches(self) -> Iterator[Batch]:
-        buf = b""
+        buf = b""  # an incomplete line (or nothing)
+        held: list[bytes] = []  # blocks of complete lines not handed out yet
+        held_lines = held_bytes = 0
         while True:
             data = self._read()
             eof = not data
@@ -182,34 +189,41 @@ class LineReader:
             if synthetic_nl:
                 buf += b"\n"  # a finished compressed file: its last line is complete even without a newline
             last_nl = buf.rfind(b"\n")
-            if last_nl < 0:
-                if eof:
-                    self.tail = buf
+            if last_nl >= 0:
+                block, buf = buf[:last_nl + 1], buf[last_nl + 1:]
+                held.append(block)
+                held_lines += block.count(b"\n")
+                held_bytes += len(block)
+            flush = eof or (last_nl < 0 and len(buf) > self.max_line_bytes) or held_bytes >= self.read_bytes
+            if held and (flush or held_lines >= self.batch_lines):
+                # whole batches; the rest is held for the next read unless the held lines must all go now
+                rest = yield from self._split(b"".join(held), keep_rest=not flush)
+                held, held_lines, held_bytes = ([rest], rest.count(b"\n"), len(rest)) if rest else ([], 0, 0)
+            if last_nl < 0 and not eof and len(buf) > self.max_line_bytes:  # (the held lines went out above)
+                buf = self._skip_long_line(buf)
+                if not buf and (self.tail or self.error):
                     return
-                if len(buf) > self.max_line_bytes:
-                    buf = self._skip_long_line(buf)
-                    if not buf and (self.tail or self.error):
-                        return
-                continue
-            block, buf = buf[:last_nl + 1], buf[last_nl + 1:]
-            yield from self._split(block)
             if eof:
                 if synthetic_nl:
                     self.offset -= 1  # the newline added above is not in the stream
                 self.tail = buf
                 return
 
-    def _split(self, block: bytes) -> Iterator[Batch]:
-        """At most batch_lines lines per Batch."""
+    def _split(self, block: bytes, keep_rest: bool) -> Generator[Batch, None, bytes]:
+        """Batches of batch_lines lines; the lines after the last whole batch are returned when keep_rest, else
+        handed out as a last, shorter batch."""
         ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
         start = 0
         for i in range(0, len(ends), self.batch_lines):
-            stop = int(ends[min(i + self.batch_lines, len(ends)) - 1]) + 1
             n = min(self.batch_lines, len(ends) - i)
+            if keep_rest and n < self.batch_lines:
+                return block[start:]
+            stop = int(ends[i + n - 1]) + 1
             batch = Batch(block[start:stop], self.line_no + 1, self.offset + stop - start, self.line_no + n)
             self.offset, self.line_no = batch.end_offset, batch.end_line
             start = stop
             yield batch
+        return b""
 
 
 def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejected]]:
