@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from collectors import oplog
 from collectors.base import SQL_DIR, WarehouseLocked, writer_lock
-from collectors.oplog import OplogLoader, collect_oplogs
+from collectors.oplog import LineReader, OplogLoader, collect_oplogs
 from memlens import schema
 from memlens.config import default_config, load_config
 from memlens.warehouse import connect
@@ -291,6 +293,23 @@ def test_line_size_limit_and_small_batches(tmp_path):
         ("ev-0001", 1), ("ev-0002", 2), ("ev-0003", 4), ("ev-0004", 6)]
     assert rows(con, "SELECT byte_offset, line_no FROM raw_ingest_checkpoints") == [(log.stat().st_size, 6)]
 
+
+
+@pytest.mark.parametrize(("read_bytes", "sizes"), [(1000, [3, 3, 3, 1]), (35, [3, 1, 3, 1, 2])])
+def test_batches_hold_whole_batch_lines_across_reads(monkeypatch, read_bytes, sizes):
+    """Reads of 25 bytes deliver 2-3 lines each; batches still hold batch_lines (3) lines, the rest waiting for
+    the next read, unless the lines held reach read_bytes (then all of them go) or the stream ends. Offsets and
+    line numbers stay exact; the partial last line is left."""
+
+    monkeypatch.setattr(oplog, "READ_CHUNK_BYTES", 25)
+    data = b"".join(b'{"n":%05d}\n' % i for i in range(1, 11)) + b'{"n":'  # ten 12-byte lines + a partial one
+    reader = LineReader(io.BytesIO(data), 0, 0, read_bytes, 20, 3, tail_is_line=False)
+    batches = list(reader.batches())
+    assert [b.end_line - b.first_line + 1 for b in batches] == sizes
+    assert b"".join(b.data for b in batches) == data[:120]
+    assert all(b.end_offset == 12 * b.end_line for b in batches)
+    assert [b.first_line for b in batches[1:]] == [b.end_line + 1 for b in batches[:-1]]
+    assert (reader.offset, reader.line_no, reader.tail) == (120, 10, b'{"n":')
 
 def test_failed_batch_rolls_back_and_rerun_matches_clean_run(tmp_path, monkeypatch):
     cfg = load_config(overrides={"collector": {"batch_lines": 3}})
