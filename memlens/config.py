@@ -85,6 +85,7 @@ class CollectorCfg(_Strict):
     max_future_seconds: float = Field(ge=0)
     min_ts: date
     sqlite_timeout_seconds: float = Field(ge=0)
+    warehouse_wait_seconds: float = Field(ge=0)
     snapshot_max_memories: int = Field(gt=0)
     platform_page_size: int = Field(gt=0)
 
