@@ -20,6 +20,7 @@ from memlens.config import Config
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 EXCERPT_CHARS = 200
+WAREHOUSE_POLL_SECONDS = 0.05  # how often a collection retries opening a warehouse a reader holds
 
 # Anything that looks like a credential is masked before an excerpt or message is stored. The same pattern
 # runs in Python (`redact`) and in DuckDB (`regexp_replace`, RE2): it only uses syntax both share.
@@ -149,10 +150,18 @@ def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.
     from memlens.warehouse import connect
 
     with writer_lock(Path(path), what):
-        try:
-            con = connect(path, cfg)
-        except duckdb.IOException as exc:  # DuckDB's own file lock: another process has the file open
-            raise CollectorError(f"warehouse {path} is open in another process, cannot write: {exc}") from None
+        # DuckDB's own file lock is also taken by readers: the dashboard holds the file while a page renders.
+        # Wait for a gap (collector.warehouse_wait_seconds) instead of failing on the first conflict.
+        deadline = time.monotonic() + cfg.collector.warehouse_wait_seconds
+        while True:
+            try:
+                con = connect(path, cfg)
+                break
+            except duckdb.IOException as exc:  # another process has the file open
+                if time.monotonic() >= deadline:
+                    raise CollectorError(f"warehouse {path} is open in another process, cannot write "
+                                         f"(waited {cfg.collector.warehouse_wait_seconds:g} s): {exc}") from None
+                time.sleep(WAREHOUSE_POLL_SECONDS)
         try:
             yield con
         finally:
