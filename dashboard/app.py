@@ -65,7 +65,15 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
     try:
         boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and path == default_path)
         h = state.holder(path)
-        load_key = h.run(data.load_key)
+        try:
+            load_key = h.last_load_key = h.run(data.load_key)
+        except data.WarehouseUnavailable:
+            if h.last_load_key is None:
+                raise
+            # A collection in another process holds the file: keep serving the aggregates cached at the last load.
+            load_key = h.last_load_key
+            st.info("A collection is writing to the warehouse: showing the data as of its last load. Reload when "
+                    "it has finished to see the new rows.", icon=":material/sync:")
         speed = state.speed(path, load_key, int(load_key[0]))  # load_key starts with the event count
         span = state.query(path, load_key, "data_span", speed=speed).iloc[0]
     except data.WarehouseUnavailable as exc:

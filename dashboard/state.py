@@ -41,6 +41,7 @@ class Holder:
         self.lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._users = 0
+        self.last_load_key: tuple | None = None  # served from the cache while a collection holds the file
 
     @contextmanager
     def in_use(self) -> Iterator[None]:
@@ -148,7 +149,12 @@ def _cached(path: str, load_key: tuple, name: str, filters_key: tuple, speed: da
 def query(path: str, load_key: tuple, name: str, filters: data.Filters = data.ALL, speed: data.Speed = data.EXACT,
           **extra: Any) -> pd.DataFrame:
     """A named query's result, cached until the warehouse's next load."""
-    return _cached(path, load_key, name, filters.key(), speed, tuple(sorted(extra.items())))
+    try:
+        return _cached(path, load_key, name, filters.key(), speed, tuple(sorted(extra.items())))
+    except data.WarehouseUnavailable:  # not cached, and a collection holds the file: say so, do not fail the page
+        st.info("This view is not cached yet and a collection is writing to the warehouse; it shows once the "
+                "collection has finished.", icon=":material/sync:")
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Replaying the search log through a what-if cache…", max_entries=4)
