@@ -149,6 +149,11 @@ def _fetch(pc: PrometheusConnect, url: str, q: Query, start: float, end: float, 
             detail = f"{status.group(0) if status else 'error'}: {error.group(1) if error else text[:300]}"
             raise CollectorError(f"Prometheus at {url} rejected query {q.name} ({detail}); "
                                  f"check the URL, the credentials and the Prometheus version") from exc
+        except requests.exceptions.RetryError as exc:  # 502/503/504 still after prometheus.retries attempts
+            code = re.search(r"too many (\d+) error responses", str(exc))
+            raise CollectorError(f"Prometheus at {url} answered HTTP {code.group(1) if code else '5xx'} to query "
+                                 f"{q.name} (also after prometheus.retries); it may be overloaded or restarting, "
+                                 "try again later") from exc
         except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
             raise CollectorError(f"Prometheus at {url} gave an unusable answer to {q.name}: "
                                  f"{type(exc).__name__}: {redact(str(exc))[:300]}") from exc
