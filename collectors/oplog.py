@@ -11,12 +11,15 @@ never loses or double-counts an event. Idempotent by event_id.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import duckdb
 import numpy as np
@@ -51,6 +54,7 @@ EXPECTED = {"string": "string", "timestamp": "ISO 8601 timestamp string", "integ
             "boolean": "boolean", "array<string>": "array of strings"}
 
 ProgressFn = Callable[[int, int, str], None]
+T = TypeVar("T")
 
 
 def log_kind(path: Path) -> str | None:
@@ -354,6 +358,41 @@ def _resume_point(cp: Checkpoint | None, path: Path, kind: str, identity: str, s
     return cp.byte_offset, cp.line_no
 
 
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each made in a worker thread while the caller works on the previous one: reading and cutting
+    the next batch overlaps DuckDB validating and committing this one (DuckDB releases the GIL). At most two
+    items exist at a time (memory stays bounded); an exception from `items` reaches the caller in order, and
+    the worker stops when the caller stops (error, kill) before the next item is made."""
+    handoff: queue.Queue = queue.Queue()
+    wanted = threading.Semaphore(1)  # one item made ahead of the one the caller holds
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            while wanted.acquire() and not stop.is_set():
+                handoff.put((True, next(items)))
+        except StopIteration:
+            handoff.put((False, None))
+        except BaseException as exc:  # handed to the caller, who raises it
+            handoff.put((False, exc))
+
+    worker = threading.Thread(target=work, name="oplog-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = handoff.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            wanted.release()
+            yield item
+    finally:
+        stop.set()
+        wanted.release()
+        worker.join()
+
+
 def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes: Callable[[int], None]) -> None:
     """Read the unread part of one JSONL file (plain or gzip) and commit it batch by batch.
 
@@ -384,16 +423,21 @@ def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes:
             raw.seek(offset)
         reader = LineReader(stream, offset, line_no, c.read_bytes, c.max_line_bytes, c.batch_lines, tail_is_line=gz)
         position = raw.tell() if gz else offset
-        for batch in reader.batches():
-            table, rejected = lines_table(batch, c.max_line_bytes)
-            pending, reader.rejected = reader.rejected, []
-            loader.commit(key, table, pending + rejected, Checkpoint(
-                identity, batch.end_offset, batch.end_line, None if gz else st.st_size, None if gz else st.st_mtime,
-                head(batch.end_offset)))
-            loader.result.bytes_read += len(batch.data)
-            now = raw.tell() if gz else batch.end_offset
-            on_bytes(now - position)
-            position = now
+
+        def prepared() -> Iterator[tuple[Batch, pa.Table, list[Rejected], int]]:
+            for batch in reader.batches():
+                table, rejected = lines_table(batch, c.max_line_bytes)
+                pending, reader.rejected = reader.rejected, []  # lines rejected while reading this batch
+                yield batch, table, pending + rejected, raw.tell() if gz else batch.end_offset
+
+        with closing(read_ahead(prepared())) as ready:  # closed (worker stopped) before the file is
+            for batch, table, rejected, now in ready:
+                loader.commit(key, table, rejected, Checkpoint(
+                    identity, batch.end_offset, batch.end_line, None if gz else st.st_size,
+                    None if gz else st.st_mtime, head(batch.end_offset)))
+                loader.result.bytes_read += len(batch.data)
+                on_bytes(now - position)
+                position = now
         # What a broken stream left, over-long lines at the very end, and a finished gzip's seal.
         pending, offset, line_no = reader.rejected, reader.offset, reader.line_no
         if reader.error:

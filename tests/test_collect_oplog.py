@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 import threading
+import time
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -310,6 +312,39 @@ def test_batches_hold_whole_batch_lines_across_reads(monkeypatch, read_bytes, si
     assert all(b.end_offset == 12 * b.end_line for b in batches)
     assert [b.first_line for b in batches[1:]] == [b.end_line + 1 for b in batches[:-1]]
     assert (reader.offset, reader.line_no, reader.tail) == (120, 10, b'{"n":')
+
+
+def test_read_ahead_keeps_order_makes_one_item_ahead_and_passes_errors_on():
+    made, seen = [], []
+
+    def items():
+        for i in range(5):
+            made.append(i)
+            yield i
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        for x in oplog.read_ahead(items()):
+            time.sleep(0.02)  # the worker runs ahead as far as it may
+            assert len(made) <= len(seen) + 2  # the item in hand and the next one, no more
+            seen.append(x)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_read_ahead_worker_stops_with_the_caller():
+    made = []
+
+    def items():
+        for i in range(100):
+            made.append(i)
+            yield i
+
+    with closing(oplog.read_ahead(items())) as ready:
+        for x in ready:
+            if x == 2:
+                break
+    assert made in ([0, 1, 2], [0, 1, 2, 3])  # the one in hand and at most the next
+    assert not any(t.name == "oplog-read-ahead" for t in threading.enumerate())
 
 def test_failed_batch_rolls_back_and_rerun_matches_clean_run(tmp_path, monkeypatch):
     cfg = load_config(overrides={"collector": {"batch_lines": 3}})
