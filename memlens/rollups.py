@@ -136,9 +136,11 @@ def _incremental_since(con: duckdb.DuckDBPyConnection, key: str) -> datetime | N
     """The UTC day from which the rollups must be rebuilt when only new rows arrived since the last refresh
     (built with the same config and buckets); None when they must be rebuilt whole (or nothing is new: then
     rebuilding from the newest day is cheap and keeps one code path)."""
-    [(exists,)] = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'agg_refresh_state' "
-                              "AND database_name = current_database() AND schema_name = current_schema()").fetchall()
-    if not exists:  # (asked for, not caught: a failed statement would abort the caller's transaction)
+    needed = [_table_name(p) for p in rollup_files()] + ["agg_refresh_state"]
+    [(present,)] = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE list_contains($names, table_name) "
+        "AND database_name = current_database() AND schema_name = current_schema()", {"names": needed}).fetchall()
+    if present < len(needed):  # (asked, not caught: a failed statement would abort the caller's transaction)
         return None
     state = next(iter(con.execute("SELECT raw_events, last_ingested_at, settings_key, per_decade "
                                   "FROM agg_refresh_state").fetchall()), None)
@@ -157,8 +159,18 @@ def refresh(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> RefreshRes
 
     When the only change since the last refresh is rows appended by a collection (same config), only the
     days from the earliest new event's day on are re-aggregated and the older rows are kept: a collection
-    that tails today's logs re-reads one day, not the whole history. Otherwise (or `full`) all is rebuilt.
+    that tails today's logs re-reads one day, not the whole history. Otherwise (or `full`) all is rebuilt;
+    also when the incremental pass fails (e.g. a rollup file whose columns changed since the tables were built).
     """
+    if not full:
+        try:
+            return _refresh(con, full=False)
+        except (duckdb.Error, RuntimeError):
+            pass  # rolled back: rebuild whole (a real error shows there too)
+    return _refresh(con, full=True)
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, *, full: bool) -> RefreshResult:
     t0 = time.perf_counter()
     rows: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")

@@ -97,6 +97,17 @@ def test_refresh_after_appended_rows_rebuilds_only_their_days_and_equals_a_full_
     insert_events(con, day_events(1, 2, first))  # an older ingested_at than the last refresh saw
     assert rollups.refresh(con).since is None
     assert con.execute("SELECT sum(ops) FROM agg_op_hourly").fetchone()[0] == 22
+    # a rollup table missing, or not shaped as its file builds it: rebuilt whole, not patched
+    third = datetime(2026, 12, 3)
+    con.execute("DROP TABLE agg_latency_hist_daily")
+    insert_events(con, day_events(3, 1, third))
+    assert rollups.refresh(con).since is None
+    con.execute("ALTER TABLE agg_cost_user_daily ADD COLUMN stale INTEGER")
+    insert_events(con, day_events(3, 1, datetime(2026, 12, 4)))
+    result = rollups.refresh(con)
+    assert result.since is None and rollups.is_fresh(con)
+    assert "stale" not in con.table("agg_cost_user_daily").columns
+    assert con.execute("SELECT sum(n) FROM agg_latency_hist_daily").fetchone()[0] == 24
 
 def test_is_fresh_false_before_first_refresh(con):
     assert rollups.is_fresh(con) is False
