@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memlens.config import Config
 
 
 def _cfg(args: argparse.Namespace):
@@ -30,26 +35,26 @@ def _write(text: str, out: str | None) -> int:
     return 0
 
 
-def cmd_export_alerts(args: argparse.Namespace) -> int:
-    from alerts.rules import render_rules
-
+def _export(render: Callable[[Config], str], args: argparse.Namespace) -> int:
+    """Render one artefact from the config and write it (a config the renderer rejects exits 2)."""
     try:
-        text = render_rules(_cfg(args))
+        text = render(_cfg(args))
     except ValueError as exc:
         print(f"memlens: {exc}", file=sys.stderr)
         return 2
     return _write(text, args.out)
+
+
+def cmd_export_alerts(args: argparse.Namespace) -> int:
+    from alerts.rules import render_rules
+
+    return _export(render_rules, args)
 
 
 def cmd_export_grafana(args: argparse.Namespace) -> int:
     from alerts.grafana import render_dashboard
 
-    try:
-        text = render_dashboard(_cfg(args))
-    except ValueError as exc:
-        print(f"memlens: {exc}", file=sys.stderr)
-        return 2
-    return _write(text, args.out)
+    return _export(render_dashboard, args)
 
 
 def _utc(text: str | None) -> datetime | None:
