@@ -72,6 +72,15 @@ class MixReport:
     def total(self) -> int:
         return sum(self.issued.values())
 
+    def issue(self, call: Call, keep_calls: bool) -> None:
+        self.issued[call.op] += 1
+        if keep_calls:
+            self.calls.append(call)
+
+    def failed(self, call: Call, exc: Exception) -> None:
+        self.errors[call.op] += 1
+        self.error_types[type(exc).__name__] += 1
+
 
 class UserMix:
     """One simulated user: decides its next call and learns the ids its adds created."""
@@ -179,14 +188,11 @@ def _one_user(memory: Any, user: UserMix, n: int, keep_calls: bool, tick: Callab
     report = MixReport()
     for _ in range(n):
         call = user.next_call()
-        report.issued[call.op] += 1
-        if keep_calls:
-            report.calls.append(call)
+        report.issue(call, keep_calls)
         try:
             result = getattr(memory, call.op)(*call.args, **call.kwargs)
         except Exception as exc:
-            report.errors[call.op] += 1
-            report.error_types[type(exc).__name__] += 1
+            report.failed(call, exc)
         else:
             report.memory_ids.update(user.learn(call, result))
         tick()
@@ -224,15 +230,12 @@ async def run_mix_async(memory: Any, *, users: int, ops: int, seed: int, concurr
         report = MixReport()
         for _ in range(n):
             call = user.next_call()
-            report.issued[call.op] += 1
-            if keep_calls:
-                report.calls.append(call)
+            report.issue(call, keep_calls)
             async with gate:
                 try:
                     result = await getattr(memory, call.op)(*call.args, **call.kwargs)
                 except Exception as exc:
-                    report.errors[call.op] += 1
-                    report.error_types[type(exc).__name__] += 1
+                    report.failed(call, exc)
                 else:
                     report.memory_ids.update(user.learn(call, result))
             if progress is not None:
