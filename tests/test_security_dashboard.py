@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from fake_prometheus import free_port
 from reliability_support import dumps, valid_event, write_jsonl
 
 from collectors.oplog import collect_oplogs
@@ -170,12 +170,6 @@ def test_no_user_or_log_text_rendered_as_html_on_any_page(hostile, tmp_path, mon
     assert seen_payload, "no page showed the hostile text at all: the check above checked nothing"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening(port: int) -> list[str]:
     """Local addresses listening on `port` (from /proc/net/tcp and tcp6)."""
     found = []
@@ -194,7 +188,7 @@ def _listening(port: int) -> list[str]:
 
 def test_dashboard_server_binds_localhost_by_default(tmp_path):
     """`memlens dashboard` with no address option: the server listens on 127.0.0.1 only."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, MEMLENS_HOME=str(tmp_path), MEMLENS_WAREHOUSE=str(tmp_path / "wh.duckdb"),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     proc = subprocess.Popen([sys.executable, "-m", "memlens.cli", "dashboard", "--port", str(port)], env=env,
