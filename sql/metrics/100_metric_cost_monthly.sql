@@ -6,46 +6,28 @@
 --   month (DATE UTC first day of the month), days_with_data (BIGINT days of the month with calls),
 --   days_in_month (BIGINT), projected_month_usd (DOUBLE USD = total_cost_usd / days_with_data x days_in_month,
 --   a naive run-rate projection for a month in progress)
---   ops (BIGINT calls), searches (BIGINT search calls), demo_events (BIGINT demo rows among ops)
---   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
---   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD)
---   embedding_share (DOUBLE embedding_cost_usd / total_cost_usd, 0..1; NULL when total is 0)
---   cost_per_1k_ops_usd (DOUBLE USD per 1,000 calls), cost_per_1k_searches_usd (DOUBLE USD of all calls per
---   1,000 searches, the reference's "cost per 1000 queries"; NULL without searches)
---   estimated_token_events (BIGINT calls whose token counts are estimates)
---   unpriced_tokens (BIGINT tokens of models with no price row), unpriced_calls (BIGINT platform calls of an
---   op with no price row), priced (BOOLEAN false when anything in the group lacked a price: warn)
--- Cheap: one grouped scan of stg_op_costs.
+--   then the cost totals of stg_cost_totals (units there): ops, searches, demo_events, embedding_tokens,
+--   llm_input_tokens, llm_output_tokens, embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd,
+--   embedding_share, cost_per_1k_ops_usd, cost_per_1k_searches_usd, estimated_token_events, unpriced_tokens,
+--   unpriced_calls, priced (false when anything in the group lacked a price: warn)
+-- Cheap: the 'month' grouping of stg_cost_totals (one grouped scan of stg_op_costs) joined with the days per
+-- month counted on stg_op_events (a second, cheaper scan: a DISTINCT count inside stg_cost_totals would be paid
+-- by every cost view).
 CREATE OR REPLACE VIEW metric_cost_monthly AS
-SELECT
-    month, days_with_data, days_in_month,
-    total_cost_usd / days_with_data * days_in_month AS projected_month_usd,
-    ops, searches, demo_events,
-    embedding_tokens, llm_input_tokens, llm_output_tokens,
-    embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd,
-    embedding_cost_usd / nullif(total_cost_usd, 0) AS embedding_share,
-    total_cost_usd * 1000.0 / ops AS cost_per_1k_ops_usd,
-    total_cost_usd * 1000.0 / nullif(searches, 0) AS cost_per_1k_searches_usd,
-    estimated_token_events, unpriced_tokens, unpriced_calls, priced
-FROM (
-    SELECT
-        month,
-        count(DISTINCT day) AS days_with_data,
-        CAST(date_diff('day', month, CAST(month + INTERVAL 1 MONTH AS DATE)) AS BIGINT) AS days_in_month,
-        count(*) AS ops,
-        count(*) FILTER (WHERE is_search) AS searches,
-        count(*) FILTER (WHERE is_demo) AS demo_events,
-        CAST(sum(embedding_tokens) AS BIGINT) AS embedding_tokens,
-        CAST(sum(llm_input_tokens) AS BIGINT) AS llm_input_tokens,
-        CAST(sum(llm_output_tokens) AS BIGINT) AS llm_output_tokens,
-        sum(embedding_cost_usd) AS embedding_cost_usd,
-        sum(llm_cost_usd) AS llm_cost_usd,
-        sum(platform_cost_usd) AS platform_cost_usd,
-        sum(total_cost_usd) AS total_cost_usd,
-        count(*) FILTER (WHERE tokens_estimated) AS estimated_token_events,
-        CAST(sum(unpriced_tokens) AS BIGINT) AS unpriced_tokens,
-        CAST(sum(unpriced_calls) AS BIGINT) AS unpriced_calls,
-        bool_and(priced) AS priced
-    FROM stg_op_costs
+WITH days AS (
+    SELECT month, count(DISTINCT day) AS days_with_data,
+           CAST(date_diff('day', month, CAST(month + INTERVAL 1 MONTH AS DATE)) AS BIGINT) AS days_in_month
+    FROM stg_op_events
     GROUP BY month
-);
+)
+SELECT
+    m.month, d.days_with_data, d.days_in_month,
+    m.total_cost_usd / d.days_with_data * d.days_in_month AS projected_month_usd,
+    m.ops, m.searches, m.demo_events,
+    m.embedding_tokens, m.llm_input_tokens, m.llm_output_tokens,
+    m.embedding_cost_usd, m.llm_cost_usd, m.platform_cost_usd, m.total_cost_usd,
+    m.embedding_share, m.cost_per_1k_ops_usd, m.cost_per_1k_searches_usd,
+    m.estimated_token_events, m.unpriced_tokens, m.unpriced_calls, m.priced
+FROM stg_cost_totals AS m
+JOIN days AS d USING (month)
+WHERE m.grouped_by = 'month';
