@@ -14,35 +14,11 @@
 --   memories, bytes (BIGINT held at the end of the period: cumulative sums since the first history event)
 --   memories_growth, bytes_growth (DOUBLE ratio vs the end of the previous day, 0.1 = +10 %)
 --   demo_events (BIGINT history events attributed to demo op-log rows)
--- Moderate: stg_memory_events (history joined to snapshots and op-log adds) grouped three ways, then a window.
+-- Moderate: the 'day' period of stg_memory_growth (stg_memory_events grouped three ways, then a window).
 CREATE OR REPLACE VIEW metric_memory_growth_daily AS
-WITH per_period AS (
-    SELECT
-        day,
-        CASE WHEN GROUPING(user_id) = 0 THEN 'user' WHEN GROUPING(agent_id) = 0 THEN 'agent' ELSE 'all' END AS level,
-        CASE WHEN GROUPING(user_id) = 0 THEN user_id WHEN GROUPING(agent_id) = 0 THEN agent_id END AS entity_id,
-        count(*) FILTER (WHERE event = 'ADD') AS adds,
-        count(*) FILTER (WHERE event = 'UPDATE') AS updates,
-        count(*) FILTER (WHERE event = 'DELETE') AS deletes,
-        CAST(sum(memories_delta) AS BIGINT) AS net_memories,
-        CAST(coalesce(sum(bytes_delta) FILTER (WHERE event = 'ADD'), 0) AS BIGINT) AS bytes_added,
-        CAST(sum(bytes_delta) AS BIGINT) AS net_bytes,
-        count(*) FILTER (WHERE is_demo) AS demo_events
-    FROM stg_memory_events
-    GROUP BY GROUPING SETS ((day), (day, user_id), (day, agent_id))
-),
-held AS (
-    SELECT
-        *,
-        CAST(sum(net_memories) OVER w AS BIGINT) AS memories,
-        CAST(sum(net_bytes) OVER w AS BIGINT) AS bytes
-    FROM per_period
-    WINDOW w AS (PARTITION BY level, entity_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-)
 SELECT
-    h.day, h.level, h.entity_id, h.adds, h.updates, h.deletes, h.net_memories, h.bytes_added, h.net_bytes,
-    h.memories, h.bytes,
-    h.net_memories / nullif(h.memories - h.net_memories, 0) AS memories_growth,
-    h.net_bytes / nullif(h.bytes - h.net_bytes, 0) AS bytes_growth,
-    h.demo_events
-FROM held AS h;
+    period_start AS day, level, entity_id,
+    adds, updates, deletes, net_memories, bytes_added, net_bytes,
+    memories, bytes, memories_growth, bytes_growth, demo_events
+FROM stg_memory_growth
+WHERE period = 'day';

@@ -16,38 +16,14 @@
 --   demo_events (BIGINT history events attributed to demo op-log rows)
 --   storage_growth_week_max (DOUBLE alert threshold from config, ratio), over_threshold (BOOLEAN
 --   bytes_growth > storage_growth_week_max)
--- Moderate: stg_memory_events (history joined to snapshots and op-log adds) grouped three ways, then a window.
+-- Moderate: the 'week' period of stg_memory_growth (stg_memory_events grouped three ways, then a window).
 CREATE OR REPLACE VIEW metric_memory_growth_weekly AS
-WITH per_period AS (
-    SELECT
-        week,
-        CASE WHEN GROUPING(user_id) = 0 THEN 'user' WHEN GROUPING(agent_id) = 0 THEN 'agent' ELSE 'all' END AS level,
-        CASE WHEN GROUPING(user_id) = 0 THEN user_id WHEN GROUPING(agent_id) = 0 THEN agent_id END AS entity_id,
-        count(*) FILTER (WHERE event = 'ADD') AS adds,
-        count(*) FILTER (WHERE event = 'UPDATE') AS updates,
-        count(*) FILTER (WHERE event = 'DELETE') AS deletes,
-        CAST(sum(memories_delta) AS BIGINT) AS net_memories,
-        CAST(coalesce(sum(bytes_delta) FILTER (WHERE event = 'ADD'), 0) AS BIGINT) AS bytes_added,
-        CAST(sum(bytes_delta) AS BIGINT) AS net_bytes,
-        count(*) FILTER (WHERE is_demo) AS demo_events
-    FROM stg_memory_events
-    GROUP BY GROUPING SETS ((week), (week, user_id), (week, agent_id))
-),
-held AS (
-    SELECT
-        *,
-        CAST(sum(net_memories) OVER w AS BIGINT) AS memories,
-        CAST(sum(net_bytes) OVER w AS BIGINT) AS bytes
-    FROM per_period
-    WINDOW w AS (PARTITION BY level, entity_id ORDER BY week ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-)
 SELECT
-    h.week, h.level, h.entity_id, h.adds, h.updates, h.deletes, h.net_memories, h.bytes_added, h.net_bytes,
-    h.memories, h.bytes,
-    h.net_memories / nullif(h.memories - h.net_memories, 0) AS memories_growth,
-    h.net_bytes / nullif(h.bytes - h.net_bytes, 0) AS bytes_growth,
-    h.demo_events,
+    g.period_start AS week, g.level, g.entity_id,
+    g.adds, g.updates, g.deletes, g.net_memories, g.bytes_added, g.net_bytes,
+    g.memories, g.bytes, g.memories_growth, g.bytes_growth, g.demo_events,
     c.storage_growth_week_max,
-    h.net_bytes / nullif(h.bytes - h.net_bytes, 0) > c.storage_growth_week_max AS over_threshold
-FROM held AS h
-CROSS JOIN cfg_settings AS c;
+    g.bytes_growth > c.storage_growth_week_max AS over_threshold
+FROM stg_memory_growth AS g
+CROSS JOIN cfg_settings AS c
+WHERE g.period = 'week';
