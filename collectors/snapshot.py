@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,11 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _scope_and_times(item: Mapping[str, Any]) -> dict[str, str | None]:
+    """user_id, agent_id, run_id, created_at, updated_at of a memory (same keys in OSS payloads and Platform items)."""
+    return {k: _str_or_none(item.get(k)) for k in ("user_id", "agent_id", "run_id", "created_at", "updated_at")}
+
+
 def _categories(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -89,9 +94,7 @@ def oss_records(memory: Any, user_ids: Iterable[str] | None, agent_ids: Iterable
             payload = p.payload or {}
             yield MemoryRecord(
                 memory_id=mid, text=str(payload.get("data") or ""),
-                user_id=_str_or_none(payload.get("user_id")), agent_id=_str_or_none(payload.get("agent_id")),
-                run_id=_str_or_none(payload.get("run_id")),
-                created_at=_str_or_none(payload.get("created_at")), updated_at=_str_or_none(payload.get("updated_at")),
+                **_scope_and_times(payload),
                 categories=_categories(payload.get("categories")),
                 metadata_keys=tuple(sorted(k for k in payload if k not in MEM0_PAYLOAD_KEYS and k != "categories")),
             )
@@ -123,9 +126,7 @@ def platform_records(client: Any, user_ids: Iterable[str] | None, agent_ids: Ite
                 metadata = m.get("metadata") or {}
                 yield MemoryRecord(
                     memory_id=mid, text=str(m.get("memory") or ""),
-                    user_id=_str_or_none(m.get("user_id")), agent_id=_str_or_none(m.get("agent_id")),
-                    run_id=_str_or_none(m.get("run_id")),
-                    created_at=_str_or_none(m.get("created_at")), updated_at=_str_or_none(m.get("updated_at")),
+                    **_scope_and_times(m),
                     categories=_categories(m.get("categories")),
                     metadata_keys=tuple(sorted(metadata)) if isinstance(metadata, dict) else None,
                 )
