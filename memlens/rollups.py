@@ -26,86 +26,25 @@ from memlens.paths import SQL_DIR
 
 ROLLUP_DIR = SQL_DIR / "rollups"
 STATE_FILE = "090_agg_refresh_state.sql"
+QUERY_DIR = ROLLUP_DIR / "queries"  # fixed, parameterised queries over the rollups (not applied by refresh)
+
+
+def _query(name: str) -> str:
+    return (QUERY_DIR / name).read_text(encoding="utf-8")
+
+
 HIST_PER_DECADE = 50  # log-spaced latency buckets per decade of milliseconds
 MAX_RELATIVE_ERROR = 10 ** (1 / HIST_PER_DECADE) - 1  # a bucket's width: bound on a percentile's error
 
-# The config tables the rollups were priced/classified with; a different key means they must be rebuilt.
-SETTINGS_KEY_SQL = """
-SELECT md5(coalesce(string_agg(k, '|' ORDER BY k), '')) FROM (
-    SELECT CAST(s AS VARCHAR) AS k FROM cfg_settings AS s
-    UNION ALL SELECT CAST(p AS VARCHAR) FROM cfg_prices AS p)
-"""
+SETTINGS_KEY_SQL = _query("settings_key.sql")
 
-# Histogram rows matching the filters (NULL parameter = no filter), summed per bucket and requested group.
-HIST_SQL = """
-SELECT
-    CASE WHEN $by_day THEN day END AS day,
-    CASE WHEN $by_service THEN service END AS service,
-    CASE WHEN $by_op THEN op END AS op,
-    bucket, sum(n) AS n, sum(sum_ms) AS sum_ms
-FROM agg_latency_hist_daily
-WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
-  AND ($service IS NULL OR service = $service) AND ($op IS NULL OR op = $op)
-GROUP BY ALL
-ORDER BY day, service, op, bucket
-"""
+HIST_SQL = _query("latency_hist.sql")
 GROUP_KEYS = ("day", "service", "op")
 
-# The additive part of metric_health_summary over whole UTC days [start, end) and an optional service, from the
-# rollups (percentiles come from the histograms, storage from stg_memory_events, which is small).
-SUMMARY_SQL = """
-WITH ops AS (
-    SELECT
-        min(hour) AS first_hour, max(hour) AS last_hour,
-        sum(ops) AS ops, sum(searches) AS searches,
-        sum(ops) FILTER (WHERE is_demo) AS demo_events,
-        sum(sum_ms) FILTER (WHERE op = 'search') / nullif(sum(searches), 0) AS search_avg_ms,
-        sum(sum_ms) / nullif(sum(ops), 0) AS avg_ms,
-        sum(errors) AS errors, sum(slow_ops) AS slow_ops,
-        sum(cache_requests) AS cache_requests, sum(hits) AS hits, sum(misses) AS misses,
-        sum(hit_sum_ms) / nullif(sum(hits), 0) AS avg_hit_ms, sum(miss_sum_ms) / nullif(sum(misses), 0) AS avg_miss_ms
-    FROM agg_op_hourly
-    WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
-      AND ($service IS NULL OR service = $service)
-),
-costs AS (
-    SELECT
-        sum(total_cost_usd) AS total_cost_usd, sum(embedding_cost_usd) AS embedding_cost_usd,
-        sum(llm_cost_usd) AS llm_cost_usd, sum(platform_cost_usd) AS platform_cost_usd,
-        sum(total_cost_usd) FILTER (WHERE mode = 'oss') AS oss_cost_usd,
-        sum(searches) FILTER (WHERE mode = 'oss') AS oss_searches,
-        sum(total_cost_usd) FILTER (WHERE mode = 'platform') AS platform_mode_cost_usd,
-        sum(searches) FILTER (WHERE mode = 'platform') AS platform_searches,
-        coalesce(sum(unpriced_events), 0) = 0 AS priced
-    FROM agg_cost_daily
-    WHERE ($start IS NULL OR day >= CAST($start AS DATE)) AND ($end IS NULL OR day < CAST($end AS DATE))
-      AND ($service IS NULL OR service = $service)
-)
-SELECT
-    o.ops, o.searches, o.demo_events, o.search_avg_ms, o.avg_ms,
-    o.errors, o.errors / nullif(o.ops, 0) AS error_rate,
-    o.slow_ops, o.slow_ops / nullif(o.ops, 0) AS slow_share,
-    o.cache_requests, o.hits, o.misses,
-    o.hits / nullif(o.hits + o.misses, 0) AS hit_rate,
-    o.avg_miss_ms / nullif(o.avg_hit_ms, 0) AS miss_penalty,
-    c.total_cost_usd, c.embedding_cost_usd, c.llm_cost_usd, c.platform_cost_usd,
-    c.embedding_cost_usd / nullif(c.total_cost_usd, 0) AS embedding_share,
-    c.total_cost_usd * 1000.0 / nullif(o.searches, 0) AS cost_per_1k_searches_usd,
-    c.oss_cost_usd * 1000.0 / nullif(c.oss_searches, 0) AS oss_cost_per_1k_searches_usd,
-    c.platform_mode_cost_usd * 1000.0 / nullif(c.platform_searches, 0) AS platform_cost_per_1k_searches_usd,
-    coalesce(c.priced, true) AS priced
-FROM ops AS o CROSS JOIN costs AS c
-"""
+SUMMARY_SQL = _query("summary.sql")
 STORAGE_SQL = "SELECT memories, bytes, storage_growth_month, storage_growth_week FROM metric_storage_summary"
 
-# Against the last refresh's state: the rows it saw (count, newest ingested_at) and the first day of the rows
-# that came after it. Rows are only ever appended with a later ingested_at by the collectors; anything else
-# (deleted, replaced or back-dated rows) makes the first two differ from the state and forces a full rebuild.
-SINCE_SQL = """
-SELECT count(*) FILTER (WHERE ingested_at <= $last), max(ingested_at) FILTER (WHERE ingested_at <= $last),
-       CAST(CAST(min(ts) FILTER (WHERE ingested_at > $last) AS DATE) AS TIMESTAMP)
-FROM raw_op_events
-"""
+SINCE_SQL = _query("since.sql")
 
 
 @dataclass(frozen=True)
