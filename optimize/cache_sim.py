@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from memlens.config import Config
+from memlens.sqlfiles import read_sql
 
 _SHARDS_MODULUS = 1 << 24
 # Plots need a few hundred points, not millions.
@@ -416,36 +417,9 @@ def _lru_plot_sizes(configured: tuple[int, ...], distinct: int) -> np.ndarray:
     return np.unique(np.concatenate([np.asarray(configured, np.int64), sweep]))
 
 
-# Fixed query text, no interpolation: searches with their priced cost, and the writes that invalidate.
-_SEARCHES_SQL = """
-SELECT epoch_ms(e.ts) AS ts_ms,
-       hash(e.user_id, e.agent_id, e.run_id, e.query_hash, e.top_k, e.rerank, e.threshold) AS key_hash,
-       hash(e.user_id) AS user_hash,
-       e.latency_ms,
-       coalesce(c.total_cost_usd, 0) AS cost_usd,
-       coalesce(e.cache = 'hit', false) AS served_by_cache
-FROM stg_op_events AS e
-LEFT JOIN stg_op_costs AS c USING (event_id)
-WHERE e.op = 'search' AND e.status = 'ok' AND e.query_hash IS NOT NULL
-  AND ($since IS NULL OR e.ts >= $since) AND ($until IS NULL OR e.ts < $until)
-ORDER BY e.ts, e.event_id
-"""
+_SEARCHES_SQL = read_sql(__file__, "cache_sim_searches.sql")
 
-# update/delete by memory id carry no user: the owner is the user whose add returned that id.
-_WRITES_SQL = """
-WITH owner AS (
-    SELECT memory_id, arg_min(user_id, ts) AS user_id
-    FROM (SELECT unnest(result_ids) AS memory_id, user_id, ts FROM raw_op_events
-          WHERE op = 'add' AND status = 'ok' AND user_id IS NOT NULL)
-    GROUP BY memory_id
-)
-SELECT epoch_ms(w.ts) AS ts_ms, hash(coalesce(w.user_id, o.user_id)) AS user_hash
-FROM stg_op_events AS w
-LEFT JOIN owner AS o ON o.memory_id = w.memory_id
-WHERE w.op IN ('add', 'update', 'delete', 'delete_all') AND w.status = 'ok'
-  AND coalesce(w.user_id, o.user_id) IS NOT NULL
-  AND ($since IS NULL OR w.ts >= $since) AND ($until IS NULL OR w.ts < $until)
-"""
+_WRITES_SQL = read_sql(__file__, "cache_sim_writes.sql")
 
 
 def load_trace(con: duckdb.DuckDBPyConnection, since: object = None, until: object = None) -> SearchTrace:

@@ -17,19 +17,13 @@ import numpy as np
 import pandas as pd
 
 from memlens.config import Config
+from memlens.sqlfiles import read_sql
 
 _SEED = 20260101  # fixed: the same data gives the same interval
 
 _DAILY_SQL = "SELECT day, total_cost_usd FROM metric_cost_daily ORDER BY day"
 
-# Month-to-date cost per driver; fixed text, the month is bound.
-_DRIVERS_SQL = """
-SELECT 'user' AS kind, coalesce(user_id, '(none)') AS driver, sum(total_cost_usd) AS cost_usd, count(*) AS ops
-FROM stg_op_costs WHERE month = $month GROUP BY 2
-UNION ALL
-SELECT 'op' AS kind, op AS driver, sum(total_cost_usd) AS cost_usd, count(*) AS ops
-FROM stg_op_costs WHERE month = $month GROUP BY 2
-"""
+_DRIVERS_SQL = read_sql(__file__, "forecast_drivers.sql")
 
 
 @dataclass(frozen=True)

@@ -6,44 +6,12 @@ import duckdb
 import pandas as pd
 
 from memlens.config import Config
+from memlens.sqlfiles import read_sql
 
-# Latest snapshot row of every memory, minus memories a later op-log delete removed.
-_MEMORIES_SQL = """
-WITH latest AS (
-    SELECT memory_id, user_id, agent_id, run_id, text_bytes, text_hash, memory_text, created_at, updated_at,
-           taken_at
-    FROM raw_memory_snapshots
-    QUALIFY row_number() OVER (PARTITION BY memory_id ORDER BY taken_at DESC, snapshot_id DESC) = 1
-),
-deleted AS (
-    SELECT memory_id, max(ts) AS deleted_at FROM raw_op_events
-    WHERE op = 'delete' AND status = 'ok' AND memory_id IS NOT NULL GROUP BY memory_id
-)
-SELECT l.memory_id, l.user_id, l.agent_id, l.run_id,
-       coalesce(l.user_id, l.agent_id, l.run_id, '') AS owner,
-       coalesce(l.text_bytes, 0) AS text_bytes, l.text_hash, l.memory_text, l.created_at, l.updated_at, l.taken_at
-FROM latest AS l
-LEFT JOIN deleted AS d USING (memory_id)
-WHERE d.deleted_at IS NULL OR d.deleted_at < l.taken_at
-ORDER BY owner, l.created_at, l.memory_id
-"""
+_MEMORIES_SQL = read_sql(__file__, "inventory_memories.sql")
 
-# How the op log touched each memory: returned by search / get_all, read or changed by id.
-_ACCESS_SQL = """
-WITH touched AS (
-    SELECT unnest(result_ids) AS memory_id, ts, op, top_score FROM raw_op_events
-    WHERE op IN ('search', 'get_all') AND status = 'ok' AND result_ids IS NOT NULL
-    UNION ALL
-    SELECT memory_id, ts, op, NULL AS top_score FROM raw_op_events
-    WHERE op IN ('get', 'update', 'history') AND status = 'ok' AND memory_id IS NOT NULL
-)
-SELECT memory_id,
-       count(*) FILTER (WHERE op = 'search') AS times_returned,
-       max(top_score) FILTER (WHERE op = 'search') AS best_top_score,
-       max(ts) AS last_access
-FROM touched
-GROUP BY memory_id
-"""
+_ACCESS_SQL = read_sql(__file__, "inventory_access.sql")
+_EMBEDDING_MODEL_SQL = read_sql(__file__, "inventory_embedding_model.sql")
 
 
 def load_memories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -58,10 +26,7 @@ def access_stats(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def embedding_dims(con: duckdb.DuckDBPyConnection, cfg: Config) -> tuple[str | None, int]:
     """The embedding model most adds used, and its vector dimensions from the config table."""
-    row = con.execute(
-        "SELECT embedding_model FROM raw_op_events WHERE op = 'add' AND embedding_model IS NOT NULL "
-        "GROUP BY embedding_model ORDER BY count(*) DESC, embedding_model LIMIT 1"
-    ).fetchone()
+    row = con.execute(_EMBEDDING_MODEL_SQL).fetchone()
     model = row[0] if row else None
     dims = cfg.optimize.embedding.dims
     if model is None:

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from memlens.config import Config
+from memlens.sqlfiles import read_sql
 from optimize.archival import ArchivalReport
 from optimize.cache_sim import CacheWhatIf
 from optimize.dedup import DedupReport
@@ -50,12 +51,7 @@ def period_days(con: duckdb.DuckDBPyConnection) -> float:
     return max((row[0] or 0.0) / 86400.0, 1.0)
 
 
-_BY_TOP_K_SQL = """
-SELECT effective_limit AS top_k, count(*) AS searches, avg(latency_ms) AS avg_ms,
-       quantile_cont(latency_ms, 0.95) AS p95_ms, avg(result_count) AS avg_results
-FROM stg_op_events WHERE op = 'search' AND status = 'ok' AND effective_limit IS NOT NULL
-GROUP BY 1 ORDER BY 1
-"""
+_BY_TOP_K_SQL = read_sql(__file__, "savings_by_top_k.sql")
 
 
 def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -80,10 +76,7 @@ def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Sav
                        f"results per search fall from {over['avg_results'].mean():.1f} to {ref['avg_results']:.1f}")
 
 
-_BY_SCOPE_SQL = """
-SELECT scope, is_unscoped, count(*) AS searches, avg(latency_ms) AS avg_ms, avg(result_count) AS avg_results
-FROM stg_op_events WHERE op = 'search' AND status = 'ok' GROUP BY 1, 2 ORDER BY 1
-"""
+_BY_SCOPE_SQL = read_sql(__file__, "savings_by_scope.sql")
 
 
 def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
@@ -101,11 +94,7 @@ def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
                   note=f"unscoped {avg_un:.1f} ms vs scoped {avg_sc:.1f} ms avg")
 
 
-_RERANK_SQL = """
-SELECT rerank_requested, count(*) AS searches, avg(latency_ms) AS avg_ms
-FROM stg_op_events WHERE op = 'search' AND status = 'ok' AND effective_limit <= $max_k
-GROUP BY 1 ORDER BY 1
-"""
+_RERANK_SQL = read_sql(__file__, "savings_rerank.sql")
 
 
 def rerank_off(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -138,12 +127,7 @@ def caching(sim: CacheWhatIf, days: float) -> Saving:
                   note=target)
 
 
-_EMBED_SQL = """
-SELECT embedding_model, count(*) AS calls, sum(embedding_tokens) AS tokens,
-       any_value(embedding_usd_per_1m) AS usd_per_1m, sum(embedding_cost_usd) AS cost_usd
-FROM stg_op_costs WHERE mode = 'oss' AND embedding_tokens > 0 AND embedding_model IS NOT NULL
-GROUP BY 1 ORDER BY cost_usd DESC
-"""
+_EMBED_SQL = read_sql(__file__, "savings_embedding.sql")
 
 
 def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -162,21 +146,7 @@ def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: fl
                   note="" if len(dearer) else f"no model priced above {to} in use")
 
 
-# Single-message adds of one user; a burst starts when the previous single add is more than window_s back.
-_BATCH_SQL = """
-WITH singles AS (
-    SELECT user_id, ts, latency_ms, mode,
-           epoch(ts) - epoch(lag(ts) OVER (PARTITION BY user_id ORDER BY ts, event_id)) AS gap_s
-    FROM stg_op_events
-    WHERE op = 'add' AND status = 'ok' AND user_id IS NOT NULL AND coalesce(message_count, 1) <= 1
-)
-SELECT user_id, count(*) AS single_adds,
-       count(*) FILTER (WHERE gap_s IS NULL OR gap_s > $window) AS bursts,
-       avg(latency_ms) AS avg_add_ms,
-       count(*) FILTER (WHERE mode = 'platform') AS platform_adds
-FROM singles GROUP BY 1 HAVING count(*) > count(*) FILTER (WHERE gap_s IS NULL OR gap_s > $window)
-ORDER BY single_adds - bursts DESC
-"""
+_BATCH_SQL = read_sql(__file__, "savings_batch_adds.sql")
 
 
 def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -197,17 +167,7 @@ def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Savi
                   note="memory.add(messages, user_id=...) once per burst (reference 6.1)")
 
 
-_REEMBED_SQL = """
-WITH s AS (
-    SELECT e.user_id, e.query_hash, c.embedding_tokens, c.embedding_cost_usd,
-           row_number() OVER (PARTITION BY e.user_id, e.query_hash ORDER BY e.ts, e.event_id) AS nth
-    FROM stg_op_events AS e JOIN stg_op_costs AS c USING (event_id)
-    WHERE e.op = 'search' AND e.status = 'ok' AND e.query_hash IS NOT NULL AND c.embedding_tokens > 0
-)
-SELECT user_id, query_hash, count(*) - 1 AS repeats, sum(embedding_tokens) FILTER (WHERE nth > 1) AS tokens,
-       coalesce(sum(embedding_cost_usd) FILTER (WHERE nth > 1), 0) AS cost_usd
-FROM s GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY cost_usd DESC, repeats DESC
-"""
+_REEMBED_SQL = read_sql(__file__, "savings_reembedding.sql")
 
 
 def reembedding(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
