@@ -15,15 +15,12 @@ import duckdb
 
 from instrumentation.events import IdHasher, query_hash
 from loadtest.driver import IssuedOp
+from memlens.sqlfiles import read_sql
 
 Signature = tuple[str, str, str | None, str | None]
 PLAIN_IDS = IdHasher(None)  # ids logged as they are (instrumentation.hash_user_ids off)
 
-# Fixed text, bound parameter: the events of one run.
-_LOGGED_SQL = """
-SELECT op, status, user_id, memory_id, query_hash, result_ids
-FROM raw_op_events WHERE tag = ?
-"""
+_LOGGED_SQL = read_sql(__file__, "logged_events.sql")
 
 
 def issued_signature(op: IssuedOp, hasher: IdHasher = PLAIN_IDS) -> Signature:

@@ -24,6 +24,7 @@ from loadtest.driver import LoopRunner, PhaseResult, preload, run_async, run_thr
 from loadtest.plan import UserPlan
 from loadtest.scenario import Scenario, ScenarioError
 from memlens.config import Config
+from memlens.sqlfiles import read_sql
 
 PRELOAD_ROUND = 0  # preload draws from its own seeded stream; measured rounds are 1, 2, ...
 
@@ -189,8 +190,7 @@ class Session:
                  _naive_utc(r.phase.started_at), _naive_utc(r.phase.finished_at), r.phase.wall_s,
                  len(r.phase.issued), r.phase.errors, r.scenario.model_dump_json(), __version__)
                 for r in self.runs]
-        con.executemany("INSERT OR REPLACE INTO raw_loadtest_runs VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(read_sql(__file__, "insert_run.sql"), rows)
         return run_summaries(con, [r.run_id for r in self.runs])
 
     def close(self) -> None:
