@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from memlens import sqlfiles
 from memlens.config import Config
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -44,7 +45,7 @@ def excerpt(text: str) -> str:
 
 
 def read_sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+    return sqlfiles.read_sql(SQL_DIR, name)
 
 
 def utcnow() -> datetime:

@@ -31,13 +31,7 @@ COLUMNS = ("rid", "id", "memory_id", "event", "old_bytes", "new_bytes", "created
            "actor_id", "role")
 TYPES = (pa.int64(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.string(),
          pa.int64(), pa.string(), pa.string())
-# Sizes via CAST(... AS BLOB): the texts' UTF-8 bytes are measured inside SQLite and never fetched.
-SELECT_NEW = (
-    "SELECT rowid, CAST(id AS TEXT), CAST(memory_id AS TEXT), CAST(event AS TEXT), "
-    "length(CAST(old_memory AS BLOB)), length(CAST(new_memory AS BLOB)), CAST(created_at AS TEXT), "
-    "CAST(updated_at AS TEXT), is_deleted, CAST(actor_id AS TEXT), CAST(role AS TEXT) "
-    "FROM history WHERE rowid > ? ORDER BY rowid"
-)
+SELECT_NEW = read_sql("history_select_new.sql")  # runs in SQLite, on mem0's history DB
 
 
 def default_history_db() -> Path:
@@ -121,18 +115,13 @@ def _load_batch(con: duckdb.DuckDBPyConnection, key: str, rows: list[tuple], ide
     con.register("history_batch", batch)
     con.execute("BEGIN TRANSACTION")
     try:
-        [(present,)] = con.execute(
-            "SELECT count(*) FROM raw_memory_history WHERE source_db = ? AND history_id IN "
-            "(SELECT id FROM history_batch)", [key]).fetchall()
+        [(present,)] = con.execute(read_sql("history_present.sql"), [key]).fetchall()
         [(before,)] = con.execute("SELECT count(*) FROM raw_quarantine WHERE source = 'history'").fetchall()
         con.execute(read_sql("history_upsert.sql"), {"source_db": key, "ingested_at": now})
         con.execute(read_sql("history_quarantine.sql"), {"source_db": key, "quarantined_at": now})
         [(after,)] = con.execute("SELECT count(*) FROM raw_quarantine WHERE source = 'history'").fetchall()
-        # byte_offset holds the last SQLite rowid read, line_no the history rows held for this DB.
-        con.execute(
-            "INSERT OR REPLACE INTO raw_ingest_checkpoints VALUES (?, ?, ?, "
-            "(SELECT count(*) FROM raw_memory_history WHERE source_db = ?), ?, ?, NULL, ?)",
-            [key, identity, last_rowid, key, st.st_size, st.st_mtime, now])
+        con.execute(read_sql("history_checkpoint.sql"),
+                    [key, identity, last_rowid, key, st.st_size, st.st_mtime, now])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
