@@ -25,13 +25,13 @@ import pandas as pd
 
 from memlens import paths
 from memlens.config import Config
+from memlens.sqlfiles import read_sql
 from workloads import demo_model as dm
 
 if TYPE_CHECKING:
     from collectors.base import IngestResult
     from collectors.snapshot import MemoryRecord
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 HISTORY_DB_NAME = "demo-history.db"
 OPLOG_GLOB = "oplog-demo-*.jsonl"
 SNAPSHOT_SOURCE = "demo"  # raw_memory_snapshots.source of the demo's snapshot (real ones: oss | platform)
@@ -49,40 +49,10 @@ DemoProgress = Callable[[str, float], None]
 STEP_SPAN = {"generate": (0.0, 0.45), "oplog": (0.45, 0.65), "history": (0.65, 0.8), "snapshot": (0.8, 0.97),
              "rollups": (0.97, 1.0)}
 
-# mem0 2.2.1's history table (mem0/memory/storage.py), so collectors read the demo DB like a real one.
-MEM0_HISTORY_DDL = """
-CREATE TABLE IF NOT EXISTS history (
-    id           TEXT PRIMARY KEY,
-    memory_id    TEXT,
-    old_memory   TEXT,
-    new_memory   TEXT,
-    event        TEXT,
-    created_at   DATETIME,
-    updated_at   DATETIME,
-    is_deleted   INTEGER,
-    actor_id     TEXT,
-    role         TEXT
-)
-"""
-DEMO_MEMORIES_DDL = """
-CREATE TABLE IF NOT EXISTS demo_memories (
-    id TEXT PRIMARY KEY, user_id TEXT, memory TEXT, created_at DATETIME, updated_at DATETIME
-)
-"""
 DEMO_MEMORIES_INSERT = "INSERT INTO demo_memories (id, user_id, memory, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
 DEMO_MEMORIES_SELECT = "SELECT id, user_id, memory, created_at, updated_at FROM demo_memories ORDER BY id LIMIT ?"
 SQLITE_BATCH_ROWS = 50_000
 DUCKDB_MEMORY_LIMIT = "1GB"  # the renderer's DuckDB spills beyond this
-HISTORY_ROWS = ("SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
-                "actor_id, role FROM demo_history")
-HISTORY_INSERT = (
-    "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, "
-    "actor_id, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
 def _now_us() -> int:
@@ -139,14 +109,15 @@ def _copy_rows(cur: duckdb.DuckDBPyConnection, sq: sqlite3.Connection, insert: s
 
 def _write_history(con: duckdb.DuckDBPyConnection, seed: int, db_path: Path) -> int:
     """mem0's `history` table, plus `demo_memories`: the memories alive at the end, with owners and texts."""
-    con.execute(_sql("demo_history.sql"), {"seed": seed})
+    con.execute(read_sql(__file__, "demo_history.sql"), {"seed": seed})
     sq = sqlite3.connect(db_path)
     try:
         with sq:
-            sq.execute(MEM0_HISTORY_DDL)
-            n = _copy_rows(con.execute(HISTORY_ROWS), sq, HISTORY_INSERT)
-            sq.execute(DEMO_MEMORIES_DDL)
-            _copy_rows(con.execute(_sql("demo_memories.sql")), sq, DEMO_MEMORIES_INSERT)
+            sq.execute(read_sql(__file__, "mem0_history_ddl.sql"))
+            n = _copy_rows(con.execute(read_sql(__file__, "demo_history_rows.sql")), sq,
+                           read_sql(__file__, "mem0_history_insert.sql"))
+            sq.execute(read_sql(__file__, "demo_memories_ddl.sql"))
+            _copy_rows(con.execute(read_sql(__file__, "demo_memories.sql")), sq, DEMO_MEMORIES_INSERT)
         return n
     finally:
         sq.close()
@@ -183,8 +154,8 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
         for frame in ("demo_ev_frame", "demo_mem_frame", "demo_svc_frame"):
             con.unregister(frame)
         del ev_df, mem_df
-        con.execute(_sql("demo_macros.sql"))
-        oplog_sql = _sql("demo_oplog.sql")
+        con.execute(read_sql(__file__, "demo_macros.sql"))
+        oplog_sql = read_sql(__file__, "demo_oplog.sql")
         for day in range(days):
             lines = con.execute(oplog_sql, {"seed": seed, "day": day, "llm_model": dm.LLM_MODEL}).fetchall()
             if not lines:
