@@ -23,28 +23,25 @@ import numpy as np
 import pandas as pd
 
 from memlens.paths import SQL_DIR
+from memlens.sqlfiles import read_sql
 
 ROLLUP_DIR = SQL_DIR / "rollups"
 STATE_FILE = "090_agg_refresh_state.sql"
 QUERY_DIR = ROLLUP_DIR / "queries"  # fixed, parameterised queries over the rollups (not applied by refresh)
 
 
-def _query(name: str) -> str:
-    return (QUERY_DIR / name).read_text(encoding="utf-8")
-
-
 HIST_PER_DECADE = 50  # log-spaced latency buckets per decade of milliseconds
 MAX_RELATIVE_ERROR = 10 ** (1 / HIST_PER_DECADE) - 1  # a bucket's width: bound on a percentile's error
 
-SETTINGS_KEY_SQL = _query("settings_key.sql")
+SETTINGS_KEY_SQL = read_sql(QUERY_DIR, "settings_key.sql")
 
-HIST_SQL = _query("latency_hist.sql")
+HIST_SQL = read_sql(QUERY_DIR, "latency_hist.sql")
 GROUP_KEYS = ("day", "service", "op")
 
-SUMMARY_SQL = _query("summary.sql")
+SUMMARY_SQL = read_sql(QUERY_DIR, "summary.sql")
 STORAGE_SQL = "SELECT memories, bytes, storage_growth_month, storage_growth_week FROM metric_storage_summary"
 
-SINCE_SQL = _query("since.sql")
+SINCE_SQL = read_sql(QUERY_DIR, "since.sql")
 
 
 @dataclass(frozen=True)
