@@ -46,13 +46,13 @@ def _export(render: Callable[[Config], str], args: argparse.Namespace) -> int:
 
 
 def cmd_export_alerts(args: argparse.Namespace) -> int:
-    from alerts.rules import render_rules
+    from memlens.alerts.rules import render_rules
 
     return _export(render_rules, args)
 
 
 def cmd_export_grafana(args: argparse.Namespace) -> int:
-    from alerts.grafana import render_dashboard
+    from memlens.alerts.grafana import render_dashboard
 
     return _export(render_dashboard, args)
 
@@ -67,13 +67,13 @@ def _utc(text: str | None) -> datetime | None:
 
 
 def cmd_collect_prometheus(args: argparse.Namespace) -> int:
-    from collectors.base import CollectorError
-    from collectors.prometheus import collect_prometheus
+    from memlens.collectors.base import CollectorError
+    from memlens.collectors.prometheus import collect_prometheus
     from memlens.warehouse import open_warehouse
 
     # The collector logs its errors for applications that configure logging; here they are printed once,
     # without a traceback, and without urllib3's retry chatter.
-    logging.getLogger("collectors.prometheus").addHandler(logging.NullHandler())
+    logging.getLogger("memlens.collectors.prometheus").addHandler(logging.NullHandler())
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     cfg = _cfg(args)
     warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()

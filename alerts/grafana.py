@@ -17,8 +17,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from alerts import promql
-from alerts.rules import STORAGE_PERIOD
+from memlens.alerts import promql
+from memlens.alerts.rules import STORAGE_PERIOD
 from memlens.config import Config
 
 UID = "memlens-mem0"

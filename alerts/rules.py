@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from alerts import promql
-from alerts.promql import num
+from memlens.alerts import promql
+from memlens.alerts.promql import num
 from memlens.config import Config
 
 SO = ("service", "op")

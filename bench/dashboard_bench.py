@@ -35,7 +35,7 @@ def build(path: Path, events: int) -> Path:
         stale.unlink()
     from memlens.config import load_config
     from memlens.warehouse import open_warehouse
-    from workloads.demo import generate_demo, load_demo
+    from memlens.workloads.demo import generate_demo, load_demo
 
     cfg = load_config()
     logs = Path(tempfile.mkdtemp(prefix="memlens-bench-")) / "logs"

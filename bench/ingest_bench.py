@@ -39,7 +39,7 @@ import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from collectors.oplog import collect_oplogs  # noqa: E402
+from memlens.collectors.oplog import collect_oplogs  # noqa: E402
 from memlens.config import Config, default_config  # noqa: E402
 from memlens.warehouse import connect  # noqa: E402
 

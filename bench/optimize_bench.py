@@ -29,8 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from memlens.config import load_config
-from optimize.cache_sim import SearchTrace, generation_keys, simulate, stack_distances
-from optimize.dedup import near_duplicate_pairs
+from memlens.optimize.cache_sim import SearchTrace, generation_keys, simulate, stack_distances
+from memlens.optimize.dedup import near_duplicate_pairs
 
 BASELINE_PREFIX = 200_000
 GLOBAL_SUBSET = 10_000

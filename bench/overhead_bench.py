@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from instrumentation import MemlensMetrics, OpLogWriter, instrument
-from workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env
+from memlens.instrumentation import MemlensMetrics, OpLogWriter, instrument
+from memlens.workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env
 
 TARGET_US = 50.0
 TARGET_SHARE = 0.01

@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from memlens import rollups  # noqa: E402
-from memlens.warehouse import connect, sql_files  # noqa: E402
+from memlens.resources import model_files  # noqa: E402
+from memlens.warehouse import connect  # noqa: E402
 
 END = datetime(2026, 11, 25)
 WEEK_START = END - timedelta(days=7)
@@ -94,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.events:,} events, median of {args.repeat} runs (seconds)\n")
 
     print(f"{'metric view (raw, exact)':45s} {'median s':>9s}")
-    for p in sql_files("metrics"):
-        view = p.stem.split("_", 1)[1]
+    for p in model_files("metrics"):
+        view = p.name.removesuffix(".sql").split("_", 1)[1]
         order = " ORDER BY latency_ms DESC LIMIT 100" if view == "metric_slow_ops" else ""
         # the view name comes from our own sql/ files
         t = median_seconds(lambda v=view, o=order: con.execute(f"SELECT * FROM {v}{o}").fetchall(), args.repeat)

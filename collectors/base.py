@@ -16,10 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from memlens import sqlfiles
+from memlens import resources
 from memlens.config import Config
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 EXCERPT_CHARS = 200
 WAREHOUSE_POLL_SECONDS = 0.05  # how often a collection retries opening a warehouse a reader holds
 
@@ -45,7 +44,8 @@ def excerpt(text: str) -> str:
 
 
 def read_sql(name: str) -> str:
-    return sqlfiles.read_sql(SQL_DIR, name)
+    """A collector query from `collectors/sql/` (shipped in the package)."""
+    return resources.read_sql(__package__, name)
 
 
 def utcnow() -> datetime:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import duckdb
 import pyarrow as pa
 
-from collectors.base import (
+from memlens.collectors.base import (
     CollectorError,
     IngestResult,
     collection_run,

@@ -25,7 +25,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from collectors.base import (
+from memlens import schema
+from memlens.collectors.base import (
     EXCERPT_CHARS,
     SECRET_PATTERN,
     CollectorError,
@@ -37,7 +38,6 @@ from collectors.base import (
     refresh_rollups,
     utcnow,
 )
-from memlens import schema
 from memlens.config import Config
 
 PLAIN_SUFFIXES = (".jsonl", ".log")

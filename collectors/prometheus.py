@@ -26,8 +26,8 @@ import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
-from alerts import promql
-from collectors.base import CollectorError, IngestResult, collection_run, redact, utcnow
+from memlens.alerts import promql
+from memlens.collectors.base import CollectorError, IngestResult, collection_run, redact, utcnow
 from memlens.config import Config
 
 log = logging.getLogger(__name__)

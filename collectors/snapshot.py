@@ -25,9 +25,9 @@ import duckdb
 import pyarrow as pa
 import yaml
 
-from collectors.base import CollectorError, IngestResult, collection_run, read_sql, utcnow
-from instrumentation.events import normalise_query
+from memlens.collectors.base import CollectorError, IngestResult, collection_run, read_sql, utcnow
 from memlens.config import Config, default_config
+from memlens.instrumentation.events import normalise_query
 
 ENTITY_KEYS = ("user_id", "agent_id", "run_id")
 # Payload keys Mem0 itself manages (mem0/memory/main.py core_and_promoted_keys): not user metadata.

@@ -7,20 +7,19 @@ sidebar filters, the demo banner, and the page navigation. Pages are thin: they 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import streamlit as st
 
-from dashboard import data, state
+from memlens.dashboard import data, state
+from memlens.resources import resource
 
-HERE = Path(__file__).parent
 ALL_LABEL = "All"
 
 st.set_page_config(page_title="memlens — Mem0 observability", page_icon=":material/monitoring:", layout="wide")
 
 
 def page(file: str, title: str, icon: str, default: bool = False) -> st.Page:
-    return st.Page(str(HERE / "app_pages" / file), title=title, icon=icon, default=default)
+    return st.Page(str(resource("memlens.dashboard", "app_pages", file)), title=title, icon=icon, default=default)
 
 
 PAGES = {

@@ -18,9 +18,9 @@ import pandas as pd
 
 from memlens.config import Config
 from memlens.health import Measured, growth_over
+from memlens.resources import read_text
 from memlens.warehouse import connect
 
-QUERIES_FILE = Path(__file__).with_name("queries.sql")
 _SECTION = re.compile(r"^-- name: ([\w@]+)\s*$", re.MULTILINE)
 _PARAM = re.compile(r"\$(\w+)")
 MONTH_DAYS = 30  # "storage growth per month" = over the last 30 days of history
@@ -32,7 +32,7 @@ def _load_queries(text: str) -> dict[str, str]:
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-QUERIES: dict[str, str] = _load_queries(QUERIES_FILE.read_text(encoding="utf-8"))
+QUERIES: dict[str, str] = _load_queries(read_text(__package__, "queries.sql"))
 FAST = "@fast"
 FILTER_DIMS = ("service", "user", "agent", "op", "model")
 _META = re.compile(r"^-- (dims|rollups):[ \t]*(.*)$", re.MULTILINE)
@@ -242,8 +242,8 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
         if events or not load_demo_if_empty:
             return Bootstrap(events, False, "")
         try:
-            from collectors.base import writer_lock
-            from workloads.demo import ensure_demo
+            from memlens.collectors.base import writer_lock
+            from memlens.workloads.demo import ensure_demo
 
             with writer_lock(None if str(path) == ":memory:" else Path(path), "dashboard: first-start demo"):
                 ensure_demo(con, cfg, progress=progress)

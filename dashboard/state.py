@@ -18,12 +18,12 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
 from memlens import cost_review
 from memlens.config import Config, load_config
+from memlens.dashboard import data, ui
 from memlens.health import Measured
+from memlens.optimize.advise import Advice, build_advice
 from memlens.warehouse import connect
-from optimize.advise import Advice, build_advice
 
 CTX_KEY = "_memlens_ctx"
 
@@ -128,7 +128,7 @@ def write_access(path: str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection for a collection run, under the collectors' warehouse lock (a running
     `memlens collect` refuses us, naming itself). The shared read-only connection is closed first (DuckDB allows
     one configuration per file in a process) and reopens lazily afterwards."""
-    from collectors.base import writer_lock
+    from memlens.collectors.base import writer_lock
 
     h = holder(path)
     with writer_lock(Path(path), what), h.lock:

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from instrumentation.events import normalise_query
+from memlens.instrumentation.events import normalise_query
 
 KEY_PREFIX = "mem0:search:"
 # Search arguments that change the answer; anything else (e.g. a stray limit=) is left out of the key

@@ -18,10 +18,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from instrumentation.cache import encode, search_key
-from instrumentation.events import EventBuilder, IdHasher, result_list
-from instrumentation.usage import CURRENT, Usage, embedding_model_of, hook_memory, llm_model_of
 from memlens.config import Config, default_config
+from memlens.instrumentation.cache import encode, search_key
+from memlens.instrumentation.events import EventBuilder, IdHasher, result_list
+from memlens.instrumentation.usage import CURRENT, Usage, embedding_model_of, hook_memory, llm_model_of
 from memlens.schema import OPS
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from memlens.config import Config, ConfigError, load_config
 
-SCENARIO_HELP = ("scenario YAML (see loadtest/scenarios/); its optional `memlens:` section overrides memlens "
-                 "settings such as prices, over $MEMLENS_CONFIG and the defaults. Default: the built-in scenario")
+SCENARIO_HELP = ("scenario YAML, or the name of a built-in one (limit10, cache-on, ...: loadtest/scenarios/); its "
+                 "optional `memlens:` section overrides memlens settings such as prices, over $MEMLENS_CONFIG and "
+                 "the defaults. Default: the built-in scenario")
 
 
 def _scenario(path: str | None, overrides: dict):
-    from loadtest.scenario import default_scenario, load_scenario
+    from memlens.loadtest.scenario import default_scenario, load_scenario
 
     return load_scenario(path, overrides) if path else default_scenario(**overrides)
 
@@ -35,7 +36,7 @@ def _log_root(args: argparse.Namespace) -> Path:
 def _guard(fn):
     """Scenario errors are user errors: one clear line, exit 2 (like memlens config errors)."""
     def wrapper(args: argparse.Namespace) -> int:
-        from loadtest.scenario import ScenarioError
+        from memlens.loadtest.scenario import ScenarioError
 
         try:
             return fn(args)
@@ -47,8 +48,8 @@ def _guard(fn):
 
 @_guard
 def cmd_loadtest(args: argparse.Namespace) -> int:
-    from loadtest.flows import run_loadtest
-    from loadtest.report import loadtest_report
+    from memlens.loadtest.flows import run_loadtest
+    from memlens.loadtest.report import loadtest_report
     from memlens.warehouse import open_warehouse
 
     overrides = {k: v for k, v in (("mode", args.mode), ("seed", args.seed)) if v is not None}
@@ -65,8 +66,8 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from loadtest.flows import run_benchmark
-    from loadtest.report import compare_report
+    from memlens.loadtest.flows import run_benchmark
+    from memlens.loadtest.report import compare_report
     from memlens.warehouse import open_warehouse
 
     scenario = _scenario(args.scenario, {})
@@ -79,9 +80,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_compare(args: argparse.Namespace) -> int:
-    from loadtest.flows import run_compare
-    from loadtest.report import compare_report
-    from loadtest.scenario import load_scenario
+    from memlens.loadtest.flows import run_compare
+    from memlens.loadtest.report import compare_report
+    from memlens.loadtest.scenario import load_scenario
     from memlens.warehouse import open_warehouse
 
     a, b = load_scenario(args.a), load_scenario(args.b)

@@ -19,8 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from loadtest.plan import OpRequest, UserPlan
-from loadtest.scenario import SearchArgs
+from memlens.loadtest.plan import OpRequest, UserPlan
+from memlens.loadtest.scenario import SearchArgs
 
 PROGRESS_TICK_S = 0.5
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from instrumentation.events import IdHasher
-from loadtest.logcheck import LogCheck, check_run_log
-from loadtest.runner import Session
-from loadtest.scenario import Scenario
-from loadtest.stats import COMPARED_METRICS, RatioSpread, ramp_levels, ratio_spread
 from memlens.config import Config
+from memlens.instrumentation.events import IdHasher
+from memlens.loadtest.logcheck import LogCheck, check_run_log
+from memlens.loadtest.runner import Session
+from memlens.loadtest.scenario import Scenario
+from memlens.loadtest.stats import COMPARED_METRICS, RatioSpread, ramp_levels, ratio_spread
 
 # Scenario fields that define the workload: a comparison applies A's to both sides. (`mode`, sync Memory vs
 # AsyncMemory, is a client choice and stays each side's own: thread vs async is a fair question to compare.)

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import duckdb
 
-from instrumentation.events import IdHasher, query_hash
-from loadtest.driver import IssuedOp
-from memlens.sqlfiles import read_sql
+from memlens.instrumentation.events import IdHasher, query_hash
+from memlens.loadtest.driver import IssuedOp
+from memlens.resources import read_sql
 
 Signature = tuple[str, str, str | None, str | None]
 PLAIN_IDS = IdHasher(None)  # ids logged as they are (instrumentation.hash_user_ids off)
 
-_LOGGED_SQL = read_sql(__file__, "logged_events.sql")
+_LOGGED_SQL = read_sql(__package__, "logged_events.sql")
 
 
 def issued_signature(op: IssuedOp, hasher: IdHasher = PLAIN_IDS) -> Signature:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from loadtest.scenario import OPS_IN_MIX, Mix
-from workloads import mix as mix_vocabulary
+from memlens.loadtest.scenario import OPS_IN_MIX, Mix
+from memlens.workloads import mix as mix_vocabulary
 
 # The same vocabulary as `memlens workload` (workloads/mix.py), so load-test texts look like its texts.
 # The load test needs its own plan: scenario-set weights, think time, a seed per round (A and B get the

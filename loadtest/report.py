@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from loadtest.flows import FlowResult, ratios
-from loadtest.stats import COMPARED_METRICS, verdict
 from memlens.config import Config
+from memlens.loadtest.flows import FlowResult, ratios
+from memlens.loadtest.stats import COMPARED_METRICS, verdict
 
 
 def _f(value: Any, fmt: str = "{:.1f}", none: str = "-") -> str:

@@ -20,11 +20,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from loadtest.driver import LoopRunner, PhaseResult, preload, run_async, run_threads, warm_up
-from loadtest.plan import UserPlan
-from loadtest.scenario import Scenario, ScenarioError
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
+from memlens.loadtest.driver import LoopRunner, PhaseResult, preload, run_async, run_threads, warm_up
+from memlens.loadtest.plan import UserPlan
+from memlens.loadtest.scenario import Scenario, ScenarioError
+from memlens.resources import read_sql
 
 PRELOAD_ROUND = 0  # preload draws from its own seeded stream; measured rounds are 1, 2, ...
 
@@ -43,7 +43,7 @@ def build_client(scenario: Scenario, workdir: Path) -> tuple[Any, str | None]:
         from mem0 import AsyncMemoryClient, MemoryClient
 
         return (AsyncMemoryClient if is_async else MemoryClient)(api_key=key), None
-    from workloads.offline_mem0 import EMBEDDING_MODEL, offline_config, prepare_offline_env
+    from memlens.workloads.offline_mem0 import EMBEDDING_MODEL, offline_config, prepare_offline_env
 
     prepare_offline_env(workdir / "mem0home")  # telemetry off before mem0 is imported
     from mem0 import AsyncMemory, Memory
@@ -61,7 +61,7 @@ def build_cache(scenario: Scenario) -> Any:
     c = scenario.cache
     if not c.enabled:
         return None
-    from instrumentation.cache import RedisSearchCache, SearchCache
+    from memlens.instrumentation.cache import RedisSearchCache, SearchCache
 
     if c.backend == "memory":
         return SearchCache(c.ttl_s, c.max_entries)
@@ -139,7 +139,7 @@ class Session:
     _targets: list[Target] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from instrumentation import OpLogWriter
+        from memlens.instrumentation import OpLogWriter
 
         self.group_id = self.group_id or new_group_id(self.kind)
         self.log_dir = Path(self.log_root) / self.group_id
@@ -158,7 +158,7 @@ class Session:
     def run(self, target: Target, users: int, *, round_no: int = 1, duration_s: float | None = None,
             ops_per_user: int | None = None, variant: str | None = None, kind: str | None = None,
             label: str | None = None) -> RunRecord:
-        from instrumentation import instrument
+        from memlens.instrumentation import instrument
 
         run_id = f"{self.group_id}-{len(self.runs) + 1:02d}"
         plans = target.plans(users, round_no)
@@ -179,8 +179,8 @@ class Session:
 
     def store(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """Collect this session's logs, record its runs, and return their metric_run_summary rows (run order)."""
-        from collectors.oplog import collect_oplogs
         from memlens import __version__
+        from memlens.collectors.oplog import collect_oplogs
 
         self._writer.flush()
         collect_oplogs(con, [self.log_dir], self.cfg)
@@ -190,7 +190,7 @@ class Session:
                  _naive_utc(r.phase.started_at), _naive_utc(r.phase.finished_at), r.phase.wall_s,
                  len(r.phase.issued), r.phase.errors, r.scenario.model_dump_json(), __version__)
                 for r in self.runs]
-        con.executemany(read_sql(__file__, "insert_run.sql"), rows)
+        con.executemany(read_sql(__package__, "insert_run.sql"), rows)
         return run_summaries(con, [r.run_id for r in self.runs])
 
     def close(self) -> None:

@@ -8,10 +8,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from loadtest.stats import COMPARED_METRICS
-from memlens.sqlfiles import read_sql
+from memlens.loadtest.stats import COMPARED_METRICS
+from memlens.resources import read_sql
 
-_RUNS_SQL = read_sql(__file__, "runs_list.sql")
+_RUNS_SQL = read_sql(__package__, "runs_list.sql")
 
 # What the side-by-side table shows, in order: column -> label.
 SIDE_BY_SIDE = {

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from memlens.resources import read_text, resource
+
 OPS_IN_MIX = ("search", "add", "update", "delete", "get", "get_all")
 
 
@@ -169,12 +171,22 @@ def parse_scenario(text: str, source: str = "<scenario>", overrides: dict[str, A
         raise ScenarioError("; ".join(problems)) from exc
 
 
+def builtin_scenarios() -> list[str]:
+    """Names of the example scenarios shipped in the package (`loadtest/scenarios/NAME.yaml`)."""
+    return sorted(p.name.removesuffix(".yaml") for p in resource(__package__, "scenarios").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A scenario file, or the name of a shipped example (`limit10`, `cache-on`, ...) when no such file exists."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ScenarioError(f"scenario file not found: {path}") from exc
+        if str(path) not in builtin_scenarios():
+            raise ScenarioError(f"scenario file not found: {path} (built-in scenarios: "
+                                f"{', '.join(builtin_scenarios())})") from exc
+        text = read_text(__package__, "scenarios", f"{path}.yaml")
     return parse_scenario(text, str(path), overrides)
 
 

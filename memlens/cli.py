@@ -20,7 +20,7 @@ Data flows one way: instrumented Mem0 -> operation logs / Prometheus metrics -> 
 
 
 # Packages that add their own subcommands: each module has `register(subparsers, common_parent_parser)`.
-COMMAND_MODULES: tuple[str, ...] = ("alerts.cli", "loadtest.cli", "optimize.cli")
+COMMAND_MODULES: tuple[str, ...] = ("memlens.alerts.cli", "memlens.loadtest.cli", "memlens.optimize.cli")
 
 
 def _cfg(args: argparse.Namespace) -> Config:
@@ -32,8 +32,8 @@ def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from collectors.base import collection_warehouse
-    from collectors.oplog import collect_oplogs
+    from memlens.collectors.base import collection_warehouse
+    from memlens.collectors.oplog import collect_oplogs
 
     cfg = _cfg(args)
     paths = [Path(p) for p in args.paths] or [cfg.log_dir()]
@@ -44,8 +44,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_collect_history(args: argparse.Namespace) -> int:
-    from collectors.base import collection_warehouse
-    from collectors.history import collect_history, default_history_db
+    from memlens.collectors.base import collection_warehouse
+    from memlens.collectors.history import collect_history, default_history_db
 
     cfg = _cfg(args)
     db = Path(args.db) if args.db else default_history_db()
@@ -56,8 +56,8 @@ def cmd_collect_history(args: argparse.Namespace) -> int:
 
 
 def cmd_collect_snapshot(args: argparse.Namespace) -> int:
-    from collectors.base import collection_warehouse
-    from collectors.snapshot import snapshot_from_cli
+    from memlens.collectors.base import collection_warehouse
+    from memlens.collectors.snapshot import snapshot_from_cli
 
     cfg = _cfg(args)
     with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect snapshot") as con:
@@ -67,14 +67,14 @@ def cmd_collect_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from workloads.demo import run_demo
+    from memlens.workloads.demo import run_demo
 
     cfg = _cfg(args)
     return run_demo(args, cfg, _warehouse(args, cfg))
 
 
 def cmd_workload(args: argparse.Namespace) -> int:
-    from workloads.real import run_workload
+    from memlens.workloads.real import run_workload
 
     cfg = _cfg(args)
     return run_workload(args, cfg, _warehouse(args, cfg))
@@ -111,9 +111,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Start the Streamlit app bound to localhost."""
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
-            "--server.port", str(args.port), "--browser.gatherUsageStats", "false"]
+    import tomllib
+
+    from memlens.resources import read_text, resource
+
+    settings = tomllib.loads(read_text("memlens.dashboard", "streamlit.toml"))
+    flags = [f"--{section}.{key}={value if not isinstance(value, bool) else str(value).lower()}"
+             for section, values in settings.items() for key, value in values.items()]
+    app = resource("memlens.dashboard", "app.py")
+    argv = [sys.executable, "-m", "streamlit", "run", str(app), *flags, "--server.address", args.address,
+            "--server.port", str(args.port)]
     if args.warehouse:
         os.environ["MEMLENS_WAREHOUSE"] = str(Path(args.warehouse).expanduser())
     if args.config:
@@ -156,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--user", action="append", default=[], help="limit to these user ids (repeatable)")
     s.add_argument("--store-text", action="store_true", help="also store memory texts (off by default)")
     s.set_defaults(func=cmd_collect_snapshot)
-    importlib.import_module("alerts.cli").add_collect_prometheus(csub, common)  # Prometheus range queries
+    importlib.import_module("memlens.alerts.cli").add_collect_prometheus(csub, common)  # Prometheus range queries
 
     d = sub.add_parser("demo", parents=[common], help="generate a labelled synthetic demo workload and load it",
                        description="Write synthetic but realistic schema-v1 logs (diurnal load, heavy-tailed "
@@ -209,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from collectors.base import CollectorError
+    from memlens.collectors.base import CollectorError
 
     args = build_parser().parse_args(argv)
     try:

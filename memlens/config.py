@@ -12,8 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from memlens import paths
-
-DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+from memlens.resources import read_text
 
 
 class _Strict(BaseModel):
@@ -272,21 +271,32 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _parse_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
-    return data
+    return _parse_yaml(text, str(path))
+
+
+def defaults_text() -> str:
+    """The documented defaults (`memlens/defaults.yaml`, shipped in the package)."""
+    return read_text(__package__, "defaults.yaml")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults, then the file at `path` (or $MEMLENS_CONFIG), then `overrides`, validated."""
-    data = _read_yaml(DEFAULTS_FILE)
+    data = _parse_yaml(defaults_text(), "memlens/defaults.yaml")
     source = "defaults"
     path = path or os.environ.get("MEMLENS_CONFIG")
     if path:

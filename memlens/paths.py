@@ -13,6 +13,3 @@ def data_dir() -> Path:
     home = os.environ.get("MEMLENS_HOME")
     return Path(home).expanduser() if home else Path(platformdirs.user_data_dir("memlens"))
 
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = REPO_ROOT / "sql"

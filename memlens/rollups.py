@@ -16,32 +16,29 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from memlens.paths import SQL_DIR
-from memlens.sqlfiles import read_sql
+from memlens.resources import MODELS, model_files, read_text
 
-ROLLUP_DIR = SQL_DIR / "rollups"
 STATE_FILE = "090_agg_refresh_state.sql"
-QUERY_DIR = ROLLUP_DIR / "queries"  # fixed, parameterised queries over the rollups (not applied by refresh)
 
 
 HIST_PER_DECADE = 50  # log-spaced latency buckets per decade of milliseconds
 MAX_RELATIVE_ERROR = 10 ** (1 / HIST_PER_DECADE) - 1  # a bucket's width: bound on a percentile's error
 
-SETTINGS_KEY_SQL = read_sql(QUERY_DIR, "settings_key.sql")
+SETTINGS_KEY_SQL = read_text(MODELS, "rollups", "queries", "settings_key.sql")
 
-HIST_SQL = read_sql(QUERY_DIR, "latency_hist.sql")
+HIST_SQL = read_text(MODELS, "rollups", "queries", "latency_hist.sql")
 GROUP_KEYS = ("day", "service", "op")
 
-SUMMARY_SQL = read_sql(QUERY_DIR, "summary.sql")
+SUMMARY_SQL = read_text(MODELS, "rollups", "queries", "summary.sql")
 STORAGE_SQL = "SELECT memories, bytes, storage_growth_month, storage_growth_week FROM metric_storage_summary"
 
-SINCE_SQL = read_sql(QUERY_DIR, "since.sql")
+SINCE_SQL = read_text(MODELS, "rollups", "queries", "since.sql")
 
 
 @dataclass(frozen=True)
@@ -56,12 +53,12 @@ class RefreshResult:
         return f"rollups refreshed ({scope}) in {self.seconds:.2f} s ({parts})"
 
 
-def rollup_files() -> list[Path]:
-    return sorted(p for p in ROLLUP_DIR.glob("*.sql") if p.name != STATE_FILE)
+def rollup_files() -> list[Traversable]:
+    return [p for p in model_files("rollups") if p.name != STATE_FILE]
 
 
-def _table_name(path: Path) -> str:
-    return path.stem.split("_", 1)[1]
+def _table_name(path: Traversable) -> str:
+    return path.name.removesuffix(".sql").split("_", 1)[1]
 
 
 def settings_key(con: duckdb.DuckDBPyConnection) -> str:
@@ -127,7 +124,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, *, full: bool) -> RefreshResult:
                 con.from_arrow(kept).insert_into(table)
             rows[table] = con.table(table).count("*").fetchall()[0][0]
         seconds = time.perf_counter() - t0
-        con.execute((ROLLUP_DIR / STATE_FILE).read_text(encoding="utf-8"),
+        con.execute(read_text(MODELS, "rollups", STATE_FILE),
                     {"settings_key": settings_key(con), "per_decade": HIST_PER_DECADE, "seconds": seconds})
         con.execute("COMMIT")
     except BaseException:

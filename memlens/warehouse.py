@@ -14,22 +14,18 @@ from pathlib import Path
 import duckdb
 
 from memlens.config import Config, default_config
-from memlens.paths import SQL_DIR
+from memlens.resources import model_files
 
 LAYERS = ("raw", "staged", "metrics")
 
 
-def sql_files(layer: str) -> list[Path]:
-    return sorted((SQL_DIR / layer).glob("*.sql"))
-
-
 def view_names() -> list[str]:
     """Names of the staged and metrics views (file stem without its numeric order prefix)."""
-    return [p.stem.split("_", 1)[1] for layer in LAYERS[1:] for p in sql_files(layer)]
+    return [p.name.removesuffix(".sql").split("_", 1)[1] for layer in LAYERS[1:] for p in model_files(layer)]
 
 
 def apply_layer(con: duckdb.DuckDBPyConnection, layer: str) -> None:
-    for path in sql_files(layer):
+    for path in model_files(layer):
         try:
             con.execute(path.read_text(encoding="utf-8"))
         except duckdb.Error as exc:

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 
 from memlens.config import Config
-from optimize import savings as sv
-from optimize.archival import ArchivalReport, archival_projection
-from optimize.cache_sim import CacheWhatIf, load_trace, simulate
-from optimize.dedup import DedupReport, dedup_report
-from optimize.forecast import Forecast, forecast
-from optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
-from optimize.pruning import PruningReport, pruning_candidates
-from optimize.vector_store import StoreAdvice, advise_store
+from memlens.optimize import savings as sv
+from memlens.optimize.archival import ArchivalReport, archival_projection
+from memlens.optimize.cache_sim import CacheWhatIf, load_trace, simulate
+from memlens.optimize.dedup import DedupReport, dedup_report
+from memlens.optimize.forecast import Forecast, forecast
+from memlens.optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
+from memlens.optimize.pruning import PruningReport, pruning_candidates
+from memlens.optimize.vector_store import StoreAdvice, advise_store
 
 _TOTALS_SQL = "SELECT (SELECT sum(total_cost_usd) FROM stg_op_costs), (SELECT sum(latency_ms) FROM raw_op_events)"
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from memlens.config import Config
-from optimize.inventory import storage_bytes
+from memlens.optimize.inventory import storage_bytes
 
 TIERS = ("active", "archive", "cold")
 

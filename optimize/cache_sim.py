@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
+from memlens.resources import read_sql
 
 _SHARDS_MODULUS = 1 << 24
 # Plots need a few hundred points, not millions.
@@ -417,9 +417,9 @@ def _lru_plot_sizes(configured: tuple[int, ...], distinct: int) -> np.ndarray:
     return np.unique(np.concatenate([np.asarray(configured, np.int64), sweep]))
 
 
-_SEARCHES_SQL = read_sql(__file__, "cache_sim_searches.sql")
+_SEARCHES_SQL = read_sql(__package__, "cache_sim_searches.sql")
 
-_WRITES_SQL = read_sql(__file__, "cache_sim_writes.sql")
+_WRITES_SQL = read_sql(__package__, "cache_sim_writes.sql")
 
 
 def load_trace(con: duckdb.DuckDBPyConnection, since: object = None, until: object = None) -> SearchTrace:

@@ -49,8 +49,8 @@ def _memory(path: str) -> Any:
 
 
 def _vectors(args: argparse.Namespace, con: Any, memory: Any) -> tuple[dict | None, str]:
-    from optimize.dedup import vectors_from_local_model, vectors_from_qdrant
-    from optimize.inventory import load_memories
+    from memlens.optimize.dedup import vectors_from_local_model, vectors_from_qdrant
+    from memlens.optimize.inventory import load_memories
 
     if memory is not None:
         if getattr(memory.config.vector_store, "provider", None) == "qdrant":
@@ -95,10 +95,10 @@ def print_advice(advice: Any, cfg: Config, details: bool) -> None:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    from memlens.optimize.advise import build_advice
+    from memlens.optimize.dedup import delete_duplicates
+    from memlens.optimize.vector_store import cache_config_code
     from memlens.warehouse import open_warehouse
-    from optimize.advise import build_advice
-    from optimize.dedup import delete_duplicates
-    from optimize.vector_store import cache_config_code
 
     cfg = load_config(args.config)
     if args.delete_duplicates and not args.mem0_config:

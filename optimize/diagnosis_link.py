@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from memlens.diagnosis import NodeResult
 from memlens.health import format_value
-from optimize.savings import Saving
+from memlens.optimize.savings import Saving
 
 ACTION_SAVINGS: dict[str, tuple[str, ...]] = {
     # Query performance issues

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
+from memlens.resources import read_sql
 
 _SEED = 20260101  # fixed: the same data gives the same interval
 
 _DAILY_SQL = "SELECT day, total_cost_usd FROM metric_cost_daily ORDER BY day"
 
-_DRIVERS_SQL = read_sql(__file__, "forecast_drivers.sql")
+_DRIVERS_SQL = read_sql(__package__, "forecast_drivers.sql")
 
 
 @dataclass(frozen=True)

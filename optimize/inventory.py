@@ -6,12 +6,12 @@ import duckdb
 import pandas as pd
 
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
+from memlens.resources import read_sql
 
-_MEMORIES_SQL = read_sql(__file__, "inventory_memories.sql")
+_MEMORIES_SQL = read_sql(__package__, "inventory_memories.sql")
 
-_ACCESS_SQL = read_sql(__file__, "inventory_access.sql")
-_EMBEDDING_MODEL_SQL = read_sql(__file__, "inventory_embedding_model.sql")
+_ACCESS_SQL = read_sql(__package__, "inventory_access.sql")
+_EMBEDDING_MODEL_SQL = read_sql(__package__, "inventory_embedding_model.sql")
 
 
 def load_memories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

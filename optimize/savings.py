@@ -14,11 +14,11 @@ import duckdb
 import pandas as pd
 
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
-from optimize.archival import ArchivalReport
-from optimize.cache_sim import CacheWhatIf
-from optimize.dedup import DedupReport
-from optimize.pruning import PruningReport
+from memlens.optimize.archival import ArchivalReport
+from memlens.optimize.cache_sim import CacheWhatIf
+from memlens.optimize.dedup import DedupReport
+from memlens.optimize.pruning import PruningReport
+from memlens.resources import read_sql
 
 DAYS_PER_MONTH = 30.0
 
@@ -51,7 +51,7 @@ def period_days(con: duckdb.DuckDBPyConnection) -> float:
     return max((row[0] or 0.0) / 86400.0, 1.0)
 
 
-_BY_TOP_K_SQL = read_sql(__file__, "savings_by_top_k.sql")
+_BY_TOP_K_SQL = read_sql(__package__, "savings_by_top_k.sql")
 
 
 def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -76,7 +76,7 @@ def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Sav
                        f"results per search fall from {over['avg_results'].mean():.1f} to {ref['avg_results']:.1f}")
 
 
-_BY_SCOPE_SQL = read_sql(__file__, "savings_by_scope.sql")
+_BY_SCOPE_SQL = read_sql(__package__, "savings_by_scope.sql")
 
 
 def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
@@ -94,7 +94,7 @@ def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
                   note=f"unscoped {avg_un:.1f} ms vs scoped {avg_sc:.1f} ms avg")
 
 
-_RERANK_SQL = read_sql(__file__, "savings_rerank.sql")
+_RERANK_SQL = read_sql(__package__, "savings_rerank.sql")
 
 
 def rerank_off(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -127,7 +127,7 @@ def caching(sim: CacheWhatIf, days: float) -> Saving:
                   note=target)
 
 
-_EMBED_SQL = read_sql(__file__, "savings_embedding.sql")
+_EMBED_SQL = read_sql(__package__, "savings_embedding.sql")
 
 
 def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -146,7 +146,7 @@ def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: fl
                   note="" if len(dearer) else f"no model priced above {to} in use")
 
 
-_BATCH_SQL = read_sql(__file__, "savings_batch_adds.sql")
+_BATCH_SQL = read_sql(__package__, "savings_batch_adds.sql")
 
 
 def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
@@ -167,7 +167,7 @@ def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Savi
                   note="memory.add(messages, user_id=...) once per burst (reference 6.1)")
 
 
-_REEMBED_SQL = read_sql(__file__, "savings_reembedding.sql")
+_REEMBED_SQL = read_sql(__package__, "savings_reembedding.sql")
 
 
 def reembedding(con: duckdb.DuckDBPyConnection, days: float) -> Saving:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import duckdb
 
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
+from memlens.resources import read_sql
 
-_MEASURE_SQL = read_sql(__file__, "vector_store_measure.sql")
+_MEASURE_SQL = read_sql(__package__, "vector_store_measure.sql")
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def cache_config_code(kind: str, ttl_s: float, max_entries: int) -> str:
     ttl = round(ttl_s)
     if kind == "lru":
         return f'''from instrumentation import instrument
-from instrumentation.cache import SearchCache
+from memlens.instrumentation.cache import SearchCache
 
 # In-process TTL + LRU cache; a user's entries are dropped on that user's add/update/delete/delete_all.
 memory = instrument(memory, cache=SearchCache(ttl_s={ttl}, max_entries={max_entries}))
@@ -152,8 +152,8 @@ memory = instrument(memory, cache=SearchCache(ttl_s={ttl}, max_entries={max_entr
 
 import redis
 
-from instrumentation import instrument
-from instrumentation.cache import RedisSearchCache
+from memlens.instrumentation import instrument
+from memlens.instrumentation.cache import RedisSearchCache
 
 # Shared cache (keys mem0:search:{{user_id}}:{{md5}}, SETEX {ttl} s); the URL comes from the environment.
 client = redis.Redis.from_url(os.environ["REDIS_URL"])

@@ -17,8 +17,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from promtool_cases import render_tests  # noqa: E402
 
-from alerts.grafana import render_dashboard  # noqa: E402
-from alerts.rules import render_rules  # noqa: E402
+from memlens.alerts.grafana import render_dashboard  # noqa: E402
+from memlens.alerts.rules import render_rules  # noqa: E402
 from memlens.config import load_config  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"

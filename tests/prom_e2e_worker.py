@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env  # noqa: E402
+from memlens.workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env  # noqa: E402
 
 SERVICE = "e2e-mem0"
 OPS = ("add", "search", "get_all", "update", "delete")
@@ -37,8 +37,8 @@ def main() -> int:
     port, log_dir, workdir = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     min_s, max_s = float(sys.argv[4]), float(sys.argv[5])
     prepare_offline_env(workdir / "mem0home")
-    from instrumentation import OpLogWriter, SearchCache, instrument
-    from instrumentation.metrics import MemlensMetrics, start_metrics_server
+    from memlens.instrumentation import OpLogWriter, SearchCache, instrument
+    from memlens.instrumentation.metrics import MemlensMetrics, start_metrics_server
 
     metrics = MemlensMetrics()
     # Zero-valued children for every series the workload will touch: Prometheus sees them at 0 before the

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from prometheus_client.utils import floatToGoString
 
-from alerts import promql
-from alerts.rules import BURN_WINDOWS, rule_groups
+from memlens.alerts import promql
+from memlens.alerts.rules import BURN_WINDOWS, rule_groups
 from memlens.config import Config
 
 SERVICE = "checkout"

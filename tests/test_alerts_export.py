@@ -14,9 +14,9 @@ import pytest
 import yaml
 from promtool_cases import humanize_duration, humanize_percentage, render_tests
 
-from alerts import promql
-from alerts.grafana import expressions, render_dashboard
-from alerts.rules import render_rules, rule_groups
+from memlens.alerts import promql
+from memlens.alerts.grafana import expressions, render_dashboard
+from memlens.alerts.rules import render_rules, rule_groups
 from memlens.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ import json
 import sqlite3
 import threading
 
-from collectors.base import writer_lock
 from memlens.cli import main
+from memlens.collectors.base import writer_lock
 from memlens.warehouse import connect
 
 

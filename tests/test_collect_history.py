@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import CollectorError
-from collectors.history import collect_history, default_history_db
+from memlens.collectors.base import CollectorError
+from memlens.collectors.history import collect_history, default_history_db
 
 # mem0 2.2.1's history table, as mem0/memory/storage.py creates it.
 CREATE = """CREATE TABLE history (id TEXT PRIMARY KEY, memory_id TEXT, old_memory TEXT, new_memory TEXT,
@@ -115,7 +115,7 @@ def test_default_history_db_follows_mem0_dir(monkeypatch, tmp_path):
 
 @pytest.mark.mem0
 def test_history_of_a_real_offline_memory(con, tmp_path):
-    from workloads.offline_mem0 import offline_memory
+    from memlens.workloads.offline_mem0 import offline_memory
 
     memory = offline_memory(tmp_path / "m")
     added = memory.add("I like green tea", user_id="alice", infer=False)["results"]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors import oplog
-from collectors.base import SQL_DIR, WarehouseLocked, writer_lock
-from collectors.oplog import LineReader, OplogLoader, collect_oplogs
 from memlens import schema
+from memlens.collectors import oplog
+from memlens.collectors.base import WarehouseLocked, read_sql, writer_lock
+from memlens.collectors.oplog import LineReader, OplogLoader, collect_oplogs
 from memlens.config import default_config, load_config
 from memlens.warehouse import connect
 
@@ -422,18 +422,18 @@ def test_second_collection_fails_fast_naming_the_lock_holder(tmp_path):
 
 
 def test_missing_path_is_a_clear_error(con, tmp_path):
-    from collectors.base import CollectorError
+    from memlens.collectors.base import CollectorError
 
     with pytest.raises(CollectorError, match=r"nope\.jsonl: no such file or folder"):
         collect_oplogs(con, [tmp_path / "nope.jsonl"], CFG)
 
 
 def test_check_sql_lists_every_schema_field_in_order():
-    text = (SQL_DIR / "oplog_check.sql").read_text()
+    text = read_sql("oplog_check.sql")
     struct = json.loads(re.search(r"from_json\(line,\s*'(\{.*?\})'\)", text, re.S).group(1))
     names = [f.name for f in schema.FIELDS]
     assert list(struct) == names
-    reasons = (SQL_DIR / "oplog_reasons.sql").read_text()
+    reasons = read_sql("oplog_reasons.sql")
     nulls = re.search(r"\[([^\]]*)\] AS typed_null", reasons, re.S).group(1)
     assert [re.sub(r'^"|"? IS NULL$', "", x.strip()).replace("ts_text", "ts") for x in nulls.split(",")] == names
     typed = re.search(r"cast\n(.*?) AS n_typed", text, re.S).group(1)

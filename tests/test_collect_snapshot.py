@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from collectors.base import CollectorError
-from collectors.snapshot import snapshot_from_cli, snapshot_oss, snapshot_platform, text_hash
+from memlens.collectors.base import CollectorError
+from memlens.collectors.snapshot import snapshot_from_cli, snapshot_oss, snapshot_platform, text_hash
 
 
 def test_text_hash_normalises():
@@ -24,7 +24,7 @@ def test_text_hash_normalises():
 
 @pytest.mark.mem0
 def test_snapshot_of_a_real_offline_memory(con, tmp_path):
-    from workloads.offline_mem0 import offline_memory
+    from memlens.workloads.offline_mem0 import offline_memory
 
     memory = offline_memory(tmp_path / "m")
     a1 = memory.add("I like green tea", user_id="alice", metadata={"topic": "food", "source": "chat"},

@@ -224,7 +224,7 @@ def test_demo_banner_only_with_demo_rows(tmp_path, monkeypatch):
 
 
 def test_unknown_query_name_and_missing_parameter(warehouse):
-    from dashboard import data
+    from memlens.dashboard import data
 
     con = data.open_readonly(warehouse)
     try:
@@ -266,7 +266,7 @@ def test_collect_button_loads_logs_and_the_pages_follow(warehouse, tmp_path):
 def test_collect_refused_while_another_collection_holds_the_lock(warehouse, tmp_path):
     import threading
 
-    from collectors.base import writer_lock
+    from memlens.collectors.base import writer_lock
 
     log = _write_log(tmp_path / "oplog-extra.jsonl", 1)
     at = _goto(_app(), "sources")

@@ -36,10 +36,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory) -> Path:
-    from collectors.oplog import collect_oplogs
+    from memlens.collectors.oplog import collect_oplogs
     from memlens.config import load_config
     from memlens.warehouse import open_warehouse
-    from workloads.demo import generate_demo
+    from memlens.workloads.demo import generate_demo
 
     root = tmp_path_factory.mktemp("browser")
     files = generate_demo(root / "demo-logs", events=DEMO_EVENTS, days=21, users=50, seed=3)
@@ -47,7 +47,7 @@ def demo_warehouse(tmp_path_factory) -> Path:
     cfg = load_config()
     with open_warehouse(path, cfg) as con:
         try:  # the real demo loader (op logs, history, rollups)
-            from workloads.demo import load_demo
+            from memlens.workloads.demo import load_demo
 
             load_demo(con, files, cfg)
         except ImportError:  # a build without the history collector: op logs only

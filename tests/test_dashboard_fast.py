@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from dashboard_fixtures import make_warehouse
 
-from dashboard import data
 from memlens import rollups
 from memlens.config import load_config
+from memlens.dashboard import data
 from memlens.warehouse import connect
 
 FAST_EXACT = data.Speed(rollups_fresh=True, histogram_percentiles=False)

@@ -11,7 +11,7 @@ import streamlit as st
 from memlens import rollups
 from memlens.config import default_config
 from memlens.warehouse import connect
-from workloads import demo
+from memlens.workloads import demo
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 EVENTS = 1500
@@ -58,7 +58,7 @@ def test_ensure_demo_reports_each_step_and_refreshes_the_rollups_once(tmp_path, 
 
 
 def test_the_collectors_still_refresh_on_their_own(tmp_path, small_demo):
-    from collectors.oplog import collect_oplogs
+    from memlens.collectors.oplog import collect_oplogs
 
     files = demo.generate_demo(tmp_path / "logs", EVENTS, 2, 10, 1)
     with connect(tmp_path / "w.duckdb") as con:

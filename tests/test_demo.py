@@ -10,7 +10,7 @@ import pytest
 
 from memlens.config import default_config
 from memlens.warehouse import connect
-from workloads import demo
+from memlens.workloads import demo
 
 END = datetime(2026, 11, 20, 12, tzinfo=UTC)
 EVENTS, DAYS, USERS, SEED = 20_000, 14, 40, 5

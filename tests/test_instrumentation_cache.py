@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from instrumentation.cache import RedisSearchCache, SearchCache, search_key
+from memlens.instrumentation.cache import RedisSearchCache, SearchCache, search_key
 
 KEY = re.compile(r"^mem0:search:alice:[0-9a-f]{32}$")
 
@@ -103,7 +103,7 @@ def test_redis_cache_setex_and_scan_invalidation(redis_client):
 
 @pytest.fixture(scope="module")
 def memory(tmp_path_factory):
-    from workloads.offline_mem0 import offline_memory
+    from memlens.workloads.offline_mem0 import offline_memory
 
     m = offline_memory(tmp_path_factory.mktemp("mem0-cache"))
     yield m
@@ -113,7 +113,7 @@ def memory(tmp_path_factory):
 @pytest.mark.mem0
 @pytest.mark.parametrize("backend", ["memory", "redis"])
 def test_instrumented_cache_hit_miss_bypass_and_invalidation(memory, backend, request, tmp_path):
-    from instrumentation import OpLogWriter, instrument
+    from memlens.instrumentation import OpLogWriter, instrument
 
     if backend == "redis":
         client = request.getfixturevalue("redis_client")

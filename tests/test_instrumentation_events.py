@@ -6,8 +6,8 @@ import hashlib
 
 from prometheus_client import CollectorRegistry
 
-from instrumentation.events import EventBuilder, IdHasher, normalise_query, query_hash
-from instrumentation.metrics import LATENCY_BUCKETS, MemlensMetrics
+from memlens.instrumentation.events import EventBuilder, IdHasher, normalise_query, query_hash
+from memlens.instrumentation.metrics import LATENCY_BUCKETS, MemlensMetrics
 
 
 def test_query_hash_normalises_nfkc_case_and_spaces():
@@ -114,7 +114,7 @@ def test_metrics_from_known_events():
 def test_metrics_server_serves_metrics():
     import urllib.request
 
-    from instrumentation.metrics import start_metrics_server
+    from memlens.instrumentation.metrics import start_metrics_server
 
     reg = CollectorRegistry()
     m = MemlensMetrics(reg)
@@ -134,7 +134,7 @@ def test_metrics_server_serves_metrics():
 def test_timestamps_and_event_ids():
     import uuid
 
-    from instrumentation.events import event_id, utc_iso
+    from memlens.instrumentation.events import event_id, utc_iso
 
     assert utc_iso(1764000000.25) == "2025-11-24T16:00:00.250000Z"
     assert utc_iso(1764000000.5) == "2025-11-24T16:00:00.500000Z"  # same second: cached prefix
@@ -148,7 +148,7 @@ def test_timestamps_and_event_ids():
 def test_embedder_without_tokenizer_counts_each_text_once_and_estimates():
     from mem0.embeddings.base import EmbeddingBase
 
-    from instrumentation.usage import CURRENT, Usage, hook_embedder
+    from memlens.instrumentation.usage import CURRENT, Usage, hook_embedder
 
     class ConstantEmbedder(EmbeddingBase):
         """A mem0 embedder with no tokenizer and mem0's inherited embed_batch (which loops over embed)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from instrumentation import MemlensMetrics, OpLogWriter, instrument
+from memlens.instrumentation import MemlensMetrics, OpLogWriter, instrument
 from memlens.schema import FIELD_BY_NAME, REQUIRED
 
 pytestmark = pytest.mark.mem0
@@ -59,7 +59,7 @@ def _strip(result):
 
 @pytest.fixture(scope="module")
 def memories(tmp_path_factory):
-    from workloads.offline_mem0 import offline_memory
+    from memlens.workloads.offline_mem0 import offline_memory
 
     plain = offline_memory(tmp_path_factory.mktemp("plain"))
     other = offline_memory(tmp_path_factory.mktemp("instrumented"))
@@ -185,7 +185,7 @@ def test_sync_results_exceptions_and_events(memories, tmp_path):
 
 
 def test_async_memory_same_results_and_events(tmp_path):
-    from workloads.offline_mem0 import offline_memory
+    from memlens.workloads.offline_mem0 import offline_memory
 
     async def scenario():
         plain = offline_memory(tmp_path / "a", async_=True)
@@ -232,7 +232,7 @@ def test_async_memory_same_results_and_events(tmp_path):
 
 
 def test_threads_each_event_counts_its_own_call(memories, tmp_path):
-    from workloads.real import serialise_local_store
+    from memlens.workloads.real import serialise_local_store
 
     _, target = memories
     serialise_local_store(target)  # qdrant-client's in-process mode races under threads (IndexError) by itself
@@ -274,7 +274,7 @@ def test_threads_each_event_counts_its_own_call(memories, tmp_path):
 def test_no_secrets_in_logs_or_metrics_and_ids_hashed(tmp_path):
     from mem0 import Memory
 
-    from workloads.offline_mem0 import offline_config
+    from memlens.workloads.offline_mem0 import offline_config
 
     secret_key = "sk-proj-Zq8v3LmN4pR7sT1uW5xY9aB2cD6eF0gH"
     config = offline_config(tmp_path / "m")
@@ -332,7 +332,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 def test_infer_true_llm_tokens(tmp_path, monkeypatch, report_usage):
     from mem0 import Memory
 
-    from workloads.offline_mem0 import offline_config
+    from memlens.workloads.offline_mem0 import offline_config
 
     monkeypatch.setattr(FakeOpenAI, "report_usage", report_usage)
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
@@ -378,7 +378,7 @@ def test_readme_example_runs(tmp_path):
     a free port."""
     import re
 
-    import workloads.offline_mem0 as offline
+    import memlens.workloads.offline_mem0 as offline
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Instrumenting your Mem0"):]

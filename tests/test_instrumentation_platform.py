@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from instrumentation import MemlensMetrics, OpLogWriter, instrument
+from memlens.instrumentation import MemlensMetrics, OpLogWriter, instrument
 
 API_KEY = "m0-Tq7Lr2Vx9Kp4Ws8Zn3Yb6Hc1Jd5Fg0Me7Na2Qe"
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -264,8 +264,8 @@ def test_closed_writer_never_breaks_the_call(platform, tmp_path, caplog):
     writer = OpLogWriter(tmp_path, service="t-closed")
     writer.close()
     m = instrument(MemoryClient(api_key=API_KEY, host=platform), writer=writer)
-    with caplog.at_level("WARNING", logger="instrumentation.wrap"):
+    with caplog.at_level("WARNING", logger="memlens.instrumentation.wrap"):
         for _ in range(3):
             assert m.add("tea", user_id="alice")["results"][0]["memory"] == "tea"
-    warnings = [r for r in caplog.records if r.name == "instrumentation.wrap"]
+    warnings = [r for r in caplog.records if r.name == "memlens.instrumentation.wrap"]
     assert len(warnings) == 1 and "writer failed (ValueError)" in warnings[0].getMessage()

@@ -6,7 +6,7 @@ import pytest
 
 from memlens.config import load_config
 from memlens.queries import read_view
-from workloads.mix import UserMix, schedule
+from memlens.workloads.mix import UserMix, schedule
 
 
 def test_schedule_is_seeded_zipf_and_complete():
@@ -44,8 +44,8 @@ def _check_views(con, report):
 @pytest.mark.mem0
 @pytest.mark.parametrize("use_async", [False, True])
 def test_workload_collect_views(con, tmp_path, use_async):
-    from collectors.oplog import collect_oplogs
-    from workloads.real import run_instrumented
+    from memlens.collectors.oplog import collect_oplogs
+    from memlens.workloads.real import run_instrumented
 
     cfg = load_config()
     result = run_instrumented(cfg, users=4, ops=80, seed=5, use_async=use_async, out=tmp_path / "logs",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from instrumentation.writer import OpLogWriter
+from memlens.instrumentation.writer import OpLogWriter
 
 NAME = re.compile(r"^oplog-svc-\d{8}T\d{6}-\d+-\d+\.jsonl$")
 

@@ -12,13 +12,13 @@ import re
 import numpy as np
 import pytest
 
-from loadtest.flows import ratios, run_benchmark, run_loadtest
-from loadtest.logcheck import check_run_log
-from loadtest.report import loadtest_report
-from loadtest.runner import run_summaries
-from loadtest.scenario import default_scenario
 from memlens.cli import main
 from memlens.config import load_config
+from memlens.loadtest.flows import ratios, run_benchmark, run_loadtest
+from memlens.loadtest.logcheck import check_run_log
+from memlens.loadtest.report import loadtest_report
+from memlens.loadtest.runner import run_summaries
+from memlens.loadtest.scenario import default_scenario
 from memlens.warehouse import connect
 
 pytestmark = [pytest.mark.mem0, pytest.mark.timeout(600)]
@@ -167,7 +167,7 @@ def test_compare_cli_limit10_vs_limit5(tmp_path, capsys):
 def test_log_check_catches_lost_and_duplicated_events(tmp_path, cfg):
     scenario = default_scenario(seed=2, users=1, mix={"preload_memories": 2})
     con = connect(":memory:", cfg)
-    from loadtest.runner import Session
+    from memlens.loadtest.runner import Session
 
     with Session("loadtest", cfg, tmp_path / "logs") as session:
         target = session.target(scenario)

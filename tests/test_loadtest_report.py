@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from loadtest.flows import FlowResult, ratios
-from loadtest.logcheck import LogCheck
-from loadtest.report import compare_report, loadtest_report
 from memlens.cli import main
+from memlens.loadtest.flows import FlowResult, ratios
+from memlens.loadtest.logcheck import LogCheck
+from memlens.loadtest.report import compare_report, loadtest_report
 
 
 def _row(tag: str, users: int, thr: float, avg: float, variant=None, rnd=None, hits=0, misses=0) -> dict:
@@ -68,8 +68,8 @@ def test_cli_bad_scenario_is_a_clear_error(tmp_path, capsys):
 
 
 def test_compare_applies_a_workload_to_b_but_keeps_b_config():
-    from loadtest.flows import workload_of
-    from loadtest.scenario import default_scenario
+    from memlens.loadtest.flows import workload_of
+    from memlens.loadtest.scenario import default_scenario
 
     a = default_scenario(name="a", seed=1, users=3, ops_per_user=5)
     b = default_scenario(name="b", seed=2, users=3, ops_per_user=5, mode="async", search={"top_k": 5},

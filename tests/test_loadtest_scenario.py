@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.scenario import ScenarioError, default_scenario, load_scenario, parse_scenario
+from memlens.loadtest.scenario import ScenarioError, default_scenario, load_scenario, parse_scenario
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "loadtest" / "scenarios").glob("*.yaml"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.plan import UserPlan, added_ids
-from loadtest.scenario import Mix
-from loadtest.stats import latency_summary, ramp_levels, ratio_spread, verdict
+from memlens.loadtest.plan import UserPlan, added_ids
+from memlens.loadtest.scenario import Mix
+from memlens.loadtest.stats import latency_summary, ramp_levels, ratio_spread, verdict
 
 
 def test_latency_summary_linear_percentiles():

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memlens.config import load_config
-from optimize.cache_sim import (
+from memlens.optimize.cache_sim import (
     SearchTrace,
     fixed_ttl_hits,
     generation_keys,

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from memlens.config import load_config
-from optimize.dedup import dedup_report, delete_duplicates, vectors_from_local_model, vectors_from_qdrant
+from memlens.optimize.dedup import dedup_report, delete_duplicates, vectors_from_local_model, vectors_from_qdrant
 
 pytestmark = pytest.mark.mem0
 
@@ -14,7 +14,7 @@ TEXTS = ["I like green tea", "I like green tea", "I really like green tea!", "My
 
 
 def test_store_vectors_find_duplicates_and_delete_removes_them(tmp_path):
-    from workloads.offline_mem0 import offline_memory
+    from memlens.workloads.offline_mem0 import offline_memory
 
     m = offline_memory(tmp_path)
     ids = [m.add(t, user_id="u1", infer=False)["results"][0]["id"] for t in TEXTS]

@@ -10,9 +10,9 @@ from dashboard_fixtures import make_warehouse
 
 from memlens.config import load_config
 from memlens.diagnosis import CACHE, COST, SLOW, TREES, NodeResult
-from optimize.advise import build_advice
-from optimize.diagnosis_link import ACTION_SAVINGS, linked_savings
-from optimize.savings import Saving
+from memlens.optimize.advise import build_advice
+from memlens.optimize.diagnosis_link import ACTION_SAVINGS, linked_savings
+from memlens.optimize.savings import Saving
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memlens.config import load_config
-from optimize import dedup
-from optimize.archival import archival_projection
-from optimize.dedup import dedup_report, delete_duplicates, exact_duplicates, near_duplicate_pairs
-from optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
-from optimize.pruning import pruning_candidates
+from memlens.optimize import dedup
+from memlens.optimize.archival import archival_projection
+from memlens.optimize.dedup import dedup_report, delete_duplicates, exact_duplicates, near_duplicate_pairs
+from memlens.optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
+from memlens.optimize.pruning import pruning_candidates
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 

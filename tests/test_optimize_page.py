@@ -15,8 +15,8 @@ PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / 
 def page(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import data, state
     from memlens.config import load_config
+    from memlens.dashboard import data, state
 
     path = make_warehouse(tmp_path / "w.duckdb")
     at = AppTest.from_file(PAGE, default_timeout=120)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from memlens.config import ConfigError, load_config
-from optimize import savings as sv
-from optimize.advise import build_advice, rank
-from optimize.forecast import forecast, project_month
-from optimize.vector_store import Measured, cache_config_code, choose_store, measure, pool_size, store_config
+from memlens.optimize import savings as sv
+from memlens.optimize.advise import build_advice, rank
+from memlens.optimize.forecast import forecast, project_month
+from memlens.optimize.vector_store import Measured, cache_config_code, choose_store, measure, pool_size, store_config
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)
 
@@ -173,8 +173,8 @@ def test_store_config_is_valid_for_mem0_and_code_compiles():
 
 
 def test_build_advice_and_cli(tmp_path):
+    from memlens.optimize.cli import register
     from memlens.warehouse import connect
-    from optimize.cli import register
 
     path = tmp_path / "w.duckdb"
     con = connect(path)
@@ -206,8 +206,8 @@ def test_build_advice_and_cli(tmp_path):
 
 
 def test_cli_json_output(tmp_path, capsys):
+    from memlens.optimize.cli import register
     from memlens.warehouse import connect
-    from optimize.cli import register
 
     path = tmp_path / "w.duckdb"
     connect(path).close()

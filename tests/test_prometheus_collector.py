@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from prom_support import free_port
 
-from collectors.base import CollectorError
-from collectors.prometheus import collect_prometheus, parse_duration, public_url, queries
+from memlens.collectors.base import CollectorError
+from memlens.collectors.prometheus import collect_prometheus, parse_duration, public_url, queries
 from memlens.config import load_config
 
 END = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -130,13 +130,13 @@ def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cf
     with pytest.raises(CollectorError, match=rf"cannot reach Prometheus at {url} \(Connection refused\)"):
         collect_prometheus(con, url, cfg, end=END + timedelta(hours=1))
     assert fingerprint(con) == before
-    logged = [r for r in caplog.records if r.name == "collectors.prometheus" and r.levelname == "ERROR"]
+    logged = [r for r in caplog.records if r.name == "memlens.collectors.prometheus" and r.levelname == "ERROR"]
     assert len(logged) == 1 and "Connection refused" in logged[0].getMessage()
     assert "warehouse unchanged" in logged[0].getMessage()
 
 
 def test_connection_settings_come_from_the_config(monkeypatch):
-    from collectors.prometheus import connect_prometheus
+    from memlens.collectors.prometheus import connect_prometheus
 
     monkeypatch.setenv("PROM_TOKEN", "Bearer abc123-secret")
     cfg = load_config(None, overrides={"prometheus": {"verify_tls": False, "timeout_s": 3,

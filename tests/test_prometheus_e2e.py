@@ -34,11 +34,11 @@ from prom_support import free_port, prometheus
 from prometheus_api_client import PrometheusConnect
 from prometheus_client.utils import floatToGoString
 
-from alerts import promql
-from alerts.grafana import expressions, render_dashboard
-from alerts.rules import render_rules, rule_groups
-from collectors.oplog import collect_oplogs
-from collectors.prometheus import collect_prometheus
+from memlens.alerts import promql
+from memlens.alerts.grafana import expressions, render_dashboard
+from memlens.alerts.rules import render_rules, rule_groups
+from memlens.collectors.oplog import collect_oplogs
+from memlens.collectors.prometheus import collect_prometheus
 from memlens.config import load_config
 from memlens.warehouse import connect
 

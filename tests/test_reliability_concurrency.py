@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from reliability_support import write_events
 
-from collectors.base import WarehouseLocked
-from collectors.oplog import collect_oplogs
+from memlens.collectors.base import WarehouseLocked
+from memlens.collectors.oplog import collect_oplogs
 from memlens.config import load_config
 from memlens.warehouse import connect
 

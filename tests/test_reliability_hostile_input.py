@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from oplog_strategies import BAD_FIELD_VALUES, DROP, DUPLICATE, LOAD, QUARANTINE, log_files
 from reliability_support import dumps, quarantine_rows, valid_event, write_events, write_jsonl
 
-from collectors.oplog import collect_oplogs
+from memlens.collectors.oplog import collect_oplogs
 from memlens.config import default_config, load_config
 from memlens.warehouse import connect
 
@@ -125,7 +125,7 @@ def test_line_size_limit_is_the_configured_one(tmp_path):
 MEMORY_PROBE = textwrap.dedent("""
     import os, sys, threading, time
     from pathlib import Path
-    from collectors.oplog import collect_oplogs
+    from memlens.collectors.oplog import collect_oplogs
     from memlens.config import load_config
     from memlens.warehouse import connect
     cfg = load_config(overrides={"collector": {"max_line_bytes": 1048576, "read_bytes": 8388608}})

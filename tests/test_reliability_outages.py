@@ -20,12 +20,12 @@ import pytest
 from fake_prometheus import free_port, serve_fake_prometheus
 from reliability_support import dumps, iter_events, valid_event, write_events
 
-from collectors.base import CollectorError
-from collectors.history import collect_history
-from collectors.oplog import collect_oplogs
-from collectors.prometheus import collect_prometheus
-from instrumentation import OpLogWriter
+from memlens.collectors.base import CollectorError
+from memlens.collectors.history import collect_history
+from memlens.collectors.oplog import collect_oplogs
+from memlens.collectors.prometheus import collect_prometheus
 from memlens.config import load_config
+from memlens.instrumentation import OpLogWriter
 from memlens.warehouse import connect
 
 CLI = [sys.executable, "-m", "memlens.cli"]

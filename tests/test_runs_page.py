@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dashboard_fixtures import event, insert_events
 
-from loadtest.runs_view import list_runs, side_by_side
+from memlens.loadtest.runs_view import list_runs, side_by_side
 from memlens.warehouse import connect
 
 PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "runs.py")
@@ -59,8 +59,8 @@ def test_side_by_side_hand_counted(tmp_path):
 def page(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import data, state
     from memlens.config import load_config
+    from memlens.dashboard import data, state
 
     path = tmp_path / "w.duckdb"
     build(path)
@@ -87,8 +87,8 @@ def test_runs_page_compares_two_runs(page):
 def test_runs_page_without_runs(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import data, state
     from memlens.config import load_config
+    from memlens.dashboard import data, state
 
     path = tmp_path / "empty.duckdb"
     connect(path).close()

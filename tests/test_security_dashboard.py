@@ -17,14 +17,14 @@ import pytest
 from fake_prometheus import free_port
 from reliability_support import dumps, valid_event, write_jsonl
 
-from collectors.oplog import collect_oplogs
-from dashboard import data
+from memlens.collectors.oplog import collect_oplogs
 from memlens.config import default_config
+from memlens.dashboard import data
 from memlens.warehouse import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
-PAGE_FILES = sorted(p.stem for p in (ROOT / "dashboard" / "app_pages").glob("*.py"))
+PAGE_FILES = sorted(p.stem for p in (ROOT / "dashboard" / "app_pages").glob("[!_]*.py"))
 
 USER_XSS = '<script>alert("user")</script>'
 AGENT_XSS = "<img src=x onerror=alert(1)>"

@@ -23,9 +23,9 @@ import pytest
 from prometheus_client import generate_latest
 from security_support import MEM0_KEY, OPENAI_KEY, SECRETS, file_leaks, tree_leaks, warehouse_leaks
 
-from instrumentation import OpLogWriter, instrument
-from instrumentation.metrics import MemlensMetrics
 from memlens.config import ConfigError, load_config
+from memlens.instrumentation import OpLogWriter, instrument
+from memlens.instrumentation.metrics import MemlensMetrics
 
 
 class FakePlatform(BaseHTTPRequestHandler):
@@ -158,7 +158,7 @@ def test_config_errors_name_the_field_not_the_secret(tmp_path):
 def test_oss_memory_with_key_in_its_config_records_no_secret(tmp_path):
     """A real offline mem0.Memory whose LLM config holds an OpenAI key; add with infer=True fails on the (closed)
     LLM endpoint: the key is in the target's config and possibly in the error, never in the log or metrics."""
-    from workloads.offline_mem0 import offline_config, prepare_offline_env
+    from memlens.workloads.offline_mem0 import offline_config, prepare_offline_env
 
     prepare_offline_env(tmp_path / "mem0home")
     from mem0 import Memory
@@ -226,7 +226,7 @@ def test_collected_warehouse_and_exports_hold_no_secret(platform_url, tmp_path):
 
 
 def test_redaction_patterns_cover_the_key_shapes():
-    from collectors.base import excerpt, redact
+    from memlens.collectors.base import excerpt, redact
 
     for text in (OPENAI_KEY, MEM0_KEY, f"Authorization: Bearer {MEM0_KEY}", f'"api_key": "{OPENAI_KEY}"',
                  f"Token {MEM0_KEY}", f"api-key={OPENAI_KEY[3:]}"):
@@ -252,8 +252,8 @@ def test_prometheus_credentials_never_stored_or_printed(tmp_path):
     (samples, checkpoints, run log) nor an error message, nor the exported rules and Grafana dashboard."""
     from fake_prometheus import free_port, serve_fake_prometheus
 
-    from collectors.base import CollectorError
-    from collectors.prometheus import collect_prometheus
+    from memlens.collectors.base import CollectorError
+    from memlens.collectors.prometheus import collect_prometheus
     from memlens.warehouse import connect
 
     with serve_fake_prometheus() as (_, prom_url):

@@ -7,16 +7,16 @@ import re
 import pytest
 
 from memlens import rollups
-from memlens.paths import SQL_DIR
-from memlens.warehouse import sql_files, view_names
+from memlens.resources import MODELS, model_files, resource
+from memlens.warehouse import view_names
 
-SQL_FILES = sql_files("staged") + sql_files("metrics") + rollups.rollup_files()
+SQL_FILES = model_files("staged") + model_files("metrics") + rollups.rollup_files()
 
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.name)
 def test_header_names_the_object_its_grain_and_columns(path):
     text = path.read_text(encoding="utf-8")
-    name = path.stem.split("_", 1)[1]
+    name = path.name.removesuffix(".sql").split("_", 1)[1]
     assert text.startswith(f"-- {name}:"), f"{path.name}: first line must be '-- {name}: ...'"
     header = "\n".join(line for line in text.splitlines() if line.startswith("--"))
     assert "grain" in header and "columns" in header, path.name
@@ -24,7 +24,8 @@ def test_header_names_the_object_its_grain_and_columns(path):
 
 
 def test_rollup_files_live_in_sql_rollups():
-    assert all(p.parent == SQL_DIR / "rollups" for p in rollups.rollup_files())
+    folder = {p.name for p in resource(MODELS, "rollups").iterdir()}
+    assert rollups.rollup_files() and all(p.name in folder for p in rollups.rollup_files())
 
 
 @pytest.mark.parametrize("view", view_names())

@@ -25,12 +25,12 @@ import pandas as pd
 
 from memlens import paths
 from memlens.config import Config
-from memlens.sqlfiles import read_sql
-from workloads import demo_model as dm
+from memlens.resources import read_sql
+from memlens.workloads import demo_model as dm
 
 if TYPE_CHECKING:
-    from collectors.base import IngestResult
-    from collectors.snapshot import MemoryRecord
+    from memlens.collectors.base import IngestResult
+    from memlens.collectors.snapshot import MemoryRecord
 
 HISTORY_DB_NAME = "demo-history.db"
 OPLOG_GLOB = "oplog-demo-*.jsonl"
@@ -109,15 +109,15 @@ def _copy_rows(cur: duckdb.DuckDBPyConnection, sq: sqlite3.Connection, insert: s
 
 def _write_history(con: duckdb.DuckDBPyConnection, seed: int, db_path: Path) -> int:
     """mem0's `history` table, plus `demo_memories`: the memories alive at the end, with owners and texts."""
-    con.execute(read_sql(__file__, "demo_history.sql"), {"seed": seed})
+    con.execute(read_sql(__package__, "demo_history.sql"), {"seed": seed})
     sq = sqlite3.connect(db_path)
     try:
         with sq:
-            sq.execute(read_sql(__file__, "mem0_history_ddl.sql"))
-            n = _copy_rows(con.execute(read_sql(__file__, "demo_history_rows.sql")), sq,
-                           read_sql(__file__, "mem0_history_insert.sql"))
-            sq.execute(read_sql(__file__, "demo_memories_ddl.sql"))
-            _copy_rows(con.execute(read_sql(__file__, "demo_memories.sql")), sq, DEMO_MEMORIES_INSERT)
+            sq.execute(read_sql(__package__, "mem0_history_ddl.sql"))
+            n = _copy_rows(con.execute(read_sql(__package__, "demo_history_rows.sql")), sq,
+                           read_sql(__package__, "mem0_history_insert.sql"))
+            sq.execute(read_sql(__package__, "demo_memories_ddl.sql"))
+            _copy_rows(con.execute(read_sql(__package__, "demo_memories.sql")), sq, DEMO_MEMORIES_INSERT)
         return n
     finally:
         sq.close()
@@ -154,8 +154,8 @@ def generate_demo(out_dir: str | Path, events: int = DEFAULT_EVENTS, days: int =
         for frame in ("demo_ev_frame", "demo_mem_frame", "demo_svc_frame"):
             con.unregister(frame)
         del ev_df, mem_df
-        con.execute(read_sql(__file__, "demo_macros.sql"))
-        oplog_sql = read_sql(__file__, "demo_oplog.sql")
+        con.execute(read_sql(__package__, "demo_macros.sql"))
+        oplog_sql = read_sql(__package__, "demo_oplog.sql")
         for day in range(days):
             lines = con.execute(oplog_sql, {"seed": seed, "day": day, "llm_model": dm.LLM_MODEL}).fetchall()
             if not lines:
@@ -185,7 +185,7 @@ class DemoLoad:
 
 def _demo_memory_records(history_db: Path, limit: int, result: IngestResult) -> Iterator[MemoryRecord]:
     """The demo store's memories, at most `limit` (the snapshot collector's collector.snapshot_max_memories)."""
-    from collectors.snapshot import MemoryRecord
+    from memlens.collectors.snapshot import MemoryRecord
 
     sq = sqlite3.connect(f"file:{history_db}?mode=ro", uri=True)
     try:
@@ -215,11 +215,11 @@ def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config,
     memory store); rebuild the rollups once afterwards (each collector would otherwise rebuild them in full).
 
     `progress`: True for the CLI's byte progress bar, or a DemoProgress told each step (the dashboard)."""
-    from collectors.base import refresh_rollups
-    from collectors.history import collect_history
-    from collectors.oplog import collect_oplogs
-    from collectors.snapshot import write_snapshot
     from memlens import rollups
+    from memlens.collectors.base import refresh_rollups
+    from memlens.collectors.history import collect_history
+    from memlens.collectors.oplog import collect_oplogs
+    from memlens.collectors.snapshot import write_snapshot
 
     t0 = time.perf_counter()
     report = progress if callable(progress) else None

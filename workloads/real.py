@@ -18,8 +18,8 @@ from typing import Any
 
 from memlens import paths
 from memlens.config import Config
-from workloads.mix import MixReport, run_mix, run_mix_async
-from workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory
+from memlens.workloads.mix import MixReport, run_mix, run_mix_async
+from memlens.workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory
 
 
 class SerialisedStore:
@@ -68,7 +68,7 @@ def run_instrumented(cfg: Config, *, users: int, ops: int, seed: int, use_async:
                      cache_ttl_s: float | None = None, workdir: Path | None = None, progress: bool = True,
                      metrics: Any = None, threads: int = 4) -> WorkloadResult:
     """Build a real offline Memory, instrument it (writer, optional metrics and cache), run the mix."""
-    from instrumentation import OpLogWriter, SearchCache, instrument
+    from memlens.instrumentation import OpLogWriter, SearchCache, instrument
 
     tag = f"workload-{seed}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     with tempfile.TemporaryDirectory(prefix="memlens-workload-") as tmp:
@@ -124,7 +124,7 @@ def run_workload(args: argparse.Namespace, cfg: Config, warehouse_path: Path) ->
                            for op, n in sorted(r.issued.items())))
     if args.no_load:
         return 0
-    from collectors.oplog import collect_oplogs
+    from memlens.collectors.oplog import collect_oplogs
     from memlens.queries import read_view
     from memlens.warehouse import open_warehouse
 

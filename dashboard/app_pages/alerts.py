@@ -4,8 +4,8 @@ import difflib
 
 import streamlit as st
 
-from dashboard import state
 from memlens.config import ConfigError, load_config
+from memlens.dashboard import state
 
 ctx = state.current()
 st.title("Alerts & export")
@@ -40,8 +40,8 @@ except ConfigError as exc:
     st.stop()
 
 try:
-    from alerts.grafana import render_dashboard
-    from alerts.rules import render_rules
+    from memlens.alerts.grafana import render_dashboard
+    from memlens.alerts.rules import render_rules
 except ImportError:
     st.info("The alert exporters (`alerts.rules`, `alerts.grafana`) are not installed in this build.")
     st.stop()

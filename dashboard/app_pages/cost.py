@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import state, ui
 from memlens import cost_review
+from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Cost")

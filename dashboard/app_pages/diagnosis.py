@@ -3,9 +3,9 @@ savings `optimize/` projects for them from this warehouse (the link lives in opt
 
 import streamlit as st
 
-from dashboard import state
 from memlens import diagnosis
-from optimize.diagnosis_link import linked_savings
+from memlens.dashboard import state
+from memlens.optimize.diagnosis_link import linked_savings
 
 ctx = state.current()
 st.title("Diagnosis")

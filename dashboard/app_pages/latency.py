@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import state, ui
+from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Latency")

@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import state, ui
-from optimize.vector_store import cache_config_code
+from memlens.dashboard import state, ui
+from memlens.optimize.vector_store import cache_config_code
 
 ctx = state.current()
 st.title("Optimize")

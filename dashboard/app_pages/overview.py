@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import state, ui
 from memlens import health
+from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Overview")

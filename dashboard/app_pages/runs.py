@@ -4,8 +4,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import state, ui
-from loadtest.runs_view import list_runs, run_label, side_by_side
+from memlens.dashboard import state, ui
+from memlens.loadtest.runs_view import list_runs, run_label, side_by_side
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -5,8 +5,8 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from collectors.base import CollectorError
-from dashboard import state, ui
+from memlens.collectors.base import CollectorError
+from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Data sources")
@@ -31,7 +31,7 @@ with left, st.container(border=True):
         if missing or not paths:
             st.error(f"Not found: {', '.join(missing) or '(no path given)'}")
         else:
-            from collectors.oplog import collect_oplogs
+            from memlens.collectors.oplog import collect_oplogs
 
             bar = st.progress(0.0, text="Starting…")
 
@@ -57,7 +57,7 @@ with right, st.container(border=True):
         st.warning("This warehouse holds your own data: demo rows would be mixed in (still labelled). Use another "
                    "warehouse path in the sidebar to keep them apart.")
     if st.button("Load the demo", icon=":material/science:"):
-        from workloads.demo import default_out_dir, generate_demo, load_demo
+        from memlens.workloads.demo import default_out_dir, generate_demo, load_demo
 
         bar = st.progress(0.0, text="Writing the demo workload (synthetic op logs and a Mem0 history)…")
         files = generate_demo(default_out_dir())

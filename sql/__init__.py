@@ -1,0 +1,1 @@
+"""The warehouse SQL models (raw -> staged -> metrics, rollups), shipped as package data."""
