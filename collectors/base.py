@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from memlens import resources
 from memlens.config import Config
+from memlens.schema import render_sql
 
 EXCERPT_CHARS = 200
 WAREHOUSE_POLL_SECONDS = 0.05  # how often a collection retries opening a warehouse a reader holds
@@ -43,9 +45,11 @@ def excerpt(text: str) -> str:
     return redact(text[: EXCERPT_CHARS * 4])[:EXCERPT_CHARS]
 
 
+@cache
 def read_sql(name: str) -> str:
-    """A collector query from `collectors/sql/` (shipped in the package)."""
-    return resources.read_sql(__package__, name)
+    """A collector query from `collectors/sql/` (shipped in the package), its field-list slots filled from
+    memlens/schema.py."""
+    return render_sql(resources.read_sql(__package__, name))
 
 
 def utcnow() -> datetime:
@@ -113,6 +117,7 @@ def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
         yield
         return
     path = lock_path(db_file.expanduser().resolve())
+    path.parent.mkdir(parents=True, exist_ok=True)  # a first collection into a new folder
     key, me = str(path), threading.get_ident()
     with _HELD_GUARD:
         nested = _HELD.get(key) == me
@@ -148,7 +153,7 @@ def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
 def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """Take the collection lock, then open the warehouse: a second collection is refused by our lock, naming
     its holder, before it could trip over DuckDB's own file lock."""
-    from memlens.warehouse import connect
+    from memlens.warehouse import WarehouseBusy, connect
 
     with writer_lock(Path(path), what):
         # DuckDB's own file lock is also taken by readers: the dashboard holds the file while a page renders.
@@ -158,10 +163,10 @@ def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.
             try:
                 con = connect(path, cfg)
                 break
-            except duckdb.IOException as exc:  # another process has the file open
+            except WarehouseBusy as exc:  # another process has the file open
                 if time.monotonic() >= deadline:
-                    raise CollectorError(f"warehouse {path} is open in another process, cannot write "
-                                         f"(waited {cfg.collector.warehouse_wait_seconds:g} s): {exc}") from None
+                    raise CollectorError(f"{exc} (waited {cfg.collector.warehouse_wait_seconds:g} s to write)"
+                                         ) from None
                 time.sleep(WAREHOUSE_POLL_SECONDS)
         try:
             yield con

@@ -292,14 +292,12 @@ class OplogLoader:
                 "(?:" + "|".join([*JSON_TYPES[f.json_type], "NULL", "'NULL'"]) + ")" for f in schema.FIELDS) + r"\]",
             "required": [f.required for f in schema.FIELDS],
             "int_names": [f.name for f in schema.FIELDS if f.json_type == "integer"],
-            "schema_version": schema.SCHEMA_VERSION, "ops": list(schema.OPS), "modes": list(schema.MODES),
-            "call_modes": list(schema.CALL_MODES), "statuses": list(schema.STATUSES),
-            "cache_outcomes": list(schema.CACHE_OUTCOMES), "max_latency_ms": c.max_latency_ms,
+            "schema_version": schema.SCHEMA_VERSION, **schema.choice_params(), "max_latency_ms": c.max_latency_ms,
             "latest_ts": self.now + timedelta(seconds=c.max_future_seconds),
             "earliest_ts": datetime.combine(c.min_ts, time.min),
         }
-        fast = ("paths", "type_pattern", "schema_version", "ops", "modes", "call_modes", "statuses",
-                "cache_outcomes", "max_latency_ms", "latest_ts", "earliest_ts")
+        fast = ("paths", "type_pattern", "schema_version", *schema.choice_params(), "max_latency_ms", "latest_ts",
+                "earliest_ts")
         self.fast_params = {k: v for k, v in self.check_params.items() if k in fast}
         self.reason_params = {k: v for k, v in self.check_params.items() if k != "type_pattern"}
         con.execute(read_sql("oplog_macros.sql"))

@@ -6,6 +6,7 @@ sidebar filters, the demo banner, and the page navigation. Pages are thin: they 
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import streamlit as st
@@ -62,7 +63,8 @@ def _time_range(first: date | None, last: date | None) -> tuple[date | None, dat
 def build_context(path: str, default_path: str) -> state.Ctx | None:
     cfg = state.config()
     try:
-        boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and path == default_path)
+        demo_here = path == default_path or bool(os.environ.get("MEMLENS_DASHBOARD_DEMO"))  # `memlens dashboard --demo`
+        boot = state.bootstrap(path, cfg.dashboard.demo_when_empty and demo_here)
         h = state.holder(path)
         try:
             load_key = h.last_load_key = h.run(data.load_key)
@@ -99,8 +101,8 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
 
 nav = st.navigation(PAGES)
 st.sidebar.markdown("### memlens")
-DEFAULT_PATH = str(state.config().warehouse_path())
-PATH = st.sidebar.text_input("Warehouse (DuckDB file)", value=DEFAULT_PATH, key="warehouse",
+DEFAULT_PATH = str(state.config().default_warehouse_path())
+PATH = st.sidebar.text_input("Warehouse (DuckDB file)", value=str(state.config().warehouse_path()), key="warehouse",
                              help="Defaults to $MEMLENS_WAREHOUSE or warehouse.path of the config.").strip()
 with state.holder(PATH).in_use():  # the file is open only while this script runs
     ctx = build_context(PATH, DEFAULT_PATH)

@@ -19,7 +19,7 @@ import pandas as pd
 from memlens.config import Config
 from memlens.health import Measured, growth_over
 from memlens.resources import read_text
-from memlens.warehouse import connect
+from memlens.warehouse import WarehouseError, connect
 
 _SECTION = re.compile(r"^-- name: ([\w@]+)\s*$", re.MULTILINE)
 _PARAM = re.compile(r"\$(\w+)")
@@ -233,8 +233,13 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
     file because a read-only connection cannot create them. `progress` (what is happening, share done) is
     called only while the demo loads.
     """
+    if not load_demo_if_empty and str(path) != ":memory:" and not Path(path).is_file():
+        raise WarehouseUnavailable(f"no warehouse at {path}: check the path, or load data into it first "
+                                   "(`memlens collect logs`, `memlens demo`, `memlens dashboard --demo`)")
     try:
         con = connect(path, cfg)
+    except WarehouseError as exc:
+        raise WarehouseUnavailable(str(exc)) from exc
     except duckdb.Error as exc:
         raise WarehouseUnavailable(f"cannot open {path} for writing (is a collection running?): {exc}") from exc
     try:

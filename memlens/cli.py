@@ -85,10 +85,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     from memlens.warehouse import open_warehouse, view_names
 
     cfg = _cfg(args)
+    if args.view is None:
+        print("views (memlens query VIEW):\n  " + "\n  ".join(view_names()))
+        return 0
     if args.view not in view_names():
         print(f"unknown view {args.view!r}; available:\n  " + "\n  ".join(view_names()), file=sys.stderr)
         return 2
-    with open_warehouse(_warehouse(args, cfg), cfg) as con:
+    with open_warehouse(_warehouse(args, cfg), cfg, read_only=True) as con:
         df = read_view(con, args.view, limit=args.limit)
     if args.csv:
         df.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL)
@@ -102,6 +105,20 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from memlens.collectors.base import collection_warehouse
+    from memlens.warehouse import WAREHOUSE_VERSION, WarehouseMissing
+
+    cfg = _cfg(args)
+    path = _warehouse(args, cfg)
+    if not path.is_file():
+        raise WarehouseMissing(f"no warehouse at {path}")
+    with collection_warehouse(path, cfg, "memlens migrate"):  # connect() migrates, under the collection lock
+        pass
+    print(f"warehouse {path} is at layout version {WAREHOUSE_VERSION}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from memlens.schema import markdown_table
 
@@ -111,6 +128,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Start the Streamlit app bound to localhost."""
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise ModuleNotFoundError("No module named 'streamlit'", name="streamlit")
+    if args.warehouse:
+        warehouse = Path(args.warehouse).expanduser()
+        if not warehouse.is_file() and not args.demo:
+            print(f"memlens: no warehouse at {warehouse} (check the path; `--demo` creates it with the demo "
+                  "workload)", file=sys.stderr)
+            return 2
+        os.environ["MEMLENS_WAREHOUSE"] = str(warehouse)
+    if args.demo:
+        os.environ["MEMLENS_DASHBOARD_DEMO"] = "1"  # load the demo into this warehouse when it has no events
     import tomllib
 
     from memlens.resources import read_text, resource
@@ -121,8 +151,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     app = resource("memlens.dashboard", "app.py")
     argv = [sys.executable, "-m", "streamlit", "run", str(app), *flags, "--server.address", args.address,
             "--server.port", str(args.port)]
-    if args.warehouse:
-        os.environ["MEMLENS_WAREHOUSE"] = str(Path(args.warehouse).expanduser())
     if args.config:
         os.environ["MEMLENS_CONFIG"] = args.config
     os.execv(sys.executable, argv)
@@ -195,12 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_workload)
 
     q = sub.add_parser("query", parents=[common], help="print a warehouse view as a table or CSV",
-                       description="Print one of the SQL views (sql/staged, sql/metrics). "
-                       "Run with an unknown name to list them.")
-    q.add_argument("view")
+                       description="Print one of the SQL views (sql/staged, sql/metrics); without a name, "
+                       "list them. Reads the warehouse read-only (never creates one).")
+    q.add_argument("view", nargs="?", help="view name (without one: the list of views)")
     q.add_argument("--csv", action="store_true", help="CSV on stdout")
     q.add_argument("--limit", type=int, default=None, help="at most this many rows")
     q.set_defaults(func=cmd_query)
+
+    mg = sub.add_parser("migrate", parents=[common], help="upgrade an older warehouse in place",
+                        description="Bring a warehouse made by an earlier memlens to this version's layout (new "
+                        "tables and columns, added in one transaction; nothing is removed). Collections and the "
+                        "dashboard do this by themselves when they open it for writing.")
+    mg.set_defaults(func=cmd_migrate)
 
     sc = sub.add_parser("schema", help="print the operation-log schema v1 as a Markdown table")
     sc.set_defaults(func=cmd_schema)
@@ -208,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("dashboard", parents=[common], help="start the Streamlit dashboard (localhost)")
     db.add_argument("--address", default="127.0.0.1")
     db.add_argument("--port", type=int, default=8501)
+    db.add_argument("--demo", action="store_true",
+                    help="load the labelled demo workload into the warehouse when it has no events (automatic for "
+                    "the default warehouse on first start)")
     db.set_defaults(func=cmd_dashboard)
 
     for module in COMMAND_MODULES:
@@ -215,15 +252,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Modules of the full install (`pip install 'memlens[dashboard]'`); the base install only instruments Mem0.
+FULL_INSTALL_MODULES = frozenset({"duckdb", "streamlit", "pandas", "plotly", "pyarrow", "numpy", "tqdm",
+                                  "grafana_foundation_sdk", "prometheus_api_client", "threadpoolctl", "mem0"})
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix: printed as one line, exit 2 (imported only when they can be)."""
+    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, PermissionError]
+    try:
+        from memlens.collectors.base import CollectorError
+        from memlens.warehouse import WarehouseError
+    except ModuleNotFoundError:  # base install: those commands cannot run anyway
+        return tuple(errors)
+    return (*errors, CollectorError, WarehouseError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    from memlens.collectors.base import CollectorError
+    import logging
 
     args = build_parser().parse_args(argv)
+    warehouse_log = logging.getLogger("memlens.warehouse")  # migrations are announced on stderr
+    announce = logging.StreamHandler(sys.stderr)
+    announce.setFormatter(logging.Formatter("memlens: %(message)s"))
+    warehouse_log.addHandler(announce)
     try:
         return args.func(args)
-    except (ConfigError, CollectorError, FileNotFoundError, PermissionError) as exc:
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in FULL_INSTALL_MODULES:
+            raise
+        print(f"memlens: `memlens {args.command}` needs the full install (module {exc.name} is missing): "
+              "pip install 'memlens[dashboard]'", file=sys.stderr)
+        return 2
+    except _user_errors() as exc:
         print(f"memlens: {exc}", file=sys.stderr)
         return 2
+    finally:
+        warehouse_log.removeHandler(announce)
 
 
 if __name__ == "__main__":

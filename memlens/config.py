@@ -243,9 +243,13 @@ class Config(_Strict):
     optimize: OptimizeCfg
 
     def warehouse_path(self) -> Path:
+        """$MEMLENS_WAREHOUSE (what `--warehouse` sets for the dashboard), else the default."""
         env = os.environ.get("MEMLENS_WAREHOUSE")
-        if env:
-            return Path(env).expanduser()
+        return Path(env).expanduser() if env else self.default_warehouse_path()
+
+    def default_warehouse_path(self) -> Path:
+        """`warehouse.path` of the config, else `<user data dir>/memlens.duckdb`: the warehouse the dashboard may
+        fill with the demo on its first start (an explicit path never gets it unasked: a typo stays a typo)."""
         if self.warehouse.path:
             return Path(self.warehouse.path).expanduser()
         return paths.data_dir() / "memlens.duckdb"

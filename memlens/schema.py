@@ -7,7 +7,10 @@ writes it, the collectors validate and load it, the docs table is generated from
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from functools import cache
 
 SCHEMA_VERSION = 1
 
@@ -86,9 +89,66 @@ FIELD_BY_NAME = {f.name: f for f in FIELDS}
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
 
 
-def duckdb_columns() -> dict[str, str]:
-    """Column name → DuckDB type, in schema order (for read_json's explicit `columns=`)."""
-    return {f.name: f.duckdb_type for f in FIELDS}
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _choices_param(f: Field) -> str:
+    return f"$choices_{f.name}"
+
+
+def choice_params() -> dict[str, list[str]]:
+    """Bound parameters of the generated choice checks: `choices_<field>` → the field's allowed values."""
+    return {_choices_param(f)[1:]: list(f.choices) for f in FIELDS if f.choices}
+
+
+def _typed(f: Field) -> str:
+    if f.json_type == "timestamp":  # ISO 8601 text; an offset is converted to UTC, naive UTC stored
+        return f"TRY_CAST(TRY_CAST(t.{_q(f.name)} AS TIMESTAMPTZ) AS TIMESTAMP) AS {_q(f.name)}"
+    return f"t.{_q(f.name)}"
+
+
+@cache
+def sql_snippets() -> dict[str, str]:
+    """SQL generated from FIELDS, for the `{{ name }}` slots of the SQL files that handle op events (the raw
+    table's DDL, the collector's validation): the field lists are written here once, never by hand there."""
+    numbers = [f for f in FIELDS if f.json_type == "number" and not f.required]
+    with_choices = [f for f in FIELDS if f.choices]
+    return {
+        # raw table: one column per field, required ones NOT NULL
+        "op_event_columns": ",\n    ".join(
+            f"{_q(f.name)} {f.duckdb_type}{' NOT NULL' if f.required else ''}" for f in FIELDS),
+        # from_json's structure: every field typed (ts as text, parsed below)
+        "op_event_json_structure": "'" + json.dumps(
+            {f.name: "VARCHAR" if f.json_type == "timestamp" else f.duckdb_type for f in FIELDS}) + "'",
+        # the fields of from_json's struct `t`, typed as the raw table's columns
+        "op_event_typed_fields": ", ".join(_typed(f) for f in FIELDS),
+        # how many fields of `t` hold a typed value (equal to the fields given only when every one cast)
+        "op_event_typed_count": " + ".join(f"(t.{_q(f.name)} IS NOT NULL)::INT" for f in FIELDS),
+        # per field: no typed value (the timestamp by its text: a bad timestamp is reported by its own check)
+        "op_event_typed_nulls": ", ".join(
+            f"{'ts_text' if f.json_type == 'timestamp' else _q(f.name)} IS NULL" for f in FIELDS),
+        "op_event_integers": ", ".join(_q(f.name) for f in FIELDS if f.json_type == "integer"),
+        "op_event_names": ", ".join(_q(f.name) for f in FIELDS),
+        "op_event_finite_checks": " AND ".join(f"coalesce(isfinite({_q(f.name)}), true)" for f in numbers),
+        "op_event_finite_reasons": ",\n            ".join(
+            f"ml_finite_err({_q(f.name)}, '{f.name}')" for f in numbers),
+        "op_event_choice_checks": " AND ".join(
+            f"list_contains({_choices_param(f)}, {_q(f.name)})" if f.required
+            else f"({_q(f.name)} IS NULL OR list_contains({_choices_param(f)}, {_q(f.name)}))"
+            for f in with_choices),
+        "op_event_choice_reasons": ",\n            ".join(
+            f"ml_choice_err({_q(f.name)}, '{f.name}', {_choices_param(f)})" for f in with_choices),
+    }
+
+
+_SLOT = re.compile(r"\{\{ (\w+) \}\}")
+
+
+def render_sql(text: str) -> str:
+    """Fill the `{{ name }}` slots of an SQL file with `sql_snippets()` (an unknown name is an error)."""
+    snippets = sql_snippets()
+    return _SLOT.sub(lambda m: snippets[m.group(1)], text)
 
 
 def markdown_table() -> str:

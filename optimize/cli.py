@@ -106,7 +106,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         return 2
     warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
     memory = _memory(args.mem0_config) if args.mem0_config else None
-    with open_warehouse(warehouse, cfg) as con:
+    with open_warehouse(warehouse, cfg, read_only=True) as con:
         vectors, source = _vectors(args, con, memory)
         advice = build_advice(con, cfg, vectors, source, args.has_postgres)
     if args.export_merge_ids:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh machine, then runs ruff and the whole test suite.
+# Installs everything the tests need on a fresh machine, then runs ruff, the whole test suite, and the checks of
+# the built package installed outside the checkout (scripts/check_installed.sh).
 # System packages: Debian `prometheus` (server + promtool), `chromium` (browser test) and
 # `redis-server` (the Redis cache variant is tested against a real server).
 # Python: a project venv in .venv; torch's CPU build first so nothing pulls the CUDA build.
@@ -25,3 +26,4 @@ PY=${PYTHON:-python3}
 export MEM0_TELEMETRY=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"
+bash scripts/check_installed.sh

@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -17,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from memlens import schema
 from memlens.collectors import oplog
-from memlens.collectors.base import WarehouseLocked, read_sql, writer_lock
+from memlens.collectors.base import WarehouseLocked, writer_lock
 from memlens.collectors.oplog import LineReader, OplogLoader, collect_oplogs
 from memlens.config import default_config, load_config
 from memlens.warehouse import connect
@@ -426,18 +424,3 @@ def test_missing_path_is_a_clear_error(con, tmp_path):
 
     with pytest.raises(CollectorError, match=r"nope\.jsonl: no such file or folder"):
         collect_oplogs(con, [tmp_path / "nope.jsonl"], CFG)
-
-
-def test_check_sql_lists_every_schema_field_in_order():
-    text = read_sql("oplog_check.sql")
-    struct = json.loads(re.search(r"from_json\(line,\s*'(\{.*?\})'\)", text, re.S).group(1))
-    names = [f.name for f in schema.FIELDS]
-    assert list(struct) == names
-    reasons = read_sql("oplog_reasons.sql")
-    nulls = re.search(r"\[([^\]]*)\] AS typed_null", reasons, re.S).group(1)
-    assert [re.sub(r'^"|"? IS NULL$', "", x.strip()).replace("ts_text", "ts") for x in nulls.split(",")] == names
-    typed = re.search(r"cast\n(.*?) AS n_typed", text, re.S).group(1)
-    assert re.findall(r'\(t\."?(\w+)"? IS NOT NULL\)', typed) == names
-    ints = re.search(r"\[([^\]]*)\] AS ints", reasons, re.S).group(1)
-    assert [x.strip().strip('"') for x in ints.split(",")] == [
-        f.name for f in schema.FIELDS if f.json_type == "integer"]

@@ -69,7 +69,7 @@ def test_the_collectors_still_refresh_on_their_own(tmp_path, small_demo):
 def test_first_start_of_the_app_shows_the_demo_load_progress(tmp_path, monkeypatch, small_demo):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("MEMLENS_WAREHOUSE", str(tmp_path / "first.duckdb"))  # the default path: demo when empty
+    monkeypatch.setenv("MEMLENS_HOME", str(tmp_path))  # the default warehouse path: demo when empty
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=120)

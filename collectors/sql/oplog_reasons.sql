@@ -1,29 +1,14 @@
 -- Names the problem of every line of oplog_checked that missed the fast path (fast_ok false): the first
 -- failing check, naming the field. Lines that turn out fine (an unknown extra key, an explicit null) keep
--- reason NULL and load. Parameters: as oplog_check.sql, plus $names, $allowed (JSON types accepted per field),
+-- reason NULL and load. Field lists: {{ op_event_* }} slots, generated from memlens/schema.py. Parameters: as oplog_check.sql, plus $names, $allowed (JSON types accepted per field),
 -- $expected (their description), $required (per field) and $int_names (the integer fields), in schema order.
 UPDATE oplog_checked AS o SET reason = r.reason
 FROM (
     WITH slow AS (
         SELECT c.*, line,
             CASE WHEN is_object THEN json_type(line, $paths) END AS ty,
-            [
-                schema_version IS NULL, event_id IS NULL, ts_text IS NULL, service IS NULL, mode IS NULL,
-                call_mode IS NULL, op IS NULL, user_id IS NULL, agent_id IS NULL, run_id IS NULL,
-                latency_ms IS NULL, status IS NULL, error_type IS NULL, memory_id IS NULL, "limit" IS NULL,
-                top_k IS NULL, filter_keys IS NULL, rerank IS NULL, threshold IS NULL, result_count IS NULL,
-                result_ids IS NULL, top_score IS NULL, query_hash IS NULL, query_text IS NULL,
-                message_count IS NULL, infer IS NULL, memories_created IS NULL, memories_updated IS NULL,
-                memories_deleted IS NULL, embedding_model IS NULL, embedding_calls IS NULL,
-                embedding_tokens IS NULL, llm_model IS NULL, llm_input_tokens IS NULL,
-                llm_output_tokens IS NULL, tokens_estimated IS NULL, cache IS NULL, tag IS NULL,
-                demo IS NULL
-            ] AS typed_null,
-            [
-                schema_version, "limit", top_k, result_count, message_count, memories_created,
-                memories_updated, memories_deleted, embedding_calls, embedding_tokens, llm_input_tokens,
-                llm_output_tokens
-            ] AS ints
+            [{{ op_event_typed_nulls }}] AS typed_null,
+            [{{ op_event_integers }}] AS ints
         FROM oplog_checked c JOIN oplog_chunk USING (line_no)
         WHERE NOT c.fast_ok
     ), slow_checked AS (
@@ -61,13 +46,8 @@ FROM (
             CASE WHEN latency_ms < 0 THEN 'latency_ms: negative (' || latency_ms || ')' END,
             CASE WHEN latency_ms >= $max_latency_ms
                  THEN 'latency_ms: ' || latency_ms || ' is not below collector.max_latency_ms ' || $max_latency_ms END,
-            ml_finite_err(threshold, 'threshold'),
-            ml_finite_err(top_score, 'top_score'),
-            ml_choice_err(mode, 'mode', $modes),
-            ml_choice_err(call_mode, 'call_mode', $call_modes),
-            ml_choice_err(op, 'op', $ops),
-            ml_choice_err(status, 'status', $statuses),
-            ml_choice_err(cache, 'cache', $cache_outcomes)
+            {{ op_event_finite_reasons }},
+            {{ op_event_choice_reasons }}
         ) AS reason
     FROM slow_checked
 ) AS r
