@@ -5,8 +5,9 @@
 
 Synthetic trace: users ~ n/100, each asking a Zipf-distributed set of queries, ~1 s mean gaps, a write
 (invalidation) for every 10 searches. Reported per size (median of --repeat runs):
-- simulate(): the whole what-if (generation keys, TTL curves for both semantics on the config grid, the LRU
-  curve: exact stack distances up to optimize.cache.exact_max_requests, SHARDS beyond with its measured error);
+- simulate(): the whole what-if (generation keys, the fixed-expiry TTL curve on the config grid, the LRU curve:
+  exact stack distances up to optimize.cache.exact_max_requests, SHARDS beyond with its measured error, and the
+  exact SearchCache replay at the configured TTL and size: a Python loop, reported on its own too);
 - LRU stack distances alone (exact, every size at once), against a baseline measured in the same run: a
   brute-force OrderedDict LRU replay of one size on a 200k-request prefix, extrapolated per request and
   multiplied by the number of sizes on the curve (one replay per size is what brute force needs);
@@ -29,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from memlens.config import load_config
-from memlens.optimize.cache_sim import SearchTrace, generation_keys, simulate, stack_distances
+from memlens.optimize.cache_sim import SearchTrace, generation_keys, replay, simulate, stack_distances
 from memlens.optimize.dedup import near_duplicate_pairs
 
 BASELINE_PREFIX = 200_000
@@ -41,11 +42,14 @@ def make_trace(n: int, seed: int = 1) -> SearchTrace:
     users = max(n // 100, 1)
     user = rng.integers(0, users, n)
     query = rng.zipf(1.3, n) % 500
-    ts = np.cumsum(rng.exponential(1000.0, n)).astype(np.int64)
+    start = np.cumsum(rng.exponential(1e9, n)).astype(np.int64)  # ns, ~1 s apart
+    latency = rng.gamma(2.0, 30.0, n)
     w = n // 10
-    return SearchTrace(ts_ms=ts, key=user * 1000 + query, user=user, latency_ms=rng.gamma(2.0, 30.0, n),
+    return SearchTrace(start_ns=start, end_ns=start + (latency * 1e6).astype(np.int64), key=user * 1000 + query,
+                       group=user, service=np.zeros(n, np.int64), ok=np.ones(n, bool), latency_ms=latency,
                        cost_usd=np.full(n, 2e-7), served_by_cache=np.zeros(n, bool),
-                       write_ts_ms=np.sort(rng.integers(0, int(ts[-1]), w)), write_user=rng.integers(0, users, w))
+                       inv_end_ns=np.sort(rng.integers(0, int(start[-1]), w)), inv_group=rng.integers(0, users, w),
+                       inv_service=np.zeros(w, np.int64))
 
 
 def brute_lru_per_request(keys: np.ndarray, size: int) -> float:
@@ -87,6 +91,8 @@ def main() -> int:
         gkey = generation_keys(trace)
         sim_s, sim_cpu, res = timed(lambda tr=trace: simulate(tr, cfg), args.repeat)
         dist_s, dist_cpu, _ = timed(lambda g=gkey: stack_distances(g), args.repeat)
+        rep_s, rep_cpu, _ = timed(lambda tr=trace, c=cfg.optimize.cache: replay(tr, c.recommended_ttl_s,
+                                                                                  c.max_entries), args.repeat)
         prefix = gkey[:BASELINE_PREFIX]
         one = brute_lru_per_request(prefix, 1000) * n
         k = len(res.lru.sizes)
@@ -95,6 +101,8 @@ def main() -> int:
                                              f"on the first {lru.sampling_error_prefix:,}")
         print(f"\n{n:>12,} searches ({res.distinct_keys:,} keys, {res.writes:,} writes; LRU curve {sampled})")
         print(f"  simulate() whole what-if        median {sim_s:8.2f} s wall, {sim_cpu:8.2f} s CPU")
+        print(f"  exact replay at one TTL + size  median {rep_s:8.2f} s wall, {rep_cpu:8.2f} s CPU "
+              f"({n / rep_s / 1e6:.2f} M req/s)")
         print(f"  stack distances, every size     median {dist_s:8.2f} s wall, {dist_cpu:8.2f} s CPU "
               f"({n / dist_s / 1e6:.2f} M req/s)")
         print(f"  baseline: OrderedDict replay   ~{one:8.2f} s per size (extrapolated from {len(prefix):,}), "

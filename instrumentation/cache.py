@@ -1,9 +1,15 @@
 """Read-through search caches, keyed and invalidated as the reference prescribes.
 
-Key: `mem0:search:{user_id}:{md5(normalised query + search args)}`; every add/update/delete/delete_all
-touching a user drops that user's keys. A search without a user id is not cached (outcome `bypass`):
-nothing would say whose write makes it stale. Values are stored as JSON, so a caller that mutates a
-returned result cannot corrupt the cache and both caches behave the same.
+Key: `mem0:search:{user_id}:{md5(normalised query + agent/run ids + top_k, threshold, rerank as applied)}`;
+every add/update/delete/delete_all touching a user drops that user's keys. Values are stored as JSON, so a
+caller that mutates a returned result cannot corrupt the cache and both caches behave the same.
+
+Cacheability is decided from what the op log records of a search and nothing else, so the what-if replay of a
+log (`optimize/cache_sim.py`) keys and bypasses every search exactly as this cache did. A search is served
+from the cache only when it has one user id and its answer depends on nothing the log leaves out: entity ids
+as plain values (no operators, no other filter keys), and no argument beyond top_k / threshold / rerank /
+limit other than None or False. Anything else is a `bypass` (without a user nothing says whose write makes it
+stale; with other filters the log could not tell two such searches apart).
 """
 
 from __future__ import annotations
@@ -13,20 +19,75 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from memlens.instrumentation.events import normalise_query
 
 KEY_PREFIX = "mem0:search:"
-# Search arguments that change the answer; anything else (e.g. a stray limit=) is left out of the key
-# so it cannot split identical searches.
-_KEY_ARGS = ("filters", "top_k", "threshold", "rerank", "explain", "show_expired", "keyword_search", "fields")
+ENTITY_KEYS = ("user_id", "agent_id", "run_id")
+# Search arguments that change the answer and that the op log records (as applied, with the target's defaults);
+# `limit` is recorded too but mem0 2.2.1 ignores it, so it never splits identical searches.
+SHAPING_ARGS = ("top_k", "threshold", "rerank")
+_RECORDED_ARGS = frozenset(ENTITY_KEYS + SHAPING_ARGS + ("filters", "limit"))
 
 
-def search_key(user_id: str, query: str, kwargs: dict[str, Any]) -> str:
-    args = {k: kwargs[k] for k in _KEY_ARGS if k in kwargs}
-    material = normalise_query(query) + "\x00" + json.dumps(args, sort_keys=True, default=str)
+def _plain_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def cache_entities(kwargs: Mapping[str, Any]) -> dict[str, str] | None:
+    """The user/agent/run ids of a cacheable search (user always present), or None when the cache must bypass it.
+
+    The same ids the event records (`events.EventBuilder._scope`: the keyword first, else `filters`)."""
+    filters = kwargs.get("filters")
+    if filters is not None and not (isinstance(filters, Mapping) and all(k in ENTITY_KEYS for k in filters)):
+        return None
+    for name, value in kwargs.items():
+        if name not in _RECORDED_ARGS and value is not None and value is not False:
+            return None
+    ids: dict[str, str] = {}
+    for name in ENTITY_KEYS:
+        direct = kwargs.get(name)
+        nested = filters.get(name) if filters else None
+        for value in (direct, nested):
+            if value is not None and not _plain_id(value):
+                return None
+        if direct is not None and nested is not None and str(direct) != str(nested):
+            return None  # two different ids for one entity: the log records only the first
+        value = direct if direct is not None else nested
+        if value is not None:
+            ids[name] = str(value)
+    return ids if "user_id" in ids else None
+
+
+def applied_args(kwargs: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> tuple[Any, Any, Any]:
+    """(top_k, threshold, rerank) as applied: the caller's value, else the target's signature default (None when
+    unknown, e.g. Platform), normalised as the log stores them (threshold a float, rerank a bool)."""
+    defaults = defaults or {}
+    top_k, threshold, rerank = (kwargs[n] if n in kwargs else defaults.get(n) for n in SHAPING_ARGS)
+    if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+        threshold = float(threshold)
+    return top_k, threshold, None if rerank is None else bool(rerank)
+
+
+def search_key(user_id: str, query: str, kwargs: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
+    """Cache key of a search from the fields its event records: user, agent, run, normalised query, and
+    top_k / threshold / rerank as applied (`defaults`: the target's own signature defaults)."""
+    ids = cache_entities(kwargs) or {}
+    args = [ids.get("agent_id"), ids.get("run_id"), *applied_args(kwargs, defaults)]
+    material = normalise_query(query) + "\x00" + json.dumps(args, default=str)
     return f"{KEY_PREFIX}{user_id}:{hashlib.md5(material.encode('utf-8')).hexdigest()}"
+
+
+def plan_search(query: Any, kwargs: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+                ) -> tuple[str, str] | None:
+    """(cache key, user id) of a search the cache may serve, or None for a bypass."""
+    ids = cache_entities(kwargs) if isinstance(query, str) else None
+    if ids is None:
+        return None
+    user = ids["user_id"]
+    return search_key(user, query, kwargs, defaults), user
 
 
 def encode(result: Any) -> bytes | None:
@@ -96,6 +157,11 @@ class SearchCache:
                 del self._by_user[user]
 
 
+def redis_expiry_s(ttl_s: float) -> int:
+    """The expiry RedisSearchCache sets (SET EX takes whole seconds, at least one)."""
+    return max(1, round(ttl_s))
+
+
 def _glob_escape(text: str) -> str:
     """Redis MATCH patterns treat * ? [ ] and backslash specially; a user id must match literally."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
@@ -116,7 +182,7 @@ class RedisSearchCache:
         return value.encode("utf-8") if isinstance(value, str) else value
 
     def set(self, key: str, user_id: str, value: bytes) -> None:
-        self.redis.set(key, value, ex=max(1, round(self.ttl_s)))
+        self.redis.set(key, value, ex=redis_expiry_s(self.ttl_s))
 
     def invalidate_user(self, user_id: str) -> int:
         return self._delete_matching(f"{KEY_PREFIX}{_glob_escape(user_id)}:*")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from memlens.config import Config, default_config
-from memlens.instrumentation.cache import encode, search_key
+from memlens.instrumentation.cache import encode, plan_search
 from memlens.instrumentation.events import EventBuilder, IdHasher, result_list
 from memlens.instrumentation.usage import CURRENT, Usage, embedding_model_of, hook_memory, llm_model_of
 from memlens.schema import OPS
@@ -107,14 +107,17 @@ class Recorder:
 
     # -- cache bookkeeping -----------------------------------------------------------------------
     def search_plan(self, op: str, args: tuple, kwargs: dict) -> tuple[str | None, str | None, str | None]:
-        """(cache key, user id, outcome so far) of a call: only user-scoped searches use the cache."""
+        """(cache key, user id, outcome so far) of a call: only searches `cache.plan_search` accepts use the cache."""
         if self.cache is None or op != "search":
             return None, None, None
-        user = _user_of(kwargs)
-        query = args[0] if args else kwargs.get("query")
-        if user is None or not isinstance(query, str):
+        if args:
+            query, rest = args[0], kwargs
+        else:
+            query, rest = kwargs.get("query"), {k: v for k, v in kwargs.items() if k != "query"}
+        plan = plan_search(query, rest, self.builder.defaults.get("search")) if len(args) <= 1 else None
+        if plan is None:
             return None, None, "bypass"
-        return search_key(user, query, kwargs), user, None
+        return plan[0], plan[1], None
 
     def after_call(self, op: str, kwargs: dict, result: Any, owner: str | None) -> None:
         if self.cache is None:

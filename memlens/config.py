@@ -138,6 +138,7 @@ class AlertsCfg(_Strict):
 class OptimizeCacheCfg(_Strict):
     ttl_grid_s: tuple[float, ...]
     recommended_ttl_s: float = Field(gt=0)
+    max_entries: int | None = Field(default=10_000, gt=0)
     lru_sizes: tuple[int, ...]
     hit_latency_ms: float | None = Field(default=None, ge=0)
     assumed_hit_latency_ms: float = Field(ge=0)

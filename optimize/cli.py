@@ -65,6 +65,14 @@ def _money(x: float) -> str:
     return f"${x:,.4f}" if abs(x) < 1 else f"${x:,.2f}"
 
 
+def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.1%}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
 def print_advice(advice: Any, cfg: Config, details: bool) -> None:
     print(f"Recommendations (log covers {advice.period_days:.1f} days; per month = x 30 / days):")
     for row in advice.table().itertuples():
@@ -76,12 +84,13 @@ def print_advice(advice: Any, cfg: Config, details: bool) -> None:
         if details:
             print(f"      formula: {row.formula}")
     c = advice.cache
-    print(f"\nCache what-if: {c.requests:,} searches, {c.distinct_keys:,} keys (with invalidation on {c.writes:,} "
-          f"writes), best possible hit rate {c.max_hit_rate:.1%}; target {c.target_hit_rate:.0%}:")
-    ttl_r = f"{c.ttl_for_target_refresh_s:,.1f} s" if c.ttl_for_target_refresh_s is not None else "not reachable"
-    ttl_f = f"{c.ttl_for_target_fixed_s:g} s" if c.ttl_for_target_fixed_s is not None else "not on the grid"
+    print(f"\nCache what-if: {c.requests:,} cacheable searches ({c.distinct_keys:,} keys after {c.writes:,} "
+          f"invalidations); target {c.target_hit_rate:.0%}:")
+    for row in c.story().itertuples(index=False):
+        print("  " + "; ".join(f"{name} {_cell(v)}" for name, v in zip(c.story().columns, row, strict=True)))
+    ttl = f"{c.ttl_for_target_s:g} s" if c.ttl_for_target_s is not None else "not on the grid"
     size = f"{c.lru_size_for_target:,}" if c.lru_size_for_target is not None else "not reachable"
-    print(f"  refresh-on-hit TTL {ttl_r}; fixed-expiry TTL {ttl_f}; LRU size {size}"
+    print(f"  TTL for the target (no size bound) {ttl}; LRU size for it (no expiry) {size}"
           + ("" if c.lru.exact else f" (SHARDS {c.lru.sampling_rate:g}, error <= {c.lru.sampling_error:.3f})"))
     f = advice.forecast
     if f.month is not None:
@@ -92,6 +101,16 @@ def print_advice(advice: Any, cfg: Config, details: bool) -> None:
               f"budget {_money(f.budget_usd)})")
     s = advice.store
     print(f"\nVector store: {s.store} — " + "; ".join(s.reasons))
+
+
+def _cache_json(c: Any) -> dict[str, Any]:
+    return {"cacheable_searches": c.requests, "through_cache": c.through_cache, "measured_hits": c.measured_hits,
+            "measured_hit_rate": c.measured_hit_rate, "could_be_served": c.could_be_served,
+            "could_be_served_rate": c.could_be_served_rate, "settings": {
+                "ttl_s": c.settings_ttl_s, "max_entries": c.settings_max_entries, "hits": c.settings_hits,
+                "hit_rate": c.settings_hit_rate, "hits_through_cache": c.settings_hits_through_cache,
+                "new_hits": c.settings_new_hits},
+            "ttl_for_target_s": c.ttl_for_target_s, "lru_size_for_target": c.lru_size_for_target}
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
@@ -113,10 +132,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         advice.dedup.merge_ids.to_csv(args.export_merge_ids, index=False)
     if args.json:
         out = {"recommendations": advice.table().to_dict(orient="records"),
-               "cache": {"requests": advice.cache.requests, "max_hit_rate": advice.cache.max_hit_rate,
-                         "ttl_for_target_refresh_s": advice.cache.ttl_for_target_refresh_s,
-                         "ttl_for_target_fixed_s": advice.cache.ttl_for_target_fixed_s,
-                         "lru_size_for_target": advice.cache.lru_size_for_target},
+               "cache": _cache_json(advice.cache),
                "forecast": {"projected_usd": advice.forecast.projected_usd, "low_usd": advice.forecast.low_usd,
                             "high_usd": advice.forecast.high_usd},
                "vector_store": {"store": advice.store.store, "reasons": advice.store.reasons}}
@@ -128,7 +144,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         print(f"wrote {len(advice.dedup.merge_ids)} ids to merge to {args.export_merge_ids}", file=sys.stderr)
     if args.cache_code:
         c = advice.cache
-        ttl = c.ttl_for_target_fixed_s or c.recommended_ttl_s
+        ttl = c.ttl_for_target_s or c.settings_ttl_s
         size = c.lru_size_for_target or max(cfg.optimize.cache.lru_sizes)
         print(cache_config_code(args.cache_code, ttl, size))
     if args.delete_duplicates:

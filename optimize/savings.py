@@ -114,16 +114,23 @@ def rerank_off(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Savi
 
 def caching(sim: CacheWhatIf, days: float) -> Saving:
     c = sim.ttl_curve
-    ev = c[["ttl_s", "fixed_hit_rate", "refresh_hit_rate", "fixed_hits", "latency_saved_ms", "cost_saved_usd"]]
-    formula = (f"hits(fixed TTL {sim.recommended_ttl_s:g} s, exact replay with per-user invalidation) x "
-               f"(avg miss {sim.avg_miss_latency_ms:.1f} ms - hit {sim.hit_latency_ms:.1f} ms "
-               f"[{sim.hit_latency_source}]); cost = priced cost of the searches that would have hit")
-    target = (f"{sim.target_hit_rate:.0%} target reached at fixed TTL {sim.ttl_for_target_fixed_s:g} s"
-              if sim.ttl_for_target_fixed_s is not None else
-              f"{sim.target_hit_rate:.0%} target not reached on the TTL grid (max possible {sim.max_hit_rate:.1%})")
-    return Saving("cache", f"Cache searches (TTL {sim.recommended_ttl_s:g} s)", formula,
-                  latency_saved_ms=sim.recommended_latency_saved_ms, cost_saved_usd=sim.recommended_cost_saved_usd,
-                  calls_affected=sim.recommended_hits, period_days=days, evidence=ev.reset_index(drop=True),
+    ev = c[["ttl_s", "hit_rate", "hits", "latency_saved_ms", "cost_saved_usd"]]
+    size = "unbounded" if sim.settings_max_entries is None else f"{sim.settings_max_entries:,} entries"
+    formula = (f"searches a SearchCache(TTL {sim.settings_ttl_s:g} s, {size}) serves in an exact replay of the log "
+               f"that no cache served already x (avg uncached {sim.avg_miss_latency_ms:.1f} ms - hit "
+               f"{sim.hit_latency_ms:.1f} ms [{sim.hit_latency_source}]); cost = priced cost of those searches")
+    could = sim.could_be_served_rate
+    ceiling = "n/a" if could is None else f"{could:.1%}"
+    target = (f"{sim.target_hit_rate:.0%} target reached at fixed TTL {sim.ttl_for_target_s:g} s (no size bound)"
+              if sim.ttl_for_target_s is not None else
+              f"{sim.target_hit_rate:.0%} target not reached by a TTL of the grid (a cache that never expires "
+              f"could serve {ceiling})")
+    if sim.settings_new_hits == 0:
+        target = ("no search this cache would serve that a cache in the log did not serve already; "
+                  if sim.requests else "no cacheable search (with a user id) in the log; ") + target
+    return Saving("cache", f"Cache searches (TTL {sim.settings_ttl_s:g} s, {size})", formula,
+                  latency_saved_ms=sim.settings_latency_saved_ms, cost_saved_usd=sim.settings_cost_saved_usd,
+                  calls_affected=sim.settings_new_hits, period_days=days, evidence=ev.reset_index(drop=True),
                   note=target)
 
 

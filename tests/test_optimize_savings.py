@@ -182,9 +182,10 @@ def test_build_advice_and_cli(tmp_path):
         ev(con, "search", 80.0, s=60 * i, top_k=5, qh="q", model="text-embedding-3-small", tokens=1000)
     advice = build_advice(con, CFG)
     con.close()
-    assert advice.cache.requests == 10 and advice.cache.max_hit_rate == pytest.approx(0.9)
+    assert advice.cache.requests == 10 and advice.cache.could_be_served_rate == pytest.approx(0.9)
     cache = next(s for s in advice.savings if s.key == "cache")
-    assert cache.calls_affected == 8  # TTL 300 s, fixed expiry: misses at 0 s and at 300 s (expired)
+    # TTL 300 s from when the miss returned (0.08 s): the search at 300 s still hits, the one at 360 s misses
+    assert cache.calls_affected == 8
     assert advice.savings[0].key in {"cache", "reembed"}
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config")
@@ -219,4 +220,4 @@ def test_cli_json_output(tmp_path, capsys):
     args = p.parse_args(["advise", "--warehouse", str(path), "--json"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert len(out["recommendations"]) == 10 and out["cache"]["requests"] == 0
+    assert len(out["recommendations"]) == 10 and out["cache"]["cacheable_searches"] == 0

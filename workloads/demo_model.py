@@ -4,7 +4,8 @@ Everything is drawn from one seeded generator and vectorised (10M events fit in 
 `memlens demo` is deterministic for a seed and quick. The shape is chosen to look like a real Mem0
 deployment and to exercise every page: diurnal and weekly load, a few heavy users (Zipf), heavy-tailed
 lognormal latencies per op with rare slow outliers, a slow incident and an error burst, repeated queries
-per user (so a cache can hit) with invalidation on writes, unscoped searches, ignored `limit=`, reranking,
+per user with cache outcomes that are the instrumented SearchCache's own rules run over the calls (a Redis cache
+turned on mid-window), unscoped searches, ignored `limit=`, reranking,
 infer=True adds that run an LLM, a Platform-mode service, and memories that are created, updated and deleted
 consistently with Mem0's history store (workloads/demo.py writes both).
 
@@ -33,6 +34,7 @@ class Service:
     share: float            # share of all calls
     op_mix: tuple[float, ...]  # probabilities over OPS
     cache: str | None       # 'local' (in-process) | 'redis' | None
+    cache_since_day: int     # day of the window the cache was turned on (searches before it had none)
     embedding_model: str | None
     infer_share: float      # share of adds with infer=True (runs the LLM)
     async_share: float
@@ -41,13 +43,13 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("chat-api", "oss", 0.55, (0.17, 0.60, 0.05, 0.08, 0.05, 0.04, 0.01), "local",
+    Service("chat-api", "oss", 0.55, (0.17, 0.60, 0.05, 0.08, 0.05, 0.04, 0.01), "local", 0,
             "text-embedding-3-small", 0.55, 0.10, ("assistant", "planner"), 0.0),
-    Service("support-worker", "oss", 0.23, (0.15, 0.55, 0.08, 0.10, 0.06, 0.04, 0.02), "redis",
+    Service("support-worker", "oss", 0.23, (0.15, 0.55, 0.08, 0.10, 0.06, 0.04, 0.02), "redis", 3,
             "text-embedding-3-small", 0.50, 0.70, ("support-bot",), 2.0),
-    Service("knowledge-sync", "oss", 0.10, (0.62, 0.12, 0.03, 0.12, 0.06, 0.05, 0.00), None,
+    Service("knowledge-sync", "oss", 0.10, (0.62, 0.12, 0.03, 0.12, 0.06, 0.05, 0.00), None, 0,
             "text-embedding-3-large", 0.0, 0.90, ("ingest-agent",), 0.0),
-    Service("platform-gateway", "platform", 0.12, (0.20, 0.60, 0.05, 0.08, 0.04, 0.03, 0.00), None,
+    Service("platform-gateway", "platform", 0.12, (0.20, 0.60, 0.05, 0.08, 0.04, 0.03, 0.00), None, 0,
             None, 0.80, 0.0, ("sales-assistant",), 90.0),
 )
 
@@ -57,7 +59,9 @@ LATENCY = {OP_ADD: (38.0, 0.45), OP_SEARCH: (32.0, 0.55), OP_GET: (5.0, 0.5), OP
            OP_UPDATE: (42.0, 0.45), OP_DELETE: (7.0, 0.5), OP_HISTORY: (4.0, 0.4)}
 INFER_ADD_MEDIAN_MS, INFER_ADD_SIGMA = 1150.0, 0.40   # one LLM round trip dominates infer=True adds
 CACHE_HIT_MS = {"local": (0.9, 0.35), "redis": (2.4, 0.35)}
-CACHE_TTL_S = 900            # the reference's user-preferences TTL band is 300-900 s
+CACHE_LOOKUP_MS = 0.4        # what a lookup that misses adds to the search behind it
+CACHE_TTL_S = 300            # SearchCache(ttl_s=300, max_entries=10_000) / RedisSearchCache(ttl_s=300): the
+CACHE_MAX_ENTRIES = 10_000   # reference's setex 300 (user-preferences band 300-900 s), memlens's default size
 SLOW_OUTLIER_SHARE = 0.012   # rare calls 4-15x slower (GC pauses, cold segments)
 BASE_ERROR_RATE = 0.004
 USER_ZIPF = 1.15             # user weights 1/rank^a: a few users dominate
@@ -134,45 +138,53 @@ def _timestamps(rng: np.random.Generator, n: int, start_us: int, days: int) -> n
     trend = 1.0 + 0.35 * slots / max(len(slots) - 1, 1)
     w = diurnal * weekly * trend
     pick = rng.choice(len(slots), size=n, p=w / w.sum())
-    return np.sort(slot_start[pick] + rng.integers(0, HOUR_US, size=n))
+    ts = np.sort(slot_start[pick] + rng.integers(0, HOUR_US, size=n))
+    # strictly increasing (no two calls in the same microsecond): the log's order is the order they happened
+    step = np.arange(n, dtype=np.int64)
+    return np.maximum.accumulate(ts - step) + step
 
 
-def _prev_same_key(keys: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """For each row, the ts of the previous row with the same key (rows sorted by ts), -1 when none."""
-    order = np.lexsort((ts, keys))
-    k, t = keys[order], ts[order]
-    prev = np.full(len(ts), -1, dtype=np.int64)
-    same = np.r_[False, k[1:] == k[:-1]]
-    prev_sorted = np.where(same, np.r_[-1, t[:-1]], -1)
-    prev[order] = prev_sorted
-    return prev
-
-
-def _repeat_previous(query: np.ndarray, group: np.ndarray, ts: np.ndarray, eligible: np.ndarray,
-                     repeat: np.ndarray) -> np.ndarray:
-    """Chosen eligible rows take the query of the latest non-repeating eligible row of the same group."""
+def _origin_of_repeats(group: np.ndarray, ts: np.ndarray, eligible: np.ndarray, repeat: np.ndarray) -> np.ndarray:
+    """For each eligible row, the row whose call it repeats: chosen rows repeat the latest non-repeating eligible
+    row of the same group (a retry or an agent loop asks the same thing the same way); others are their own."""
+    origin = np.arange(len(ts))
     idx = np.flatnonzero(eligible)
     order = idx[np.lexsort((ts[idx], group[idx]))]
     g = group[order]
     first = np.r_[True, g[1:] != g[:-1]]
     is_origin = first | ~repeat[order]
     origin_pos = np.maximum.accumulate(np.where(is_origin, np.arange(len(order)), -1))
-    out = query.copy()
-    out[order] = query[order[origin_pos]]
-    return out
+    origin[order] = order[origin_pos]
+    return origin
 
 
-def _last_write_before(user: np.ndarray, ts: np.ndarray, is_write: np.ndarray) -> np.ndarray:
-    """For each row, the ts of the latest write by the same user at or before it (-1 when none)."""
-    order = np.lexsort((ts, user))
-    u, t, w = user[order], ts[order], is_write[order]
-    span = int(ts.max()) + 2 if len(ts) else 2
-    base = (u + 1) * span  # user blocks are increasing, so a running max never leaks across users
-    marked = np.where(w, base + t, base - 1)
-    running = np.maximum.accumulate(marked) - base
-    out = np.empty(len(ts), dtype=np.int64)
-    out[order] = running
-    return out
+def _cache_hits(ts: np.ndarray, lat: np.ndarray, op: np.ndarray, ok: np.ndarray, user: np.ndarray,
+                service: np.ndarray, agent: np.ndarray, run: np.ndarray, query: np.ndarray, top_k: np.ndarray,
+                threshold: np.ndarray, rerank: np.ndarray, looked_up: np.ndarray) -> np.ndarray:
+    """Which looked-up searches each service's cache serves: `optimize.cache_sim.replay` (the SearchCache's
+    semantics) over this sequence, keyed like the cache (user, agent, run, query, top_k, threshold, rerank),
+    invalidated by the service's successful writes of that user when they return."""
+    from memlens.instrumentation.cache import redis_expiry_s
+    from memlens.optimize.cache_sim import SearchTrace, dense_ids, replay
+
+    hit = np.zeros(len(ts), bool)
+    agent_code = dense_ids(np.where(agent == None, "", agent).astype(str))  # noqa: E711
+    is_write = np.isin(op, [OP_ADD, OP_UPDATE, OP_DELETE]) & ok & (user >= 0)
+    end_ns = ts * 1000 + np.rint(lat * 1e6).astype(np.int64)
+    for i, svc in enumerate(SERVICES):
+        if svc.cache is None:
+            continue
+        s = np.flatnonzero(looked_up & (service == i))  # ts is strictly increasing: the log's order
+        w = np.flatnonzero(is_write & (service == i))
+        key = dense_ids(user[s], agent_code[s], run[s], query[s], top_k[s], np.rint(threshold[s] * 1000), rerank[s])
+        trace = SearchTrace(
+            start_ns=ts[s] * 1000, end_ns=end_ns[s], key=key, group=user[s], service=np.zeros(len(s), np.int64),
+            ok=ok[s], latency_ms=lat[s], cost_usd=np.zeros(len(s)), served_by_cache=np.zeros(len(s), bool),
+            inv_end_ns=end_ns[w], inv_group=user[w], inv_service=np.zeros(len(w), np.int64))
+        ttl_s, size = ((CACHE_TTL_S, CACHE_MAX_ENTRIES) if svc.cache == "local"
+                       else (redis_expiry_s(CACHE_TTL_S), None))  # Redis: whole seconds, no size bound
+        hit[s] = replay(trace, ttl_s, size).hit
+    return hit
 
 
 def generate(events: int, days: int, users: int, seed: int, end_us: int) -> DemoEvents:
@@ -284,42 +296,29 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     rerank = np.where(is_search, (rng.random(n) < 0.15).astype(np.int8), -1).astype(np.int8)
     threshold = np.where(is_search, np.where(rng.random(n) < 0.8, 0.1, 0.3), np.nan)
     held = rng.poisson(30, n)
-    result_count = np.where(is_query, np.where(scope == SCOPES.index("none"), top_k, np.minimum(top_k, held)), -1)
-    top_score = np.where(is_search & (result_count > 0), np.round(rng.beta(5, 2, n), 4), np.nan)
-    # queries repeat per user (Zipf over a per-user pool); unscoped ones come from a shared pool
+    # queries repeat per user (Zipf over a per-user pool); unscoped ones come from a shared pool. A repeat asks
+    # the earlier question the same way (same scope, top_k, limit, threshold, rerank), in today's session.
     q_rank = np.minimum(rng.zipf(QUERY_ZIPF, n), QUERY_POOL) - 1
     query = np.where(is_search, (user + 1) * QUERY_POOL + q_rank, -1)
-    query = _repeat_previous(query, service * (users + 1) + user, ts, is_search, rng.random(n) < QUERY_REPEAT)
+    origin = _origin_of_repeats(service * (users + 1) + user, ts, is_search, rng.random(n) < QUERY_REPEAT)
+    query, scope, agent, top_k, limit = query[origin], scope[origin], agent[origin], top_k[origin], limit[origin]
+    threshold, rerank = threshold[origin], rerank[origin]
+    run = np.where(scope == SCOPES.index("user+run"), day_idx, -1)
+    result_count = np.where(is_query, np.where(scope == SCOPES.index("none"), top_k, np.minimum(top_k, held)), -1)
+    top_score = np.where(is_search & (result_count > 0), np.round(rng.beta(5, 2, n), 4), np.nan)
 
-    # -- cache: hit when the same (service, user, query) was asked within the TTL and no write of the user
-    #    happened since (the instrumented cache invalidates a user's keys on add/update/delete)
-    svc_cache = np.array([s.cache for s in SERVICES], dtype=object)[service]
-    cached = is_search & (svc_cache != None)  # noqa: E711  (object array comparison)
-    is_write = np.isin(op, [OP_ADD, OP_UPDATE, OP_DELETE])
-    key = service * (users + 2) * QUERY_POOL + np.where(query >= 0, query, 0)
-    prev = _prev_same_key(np.where(cached, key, -1 - np.arange(n)), ts)
-    # a cache sees the writes that go through its own service (in-process cache, or the service's Redis prefix)
-    last_write = _last_write_before(service * (users + 1) + user + 1, ts, is_write)
-    hit = cached & (scope != SCOPES.index("none")) & (prev >= 0) & (ts - prev < CACHE_TTL_S * US) \
-        & (prev > last_write)
-    cache = np.full(n, None, dtype=object)
-    cache[cached] = "miss"
-    cache[cached & (scope == SCOPES.index("none"))] = "bypass"
-    cache[hit] = "hit"
-    ok[hit] = True
-    error_type[hit] = None
-
-    # -- tokens: queries and written texts are embedded; infer adds run the LLM (OSS pays per token)
+    # -- tokens: queries and written texts are embedded; infer adds run the LLM (OSS pays per token). A search a
+    #    cache serves embeds nothing: its tokens are dropped once the cache outcomes are known (below).
     emb_model = np.array([s.embedding_model for s in SERVICES], dtype=object)[service]
     q_tokens = 8 + (np.where(query >= 0, query, 0) * 2654435761 % 33)
     msg_tokens = 25 + rng.poisson(45, n) * np.maximum(message_count, 1)
     fact_tokens = 18 * np.maximum(created, 0) + 18 * np.maximum(updated, 0)
     embedding_calls = np.select(
-        [is_search & ~hit, is_add & (infer == 1), is_add, op == OP_UPDATE],
+        [is_search, is_add & (infer == 1), is_add, op == OP_UPDATE],
         [np.ones(n, np.int64), np.maximum(created, 0) + np.maximum(updated, 0) + 1, np.maximum(message_count, 1),
          np.ones(n, np.int64)], -1)
     embedding_tokens = np.select(
-        [is_search & ~hit, is_add & (infer == 1), is_add, op == OP_UPDATE],
+        [is_search, is_add & (infer == 1), is_add, op == OP_UPDATE],
         [q_tokens, fact_tokens + q_tokens, msg_tokens, 10 + mem_bytes[np.maximum(target, 0)] // 4], -1)
     no_model = emb_model == None  # noqa: E711
     embedding_tokens = np.where(no_model, -1, embedding_tokens)
@@ -328,7 +327,14 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     llm_in = np.where(llm, 320 + 170 * np.maximum(message_count, 1) + rng.integers(0, 120, n), -1)
     llm_out = np.where(llm, 35 + 32 * np.maximum(created, 0) + rng.integers(0, 30, n), -1)
 
-    # -- latency: lognormal per op, scaled by query shape, plus outliers, an incident and timeouts
+    # -- which searches meet a cache: services with one, from the day it was turned on; a search without a user
+    #    is a bypass (instrumentation/cache.py), the rest are looked up (hit or miss, decided below)
+    svc_cache = np.array([s.cache for s in SERVICES], dtype=object)[service]
+    cache_on = (svc_cache != None) & (day_idx >= np.array([s.cache_since_day for s in SERVICES])[service])  # noqa: E711
+    looked_up = is_search & cache_on & (user >= 0)
+
+    # -- latency of every call as if no cache answered: lognormal per op, scaled by query shape, plus outliers,
+    #    an incident and timeouts; a lookup that misses adds its own cost
     med = np.empty(n)
     sig = np.empty(n)
     for o, (m, s) in LATENCY.items():
@@ -343,24 +349,39 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     shape = np.where(is_query & (scope == SCOPES.index("none")), shape * 3.2, shape)
     shape = np.where(svc_cache == "redis", shape * 1.05, shape)
     lat = _lognormal(rng, med * shape, sig, n) + np.array([s.base_ms for s in SERVICES])[service]
-    hit_med = np.array([CACHE_HIT_MS.get(s.cache, (1.0, 0.3))[0] for s in SERVICES])[service]
-    hit_sig = np.array([CACHE_HIT_MS.get(s.cache, (1.0, 0.3))[1] for s in SERVICES])[service]
-    lat = np.where(hit, _lognormal(rng, hit_med, hit_sig, n), lat + np.where(cached, 0.4, 0.0))
-    outlier = ~hit & (rng.random(n) < SLOW_OUTLIER_SHARE)
+    lat = lat + np.where(looked_up, CACHE_LOOKUP_MS, 0.0)
+    outlier = rng.random(n) < SLOW_OUTLIER_SHARE
     lat = np.where(outlier, lat * rng.uniform(4, 15, n), lat)
     incident_day = max(days - 6, 0)  # vector store degraded for 6 h: every uncached OSS call 3.5x slower
-    incident = (day_idx == incident_day) & (hour_of_day >= 10) & (hour_of_day < 16) & ~mode_platform & ~hit
+    incident = (day_idx == incident_day) & (hour_of_day >= 10) & (hour_of_day < 16) & ~mode_platform
     lat = np.where(incident, lat * 3.5, lat)
     timeout = ~ok & (error_type == "TimeoutError")
     lat = np.where(timeout, rng.uniform(5000, 10000, n), lat)
     lat = np.where(~ok & ~timeout, lat * rng.uniform(0.1, 1.0, n), lat)
+    lat = np.round(lat, 3)
+
+    # -- cache outcomes: the instrumented cache's own rules replayed over this sequence of calls (one cache per
+    #    service: an in-process SearchCache or a Redis one, each seeing its service's writes), so what the demo
+    #    logs is what those caches would have measured, and the what-if replay of the log agrees with it
+    hit = _cache_hits(ts, lat, op, ok, user, service, agent, run, query, top_k, threshold, rerank, looked_up)
+    cache = np.full(n, None, dtype=object)
+    cache[looked_up] = "miss"
+    cache[is_search & cache_on & (user < 0)] = "bypass"
+    cache[hit] = "hit"
+    ok[hit] = True  # served before the call that would have failed
+    error_type[hit] = None
+    hit_med = np.array([CACHE_HIT_MS.get(s.cache, (1.0, 0.3))[0] for s in SERVICES])[service]
+    hit_sig = np.array([CACHE_HIT_MS.get(s.cache, (1.0, 0.3))[1] for s in SERVICES])[service]
+    lat = np.where(hit, np.round(_lognormal(rng, hit_med, hit_sig, n), 3), lat)
+    embedding_tokens = np.where(hit, -1, embedding_tokens)
+    embedding_calls = np.where(hit, -1, embedding_calls)
     # failed calls return nothing
     result_count = np.where(is_query & ~ok, -1, result_count)
     top_score = np.where(ok, top_score, np.nan)
 
     return DemoEvents(
         ts_us=ts, user=user, service=service, op=op, agent=agent, run=run, is_async=is_async, ok=ok,
-        error_type=error_type, latency_ms=np.round(lat, 3), scope=scope, top_k=top_k, limit=limit, rerank=rerank,
+        error_type=error_type, latency_ms=lat, scope=scope, top_k=top_k, limit=limit, rerank=rerank,
         threshold=threshold, result_count=result_count, top_score=top_score, query=query, cache=cache,
         message_count=message_count, infer=infer, created=created, first_memory=first_memory, updated=updated,
         deleted=deleted, target=target, embedding_tokens=embedding_tokens, embedding_calls=embedding_calls,

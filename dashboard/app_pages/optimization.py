@@ -41,24 +41,38 @@ for s in adv.savings:
 c = adv.cache
 st.subheader("Cache what-if (exact replay)")
 target = c.target_hit_rate
+size_text = "unbounded" if c.settings_max_entries is None else f"{c.settings_max_entries:,} entries"
+st.caption(
+    f"Replays the {c.requests:,} searches a memlens SearchCache would look up (a user id, scoped by nothing but user / "
+    "agent / run ids, not bypassed) with the cache's own rules: one cache per service, keyed by user, agent, run, "
+    "query and top_k / threshold / rerank, a user's writes delete that user's entries when they return, an entry "
+    "expires TTL after the miss that stored it returned. **Could be served**: the share of searches repeating an "
+    "earlier successful search with the same key made after the user's last write: what a cache that never expires "
+    "and never fills serves, the ceiling of every TTL and size and of what any real cache measures here.")
 m = st.columns(4)
-m[0].metric("Searches replayed", f"{c.requests:,}", help=f"{c.distinct_keys:,} cache keys after invalidation on "
-            f"{c.writes:,} writes")
-m[1].metric("Best possible hit rate", ui.pct(c.max_hit_rate), help="an unbounded cache, invalidated per user on "
-            "writes: every key's first request is a miss")
-m[2].metric(f"TTL for {target:.0%} (refresh / fixed)",
-            "not reachable" if c.ttl_for_target_refresh_s is None else
-            f"{c.ttl_for_target_refresh_s:,.0f} s / " + ("not on grid" if c.ttl_for_target_fixed_s is None
-                                                        else f"{c.ttl_for_target_fixed_s:g} s"))
-m[3].metric(f"LRU size for {target:.0%}", "not reachable" if c.lru_size_for_target is None
-            else f"{c.lru_size_for_target:,}")
+m[0].metric("Measured hit rate", ui.pct(c.measured_hit_rate) if c.through_cache else "no cache",
+            help=f"{c.measured_hits:,} hits of the {c.through_cache:,} searches a cache looked up (the log's hits "
+            "and misses)")
+m[1].metric(f"Replay at TTL {c.settings_ttl_s:g} s, {size_text}", ui.pct(c.settings_hit_rate),
+            help="an exact replay of the SearchCache at optimize.cache.recommended_ttl_s / max_entries, over every "
+            "cacheable search; the table below gives it for the searches that went through a cache too")
+m[2].metric("Could be served", ui.pct(c.could_be_served_rate),
+            help="an earlier successful search with the same key after the user's last write: no TTL or size does "
+            "better")
+m[3].metric(f"TTL / LRU size for {target:.0%}",
+            ("not on grid" if c.ttl_for_target_s is None else f"{c.ttl_for_target_s:g} s") + " / "
+            + ("not reachable" if c.lru_size_for_target is None else f"{c.lru_size_for_target:,}"),
+            help="smallest TTL of the grid (no size bound) / smallest LRU size (no expiry) reaching the target")
+ui.table(c.story(), column_config={col: st.column_config.NumberColumn(col, format="percent")
+                                   for col in c.story().columns[2:]})
 
 ttl_fig = go.Figure()
-ttl_fig.add_trace(go.Scatter(x=c.refresh_curve["ttl_s"], y=c.refresh_curve["hit_rate"], mode="lines",
-                             line_shape="hv", name="refresh on hit (exact, every TTL)"))
-ttl_fig.add_trace(go.Scatter(x=c.ttl_curve["ttl_s"], y=c.ttl_curve["fixed_hit_rate"], mode="lines+markers",
-                             name="fixed expiry (SETEX, replayed per TTL)"))
+ttl_fig.add_trace(go.Scatter(x=c.ttl_curve["ttl_s"], y=c.ttl_curve["hit_rate"], mode="lines+markers",
+                             name="fixed expiry, no size bound (replayed per TTL)"))
 ttl_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_text=f"target {target:.0%}")
+if c.could_be_served_rate is not None:
+    ttl_fig.add_hline(y=c.could_be_served_rate, line_dash="dot", line_color="#555555",
+                      annotation_text=f"could be served {c.could_be_served_rate:.1%}")
 palette = ["rgba(31,119,180,0.15)", "rgba(255,127,14,0.15)", "rgba(44,160,44,0.15)", "rgba(148,103,189,0.15)"]
 # The guidance bands are traces, not shapes: plotly.py's add_vrect misplaces shapes on a log axis.
 for (name, (lo, hi)), color in zip(cfg.ttl_guidelines.items(), palette * 2, strict=False):
@@ -77,21 +91,23 @@ left.plotly_chart(ui.style(ttl_fig, "Hit rate by TTL, with the reference's TTL g
 lru = c.lru_table()
 lru_fig = go.Figure(go.Scatter(x=lru["size"], y=lru["hit_rate"], mode="lines", line_shape="hv", name="LRU"))
 lru_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_text=f"target {target:.0%}")
-ui.log_axis(lru_fig, "x", "cache entries")
-right.plotly_chart(ui.style(lru_fig, "Hit rate by LRU size (stack distances)", percent=True), width="stretch")
+ui.log_axis(lru_fig, "x", "cache entries per service")
+right.plotly_chart(ui.style(lru_fig, "Hit rate by LRU size, no expiry (stack distances)", percent=True),
+                   width="stretch")
 if not c.lru.exact:
     st.caption(f"LRU curve sampled (SHARDS, rate {c.lru.sampling_rate:g}); measured error on the first "
                f"{c.lru.sampling_error_prefix:,} searches: at most {c.lru.sampling_error:.3f}.")
-st.caption(f"Savings per TTL assume a hit takes {c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of the "
-           f"{c.avg_miss_latency_ms:.1f} ms average uncached search. With a size bound, invalidated entries are "
-           "counted until they age out (a cache that deletes them does at least as well).")
+st.caption(f"Savings per TTL count the searches no cache served already and assume a hit takes "
+           f"{c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of the {c.avg_miss_latency_ms:.1f} ms average "
+           "uncached search. The TTL curve equals the exact replay when a user's calls do not overlap in time. The "
+           "LRU curve keeps an invalidated entry until it is evicted (a lower bound for the real cache, which deletes "
+           "it; the replay above deletes it).")
 ui.table(c.ttl_curve, column_config={
-    "refresh_hit_rate": st.column_config.NumberColumn("refresh hit rate", format="percent"),
-    "fixed_hit_rate": st.column_config.NumberColumn("fixed hit rate", format="percent"),
+    "hit_rate": st.column_config.NumberColumn("hit rate", format="percent"),
     "cost_saved_usd": st.column_config.NumberColumn("cost saved", format="$%.6f"),
     "latency_saved_ms": st.column_config.NumberColumn("wait saved ms", format="%.0f")})
 kind = st.radio("Cache code for the simulated settings", ["lru", "redis"], horizontal=True, key="opt_cache_kind")
-ttl_pick = c.ttl_for_target_fixed_s or c.recommended_ttl_s
+ttl_pick = c.ttl_for_target_s or c.settings_ttl_s
 st.code(cache_config_code(kind, ttl_pick, c.lru_size_for_target or max(cfg.optimize.cache.lru_sizes)),
         language="python")
 
