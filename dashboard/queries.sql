@@ -315,6 +315,29 @@ FROM raw_ingest_runs
 ORDER BY started_at DESC
 LIMIT $limit;
 
+-- name: source_status
+-- One row per collector that has run: last collection, its status, counts, quarantine, rows held.
+SELECT source, last_run_at, last_status, last_rows_loaded, runs, rows_loaded, rows_duplicate, quarantined_lines,
+       rows_in_table, last_message
+FROM metric_ingest_status
+ORDER BY last_run_at DESC NULLS LAST;
+
+-- name: otel_span_counts
+-- What `memlens collect otel` did with the spans it read, per mapping and disposition; unknown spans first.
+SELECT disposition, convention, span_name, CAST(sum(spans) AS BIGINT) AS spans, count(DISTINCT source_file) AS files,
+       max(last_seen_at) AS last_seen
+FROM raw_otel_span_counts
+GROUP BY disposition, convention, span_name
+ORDER BY (disposition <> 'unknown'), disposition, spans DESC, span_name;
+
+-- name: platform_stats
+-- The latest `GET /v1/stats/` snapshots of the Mem0 Platform.
+SELECT taken_at, source_url, total_memories, total_add_events, total_retrieval_events, total_api_retrieval_events,
+       total_retrieval_events_limit, total_users_with_memories, total_agents_with_memories, total_runs_with_memories
+FROM raw_platform_stats
+ORDER BY taken_at DESC
+LIMIT 10;
+
 -- name: quarantine_reasons
 SELECT source, reason, count(*) AS "lines", count(DISTINCT source_file) AS files, max(quarantined_at) AS last_seen
 FROM raw_quarantine

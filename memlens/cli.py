@@ -66,6 +66,24 @@ def cmd_collect_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect_otel(args: argparse.Namespace) -> int:
+    from memlens.collectors.base import collection_warehouse
+    from memlens.collectors.otel import collect_otel
+
+    cfg = _cfg(args)
+    with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect otel") as con:
+        result = collect_otel(con, [Path(p) for p in args.paths], cfg, progress=not args.quiet)
+    print(result.summary())
+    return 0
+
+
+def cmd_collect_platform(args: argparse.Namespace) -> int:
+    from memlens.collectors.platform import collect_platform_cli
+
+    cfg = _cfg(args)
+    return collect_platform_cli(args, cfg, _warehouse(args, cfg))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from memlens.workloads.demo import run_demo
 
@@ -191,6 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--user", action="append", default=[], help="limit to these user ids (repeatable)")
     s.add_argument("--store-text", action="store_true", help="also store memory texts (off by default)")
     s.set_defaults(func=cmd_collect_snapshot)
+    ot = csub.add_parser("otel", parents=[common], help="OpenTelemetry traces (OTLP JSON Lines files)",
+                         description="Load the Mem0 operations of OTLP JSON Lines trace files (one TracesData per "
+                         "line: .jsonl, .jsonl.gz; files or folders), as the OpenTelemetry Collector's file exporter "
+                         "or opentelemetry-exporter-otlp-json-file write them. Spans are mapped to op events by the "
+                         "mapping files (OpenLIT's Mem0 spans, the GenAI memory conventions; docs/inputs.md). "
+                         "Incremental, idempotent by trace/span id, bad lines quarantined, unknown spans counted.")
+    ot.add_argument("paths", nargs="+", help="trace files or folders")
+    ot.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ot.set_defaults(func=cmd_collect_otel)
+    pf = csub.add_parser("platform", parents=[common], help="the Mem0 Platform's own events and stats",
+                         description="Page through the Mem0 Platform's GET /v1/events/ (each event's type, status and "
+                         "latency become an op event, mode platform) and record a GET /v1/stats/ snapshot. The API "
+                         "key is read from an environment variable (platform.api_key_env, default MEM0_API_KEY), "
+                         "never stored. Everything is fetched before the warehouse is opened for writing.")
+    pf.add_argument("--url", help="API base URL (default: platform.url)")
+    pf.add_argument("--max-pages", type=int, default=None, help="stop after this many event pages")
+    pf.set_defaults(func=cmd_collect_platform)
     importlib.import_module("memlens.alerts.cli").add_collect_prometheus(csub, common)  # Prometheus range queries
 
     d = sub.add_parser("demo", parents=[common], help="generate a labelled synthetic demo workload and load it",

@@ -111,6 +111,20 @@ class PrometheusCfg(_Strict):
     vector_points_metric: str | None = Field(default=None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
+class PlatformCfg(_Strict):
+    url: str
+    api_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    service: str
+    page_size: int = Field(gt=0, le=1000)
+    timeout_s: float = Field(gt=0)
+    retries: int = Field(ge=0)
+    backoff_s: float = Field(ge=0)
+    max_wait_s: float = Field(ge=0)
+    run_deadline_s: float = Field(gt=0)
+    max_pages: int = Field(gt=0)
+    overlap_s: float = Field(ge=0)
+
+
 class AlertForCfg(_Strict):
     latency: str = Field(pattern=_DURATION)
     error_rate: str = Field(pattern=_DURATION)
@@ -240,6 +254,7 @@ class Config(_Strict):
     collector: CollectorCfg
     dashboard: DashboardCfg
     prometheus: PrometheusCfg
+    platform: PlatformCfg
     alerts: AlertsCfg
     optimize: OptimizeCfg
 

@@ -197,8 +197,26 @@ def test_sources_page(warehouse):
     at = _goto(_app(), "sources")
     m = _metrics(at)
     assert m["op events"] == "40" and m["quarantine"] == "1" and m["memory history"] == "4"
-    reasons = at.dataframe[1].value
+    reasons = next(d.value for d in at.dataframe if "lines" in d.value.columns)
     assert list(reasons["reason"]) == ["invalid JSON"]
+    sources = at.dataframe[0].value  # each source with its last collection, counts and quarantine
+    assert {"source", "last_run_at", "rows_loaded", "quarantined_lines", "rows_in_table"} <= set(sources.columns)
+
+
+def test_sources_page_collects_traces_and_lists_the_source_and_its_spans(warehouse):
+    from test_collect_otel import FIXTURES
+
+    at = _goto(_app(), "sources")
+    at.text_area(key="otel_paths").set_value(str(FIXTURES / "openlit-mem0.jsonl"))
+    next(b for b in at.button if b.label == "Collect traces").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("12 loaded" in s.value for s in at.success), [s.value for s in at.success]
+    at.run()
+    sources = at.dataframe[0].value.set_index("source")
+    assert sources.loc["otel", "rows_in_table"] == 12 and sources.loc["otel", "last_status"] == "ok"
+    spans = next(d.value for d in at.dataframe if "disposition" in d.value.columns)
+    assert dict(spans.groupby("disposition")["spans"].sum()) == {"op": 12, "child": 14, "ignored": 1}
+    assert _metrics(at)["op events"] == "52"
 
 
 def test_empty_warehouse_says_what_to_do(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """Data sources: what was collected when, row counts, quarantined lines with reasons, collect / load the demo."""
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,15 @@ for col, row in zip(c, counts.itertuples(), strict=True):
     col.metric(row.table.removeprefix("raw_").replace("_", " "), f"{row.rows:,}")
 if ctx.demo_events:
     st.caption(f"{ctx.demo_events:,} of the {ctx.events:,} operation events are demo rows.")
+
+st.subheader("Sources")
+status = ctx.q("source_status")
+if status.empty:
+    st.info("Nothing collected yet: op logs, OpenTelemetry traces or the Mem0 Platform below.")
+else:
+    st.caption("Each collector's last collection, what it loaded over all runs, its quarantined records and the rows "
+               "it holds now.")
+    ui.table(status)
 
 left, right = st.columns(2)
 with left, st.container(border=True):
@@ -71,6 +81,60 @@ with right, st.container(border=True):
             bar.progress(1.0, text="Done")
             st.success(f"Demo loaded: {loaded.oplog.summary()}")
             st.button("Show the demo", on_click=st.rerun)
+
+otel_box, platform_box = st.columns(2)
+with otel_box, st.container(border=True):
+    st.markdown("**Collect OpenTelemetry traces**")
+    st.caption("OTLP JSON Lines files (.jsonl, .jsonl.gz) from the Collector's file exporter or "
+               "opentelemetry-exporter-otlp-json-file. OpenLIT's Mem0 spans and the GenAI memory conventions become "
+               "operations; other spans are counted below.")
+    otel_text = st.text_area("Trace files or folders (one per line)", key="otel_paths", height=68)
+    if st.button("Collect traces", icon=":material/timeline:"):
+        paths = [Path(p.strip()).expanduser() for p in otel_text.splitlines() if p.strip()]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing or not paths:
+            st.error(f"Not found: {', '.join(missing) or '(no path given)'}")
+        else:
+            from memlens.collectors.otel import collect_otel
+
+            try:
+                with state.write_access(ctx.path, "dashboard: collect otel") as con:
+                    result = collect_otel(con, paths, ctx.cfg)
+            except (CollectorError, duckdb.Error) as exc:
+                st.error(f"The collection did not run: {exc}")
+            else:
+                st.success(result.summary())
+                st.button("Show the new data", key="otel_done", on_click=st.rerun)
+with platform_box, st.container(border=True):
+    st.markdown("**Collect from the Mem0 Platform**")
+    key_env = ctx.cfg.platform.api_key_env
+    st.caption(f"Pages through GET /v1/events/ and records a GET /v1/stats/ snapshot. The API key is read from "
+               f"${key_env} ({'set' if os.environ.get(key_env) else 'not set'}), never stored.")
+    platform_url = st.text_input("API base URL", value=ctx.cfg.platform.url)
+    if st.button("Collect from the Platform", icon=":material/cloud_download:"):
+        from memlens.collectors.platform import collect_platform
+
+        with st.spinner("Fetching events (the warehouse stays open for reading meanwhile)…"):
+            try:
+                result = collect_platform(Path(ctx.path), ctx.cfg, platform_url, open_for_write=lambda: (
+                    state.write_access(ctx.path, "dashboard: collect platform")))
+            except (CollectorError, duckdb.Error) as exc:
+                st.error(f"The collection did not run: {exc}")
+            else:
+                st.success(result.summary())
+                st.button("Show the new data", key="platform_done", on_click=st.rerun)
+
+spans = ctx.q("otel_span_counts")
+if not spans.empty:
+    st.subheader("OpenTelemetry spans")
+    unknown = int(spans.loc[spans["disposition"] == "unknown", "spans"].sum())
+    st.caption(f"What each span read became: op (an operation), phase / child (inside one), ignored (known, not an "
+               f"operation), late, unknown ({unknown:,} spans no mapping names; see docs/inputs.md).")
+    ui.table(spans)
+stats = ctx.q("platform_stats")
+if not stats.empty:
+    st.subheader("Mem0 Platform totals")
+    ui.table(stats)
 
 st.subheader("Collection runs")
 runs = ctx.q("ingest_runs", limit=100)

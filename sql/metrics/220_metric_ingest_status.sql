@@ -11,8 +11,9 @@
 --   files_seen, rows_loaded, rows_duplicate, rows_quarantined (BIGINT summed over all runs)
 --   quarantined_lines (BIGINT rows in raw_quarantine for the source), quarantine_files (BIGINT distinct files)
 --   last_quarantined_at (TIMESTAMP UTC)
---   rows_in_table (BIGINT rows held now in the source's raw table: oplog → raw_op_events, history →
---   raw_memory_history, snapshot → raw_memory_snapshots; NULL for other sources)
+--   rows_in_table (BIGINT rows held now in the source's raw table: oplog, otel, platform → raw_op_events (by the
+--   event_id prefix `otel:` / `platform:`), history → raw_memory_history, snapshot → raw_memory_snapshots; NULL for
+--   other sources)
 -- Cheap: small tables.
 CREATE OR REPLACE VIEW metric_ingest_status AS
 WITH runs AS (
@@ -42,7 +43,12 @@ quarantine AS (
     GROUP BY source
 ),
 held AS (
-    SELECT 'oplog' AS source, (SELECT count(*) FROM raw_op_events) AS rows_in_table
+    -- op events mapped from OTel spans and Platform events carry their source in the event_id prefix
+    SELECT 'oplog' AS source, (SELECT count(*) FROM raw_op_events
+                               WHERE NOT (starts_with(event_id, 'otel:') OR starts_with(event_id, 'platform:')))
+        AS rows_in_table
+    UNION ALL SELECT 'otel', (SELECT count(*) FROM raw_op_events WHERE starts_with(event_id, 'otel:'))
+    UNION ALL SELECT 'platform', (SELECT count(*) FROM raw_op_events WHERE starts_with(event_id, 'platform:'))
     UNION ALL SELECT 'history', (SELECT count(*) FROM raw_memory_history)
     UNION ALL SELECT 'snapshot', (SELECT count(*) FROM raw_memory_snapshots)
 )
