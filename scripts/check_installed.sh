@@ -35,7 +35,9 @@ for needed in ("memlens/sql/raw/010_raw_op_events.sql", "memlens/sql/rollups/que
                "memlens/dashboard/queries.sql", "memlens/dashboard/app_pages/overview.py",
                "memlens/dashboard/streamlit.toml", "memlens/defaults.yaml", "memlens/collectors/sql/oplog_check.sql",
                "memlens/loadtest/scenarios/default.yaml", "memlens/optimize/sql/cache_sim_searches.sql",
-               "memlens/workloads/sql/demo_oplog.sql", "memlens/loadtest/sql/insert_run.sql"):
+               "memlens/workloads/sql/demo_oplog.sql", "memlens/loadtest/sql/insert_run.sql",
+               "memlens/collectors/otel_mappings/openlit-mem0.yaml",
+               "memlens/collectors/otel_mappings/genai-memory.yaml", "memlens/collectors/sql/mapped_insert_events.sql"):
     assert needed in names, f"{needed} is not in the wheel"
 print(f"wheel: {len(names)} files, top-level packages {tops}")
 PY
