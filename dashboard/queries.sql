@@ -328,7 +328,7 @@ SELECT disposition, convention, span_name, CAST(sum(spans) AS BIGINT) AS spans, 
        max(last_seen_at) AS last_seen
 FROM raw_otel_span_counts
 GROUP BY disposition, convention, span_name
-ORDER BY (disposition <> 'unknown'), disposition, spans DESC, span_name;
+ORDER BY list_position(['unknown', 'op', 'phase', 'child', 'ignored', 'late'], disposition), spans DESC, span_name;
 
 -- name: platform_stats
 -- The latest `GET /v1/stats/` snapshots of the Mem0 Platform.
