@@ -78,6 +78,10 @@ def test_every_mapping_file_has_a_fixture_of_its_convention(con, tmp_path):
     for m in load_mappings():
         path, expected = fixture(m.convention, tmp_path)
         assert expected["convention"] == m.convention and expected["ops"]
+        # written by the packages the expected file names: the SDK stamps its version on every resource
+        first = json.loads(path.read_text().splitlines()[0])["resourceSpans"][0]["resource"]["attributes"]
+        resource = {a["key"]: next(iter(a["value"].values())) for a in first}
+        assert resource["telemetry.sdk.version"] == expected["packages"]["opentelemetry-sdk"]
         collect_otel(con, [path], CFG)
         claimed = rows(con, "SELECT DISTINCT convention FROM raw_otel_span_counts WHERE source_file = ? AND "
                             "disposition = 'op'", [str(path.resolve())])
