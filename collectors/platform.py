@@ -295,7 +295,9 @@ def map_event(ev: dict, cfg: Config) -> tuple[dict | None, str | None]:
         "mode": "platform", "call_mode": "sync", "op": EVENT_OPS[etype], "latency_ms": float(latency),
         "status": FINISHED[status],
     }
-    scopes = [d for d in (ev.get("payload"), ev.get("metadata")) if isinstance(d, dict)]
+    payload = ev.get("payload") if isinstance(ev.get("payload"), dict) else {}
+    # entity ids: top level of the request (add), inside its filters (search, get_all), or in the event metadata
+    scopes = [d for d in (payload, payload.get("filters"), ev.get("metadata")) if isinstance(d, dict)]
     for name in ("user_id", "agent_id", "run_id"):
         value = next((d[name] for d in scopes if isinstance(d.get(name), str) and d[name]), None)
         if value is not None:

@@ -19,7 +19,8 @@ EVENTS = [
     event("e1", "ADD", "SUCCEEDED", "2026-11-20T10:00:00Z", 120.0, "alice"),
     event("e2", "SEARCH", "SUCCEEDED", "2026-11-20T10:01:00Z", 40.0, "alice", results=[{"id": "m1"}] * 3),
     event("e3", "SEARCH", "FAILED", "2026-11-20T10:02:00Z", 60.0, "bob"),
-    event("e4", "SEARCH", "SUCCEEDED", "2026-11-20T10:03:00+00:00", 20.0, "bob", results=[]),
+    dict(event("e4", "SEARCH", "SUCCEEDED", "2026-11-20T10:03:00+00:00", 20.0, results=[]),
+         payload={"query": "q", "filters": {"user_id": "bob"}}),  # a search names its user inside its filters
     event("e5", "ADD", "PENDING", "2026-11-20T10:04:00Z", None, "bob"),
     event("e6", "REINDEX", "SUCCEEDED", "2026-11-20T10:05:00Z", 5.0),
 ]
