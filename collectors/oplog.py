@@ -1,4 +1,4 @@
-"""Op-log collector: schema-v1 JSONL (.jsonl, .log, .jsonl.gz) and Parquet files → raw_op_events.
+"""Op-log collector: op-log (schema v1 or v2) JSONL (.jsonl, .log, .jsonl.gz) and Parquet files → raw_op_events.
 
 Incremental: a checkpoint per file (raw_ingest_checkpoints) records how many bytes of complete lines were
 consumed, the file's identity (dev:inode) and a hash of its head, so a run reads only what was appended
@@ -556,7 +556,7 @@ def _pending_bytes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
 
 def collect_oplogs(con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: Config,
                    progress: bool | ProgressFn = False, *, refresh: bool = True) -> IngestResult:
-    """Load new schema-v1 events from log files/folders; see the module docstring. `refresh=False` leaves the
+    """Load new op-log events from log files/folders; see the module docstring. `refresh=False` leaves the
     rollup rebuild to a caller that loads several sources in a row (the demo loader): one rebuild, not one each."""
     files = discover([Path(p) for p in paths])
     with collection_run(con, "oplog", ", ".join(str(p) for p in paths)) as book:

@@ -1,4 +1,4 @@
-"""Mem0 instrumentation: wraps Memory/AsyncMemory/MemoryClient/AsyncMemoryClient, writes schema-v1 op logs
+"""Mem0 instrumentation: wraps Memory/AsyncMemory/MemoryClient/AsyncMemoryClient, writes op logs (memlens/schema.py)
 and Prometheus metrics, and optionally serves user-scoped searches from a cache."""
 
 from memlens.instrumentation.cache import RedisSearchCache, SearchCache

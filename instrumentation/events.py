@@ -1,4 +1,4 @@
-"""Build schema-v1 event dicts from a Mem0 call and its result.
+"""Build op-log event dicts (memlens/schema.py) from a Mem0 call and its result.
 
 Only shapes are recorded: keys of filters (never values), counts, ids Mem0 returned, a hash of the
 normalised query. Never message text, API keys or exception messages (they may quote user data).
@@ -15,6 +15,7 @@ from functools import lru_cache
 from random import getrandbits
 from typing import Any
 
+from memlens.instrumentation import phases
 from memlens.schema import OPS, SCHEMA_VERSION
 
 ENTITY_KEYS = ("user_id", "agent_id", "run_id")
@@ -114,7 +115,7 @@ def _ids(items: list) -> list[str]:
 
 
 class EventBuilder:
-    """Turns (op, args, kwargs, result | exception, timing) into one schema-v1 dict.
+    """Turns (op, args, kwargs, result | exception, timing, phase spans) into one op-log event dict.
 
     Everything that does not change per call (service, mode, defaults of the target's methods,
     model names) is fixed here once, so a call costs a dict build and a few lookups.
@@ -151,6 +152,8 @@ class EventBuilder:
         self._fill[op](ev, args, kwargs, result if error is None else None)
         if usage is not None:
             usage.fill(ev, self.embedding_model, self.llm_model)
+            if usage.spans:
+                phases.fill(ev, usage.spans)
         elif self.embedding_model is not None and op in ("add", "search", "update"):
             ev["embedding_model"] = self.embedding_model
         return ev

@@ -9,11 +9,17 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 
+from memlens.schema import PHASE_FIELDS, PHASES
+
 # Seconds. 0.1 / 0.2 / 0.5 are bucket bounds so the reference's targets (avg 100 ms, P95 200 ms,
 # P99 500 ms) can be read off the histogram without interpolation error at the thresholds.
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1, 2.5, 5, 10)
 
+# Phases are shorter: sub-millisecond bounds first (a history write, a vector read), then the operation's.
+PHASE_BUCKETS = (.0001, .00025, .0005, *LATENCY_BUCKETS)
+
 _OP_LABELS = ("service", "mode", "op", "call_mode", "status")
+_PHASES = tuple(zip(PHASE_FIELDS, PHASES, strict=True))
 _TOKEN_FIELDS = (("embedding_tokens", "embedding", "embedding_model"), ("llm_input_tokens", "llm_input", "llm_model"),
                  ("llm_output_tokens", "llm_output", "llm_model"))
 _CHANGE_FIELDS = (("memories_created", "add"), ("memories_updated", "update"), ("memories_deleted", "delete"))
@@ -42,6 +48,10 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
                              ("service", "op", "outcome"), registry=registry),
             "changes": Counter("memlens_mem0_memory_changes_total", "Memories added, updated, deleted",
                                ("service", "event"), registry=registry),
+            # where OSS calls spent their time (op-log `<phase>_ms`); a call observes each phase it ran once
+            "phase": Histogram("memlens_mem0_phase_duration_seconds",
+                               "Time Mem0 OSS operations spent per phase (embedding, vector_search, llm, ...)",
+                               ("service", "mode", "op", "phase"), buckets=PHASE_BUCKETS, registry=registry),
         }
         _FAMILIES[id(registry)] = (registry, fam)
         return fam
@@ -58,6 +68,7 @@ class MemlensMetrics:
         self.tokens = fam["tokens"]
         self.cache = fam["cache"]
         self.changes = fam["changes"]
+        self.phase = fam["phase"]
         # `.labels()` costs a few µs (validation, a lock); each child is resolved once per label tuple.
         self._children: dict[tuple, Any] = {}
         self._lock = threading.Lock()
@@ -71,7 +82,7 @@ class MemlensMetrics:
         return child
 
     def observe(self, event: dict[str, Any]) -> None:
-        """Update every metric from one schema-v1 event."""
+        """Update every metric from one op-log event."""
         service, mode, op, status = event["service"], event["mode"], event["op"], event["status"]
         call_mode = event["call_mode"]
         self._child(self.duration, service, mode, op, call_mode, status).observe(event["latency_ms"] / 1000.0)
@@ -92,6 +103,11 @@ class MemlensMetrics:
             changed = event.get(field)
             if changed:
                 self._child(self.changes, service, change).inc(changed)
+        if mode == "oss":
+            for field, phase in _PHASES:
+                ms = event.get(field)
+                if ms is not None:
+                    self._child(self.phase, service, mode, op, phase).observe(ms / 1000.0)
 
 
 def start_metrics_server(port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None):

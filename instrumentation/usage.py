@@ -1,4 +1,4 @@
-"""Embedding and LLM usage of one Mem0 call, counted where the work happens.
+"""Embedding and LLM usage of one Mem0 call, counted where the work happens (and its phase spans, phases.py).
 
 Mem0 returns no usage, so the instrumentation hooks the OSS Memory's own embedder and LLM objects
 (instance attributes only; the classes are untouched). A ContextVar carries the `Usage` of the call in
@@ -28,9 +28,10 @@ CURRENT: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("memlens_
 
 
 class Usage:
-    __slots__ = ("embedding_calls", "embedding_tokens", "estimated", "llm_input", "llm_output", "llm_ran")
+    __slots__ = ("embedding_calls", "embedding_tokens", "estimated", "llm_input", "llm_output", "llm_ran", "spans")
 
     def __init__(self) -> None:
+        self.spans: list[tuple[int, float, float]] = []  # (phase, start, end) of the timed components (phases.py)
         self.embedding_calls = 0
         self.embedding_tokens = 0
         self.llm_ran = False

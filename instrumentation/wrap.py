@@ -1,9 +1,10 @@
 """`instrument(target)`: a proxy for mem0.Memory / AsyncMemory / MemoryClient / AsyncMemoryClient.
 
 The eight data operations (add, search, get, get_all, update, delete, delete_all, history) are timed
-and recorded as one schema-v1 event each; every other attribute is the target's own. The proxy
-returns the target's result object and re-raises the target's exception object unchanged. Recording
-failures (a closed writer, a full disk) are logged once and never reach the caller.
+and recorded as one op-log event each (memlens/schema.py), OSS calls with their phase timings (phases.py);
+every other attribute is the target's own. The proxy returns the target's result object and re-raises the
+target's exception object unchanged. Recording failures (a closed writer, a full disk) are logged once and never
+reach the caller.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from memlens.config import Config, default_config
 from memlens.instrumentation.cache import encode, plan_search
 from memlens.instrumentation.events import EventBuilder, IdHasher, result_list
+from memlens.instrumentation.phases import PhaseHooks
 from memlens.instrumentation.usage import CURRENT, Usage, embedding_model_of, hook_memory, llm_model_of
 from memlens.schema import OPS
 
@@ -66,8 +68,10 @@ def _user_of(kwargs: dict) -> str | None:
 class Recorder:
     """Shared state of one instrumented target: event builder, sinks, cache and its owner index."""
 
-    def __init__(self, *, writer: Any, metrics: Any, cache: Any, builder: EventBuilder):
+    def __init__(self, *, writer: Any, metrics: Any, cache: Any, builder: EventBuilder,
+                 phases: PhaseHooks | None = None):
         self.writer = writer
+        self.phases = phases
         self.metrics = metrics
         self.cache = cache
         self.builder = builder
@@ -217,6 +221,8 @@ class InstrumentedMemory(_Proxy):
         owner = None
         if rec.cache is not None and op in ("update", "delete"):
             owner = self._owner(_memory_id(args, kwargs))
+        if rec.phases is not None:
+            rec.phases.refresh()
         usage = Usage() if rec.count_usage else None
         token = CURRENT.set(usage)
         wall = time.time()
@@ -274,6 +280,8 @@ class AsyncInstrumentedMemory(_Proxy):
         owner = None
         if rec.cache is not None and op in ("update", "delete"):
             owner = await self._owner(_memory_id(args, kwargs))
+        if rec.phases is not None:
+            rec.phases.refresh()
         usage = Usage() if rec.count_usage else None
         token = CURRENT.set(usage)
         wall = time.time()
@@ -346,7 +354,7 @@ def instrument(target: Any, *, writer: Any = None, metrics: Any = None, cache: A
                service: str | None = None, tag: str | None = None, store_query_text: bool | None = None,
                id_salt: str | None = None, embedding_model: str | None = None, llm_model: str | None = None,
                cfg: Config | None = None) -> InstrumentedMemory | AsyncInstrumentedMemory:
-    """Wrap a Mem0 client so each data operation becomes one schema-v1 event (to `writer`, `metrics`).
+    """Wrap a Mem0 client so each data operation becomes one op-log event (to `writer`, `metrics`).
 
     `cache` (SearchCache / RedisSearchCache) serves user-scoped searches and is invalidated per user
     on writes. Entity ids are salted-sha256'd when `id_salt` is given or the config's
@@ -362,8 +370,10 @@ def instrument(target: Any, *, writer: Any = None, metrics: Any = None, cache: A
             raise ValueError("instrumentation.hash_user_ids is true but $MEMLENS_ID_SALT is not set")
     mode = _mode_of(target)
     is_async = inspect.iscoroutinefunction(getattr(type(target), "search", None))
+    phase_hooks = None
     if mode == "oss":
         hook_memory(target)
+        phase_hooks = PhaseHooks(target)
         embedding_model = embedding_model or embedding_model_of(target)
         llm_model = llm_model or llm_model_of(target)
     builder = EventBuilder(
@@ -371,5 +381,5 @@ def instrument(target: Any, *, writer: Any = None, metrics: Any = None, cache: A
         call_mode="async" if is_async else "sync", tag=tag, hasher=IdHasher(id_salt),
         store_query_text=ic.store_query_text if store_query_text is None else store_query_text,
         defaults=_defaults_of(target), embedding_model=embedding_model, llm_model=llm_model)
-    recorder = Recorder(writer=writer, metrics=metrics, cache=cache, builder=builder)
+    recorder = Recorder(writer=writer, metrics=metrics, cache=cache, builder=builder, phases=phase_hooks)
     return (AsyncInstrumentedMemory if is_async else InstrumentedMemory)(target, recorder)

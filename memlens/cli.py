@@ -189,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "instrumentation log dir.")
     c.set_defaults(func=cmd_collect, paths=[], quiet=False)
     csub = c.add_subparsers(dest="collect_source", metavar="SOURCE")
-    lg = csub.add_parser("logs", parents=[common], help="schema-v1 operation logs (JSONL, .jsonl.gz, Parquet)",
-                         description="Load schema-v1 operation logs (JSONL, .jsonl.gz, Parquet; files or folders). "
+    lg = csub.add_parser("logs", parents=[common], help="operation logs (JSONL, .jsonl.gz, Parquet)",
+                         description="Load operation logs (schema v1 or v2; JSONL, .jsonl.gz, Parquet; files or folders). "
                          "Incremental (a checkpoint per file: only new files and new bytes are read), idempotent "
                          "by event_id, bad lines quarantined with file, line and reason.")
     lg.add_argument("paths", nargs="*", help="log files or folders (default: the instrumentation log dir)")
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "dashboard do this by themselves when they open it for writing.")
     mg.set_defaults(func=cmd_migrate)
 
-    sc = sub.add_parser("schema", help="print the operation-log schema v1 as a Markdown table")
+    sc = sub.add_parser("schema", help="print the operation-log schema (v2) as a Markdown table")
     sc.set_defaults(func=cmd_schema)
 
     db = sub.add_parser("dashboard", parents=[common], help="start the Streamlit dashboard (localhost)")

@@ -1,8 +1,11 @@
-"""Operation-log schema v1: the single definition every producer and consumer reads.
+"""Operation-log schema (v2): the single definition every producer and consumer reads.
 
 One JSON object per line, one per Mem0 operation. The instrumentation writes it, `memlens demo`
 writes it, the collectors validate and load it, the docs table is generated from it
 (`memlens schema --markdown`), and the DuckDB raw table's columns come from it.
+
+Versions only ever add optional fields at the end of FIELDS: a v1 line is a valid v2 line (its new fields
+are null). v2 added the per-phase timings (`<phase>_ms`, PHASES).
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 OPS = ("add", "search", "get", "get_all", "update", "delete", "delete_all", "history")
 MODES = ("oss", "platform")
 CALL_MODES = ("sync", "async")
 STATUSES = ("ok", "error")
 CACHE_OUTCOMES = ("hit", "miss", "bypass")
+# Where a Mem0 OSS call spends its time, in the order a call passes through them; field `<phase>_ms` each.
+PHASES = ("embedding", "vector_search", "vector_read", "vector_write", "rerank", "llm", "history", "graph")
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,12 @@ class Field:
     required: bool
     doc: str
     choices: tuple[str, ...] | None = None
+    nonnegative: bool = False  # a duration: the collector refuses a value below 0
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("schema_version", "integer", "INTEGER", True, "Always 1 for this schema."),
+    Field("schema_version", "integer", "INTEGER", True,
+          "1 or 2 (2 adds the phase timings `*_ms`, the last fields below; a v1 line is read as is)."),
     Field("event_id", "string", "VARCHAR", True,
           "Unique id of the event (uuid4 hex); re-ingesting the same event is a no-op."),
     Field("ts", "timestamp", "TIMESTAMP", True,
@@ -83,10 +90,35 @@ FIELDS: tuple[Field, ...] = (
     Field("cache", "string", "VARCHAR", False, "Outcome of a cache in front of the call.", CACHE_OUTCOMES),
     Field("tag", "string", "VARCHAR", False, "Free label grouping events, e.g. a load-test run id."),
     Field("demo", "boolean", "BOOLEAN", False, "True for synthetic rows written by `memlens demo`."),
+    # v2: where the time went (OSS calls; null when the phase did not run, and always null for Platform calls
+    # and cache hits). Wall-clock ms inside the call; they add up to at most latency_ms (the rest is Mem0's own
+    # Python: parsing, scoring, lemmatising). Where Mem0 runs work in parallel, a stretch with several phases in
+    # flight is split equally between them and a phase in flight twice counts once.
+    Field("embedding_ms", "number", "DOUBLE", False,
+          "Phase: embedding the query or messages (the Memory's `embedding_model.embed` / `embed_batch`).",
+          nonnegative=True),
+    Field("vector_search_ms", "number", "DOUBLE", False,
+          "Phase: vector-store search (`vector_store.search`, `keyword_search`, `search_batch`).", nonnegative=True),
+    Field("vector_read_ms", "number", "DOUBLE", False,
+          "Phase: vector-store reads by id or filter (`vector_store.get`, `list`): get, get_all, update, delete.",
+          nonnegative=True),
+    Field("vector_write_ms", "number", "DOUBLE", False,
+          "Phase: vector-store writes (`vector_store.insert`, `update`, `delete`, `delete_col`).", nonnegative=True),
+    Field("rerank_ms", "number", "DOUBLE", False, "Phase: reranking search results (`reranker.rerank`).",
+          nonnegative=True),
+    Field("llm_ms", "number", "DOUBLE", False,
+          "Phase: LLM calls (`llm.generate_response`): fact extraction of add with infer=True.", nonnegative=True),
+    Field("history_ms", "number", "DOUBLE", False,
+          "Phase: Mem0's history DB (`db`: add_history, batch_add_history, save_messages, get_last_messages, "
+          "get_history).", nonnegative=True),
+    Field("graph_ms", "number", "DOUBLE", False,
+          "Phase: graph memory: the Memory's graph store (`graph`, where enabled) or mem0 2.2's entity store "
+          "(`entity_store`, entity linking).", nonnegative=True),
 )
 
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
+PHASE_FIELDS = tuple(f"{p}_ms" for p in PHASES)
 
 
 def _q(name: str) -> str:
@@ -133,6 +165,10 @@ def sql_snippets() -> dict[str, str]:
         "op_event_finite_checks": " AND ".join(f"coalesce(isfinite({_q(f.name)}), true)" for f in numbers),
         "op_event_finite_reasons": ",\n            ".join(
             f"ml_finite_err({_q(f.name)}, '{f.name}')" for f in numbers),
+        "op_event_nonnegative_checks": " AND ".join(
+            f"coalesce({_q(f.name)} >= 0, true)" for f in FIELDS if f.nonnegative),
+        "op_event_nonnegative_reasons": ",\n            ".join(
+            f"ml_negative_err({_q(f.name)}, '{f.name}')" for f in FIELDS if f.nonnegative),
         "op_event_choice_checks": " AND ".join(
             f"list_contains({_choices_param(f)}, {_q(f.name)})" if f.required
             else f"({_q(f.name)} IS NULL OR list_contains({_choices_param(f)}, {_q(f.name)}))"

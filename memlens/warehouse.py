@@ -28,9 +28,10 @@ from memlens.resources import model_files
 from memlens.schema import render_sql
 
 LAYERS = ("raw", "staged", "metrics")
-WAREHOUSE_VERSION = 3
+WAREHOUSE_VERSION = 4
 """Layout version of the raw tables. 1: warehouses made before versions were recorded (no meta_warehouse).
 3: raw_otel_span_counts, raw_platform_stats, raw_platform_checkpoints (`memlens collect otel | platform`).
+4: raw_op_events gains the phase timings of op-log schema v2 (`*_ms`, nullable).
 Bump it with every change to sql/raw (only additive: tables, nullable columns) and record the new layout in
 tests/golden/warehouse-layout.txt (tests/test_warehouse_versions.py says so when they differ)."""
 CONFIG_TABLES = ("cfg_settings", "cfg_prices")  # rewritten from the typed config at every connect

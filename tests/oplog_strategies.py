@@ -94,7 +94,7 @@ BAD_FIELD_VALUES: list[tuple[str, str, object]] = [
     ("unknown mode", "mode", "hybrid"),
     ("unknown status", "status", "fine"),
     ("unknown cache", "cache", "warm"),
-    ("future schema", "schema_version", 2),
+    ("future schema", "schema_version", 3),
     ("schema as text", "schema_version", "1"),
     ("ts garbage", "ts", "yesterday"),
     ("ts far future", "ts", "2999-12-31T00:00:00Z"),

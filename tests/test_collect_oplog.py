@@ -129,7 +129,7 @@ CORRUPT = [
     (ev(6, latency_ms=9e9), "latency_ms: 9000000000.0 is not below collector.max_latency_ms 3600000.0"),
     (ev(7, op="teleport"), 'op: unknown value "teleport" (expected one of add, search, get, get_all, update, '
                            'delete, delete_all, history)'),
-    (ev(8, schema_version=2, new_v2_field=1), "schema_version 2 not supported (this collector reads 1..1)"),
+    (ev(8, schema_version=3, new_v3_field=1), "schema_version 3 not supported (this collector reads 1..2)"),
     (ev(1, latency_ms=999.0), "duplicate event_id with different content (first seen at line 1)"),
     (ev(1), "DUP"),  # identical repeat: a duplicate, neither loaded twice nor quarantined
     (ev(9, ts="2999-01-01T00:00:00Z"), "ts: 2999-01-01T00:00:00 is in the future"),
@@ -147,6 +147,9 @@ CORRUPT = [
     (ev(19, schema_version="1"), "schema_version: expected integer, got varchar"),
     (ev(22, extra_future_field=[1], user_id=None), None),  # unknown keys and explicit nulls are fine
     (ev(20, latency_ms=1e999), "latency_ms: not a finite number (inf)"),
+    (ev(23, schema_version=2, embedding_ms=-0.5), "embedding_ms: negative (-0.5)"),
+    (ev(24, schema_version=2, vector_search_ms="fast"), "vector_search_ms: expected number, got varchar"),
+    (ev(25, schema_version=2, embedding_ms=6.25, vector_search_ms=2.5, history_ms=None), None),  # v2 phases load
     (ev(17), None),
 ]
 

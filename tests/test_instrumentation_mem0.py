@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -303,63 +302,29 @@ def test_no_secrets_in_logs_or_metrics_and_ids_hashed(tmp_path):
     assert events[2]["error_type"] == "ValueError" and "not found" not in json.dumps(events[2])
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """Local stand-in for an OpenAI-compatible /chat/completions (recorded response shape, fixed usage)."""
-
-    content = json.dumps({"memory": [{"text": "Likes pizza"}, {"text": "Lives in Porto"}]})
-    report_usage = True  # some OpenAI-compatible servers leave `usage` out
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        reply = {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1764000000, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content},
-                         "finish_reason": "stop"}]}
-        if self.report_usage:
-            reply["usage"] = {"prompt_tokens": 321, "completion_tokens": 17, "total_tokens": 338}
-        body = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.parametrize("report_usage", [True, False])
-def test_infer_true_llm_tokens(tmp_path, monkeypatch, report_usage):
+def test_infer_true_llm_tokens(tmp_path, report_usage):
     from mem0 import Memory
 
     from memlens.workloads.offline_mem0 import offline_config
+    from memlens.workloads.stub_llm import USAGE, StubLLM
 
-    monkeypatch.setattr(FakeOpenAI, "report_usage", report_usage)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        config = offline_config(tmp_path / "m")
-        config["llm"]["config"].update(openai_base_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
-                                       model="gpt-4o-mini")
-        memory = Memory.from_config(config)
+    with StubLLM(report_usage=report_usage) as llm:  # a local stand-in for an OpenAI-compatible LLM
+        memory = Memory.from_config(offline_config(tmp_path / "m", llm_base_url=llm.base_url, llm_model="gpt-4o-mini"))
         writer = OpLogWriter(tmp_path / "logs", service="t-llm")
         m = instrument(memory, writer=writer)
         r = m.add("I like pizza and I live in Porto", user_id="bob")  # infer=True (mem0's default)
         writer.close()
         memory.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     (ev,) = _events(writer)
     assert sorted(x["memory"] for x in r["results"]) == ["Likes pizza", "Lives in Porto"]
     assert (ev["infer"], ev["memories_created"], ev["llm_model"]) == (True, 2, "gpt-4o-mini")
     assert ev["embedding_tokens"] >= sum(_tokens(["Likes pizza", "Lives in Porto"]))
     if report_usage:
-        assert (ev["llm_input_tokens"], ev["llm_output_tokens"]) == (321, 17)  # what the provider reported
+        assert (ev["llm_input_tokens"], ev["llm_output_tokens"]) == (USAGE["prompt_tokens"], 17)  # as reported
         assert "tokens_estimated" not in ev
     else:  # no usage from the server: len/4 of the prompt and of the reply, flagged
-        assert ev["llm_output_tokens"] == -(-len(FakeOpenAI.content) // 4) == 17  # ceil(65 / 4)
+        assert ev["llm_output_tokens"] == -(-len(llm.content) // 4) == 17  # ceil(65 / 4)
         assert ev["llm_input_tokens"] > 100 and ev["tokens_estimated"] is True
 
 

@@ -79,6 +79,38 @@ def test_an_older_warehouse_is_migrated_in_place_keeping_its_rows(tmp_path, capl
     assert caplog.records == []
 
 
+def test_a_layout_3_warehouse_gains_the_phase_columns_and_its_v1_events_read_as_no_breakdown(tmp_path, caplog):
+    """Layout 3 (op-log schema v1, before the phase timings): opening it adds the eight nullable `*_ms` columns
+    in place; its events keep their values, have no breakdown (nulls), and new v2 events load beside them."""
+    from memlens.collectors.oplog import collect_oplogs
+    from memlens.config import default_config
+    from memlens.schema import PHASE_FIELDS
+
+    path = tmp_path / "v3.duckdb"
+    con = connect(path)
+    for column in PHASE_FIELDS:
+        con.execute(f'ALTER TABLE raw_op_events DROP COLUMN "{column}"')
+    con.execute("UPDATE meta_warehouse SET version = 3")
+    con.execute(
+        "INSERT INTO raw_op_events (schema_version, event_id, ts, service, mode, call_mode, op, latency_ms, status, "
+        "source_file, source_line, ingested_at) VALUES (1, 'old', TIMESTAMP '2026-11-01 10:00:00', 'svc', 'oss', "
+        "'sync', 'search', 12.5, 'ok', 'a.jsonl', 1, TIMESTAMP '2026-11-02 00:00:00')")
+    con.close()
+    with caplog.at_level(logging.WARNING, logger="memlens.warehouse"), warehouse.open_warehouse(path) as con:
+        assert con.execute("SELECT version FROM meta_warehouse").fetchall() == [(WAREHOUSE_VERSION,)]
+        log = tmp_path / "new.jsonl"
+        log.write_text('{"schema_version": 2, "event_id": "new", "ts": "2026-11-01T11:00:00Z", "service": "svc", '
+                       '"mode": "oss", "call_mode": "sync", "op": "search", "latency_ms": 10.0, "status": "ok", '
+                       '"embedding_ms": 6.5, "vector_search_ms": 2.25}\n')
+        assert collect_oplogs(con, [log], default_config()).rows_loaded == 1
+        assert con.execute("SELECT event_id, latency_ms, embedding_ms, vector_search_ms, llm_ms FROM raw_op_events "
+                           "ORDER BY ts").fetchall() == [
+            ("old", 12.5, None, None, None), ("new", 10.0, 6.5, 2.25, None)]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"migrated warehouse {path} from layout version 3 to {WAREHOUSE_VERSION} ("
+        + ", ".join(f"raw_op_events.{c}" for c in PHASE_FIELDS) + ")"]
+
+
 def test_read_only_opening_of_an_older_warehouse_says_what_to_do_and_migrate_does_it(tmp_path, capsys):
     path = tmp_path / "old.duckdb"
     _older_warehouse(path)

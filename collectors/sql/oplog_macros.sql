@@ -9,3 +9,7 @@ CREATE OR REPLACE TEMP MACRO ml_choice_err(s, name, choices) AS
 
 CREATE OR REPLACE TEMP MACRO ml_finite_err(x, name) AS
     CASE WHEN NOT isfinite(x) THEN name || ': not a finite number (' || x || ')' END;
+
+-- Durations (the schema's nonnegative fields, e.g. the phase timings).
+CREATE OR REPLACE TEMP MACRO ml_negative_err(x, name) AS
+    CASE WHEN x < 0 THEN name || ': negative (' || x || ')' END;

@@ -47,6 +47,7 @@ FROM (
             CASE WHEN latency_ms >= $max_latency_ms
                  THEN 'latency_ms: ' || latency_ms || ' is not below collector.max_latency_ms ' || $max_latency_ms END,
             {{ op_event_finite_reasons }},
+            {{ op_event_nonnegative_reasons }},
             {{ op_event_choice_reasons }}
         ) AS reason
     FROM slow_checked
