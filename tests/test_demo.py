@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from memlens.config import default_config
+from memlens.schema import PHASE_FIELDS
 from memlens.warehouse import connect
 from memlens.workloads import demo
 
@@ -48,12 +49,12 @@ def test_deterministic_for_a_seed(written, tmp_path):
     assert other[0].read_bytes() != written[0].read_bytes()
 
 
-def test_files_are_schema_v1_demo_lines_within_the_window(written):
+def test_files_are_schema_v2_demo_lines_within_the_window(written):
     logs = [p for p in written if p.suffix == ".jsonl"]
     assert len(logs) == DAYS and all(p.name.startswith("oplog-demo-") for p in logs)
     lines = [json.loads(line) for p in logs for line in p.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == EVENTS
-    assert all(e["demo"] is True and e["schema_version"] == 1 for e in lines)
+    assert all(e["demo"] is True and e["schema_version"] == 2 for e in lines)
     assert len({e["event_id"] for e in lines}) == EVENTS
     ts = sorted(e["ts"] for e in lines)
     assert ts[0] >= "2026-11-06T12:00:00" and ts[-1] < "2026-11-20T12:00:00"
@@ -83,6 +84,55 @@ def test_errors_with_a_burst_and_slow_outliers(loaded):
         "SELECT p50_ms FROM metric_latency_hourly WHERE op = 'search' AND ops >= 10 ORDER BY p50_ms DESC").fetchall()]
     assert hourly[0] > 2 * hourly[len(hourly) // 2]  # the slow incident
     assert scalar(con, "SELECT slow_share FROM metric_health_summary") > 0
+
+
+def test_phase_timings_are_consistent_with_each_event(loaded):
+    """OSS calls that reached Mem0 have a breakdown (Platform calls and cache hits have none); each phase that ran
+    is > 0 and the phases add up to less than the call; the op decides which phases run."""
+    con, _ = loaded
+    phases = " + ".join(f"coalesce({f}, 0)" for f in PHASE_FIELDS)
+    any_phase = " OR ".join(f"{f} IS NOT NULL" for f in PHASE_FIELDS)
+    rows = con.execute(f"""
+        SELECT mode, cache = 'hit' AS hit, count(*) AS n, count(*) FILTER (WHERE {any_phase}) AS with_phases,
+               count(*) FILTER (WHERE {phases} >= latency_ms) AS over,
+               count(*) FILTER (WHERE least({", ".join(PHASE_FIELDS)}) <= 0) AS not_positive
+        FROM stg_op_events GROUP BY ALL ORDER BY ALL""").fetchall()
+    for mode, hit, n, with_phases, over, not_positive in rows:
+        assert with_phases == (n if mode == "oss" and not hit else 0), (mode, hit)
+        assert over == not_positive == 0
+    ran = dict(con.execute(f"""
+        SELECT op || CASE WHEN infer THEN '+infer' ELSE '' END,
+               list_sort(list_distinct(flatten(list(list_filter(
+                   [{", ".join(f"CASE WHEN {f} IS NOT NULL THEN '{f}' END" for f in PHASE_FIELDS)}],
+                   lambda x: x IS NOT NULL)))))
+        FROM stg_op_events WHERE mode = 'oss' AND status = 'ok' GROUP BY 1""").fetchall())
+    assert ran == {
+        "add": ["embedding_ms", "history_ms", "vector_write_ms"],
+        "add+infer": ["embedding_ms", "history_ms", "llm_ms", "vector_search_ms", "vector_write_ms"],
+        "search": ["embedding_ms", "rerank_ms", "vector_search_ms"],  # rerank only where rerank=True
+        "get": ["vector_read_ms"], "get_all": ["vector_read_ms"], "history": ["history_ms"],
+        "update": ["embedding_ms", "history_ms", "vector_read_ms", "vector_write_ms"],
+        "delete": ["history_ms", "vector_read_ms", "vector_write_ms"]}
+    assert scalar(con, "SELECT count(*) FROM stg_op_events WHERE rerank_ms IS NOT NULL AND NOT rerank") == 0
+
+
+def test_the_incident_is_in_the_vector_store_and_vector_search_grows_with_the_store(loaded):
+    con, _ = loaded
+    # the slow incident (6 h on one day): the extra time is vector-store time
+    hours = con.execute("""
+        SELECT quantile_cont(latency_ms, 0.5), sum(vector_search_ms) / sum(latency_ms)
+        FROM stg_op_events WHERE op = 'search' AND vector_search_ms IS NOT NULL
+        GROUP BY hour HAVING count(*) >= 10""").fetchall()
+    typical = sorted(p50 for p50, _ in hours)[len(hours) // 2]
+    slow = [share for p50, share in hours if p50 > 2 * typical]
+    other = [share for p50, share in hours if p50 <= 2 * typical]
+    assert len(slow) >= 3 and min(slow) > 0.7 and max(other) < 0.6
+    # vector search time per search grows with the collection over the window (the store grows ~30 %)
+    first, last = con.execute("""
+        SELECT quantile_cont(vector_search_ms, 0.5) FILTER (WHERE day = (SELECT min(day) FROM stg_op_events)),
+               quantile_cont(vector_search_ms, 0.5) FILTER (WHERE day = (SELECT max(day) FROM stg_op_events))
+        FROM stg_op_events WHERE op = 'search' AND NOT rerank_requested""").fetchone()
+    assert last > 1.1 * first
 
 
 def test_repeated_queries_cache_and_query_shapes(loaded):

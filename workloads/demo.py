@@ -1,4 +1,5 @@
-"""`memlens demo`: write a labelled synthetic workload (schema-v1 op logs + a Mem0 history DB) and load it.
+"""`memlens demo`: write a labelled synthetic workload (op logs, schema v2 with phase timings, + a Mem0 history DB)
+and load it.
 
 The events come from `workloads.demo_model` (numpy, seeded); this module renders them with DuckDB into one
 JSONL file per UTC day (`oplog-demo-YYYYMMDD.jsonl`, every line `"demo": true`) and a Mem0-format SQLite
@@ -26,6 +27,7 @@ import pandas as pd
 from memlens import paths
 from memlens.config import Config
 from memlens.resources import read_sql
+from memlens.schema import PHASES
 from memlens.workloads import demo_model as dm
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ def _frames(ev: dm.DemoEvents) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
         "query": ev.query, "message_count": ev.message_count, "infer": ev.infer, "cache": ev.cache,
         "embedding_calls": ev.embedding_calls, "embedding_tokens": ev.embedding_tokens,
         "llm_in": ev.llm_in, "llm_out": ev.llm_out,
+        **{f"{p}_ms": ev.phase_ms[:, i] for i, p in enumerate(PHASES)},
     })
     memories = pd.DataFrame({"k": np.arange(len(ev.mem_user), dtype=np.int64), "ts_us": ev.mem_ts_us,
                              "user_idx": ev.mem_user})

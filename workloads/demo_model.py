@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memlens.schema import PHASES
+
 US = 1_000_000  # microseconds per second
 HOUR_US = 3600 * US
 DAY_US = 24 * HOUR_US
@@ -73,6 +75,30 @@ BACKLOG_DAYS = 180
 SCOPES = ("user", "user+run", "user+agent", "agent", "none")
 SCOPE_P = (0.70, 0.12, 0.07, 0.05, 0.06)
 BURST_SERVICES = ("support-worker", "platform-gateway")
+# Where an OSS call's time goes (phases of memlens.schema.PHASES), per op: typical weights of the time the phases
+# cover; the rest of each call (OWN_SHARE) is Mem0's own Python. Hosted embeddings (text-embedding-3-*) are a
+# network round trip, so they dominate searches and plain adds; an infer=True add is mostly its LLM call.
+PHASE_SHARES = {
+    OP_SEARCH: {"embedding": 0.60, "vector_search": 0.40},
+    OP_ADD: {"embedding": 0.58, "vector_write": 0.27, "history": 0.15},
+    OP_GET: {"vector_read": 1.0},
+    OP_GET_ALL: {"vector_read": 1.0},
+    OP_UPDATE: {"embedding": 0.50, "vector_read": 0.12, "vector_write": 0.26, "history": 0.12},
+    OP_DELETE: {"vector_read": 0.34, "vector_write": 0.42, "history": 0.24},
+    OP_HISTORY: {"history": 1.0},
+}
+INFER_ADD_SHARES = {"llm": 0.84, "embedding": 0.08, "vector_search": 0.03, "vector_write": 0.03, "history": 0.02}
+RERANK_SHARE = 0.55          # of a reranked search's phase time (rerank made the call 2.3x slower)
+OWN_SHARE = (0.03, 0.09)     # uniform range of the unattributed rest per call
+PHASE_JITTER = 0.25          # lognormal sigma of each phase's weight before renormalising
+# Where the extra time of a slow call went: the incident degraded the vector store; a timeout waited on the
+# op's network phase (the hosted embedding API, the LLM, the vector store).
+INCIDENT_PHASE = {OP_SEARCH: "vector_search", OP_ADD: "vector_write", OP_GET: "vector_read",
+                  OP_GET_ALL: "vector_read", OP_UPDATE: "vector_write", OP_DELETE: "vector_write",
+                  OP_HISTORY: "history"}
+INCIDENT_SLOWDOWN = 3.5
+TIMEOUT_PHASE = {OP_SEARCH: "embedding", OP_ADD: "embedding", OP_GET: "vector_read", OP_GET_ALL: "vector_read",
+                 OP_UPDATE: "embedding", OP_DELETE: "vector_write", OP_HISTORY: "history"}
 ERROR_TYPES = np.array(["TimeoutError", "ConnectionError", "ValueError", "RateLimitError", "APIConnectionError"])
 
 
@@ -110,6 +136,7 @@ class DemoEvents:
     embedding_calls: np.ndarray
     llm_in: np.ndarray
     llm_out: np.ndarray
+    phase_ms: np.ndarray       # float (events, len(PHASES)): ms per phase, nan = did not run / not recorded
     # memories: index k → owner, creation time, text size; backlog ones were created before the window
     mem_user: np.ndarray
     mem_ts_us: np.ndarray
@@ -348,13 +375,18 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     shape = np.where(rerank == 1, shape * 2.3, shape)
     shape = np.where(is_query & (scope == SCOPES.index("none")), shape * 3.2, shape)
     shape = np.where(svc_cache == "redis", shape * 1.05, shape)
-    lat = _lognormal(rng, med * shape, sig, n) + np.array([s.base_ms for s in SERVICES])[service]
+    lat = _lognormal(rng, med * shape, sig, n)
+    # an OSS search's vector-store part grows with the collection (memories held when it ran)
+    store = backlog + np.cumsum(np.where(is_add, np.maximum(created, 0), 0))
+    growth = np.where(is_search & ~mode_platform, store / max(int(store[0]), 1), 1.0)
+    lat = lat * (1.0 + PHASE_SHARES[OP_SEARCH]["vector_search"] * (growth - 1.0))
+    lat = lat + np.array([s.base_ms for s in SERVICES])[service]
     lat = lat + np.where(looked_up, CACHE_LOOKUP_MS, 0.0)
     outlier = rng.random(n) < SLOW_OUTLIER_SHARE
     lat = np.where(outlier, lat * rng.uniform(4, 15, n), lat)
     incident_day = max(days - 6, 0)  # vector store degraded for 6 h: every uncached OSS call 3.5x slower
     incident = (day_idx == incident_day) & (hour_of_day >= 10) & (hour_of_day < 16) & ~mode_platform
-    lat = np.where(incident, lat * 3.5, lat)
+    lat = np.where(incident, lat * INCIDENT_SLOWDOWN, lat)
     timeout = ~ok & (error_type == "TimeoutError")
     lat = np.where(timeout, rng.uniform(5000, 10000, n), lat)
     lat = np.where(~ok & ~timeout, lat * rng.uniform(0.1, 1.0, n), lat)
@@ -378,6 +410,8 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     # failed calls return nothing
     result_count = np.where(is_query & ~ok, -1, result_count)
     top_score = np.where(ok, top_score, np.nan)
+    # where the time went, for OSS calls that reached Mem0 (drawn last: every column above stays as it was)
+    phase_ms = _phases(rng, op, infer, rerank, ~mode_platform & ~hit, incident, timeout, lat, growth)
 
     return DemoEvents(
         ts_us=ts, user=user, service=service, op=op, agent=agent, run=run, is_async=is_async, ok=ok,
@@ -385,6 +419,47 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
         threshold=threshold, result_count=result_count, top_score=top_score, query=query, cache=cache,
         message_count=message_count, infer=infer, created=created, first_memory=first_memory, updated=updated,
         deleted=deleted, target=target, embedding_tokens=embedding_tokens, embedding_calls=embedding_calls,
-        llm_in=llm_in, llm_out=llm_out, mem_user=mem_user, mem_ts_us=mem_ts,
+        llm_in=llm_in, llm_out=llm_out, phase_ms=phase_ms, mem_user=mem_user, mem_ts_us=mem_ts,
         mem_bytes=mem_bytes, mem_backlog=backlog, start_us=start_us, end_us=end_us,
     )
+
+
+def _phases(rng: np.random.Generator, op: np.ndarray, infer: np.ndarray, rerank: np.ndarray, recorded: np.ndarray,
+            incident: np.ndarray, timeout: np.ndarray, lat: np.ndarray, growth: np.ndarray) -> np.ndarray:
+    """Each recorded call's latency split into phases (events × PHASES, ms; nan where a phase did not run).
+
+    The phases cover (1 - own share) of the call, in the op's weights (jittered per call; a search's vector
+    weight grown with the store as its latency was). An incident call's extra time is in its vector phase, a
+    timeout's wait in its network phase. Cut to µs, never rounded up: a call's phases add up to less than it."""
+    n, k = len(op), len(PHASES)
+    slot = {p: i for i, p in enumerate(PHASES)}
+    weights = np.zeros((n, k))
+    for o, table in PHASE_SHARES.items():
+        for p, w in table.items():
+            weights[op == o, slot[p]] = w
+    infer_add = (op == OP_ADD) & (infer == 1)
+    weights[infer_add] = 0.0
+    for p, w in INFER_ADD_SHARES.items():
+        weights[infer_add, slot[p]] = w
+    weights[:, slot["vector_search"]] *= np.where(op == OP_SEARCH, growth, 1.0)
+    reranked = (op == OP_SEARCH) & (rerank == 1)
+    weights[reranked] *= (1.0 - RERANK_SHARE) / weights[reranked].sum(axis=1, keepdims=True)
+    weights[reranked, slot["rerank"]] = RERANK_SHARE
+    weights *= _lognormal(rng, 1.0, PHASE_JITTER, n * k).reshape(n, k)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    covered = lat * (1.0 - rng.uniform(*OWN_SHARE, n))
+
+    slow = incident & ~timeout
+    base = np.where(slow, covered / INCIDENT_SLOWDOWN, covered)
+    phases = weights * base[:, None]
+    for o in PHASE_SHARES:
+        m = slow & (op == o)
+        phases[m, slot[INCIDENT_PHASE[o]]] += (covered - base)[m]
+        t = timeout & (op == o)
+        phases[t] = 0.0
+        phases[t, slot[TIMEOUT_PHASE[o]]] = covered[t]
+    t = timeout & infer_add  # an infer=True add waited on its LLM
+    phases[t] = 0.0
+    phases[t, slot["llm"]] = covered[t]
+    phases = np.floor(phases * 1000.0) / 1000.0
+    return np.where((phases > 0) & recorded[:, None], phases, np.nan)

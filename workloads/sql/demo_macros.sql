@@ -7,6 +7,7 @@ CREATE OR REPLACE TEMP MACRO demo_memory_id(seed, k) AS demo_uuid('memlens-demo-
 CREATE OR REPLACE TEMP MACRO demo_user_id(u) AS CASE WHEN u >= 0 THEN 'demo-user-' || lpad(CAST(u AS VARCHAR), 4, '0') END;
 CREATE OR REPLACE TEMP MACRO demo_ts(us) AS make_timestamp(us);
 CREATE OR REPLACE TEMP MACRO demo_int(x) AS CASE WHEN x >= 0 THEN CAST(x AS BIGINT) END;
+CREATE OR REPLACE TEMP MACRO demo_ms(x) AS CASE WHEN NOT isnan(x) THEN x END;  -- a phase's ms, nan = did not run
 CREATE OR REPLACE TEMP MACRO demo_bool(x) AS CASE WHEN x >= 0 THEN x = 1 END;
 -- Text key of memory k: about 6 % of memories repeat the previous memory's text exactly (mostly the same user:
 -- consecutive memories come from the same add), so the snapshot has exact duplicates to find.

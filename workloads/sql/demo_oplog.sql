@@ -1,9 +1,9 @@
--- Schema-v1 JSON lines of the demo events of one UTC day (temp tables demo_ev and demo_svc, macros in
+-- Op-log (schema v2) JSON lines of the demo events of one UTC day (temp tables demo_ev and demo_svc, macros in
 -- demo_macros.sql). Null members are dropped to keep lines short; `demo` is last and never null, so every
 -- dropped member is followed by a comma. Parameters: $seed, $day (days since the window start).
 -- columns: ts_us (BIGINT, for ordering), line (VARCHAR JSON object).
 SELECT e.ts_us, regexp_replace(to_json(struct_pack(
-    schema_version := 1,
+    schema_version := 2,
     event_id := md5('memlens-demo-event-' || $seed || '-' || e.i),
     ts := strftime(demo_ts(e.ts_us), '%Y-%m-%dT%H:%M:%S.%fZ'),
     service := s.name,
@@ -42,6 +42,14 @@ SELECT e.ts_us, regexp_replace(to_json(struct_pack(
     llm_output_tokens := demo_int(e.llm_out),
     tokens_estimated := CASE WHEN e.embedding_tokens >= 0 OR e.llm_in >= 0 THEN false END,
     cache := e.cache,
+    embedding_ms := demo_ms(e.embedding_ms),
+    vector_search_ms := demo_ms(e.vector_search_ms),
+    vector_read_ms := demo_ms(e.vector_read_ms),
+    vector_write_ms := demo_ms(e.vector_write_ms),
+    rerank_ms := demo_ms(e.rerank_ms),
+    llm_ms := demo_ms(e.llm_ms),
+    history_ms := demo_ms(e.history_ms),
+    graph_ms := demo_ms(e.graph_ms),
     demo := true
 )), '"[a-z_]+":null,', '', 'g') AS line
 FROM demo_ev AS e
