@@ -190,9 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_collect, paths=[], quiet=False)
     csub = c.add_subparsers(dest="collect_source", metavar="SOURCE")
     lg = csub.add_parser("logs", parents=[common], help="operation logs (JSONL, .jsonl.gz, Parquet)",
-                         description="Load operation logs (schema v1 or v2; JSONL, .jsonl.gz, Parquet; files or folders). "
-                         "Incremental (a checkpoint per file: only new files and new bytes are read), idempotent "
-                         "by event_id, bad lines quarantined with file, line and reason.")
+                         description="Load operation logs (schema v1 or v2; JSONL, .jsonl.gz, Parquet; files or "
+                         "folders). Incremental (a checkpoint per file: only new files and new bytes are read), "
+                         "idempotent by event_id, bad lines quarantined with file, line and reason.")
     lg.add_argument("paths", nargs="*", help="log files or folders (default: the instrumentation log dir)")
     lg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     lg.set_defaults(func=cmd_collect)
