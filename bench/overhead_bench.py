@@ -1,17 +1,24 @@
 """Instrumentation overhead: µs per op, and as a share of a real Mem0 search (target < 50 µs and < 1 %).
 
-Two measurements, each against a baseline measured in the same run, alternating so machine noise
+Three measurements, each against a baseline measured in the same run, alternating so machine noise
 hits both sides alike:
 
 1. micro: the pure wrapper cost on a no-op target (a class with Memory's search/add signatures that
    returns a canned 10-result answer at once). Batches of calls alternate bare / instrumented (real
    OpLogWriter to a temp dir + real MemlensMetrics registry); the median batch difference per call
    is the wrapper's µs per op, with nothing else in it.
+   Phase timing: the same no-op calls through no-op components (embedder, vector store, history DB: a
+   search passes 2 phases, an add 3, as in mem0), instrumented with the phase hooks ("after") and with
+   them switched off ("before": the same wrapper, components left unwrapped); each minus its own bare
+   run. The difference is what timing the phases costs per op.
 2. real: two identical offline mem0.Memory instances (local MiniLM, in-process Qdrant, same preloaded
    memories), one bare, one instrumented, asked the same queries in alternating pairs (the order
    flips every pair). Reports the median search, the median paired difference with a bootstrap
    interval (a search's own jitter is far larger than the wrapper, so this bounds the overhead
    rather than resolving it) and the micro figure as a share of the real median search.
+3. phases: every op on a real offline Memory (add with infer=False, and infer=True against the local
+   stub LLM, a STAND-IN for a model: `memlens.workloads.stub_llm`): per op the median latency, the
+   median sum of its phases, their share of the latency and the largest share seen.
 
     .venv/bin/python bench/overhead_bench.py            # full
     .venv/bin/python bench/overhead_bench.py --quick    # smaller, for a smoke run
@@ -20,6 +27,7 @@ hits both sides alike:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -31,8 +39,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from memlens.instrumentation import MemlensMetrics, OpLogWriter, instrument
-from memlens.workloads.offline_mem0 import EMBEDDING_MODEL, offline_memory, prepare_offline_env
+from memlens.instrumentation import MemlensMetrics, OpLogWriter, instrument, wrap
+from memlens.schema import PHASE_FIELDS
+from memlens.workloads.offline_mem0 import EMBEDDING_MODEL, offline_config, offline_memory, prepare_offline_env
 
 TARGET_US = 50.0
 TARGET_SHARE = 0.01
@@ -51,6 +60,57 @@ class NoopMemory:
         return {"results": [{"id": "new", "memory": "x", "event": "ADD"}]}
 
 
+class _Embedder:
+    def embed(self, text: Any, memory_action: str | None = None) -> list[float]:
+        return _VECTOR
+
+
+class _Store:
+    def search(self, query: str, vectors: Any, top_k: int = 5, filters: dict | None = None) -> list:
+        return []
+
+    def insert(self, vectors: Any, payloads: Any = None, ids: Any = None) -> None:
+        return None
+
+
+class _History:
+    def add_history(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_VECTOR = [0.0] * 8
+
+
+class PhasedNoopMemory(NoopMemory):
+    """NoopMemory whose calls pass through no-op components, as mem0's do: search = embed + vector search,
+    add = embed + insert + history write."""
+
+    def __init__(self) -> None:
+        self.embedding_model, self.vector_store, self.db = _Embedder(), _Store(), _History()
+
+    def search(self, query: str, *, top_k: int = 20, filters: dict | None = None, threshold: float = 0.1,
+               rerank: bool = False, **kwargs: Any) -> dict:
+        v = self.embedding_model.embed(query, "search")
+        self.vector_store.search(query=query, vectors=v, top_k=top_k, filters=filters)
+        return _RESULT
+
+    def add(self, messages: Any, *, user_id: str | None = None, infer: bool = True, **kwargs: Any) -> dict:
+        v = self.embedding_model.embed(messages, "add")
+        self.vector_store.insert(vectors=[v], ids=["new"], payloads=[{}])
+        self.db.add_history("new", None, "x", "ADD")
+        return {"results": [{"id": "new", "memory": "x", "event": "ADD"}]}
+
+
+class _NoPhaseHooks:
+    """Stands in for PhaseHooks when building the "before" instance: no component is wrapped."""
+
+    def __init__(self, memory: Any) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+
 def _batch_us(fn: Any, n: int) -> float:
     t0 = time.perf_counter()
     for _ in range(n):
@@ -64,13 +124,28 @@ def micro(batches: int, per_batch: int, workdir: Path) -> dict[str, float]:
     writer = OpLogWriter(workdir / "micro-logs", service="bench", flush_every=4096)
     inst = instrument(NoopMemory(), writer=writer, metrics=MemlensMetrics(), tag="bench")
     inst_nometrics = instrument(NoopMemory(), writer=writer, tag="bench")
+    bare_phased = PhasedNoopMemory()
+    inst_phased = instrument(PhasedNoopMemory(), writer=writer, metrics=MemlensMetrics(), tag="bench")
+    hooks = wrap.PhaseHooks
+    wrap.PhaseHooks = _NoPhaseHooks  # the same wrapper with phase timing off
+    try:
+        inst_unphased = instrument(PhasedNoopMemory(), writer=writer, metrics=MemlensMetrics(), tag="bench")
+    finally:
+        wrap.PhaseHooks = hooks
     filters = {"user_id": "alice"}
+    msg = [{"role": "user", "content": "hi"}]
     cases = {
         "bare_search": lambda: bare.search("what does alice like?", filters=filters, top_k=10),
         "inst_search": lambda: inst.search("what does alice like?", filters=filters, top_k=10),
         "inst_search_writer_only": lambda: inst_nometrics.search("what does alice like?", filters=filters, top_k=10),
-        "bare_add": lambda: bare.add([{"role": "user", "content": "hi"}], user_id="alice", infer=False),
-        "inst_add": lambda: inst.add([{"role": "user", "content": "hi"}], user_id="alice", infer=False),
+        "bare_add": lambda: bare.add(msg, user_id="alice", infer=False),
+        "inst_add": lambda: inst.add(msg, user_id="alice", infer=False),
+        "bare_phased_search": lambda: bare_phased.search("what does alice like?", filters=filters, top_k=10),
+        "before_phased_search": lambda: inst_unphased.search("what does alice like?", filters=filters, top_k=10),
+        "after_phased_search": lambda: inst_phased.search("what does alice like?", filters=filters, top_k=10),
+        "bare_phased_add": lambda: bare_phased.add(msg, user_id="alice", infer=False),
+        "before_phased_add": lambda: inst_unphased.add(msg, user_id="alice", infer=False),
+        "after_phased_add": lambda: inst_phased.add(msg, user_id="alice", infer=False),
     }
     for fn in cases.values():  # warm caches (query hash LRU, metric children)
         _batch_us(fn, 200)
@@ -84,7 +159,14 @@ def micro(batches: int, per_batch: int, workdir: Path) -> dict[str, float]:
     diff = [i - b for i, b in zip(samples["inst_search"], samples["bare_search"], strict=True)]
     diff_w = [i - b for i, b in zip(samples["inst_search_writer_only"], samples["bare_search"], strict=True)]
     diff_add = [i - b for i, b in zip(samples["inst_add"], samples["bare_add"], strict=True)]
-    return {**{f"{k}_us": v for k, v in med.items()},
+    phased = {}
+    for op in ("search", "add"):
+        for side in ("before", "after"):
+            phased[f"{side}_phased_{op}_overhead_us"] = statistics.median(
+                [i - b for i, b in zip(samples[f"{side}_phased_{op}"], samples[f"bare_phased_{op}"], strict=True)])
+        phased[f"phase_timing_{op}_us"] = statistics.median(
+            [a - b for a, b in zip(samples[f"after_phased_{op}"], samples[f"before_phased_{op}"], strict=True)])
+    return {**{f"{k}_us": v for k, v in med.items()}, **phased,
             "search_overhead_us": statistics.median(diff),
             "search_overhead_writer_only_us": statistics.median(diff_w),
             "add_overhead_us": statistics.median(diff_add),
@@ -133,6 +215,49 @@ def real(pairs: int, preload: int, workdir: Path) -> dict[str, float]:
             "search_sd_us": float(b.std()), "pairs": float(pairs)}
 
 
+def phases(calls: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """Every op on a real offline Memory (infer=True against the local stub LLM): per op, latency vs phases."""
+    from mem0 import Memory
+
+    from memlens.workloads.stub_llm import StubLLM
+
+    prepare_offline_env(workdir / "mem0home")
+    with StubLLM() as llm:
+        memory = Memory.from_config(offline_config(workdir / "phases", llm_base_url=llm.base_url))
+        writer = OpLogWriter(workdir / "phase-logs", service="bench", flush_every=100_000)
+        m = instrument(memory, writer=writer)
+        for i in range(10):  # warm up uninstrumented (torch, Qdrant): no events
+            memory.search(f"warm {i}", filters={"user_id": "warm"})
+        ids = [m.add(f"the user likes topic {i}", user_id="alice", infer=False)["results"][0]["id"]
+               for i in range(calls)]
+        for i in range(calls):
+            llm.content = json.dumps({"memory": [{"text": f"Likes pizza {i}"}, {"text": f"Lives in Porto {i}"}]})
+            m.add(f"I like pizza and I live in Porto ({i})", user_id="bob")
+        for i in range(calls):
+            m.search(f"what about topic {i}?", filters={"user_id": "alice"}, top_k=10)
+            m.get(ids[i])
+            m.get_all(filters={"user_id": "alice"}, top_k=20)
+            m.history(ids[i])
+            m.update(ids[i], text=f"the user changed their mind about topic {i}")
+        for i in range(calls):
+            m.delete(ids[i])
+            m.add(f"note {i}", user_id=f"carol{i}", infer=False)
+            m.delete_all(user_id=f"carol{i}")
+        writer.close()
+        memory.close()
+    events = [json.loads(line) for f in writer.files for line in f.read_text(encoding="utf-8").splitlines()]
+    by: dict[str, list[tuple[float, float]]] = {}
+    for e in events:
+        name = e["op"] + (" infer=True" if e.get("infer") else " infer=False" if e["op"] == "add" else "")
+        by.setdefault(name, []).append((e["latency_ms"], sum(e.get(f) or 0.0 for f in PHASE_FIELDS)))
+    return {name: {"calls": len(v), "latency_ms": statistics.median(t for t, _ in v),
+                   "phases_ms": statistics.median(p for _, p in v),
+                   "share": statistics.median(p / t for t, p in v),
+                   "min_share": min(p / t for t, p in v), "max_share": max(p / t for t, p in v),
+                   "rest_ms": statistics.median(t - p for t, p in v)}
+            for name, v in by.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
@@ -143,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="memlens-overhead-") as tmp:
         m = micro(batches, per_batch, Path(tmp))
         r = real(pairs, 30, Path(tmp))
+        ph = phases(5 if args.quick else 20, Path(tmp))
     share = m["search_overhead_us"] / r["bare_search_median_us"]
     # On a busy machine the median search is inflated by waiting for a CPU; the fastest tenth is closer to the
     # search's own cost, so the share against it is the conservative figure.
@@ -159,6 +285,15 @@ def main(argv: list[str] | None = None) -> int:
           f"[{r['paired_diff_ci_low_us']:.0f}, {r['paired_diff_ci_high_us']:.0f}]")
     print(f"overhead per search: {m['search_overhead_us']:.1f} µs = {share * 100:.3f} % of the median real search, "
           f"{share_fast * 100:.3f} % of its fastest tenth ({r['bare_search_p10_us']:.0f} µs)")
+    print("phase timing (no-op components, µs per call over the bare call, median of alternating batches):")
+    for op, n in (("search", 2), ("add", 3)):
+        print(f"  {op} ({n} phases): before {m[f'before_phased_{op}_overhead_us']:.1f} µs (hooks off)  after "
+              f"{m[f'after_phased_{op}_overhead_us']:.1f} µs  -> phase timing {m[f'phase_timing_{op}_us']:.1f} µs")
+    print("phases on a real offline Memory (infer=True: local stub LLM, a stand-in), medians per op:")
+    print(f"  {'op':<18}{'calls':>6}{'latency ms':>12}{'phases ms':>11}{'share':>8}{'min':>7}{'max':>7}{'rest ms':>9}")
+    for name, f in sorted(ph.items()):
+        print(f"  {name:<18}{f['calls']:>6}{f['latency_ms']:>12.3f}{f['phases_ms']:>11.3f}{f['share']:>8.1%}"
+              f"{f['min_share']:>7.1%}{f['max_share']:>7.1%}{f['rest_ms']:>9.3f}")
     ok = m["search_overhead_us"] < TARGET_US and share_fast < TARGET_SHARE
     print(f"targets < {TARGET_US:.0f} µs and < {TARGET_SHARE * 100:.0f} %: {'OK' if ok else 'ABOVE TARGET'}")
     return 0

@@ -92,6 +92,8 @@ class CollectorCfg(_Strict):
 class DashboardCfg(_Strict):
     amber_margin: float = Field(gt=0)
     latency_variance_ratio: float = Field(gt=1)
+    phase_dominant_share: float = Field(gt=0, le=1)
+    vector_search_growth: float = Field(gt=0)
     demo_when_empty: bool
     exact_percentile_max_events: int = Field(ge=0)
 

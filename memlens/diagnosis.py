@@ -164,6 +164,62 @@ def _embedding_evidence(m: Measured) -> list[str]:
     return batch + _repeat_evidence(m)
 
 
+PHASE_LABEL = {"embedding": "embedding", "vector_search": "vector search", "vector_read": "vector-store reads",
+               "vector_write": "vector-store writes", "rerank": "reranking", "llm": "the LLM", "history": "history DB",
+               "graph": "graph memory"}
+
+
+def _phase_share(phase: str) -> Test:
+    """One phase takes at least dashboard.phase_dominant_share of the searches' time (those with phase timings)."""
+
+    def test(m: Measured, cfg: Config) -> tuple[bool | None, str]:
+        limit = cfg.dashboard.phase_dominant_share
+        if not m.search_phase_calls:
+            return None, "no phase timings for searches (Platform calls, cache hits and schema-v1 logs have none)"
+        share = m.search_phase_share.get(phase, 0.0)
+        return share >= limit, f"{PHASE_LABEL[phase]} is {_pct(share)} of search time vs {_pct(limit)}"
+
+    return test
+
+
+def _phase_evidence(m: Measured) -> list[str]:
+    ranked = sorted(m.search_phase_share.items(), key=lambda kv: -kv[1])
+    parts = [f"{PHASE_LABEL.get(p, p)} {_pct(v)}" for p, v in ranked if v > 0]
+    rest = 1.0 - sum(m.search_phase_share.values())
+    return ([f"search time by phase ({m.search_phase_calls:,} searches): " + ", ".join(parts)
+             + f", Mem0's own code {_pct(max(rest, 0.0))}"] if parts else [])
+
+
+def _growth(first: float | int | None, last: float | int | None) -> float | None:
+    return None if first is None or last is None or not first else last / first - 1.0
+
+
+def _signed_pct(v: float) -> str:
+    return ("+" if v >= 0 else "−") + _pct(abs(v))
+
+
+def _vector_growth(m: Measured, cfg: Config) -> tuple[bool | None, str]:
+    limit = cfg.dashboard.vector_search_growth
+    p95 = _growth(m.vector_search_p95_first_ms, m.vector_search_p95_last_ms)
+    if p95 is None:
+        return None, "vector search P95: no phase timings at both ends of the selection"
+    grew = _growth(m.memories_first, m.memories_last)
+    text = (f"vector search P95 {_ms(m.vector_search_p95_first_ms)} → {_ms(m.vector_search_p95_last_ms)} "
+            f"({_signed_pct(p95)}) vs +{_pct(limit)}")
+    if grew is None:
+        return None, text + "; memories held: unknown (no Mem0 history loaded)"
+    text += f"; memories {m.memories_first:,} → {m.memories_last:,} ({_signed_pct(grew)})"
+    return p95 >= limit and grew > 0, text
+
+
+def _embedding_phase_evidence(m: Measured) -> list[str]:
+    return _phase_evidence(m) + _repeat_evidence(m)
+
+
+def _vector_phase_evidence(m: Measured) -> list[str]:
+    return _phase_evidence(m) + _shape_evidence(m)
+
+
 SLOW = Tree("slow", "Query performance issues", "checklist", (
     Node("avg", "Average latency > slow threshold?",
          ("Reduce the search limit (top_k)", "Add filters (scope by user_id / agent_id / run_id)"),
@@ -175,6 +231,22 @@ SLOW = Tree("slow", "Query performance issues", "checklist", (
     Node("all_slow", "All queries slow?", ("Database infrastructure issue", "Check that the indexes exist",
                                           "Check connection pooling", "Check the database's CPU, memory and disk"),
          lambda m, c: _above(m.p50_ms, c.thresholds.slow_op_ms, _ms, "median (P50)")),
+    # where the time went (phase timings, OSS): which part of a search to work on
+    Node("phase_embedding", "Embedding most of search time?",
+         ("Add caching", "Cache embeddings", "Use a smaller embedding model",
+          "Use a faster embedding endpoint (same region as the app, or a local model)"),
+         _phase_share("embedding"), _embedding_phase_evidence),
+    Node("phase_vector_search", "Vector search most of search time?",
+         ("Reduce the search limit (top_k)", "Add filters (scope by user_id / agent_id / run_id)",
+          "Optimize the vector store indexes"),
+         _phase_share("vector_search"), _vector_phase_evidence),
+    Node("phase_rerank", "Reranking most of search time?",
+         ("Rerank only where it changes the answer", "Reduce the search limit (top_k)", "Use a lighter reranker"),
+         _phase_share("rerank"), _phase_evidence),
+    Node("vector_growth", "Vector search P95 grew with collection size?",
+         ("Prune low-value memories", "Archive old memories", "Deduplicate memories",
+          "Optimize the vector store indexes"),
+         _vector_growth, _phase_evidence),
 ))
 
 COST = Tree("cost", "High cost issues", "checklist", (

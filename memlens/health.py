@@ -43,6 +43,14 @@ class Measured:
     search_rerank_share: float | None = None
     add_avg_messages: float | None = None
     repeat_share: float | None = None
+    # where search time went (searches with phase timings): phase -> share of their latency, and how many
+    search_phase_share: dict[str, float] = field(default_factory=dict)
+    search_phase_calls: int = 0
+    # vector search P95 and memories held, in the first and the last quarter of the selection's span
+    vector_search_p95_first_ms: float | None = None
+    vector_search_p95_last_ms: float | None = None
+    memories_first: int | None = None
+    memories_last: int | None = None
 
     @property
     def variance_ratio(self) -> float | None:

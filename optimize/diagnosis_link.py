@@ -25,6 +25,9 @@ ACTION_SAVINGS: dict[str, tuple[str, ...]] = {
     "Check that the indexes exist": (),
     "Check connection pooling": (),
     "Check the database's CPU, memory and disk": (),
+    "Use a faster embedding endpoint (same region as the app, or a local model)": (),
+    "Rerank only where it changes the answer": ("rerank",),
+    "Use a lighter reranker": (),
     # High cost issues
     "Use a smaller embedding model": ("embedding",),
     "Batch operations": ("batching",),

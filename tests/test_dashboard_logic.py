@@ -97,7 +97,8 @@ def test_slow_tree_lights_avg_p99_and_variance(cfg):
     r = diagnosis.evaluate(diagnosis.SLOW, m, cfg)
     answers = {x.node.key: x.answer for x in r.results}
     # avg 250 > 200; P99 800 > 500; 800/80 = 10 >= 5; P50 80 < 200
-    assert answers == {"avg": "yes", "p99": "yes", "variance": "yes", "all_slow": "no"}
+    assert answers == {"avg": "yes", "p99": "yes", "variance": "yes", "all_slow": "no", "phase_embedding": "unknown",
+                       "phase_vector_search": "unknown", "phase_rerank": "unknown", "vector_growth": "unknown"}
     actions = [a for a, _, _ in r.actions()]
     assert actions[:2] == ["Reduce the search limit (top_k)", "Add filters (scope by user_id / agent_id / run_id)"]
     assert "Add caching" in actions and not any("infrastructure" in a for a in actions)
@@ -106,6 +107,33 @@ def test_slow_tree_lights_avg_p99_and_variance(cfg):
     assert "50.0 % of searches have no user/agent/run scope" in avg_evidence
     assert r.results[2].measurement.startswith("P99 / P50 = 10.0×")
     assert r.problem
+
+
+def test_slow_tree_says_which_phase_to_work_on(cfg):
+    """Embedding 70 % of search time -> the embedding actions; vector search P95 up 40 % while the store grew
+    25 % -> the store-size actions. Shares and growth hand-computed."""
+    m = Measured(search_phase_share={"embedding": 0.70, "vector_search": 0.22}, search_phase_calls=1200,
+                 vector_search_p95_first_ms=10.0, vector_search_p95_last_ms=14.0, memories_first=8000,
+                 memories_last=10000, repeat_share=0.4)
+    r = diagnosis.evaluate(diagnosis.SLOW, m, cfg)
+    by_key = {x.node.key: x for x in r.results}
+    assert {k: by_key[k].answer for k in ("phase_embedding", "phase_vector_search", "phase_rerank",
+                                          "vector_growth")} == {
+        "phase_embedding": "yes", "phase_vector_search": "no", "phase_rerank": "no", "vector_growth": "yes"}
+    assert by_key["phase_embedding"].measurement == "embedding is 70.0 % of search time vs 50.0 %"
+    assert by_key["phase_embedding"].evidence[0] == (
+        "search time by phase (1,200 searches): embedding 70.0 %, vector search 22.0 %, Mem0's own code 8.0 %")
+    assert by_key["vector_growth"].measurement == (
+        "vector search P95 10 ms → 14 ms (+40.0 %) vs +25.0 %; memories 8,000 → 10,000 (+25.0 %)")
+    actions = [a for a, _, _ in r.actions()]
+    assert actions == ["Add caching", "Cache embeddings", "Use a smaller embedding model",
+                       "Use a faster embedding endpoint (same region as the app, or a local model)",
+                       "Prune low-value memories", "Archive old memories", "Deduplicate memories",
+                       "Optimize the vector store indexes"]
+    # P95 up but the store did not grow: not "with collection size"
+    flat = diagnosis.evaluate(diagnosis.SLOW, Measured(vector_search_p95_first_ms=10.0, vector_search_p95_last_ms=14.0,
+                                                       memories_first=10000, memories_last=10000), cfg)
+    assert {x.node.key: x.answer for x in flat.results}["vector_growth"] == "no"
 
 
 def test_slow_tree_unknown_without_data(cfg):
