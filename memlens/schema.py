@@ -165,6 +165,11 @@ def sql_snippets() -> dict[str, str]:
         "op_event_finite_checks": " AND ".join(f"coalesce(isfinite({_q(f.name)}), true)" for f in numbers),
         "op_event_finite_reasons": ",\n            ".join(
             f"ml_finite_err({_q(f.name)}, '{f.name}')" for f in numbers),
+        # the phase timings (v2): one {phase, ms} struct per phase, in PHASES order (stg_op_phases unnests it)
+        "op_event_phase_list": "[" + ", ".join(
+            f"{{'phase': '{p}', 'ms': {_q(p + '_ms')}}}" for p in PHASES) + "]",
+        "op_event_phase_sum": " + ".join(f"coalesce({_q(p + '_ms')}, 0)" for p in PHASES),
+        "op_event_has_phases": "(" + " OR ".join(f"{_q(p + '_ms')} IS NOT NULL" for p in PHASES) + ")",
         "op_event_nonnegative_checks": " AND ".join(
             f"coalesce({_q(f.name)} >= 0, true)" for f in FIELDS if f.nonnegative),
         "op_event_nonnegative_reasons": ",\n            ".join(

@@ -1,4 +1,4 @@
-"""Hand-built warehouse rows for the view tests: schema-v1 events, history rows and snapshot rows.
+"""Hand-built warehouse rows for the view tests: op-log events, history rows and snapshot rows.
 
 Rows go in with parameterised INSERTs (fixed column lists), so each test states only the fields it is about.
 """
@@ -39,7 +39,7 @@ def event(ts: datetime, op: str = "search", latency_ms: float = 10.0, **fields: 
                ingested_at=LOADED_AT)
     unknown = set(fields) - set(row)
     if unknown:
-        raise KeyError(f"not schema-v1 fields: {sorted(unknown)}")
+        raise KeyError(f"not op-log fields: {sorted(unknown)}")
     row.update(fields)
     return row
 

@@ -1,0 +1,83 @@
+"""Known answers for the phase views (stg_op_phases, metric_phase_hourly): hand-computed from a few timed calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from view_support import event, insert_events
+
+from memlens.schema import PHASES
+
+H1, H2 = datetime(2026, 11, 2, 9), datetime(2026, 11, 2, 10)
+
+
+@pytest.fixture
+def loaded(con):
+    insert_events(con, [
+        # (H1, search): two timed calls and one without a breakdown (a v1 event: left out, not counted as zero)
+        event(H1.replace(minute=1), "search", 10.0, schema_version=2, embedding_ms=6.0, vector_search_ms=3.0),
+        event(H1.replace(minute=2), "search", 20.0, schema_version=2, embedding_ms=8.0, vector_search_ms=10.0),
+        event(H1.replace(minute=3), "search", 50.0),
+        # (H1, add): one call, three phases
+        event(H1.replace(minute=4), "add", 30.0, schema_version=2, embedding_ms=10.0, vector_write_ms=5.0,
+              history_ms=12.0),
+        # (H2, search): reranked
+        event(H2.replace(minute=5), "search", 8.0, schema_version=2, embedding_ms=4.0, vector_search_ms=2.0,
+              rerank_ms=1.0),
+    ])
+    return con
+
+
+def rows(con, sql, params=()):
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_stg_op_phases_has_every_phase_and_the_rest_of_each_timed_call(loaded):
+    got = rows(loaded, "SELECT op, latency_ms, phase, phase_ms, ran FROM stg_op_phases ORDER BY ts, phase")
+    assert len(got) == 4 * (len(PHASES) + 1)  # the untimed search is not there
+    first = {r["phase"]: (r["phase_ms"], r["ran"]) for r in got if r["latency_ms"] == 10.0}
+    assert first == {"embedding": (6.0, True), "vector_search": (3.0, True), "other": (1.0, True),
+                     **{p: (0.0, False) for p in PHASES if p not in ("embedding", "vector_search")}}
+    # per call the phases and the rest add up to the latency
+    for (lat, total) in loaded.execute(
+            "SELECT latency_ms, sum(phase_ms) FROM stg_op_phases GROUP BY event_id, latency_ms").fetchall():
+        assert total == pytest.approx(lat)
+
+
+def test_metric_phase_hourly_known_answers(loaded):
+    got = {(r["hour"], r["op"], r["phase"]): r for r in rows(loaded, "SELECT * FROM metric_phase_hourly")}
+    emb = got[(H1, "search", "embedding")]
+    # embedding 6 and 8 ms of searches 10 and 20 ms: avg 7, share 14/30, P50 7, P95 6 + 0.95 * 2 = 7.9
+    assert (emb["calls"], emb["ran_calls"]) == (2, 2)
+    assert emb["avg_ms"] == pytest.approx(7.0) and emb["share"] == pytest.approx(14 / 30)
+    assert (emb["p50_ms"], emb["p95_ms"]) == (pytest.approx(7.0), pytest.approx(7.9))
+    vs = got[(H1, "search", "vector_search")]
+    assert (vs["avg_ms"], vs["share"], vs["p95_ms"]) == (pytest.approx(6.5), pytest.approx(13 / 30),
+                                                          pytest.approx(3 + 0.95 * 7))
+    other = got[(H1, "search", "other")]  # rests 1 and 2 ms
+    assert (other["avg_ms"], other["share"], other["p50_ms"]) == (pytest.approx(1.5), pytest.approx(0.1),
+                                                                  pytest.approx(1.5))
+    rerank = got[(H1, "search", "rerank")]  # no reranked search in H1: 0 per call, no percentile
+    assert (rerank["ran_calls"], rerank["avg_ms"], rerank["share"], rerank["p50_ms"]) == (0, 0.0, 0.0, None)
+    # the phases of one (hour, op) add up to its timed calls' average latency, their shares to 1
+    by_group: dict = {}
+    for (hour, op, _), r in got.items():
+        s = by_group.setdefault((hour, op), [0.0, 0.0, r["avg_latency_ms"]])
+        s[0] += r["avg_ms"]
+        s[1] += r["share"]
+    assert by_group == {(H1, "search"): [pytest.approx(15.0), pytest.approx(1.0), 15.0],
+                        (H1, "add"): [pytest.approx(30.0), pytest.approx(1.0), 30.0],
+                        (H2, "search"): [pytest.approx(8.0), pytest.approx(1.0), 8.0]}
+    add = {p: got[(H1, "add", p)]["share"] for p in ("embedding", "vector_write", "history", "other")}
+    assert add == {"embedding": pytest.approx(1 / 3), "vector_write": pytest.approx(1 / 6),
+                   "history": pytest.approx(0.4), "other": pytest.approx(0.1)}
+    assert got[(H2, "search", "rerank")]["share"] == pytest.approx(1 / 8)
+
+
+def test_a_warehouse_of_v1_events_only_has_no_breakdown(con):
+    insert_events(con, [event(H1, "search", 12.0)])
+    assert con.execute("SELECT count(*) FROM stg_op_phases").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM metric_phase_hourly").fetchone()[0] == 0
