@@ -76,7 +76,7 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
             st.info("A collection is writing to the warehouse: showing the data as of its last load. Reload when "
                     "it has finished to see the new rows.", icon=":material/sync:")
         speed = state.speed(path, load_key, int(load_key[0]))  # load_key starts with the event count
-        span = state.query(path, load_key, "data_span", speed=speed).iloc[0]
+        span = state.cached(path, load_key, "query", "data_span").iloc[0]
     except data.WarehouseUnavailable as exc:
         st.error(f"**The warehouse cannot be opened.** {exc}\n\nIf a collection is running, wait for it to finish "
                  "and reload; otherwise check the path in the sidebar.", icon=":material/error:")
@@ -86,10 +86,10 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
     first = span["first_day"] if span["events"] else None
     last = span["last_day"] if span["events"] else None
     start, end = _time_range(first, last)
-    opts = state.query(path, load_key, "filter_options", speed=speed)
+    opts = state.cached(path, load_key, "query", "filter_options")
     options = {k: list(g["value"]) for k, g in opts.groupby("kind", sort=False)}
-    filters = data.Filters(
-        first_day=start, last_day=end,
+    filters = data.Filters.days(
+        start, end,
         service=_choice("Service", options.get("service", []), "f_service"),
         user=_choice("User", options.get("user", []), "f_user"),
         agent=_choice("Agent", options.get("agent", []), "f_agent"),

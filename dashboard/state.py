@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from memlens import cost_review
+from memlens import cost_review, figures, health, layer
 from memlens.config import Config, load_config
 from memlens.dashboard import data, ui
 from memlens.health import Measured
@@ -140,17 +140,34 @@ def write_access(path: str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _cached(path: str, load_key: tuple, name: str, filters_key: tuple, speed: data.Speed,
-            extra: tuple) -> pd.DataFrame:
-    return holder(path).run(data.query, name, data.Filters(**dict(filters_key)), speed, **dict(extra))
+def _run(con: duckdb.DuckDBPyConnection, kind: str, name: Any, filters: data.Filters, speed: data.Speed,
+         by: tuple[str, ...], grain: str | None, extra: dict[str, Any]) -> Any:
+    if kind == "query":
+        return data.run(con, name, filters, **extra)
+    if kind == "metric":
+        if extra.pop("total", False):  # one more row per bucket for the whole selection (op 'all')
+            return layer.with_total(con, name, filters, by, grain, speed, **extra)
+        return layer.query(con, name, filters, by, grain, speed, **extra)
+    if kind == "figures":
+        return figures.values(con, name, filters, speed)
+    if kind == "measured":
+        return health.measure(con, filters, speed, **extra)
+    if kind == "review":
+        return cost_review.review(con, filters, extra["as_of"], config(), speed)
+    raise ValueError(kind)
 
 
-def query(path: str, load_key: tuple, name: str, filters: data.Filters = data.ALL, speed: data.Speed = data.EXACT,
-          **extra: Any) -> pd.DataFrame:
-    """A named query's result, cached until the warehouse's next load."""
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _cached(path: str, load_key: tuple, kind: str, name: Any, filters_key: tuple, speed: data.Speed,
+            by: tuple[str, ...], grain: str | None, extra: tuple) -> Any:
+    return holder(path).run(_run, kind, name, data.Filters(**dict(filters_key)), speed, by, grain, dict(extra))
+
+
+def cached(path: str, load_key: tuple, kind: str, name: Any, filters: data.Filters = data.ALL,
+           speed: data.Speed = data.EXACT, by: tuple[str, ...] = (), grain: str | None = None, **extra: Any) -> Any:
+    """A page query, metric or set of figures, cached until the warehouse's next load."""
     try:
-        return _cached(path, load_key, name, filters.key(), speed, tuple(sorted(extra.items())))
+        return _cached(path, load_key, kind, name, filters.key(), speed, tuple(by), grain, tuple(sorted(extra.items())))
     except data.WarehouseUnavailable:  # not cached, and a collection holds the file: say so, do not fail the page
         st.info("This view is not cached yet and a collection is writing to the warehouse; it shows once the "
                 "collection has finished.", icon=":material/sync:")
@@ -186,33 +203,56 @@ class Ctx:
         return self.events == 0
 
     def q(self, name: str, filters: data.Filters | None = None, **extra: Any) -> pd.DataFrame:
-        return query(self.path, self.load_key, name, self.filters if filters is None else filters, self.speed,
-                     **extra)
+        """A page query of dashboard/queries.sql (not a figure: load key, filter choices, Data sources)."""
+        return cached(self.path, self.load_key, "query", name, self.filters if filters is None else filters,
+                      self.speed, **extra)
 
-    def summary(self, filters: data.Filters | None = None) -> dict[str, Any]:
-        f = self.filters if filters is None else filters
-        return data.summary_from(self.q("summary", f))
+    def metric(self, name: str, by: tuple[str, ...] = (), grain: str | None = None,
+               filters: data.Filters | None = None, total: bool = False, **params: Any) -> pd.DataFrame:
+        """A metric of the layer (sql/layer) over the selection, grouped by `by`; `total` adds the rows of the
+        whole selection with the last key set to 'all' (layer.with_total)."""
+        if total:
+            params["total"] = True
+        return cached(self.path, self.load_key, "metric", name, self.filters if filters is None else filters,
+                      self.speed, tuple(by), grain, **params)
+
+    def figures(self, *keys: str, filters: data.Filters | None = None) -> dict[str, Any]:
+        """The registered figures `keys` (memlens/figures.py) for the selection."""
+        return cached(self.path, self.load_key, "figures", tuple(keys), self.filters if filters is None else filters,
+                      self.speed)
+
+    def show(self, col: Any, key: str, value: Any = None, **kw: Any) -> None:
+        """st.metric of a registered figure under its one label, formatted by its unit."""
+        f = figures.FIGURES[key]
+        v = self.figures(key)[key] if value is None else value
+        col.metric(f.label_for(self.cfg), figures.format_value(v, f.unit), help=kw.pop("help", f.help) or None, **kw)
 
     @property
     def no_time(self) -> data.Filters:
         """The sidebar filters without the time range (month to date and the weekly review pick their days)."""
-        return self.filters.replace(first_day=None, last_day=None)
+        return self.filters.no_time
+
+    @property
+    def as_of(self) -> date | None:
+        """The last day of the selection (or of the data): the day the review and the month to date end."""
+        end = self.filters.end
+        return (end - timedelta(days=1)).date() if end is not None else self.data_last
 
     def review(self, as_of: date | None = None) -> cost_review.WeeklyReview | None:
-        as_of = as_of or self.filters.last_day or self.data_last
-        daily = self.q("cost_daily_by_op", self.no_time)
-        return None if daily.empty or as_of is None else cost_review.review(daily, as_of, self.cfg)
+        """The weekly review ending `as_of` (default: the selection's last day) with the sidebar's filters."""
+        as_of = as_of or self.as_of
+        if as_of is None:
+            return None
+        return cached(self.path, self.load_key, "review", "review", self.no_time, self.speed, as_of=as_of)
 
-    def guard(self) -> dict[str, Any]:
-        """Stop the page with what to do next when there is nothing to show; else the filtered summary."""
+    def guard(self) -> None:
+        """Stop the page with what to do next when there is nothing to show."""
         if self.empty:
             ui.empty_warehouse()
             st.stop()
-        s = self.summary()
-        if not s["ops"]:
+        if not self.figures("ops")["ops"]:
             ui.no_match()
             st.stop()
-        return s
 
     def on_demand(self, what: str, key: str) -> bool:
         """Whether to run a scan of the raw events the rollups cannot answer. Small warehouses: always; large
@@ -224,10 +264,8 @@ class Ctx:
 
     def measured(self) -> Measured:
         review = self.review()
-        return data.measured_from(
-            self.summary(), self.q("cost_summary"), self.q("cost_daily"),
-            self.q("memory_growth_daily"), self.q("repeat_queries"),
-            review.month.projected_usd if review else None)
+        return cached(self.path, self.load_key, "measured", "measured", self.filters, self.speed,
+                      projected_month_usd=review.month.projected_usd if review else None)
 
 
 def set_current(ctx: Ctx) -> None:

@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from memlens.health import Check, format_value
+from memlens.figures import FIGURES, format_value
+from memlens.health import Check
 
 STATUS_COLOR = {"green": "green", "amber": "orange", "red": "red", "unknown": "gray"}
 STATUS_WORD = {"green": "on target", "amber": "watch", "red": "off target", "unknown": "no data"}
@@ -116,6 +117,16 @@ def table(df: pd.DataFrame, column_config: dict | None = None, dash: tuple[str, 
 def _missing(v: object) -> bool:
     """None, NaN, pd.NA, NaT; a list or array cell is a value (pd.isna of it would be an array)."""
     return v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
+
+
+def figure_label(key: str) -> str:
+    """The one label of a registered figure (memlens/figures.py) that takes no config value."""
+    return FIGURES[key].label
+
+
+def projection_label(month_start: object, as_of: object, scope: str = "") -> str:
+    """"Month-end projection (Nov 2026, as of Nov 22)": the month and day it projects from are part of its name."""
+    return f"Month-end projection{scope} ({month_start:%b %Y}, as of {as_of:%b %d})"
 
 
 def money(v: float | None) -> str:

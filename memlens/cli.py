@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import os
 import sys
@@ -99,27 +98,23 @@ def cmd_workload(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from memlens.queries import read_view
+    from memlens import layer, query_cli
     from memlens.warehouse import open_warehouse, view_names
 
     cfg = _cfg(args)
-    if args.view is None:
-        print("views (memlens query VIEW):\n  " + "\n  ".join(view_names()))
-        return 0
-    if args.view not in view_names():
-        print(f"unknown view {args.view!r}; available:\n  " + "\n  ".join(view_names()), file=sys.stderr)
-        return 2
+    known = set(layer.metrics()) | {"latency"} | set(view_names())
+    if args.name not in known:
+        if args.name:
+            print(f"unknown metric or view {args.name!r}; available:", file=sys.stderr)
+        query_cli.print_frame(query_cli.listing(), False, "metrics")
+        return 2 if args.name else 0
     with open_warehouse(_warehouse(args, cfg), cfg, read_only=True) as con:
-        df = read_view(con, args.view, limit=args.limit)
-    if args.csv:
-        df.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL)
-    elif df.empty:
-        print(f"{args.view}: no rows (collect some logs first, or run `memlens demo`)")
-    else:
-        import pandas as pd
-
-        with pd.option_context("display.max_columns", None, "display.width", 200):
-            print(df.to_string(index=False))
+        try:
+            df = query_cli.run(con, args)
+        except layer.LayerError as exc:
+            print(f"memlens query: {exc}", file=sys.stderr)
+            return 2
+    query_cli.print_frame(df, args.csv, args.name)
     return 0
 
 
@@ -257,12 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(off by default; the reference suggests 300-900 s for user preferences)")
     w.set_defaults(func=cmd_workload)
 
-    q = sub.add_parser("query", parents=[common], help="print a warehouse view as a table or CSV",
-                       description="Print one of the SQL views (sql/staged, sql/metrics); without a name, "
-                       "list them. Reads the warehouse read-only (never creates one).")
-    q.add_argument("view", nargs="?", help="view name (without one: the list of views)")
-    q.add_argument("--csv", action="store_true", help="CSV on stdout")
-    q.add_argument("--limit", type=int, default=None, help="at most this many rows")
+    q = sub.add_parser("query", parents=[common], help="print a metric (or view) as a table or CSV",
+                       description="Print a metric of the metric layer (sql/layer) for a selection: time range, "
+                       "service, user, agent, op, model, grouped by --by. Run without a name to list them. Reads the warehouse "
+                       "read-only (never creates one).")
+    importlib.import_module("memlens.query_cli").add_arguments(q)
     q.set_defaults(func=cmd_query)
 
     mg = sub.add_parser("migrate", parents=[common], help="upgrade an older warehouse in place",

@@ -1,23 +1,25 @@
 """Weekly cost review for managers: the last 7 days vs the 7 before, month to date with a month-end projection
 against the budget, and the one-page report (CSV, Markdown, HTML; every user-supplied text escaped).
 
-Input: daily cost per op (columns day, op, ops, searches, embedding_cost_usd, llm_cost_usd, platform_cost_usd,
-total_cost_usd), as the dashboard query `cost_daily_by_op` returns it.
+Every figure is the metric layer's (sql/layer/cost.sql through memlens/layer.py) over the review's windows, with
+the selection's service, user, agent, op and model filters; the month-end projection is the one of
+memlens.optimize.forecast.project_month.
 """
 
 from __future__ import annotations
 
-import calendar
 import html
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
+import duckdb
 import pandas as pd
 
+from memlens import figures, layer
 from memlens.config import Config
-from memlens.health import format_value
+from memlens.figures import format_value
 
 COST_COLUMNS = ("embedding_cost_usd", "llm_cost_usd", "platform_cost_usd", "total_cost_usd")
 WEEK_DAYS = 7
@@ -33,10 +35,8 @@ class Window:
     llm_cost_usd: float
     platform_cost_usd: float
     total_cost_usd: float
-
-    @property
-    def cost_per_1k_searches(self) -> float | None:
-        return self.total_cost_usd * 1000 / self.searches if self.searches else None
+    cost_per_1k_oss: float | None  # figures cost_per_1k_oss / _platform over the window
+    cost_per_1k_platform: float | None
 
     @property
     def label(self) -> str:
@@ -95,33 +95,40 @@ def change_text(before: float | None, after: float | None) -> str:
     return f"{(after - before) / before * 100:+.1f} %"
 
 
-def _window(df: pd.DataFrame, first: date, last: date) -> Window:
-    part = df[(df["day"] >= first) & (df["day"] <= last)]
-    return Window(first, last, int(part["ops"].sum()), int(part["searches"].sum()),
-                  *(float(part[c].sum()) for c in COST_COLUMNS))
+def days_filter(filters: layer.Filters, first: date, last: date) -> layer.Filters:
+    """The selection's filters over whole UTC days first..last (inclusive)."""
+    return filters.replace(start=datetime.combine(first, time.min),
+                           end=datetime.combine(last + timedelta(days=1), time.min))
 
 
-def _normalise(daily_by_op: pd.DataFrame) -> pd.DataFrame:
-    df = daily_by_op.copy()
-    df["day"] = pd.to_datetime(df["day"]).dt.date
-    return df
+def _window(con: duckdb.DuckDBPyConnection, filters: layer.Filters, first: date, last: date,
+            speed: layer.Speed) -> Window:
+    sel = days_filter(filters, first, last)
+    t = layer.one(layer.query(con, "cost", sel, speed=speed))
+    per_1k = figures.values(con, ("cost_per_1k_oss", "cost_per_1k_platform"), sel, speed)
+    return Window(first, last, int(t["ops"] or 0), int(t["searches"] or 0),
+                  *(float(t[c] or 0.0) for c in COST_COLUMNS), per_1k["cost_per_1k_oss"],
+                  per_1k["cost_per_1k_platform"])
 
 
-def review(daily_by_op: pd.DataFrame, as_of: date, cfg: Config) -> WeeklyReview:
-    """The 7 days ending `as_of` (inclusive) vs the 7 days before, and the month of `as_of` up to that day."""
-    df = _normalise(daily_by_op)
+def review(con: duckdb.DuckDBPyConnection, filters: layer.Filters, as_of: date, cfg: Config,
+           speed: layer.Speed = layer.EXACT) -> WeeklyReview:
+    """The 7 days ending `as_of` (inclusive) vs the 7 days before, and the month of `as_of` up to that day.
+    `filters`: the selection's dimensions (its time range is replaced by the review's windows)."""
+    from memlens.optimize.forecast import project_month
+
     this_first = as_of - timedelta(days=WEEK_DAYS - 1)
     last_last = this_first - timedelta(days=1)
     last_first = last_last - timedelta(days=WEEK_DAYS - 1)
-    this_w, last_w = _window(df, this_first, as_of), _window(df, last_first, last_last)
+    this_w, last_w = _window(con, filters, this_first, as_of, speed), _window(con, filters, last_first, last_last,
+                                                                                speed)
 
     def per_op(first: date, last: date) -> pd.DataFrame:
-        part = df[(df["day"] >= first) & (df["day"] <= last)]
-        return part.groupby("op").agg(usd=("total_cost_usd", "sum"), ops=("ops", "sum"))
+        return layer.query(con, "cost", days_filter(filters, first, last), ("op",), speed=speed).set_index("op")[
+            ["total_cost_usd", "ops"]].rename(columns={"total_cost_usd": "usd"})
 
     ops = per_op(last_first, last_last).merge(per_op(this_first, as_of), how="outer", left_index=True,
-                                            right_index=True, suffixes=("_last", "_this"))
-    ops = ops.fillna(0)
+                                              right_index=True, suffixes=("_last", "_this")).fillna(0)
     by_op = pd.DataFrame({
         "op": ops.index,
         "last_week_usd": ops["usd_last"].to_numpy(),
@@ -137,14 +144,14 @@ def review(daily_by_op: pd.DataFrame, as_of: date, cfg: Config) -> WeeklyReview:
     by_op = by_op.sort_values(["this_week_usd", "op"], ascending=[False, True]).reset_index(drop=True)
 
     month_start = as_of.replace(day=1)
-    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
-    mtd_cost = float(df[(df["day"] >= month_start) & (df["day"] <= as_of)]["total_cost_usd"].sum())
-    # Calendar days elapsed (not days with data): a quiet day is a cheap day, not a missing one.
-    month = MonthToDate(month_start, as_of.day, days_in_month, mtd_cost, mtd_cost / as_of.day * days_in_month,
-                        cfg.thresholds.monthly_budget_usd)
+    daily = layer.query(con, "cost", days_filter(filters, month_start, as_of), ("bucket",), "day", speed)
+    daily = daily.rename(columns={"bucket": "day"})[["day", "total_cost_usd"]]
+    f = project_month(daily, cfg, as_of)
+    month = MonthToDate(month_start, as_of.day, f.days_in_month or pd.Timestamp(as_of).days_in_month, f.spent_usd,
+                        f.projected_usd, cfg.thresholds.monthly_budget_usd)
 
-    daily = df[(df["day"] >= this_first) & (df["day"] <= as_of)].groupby("day")["total_cost_usd"].sum()
-    over = int((daily > cfg.thresholds.daily_budget_usd).sum())
+    week = layer.query(con, "cost", days_filter(filters, this_first, as_of), ("bucket",), "day", speed)
+    over = int((week["total_cost_usd"] > cfg.thresholds.daily_budget_usd).sum())
     return WeeklyReview(as_of, this_w, last_w, by_op, month, over, cfg.thresholds.daily_budget_usd)
 
 
@@ -194,8 +201,10 @@ def _summary_rows(r: WeeklyReview) -> list[tuple[str, str, str, str]]:
         ("Platform cost", _usd(lw.platform_cost_usd), _usd(tw.platform_cost_usd),
          change_text(lw.platform_cost_usd, tw.platform_cost_usd)),
         ("Operations", f"{lw.ops:,}", f"{tw.ops:,}", change_text(lw.ops, tw.ops)),
-        ("Cost per 1,000 queries", _usd(lw.cost_per_1k_searches), _usd(tw.cost_per_1k_searches),
-         change_text(lw.cost_per_1k_searches, tw.cost_per_1k_searches)),
+        (figures.FIGURES["cost_per_1k_oss"].label, _usd(lw.cost_per_1k_oss), _usd(tw.cost_per_1k_oss),
+         change_text(lw.cost_per_1k_oss, tw.cost_per_1k_oss)),
+        (figures.FIGURES["cost_per_1k_platform"].label, _usd(lw.cost_per_1k_platform),
+         _usd(tw.cost_per_1k_platform), change_text(lw.cost_per_1k_platform, tw.cost_per_1k_platform)),
     ]
 
 

@@ -2,24 +2,33 @@
 
 The targets are the reference's "Performance Targets" and alert thresholds from the typed config. A check is
 green when it meets its target, red past its red edge (the alert threshold when the config has a distinct one,
-else the target worsened by `dashboard.amber_margin`), amber in between, unknown without data.
+else the target worsened by `dashboard.amber_margin`), amber in between, unknown without data. The measured
+values are the metric layer's figures (memlens/figures.py) and each check shows under its figure's label.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import duckdb
+
+from memlens import figures, layer
 from memlens.config import Config
+from memlens.figures import FIGURES, Unit, format_value
 
 Status = Literal["green", "amber", "red", "unknown"]
-Unit = Literal["ms", "ratio", "x", "usd"]
 SEVERITY_ORDER = {"red": 0, "amber": 1, "green": 2, "unknown": 3}
+__all__ = ["Check", "Measured", "Status", "Unit", "checks", "format_value", "grade", "measure", "top_problems"]
 
 
 @dataclass(frozen=True)
 class Measured:
-    """Everything the health checks and the diagnosis trees judge, measured over the filtered data."""
+    """Everything the health checks and the diagnosis trees judge, measured over the filtered data.
+
+    Latency (avg_ms, p50/p95/p99_ms) is the reference's query latency: search calls (figures search_*); it is
+    None when the selection has no searches, never silently another scope.
+    """
 
     ops: int = 0
     searches: int = 0
@@ -35,6 +44,7 @@ class Measured:
     total_cost_usd: float | None = None
     embedding_share: float | None = None
     storage_growth_month: float | None = None
+    storage_growth_is_estimate: bool = False  # less than 30 days of history: the 7-day rate x 30 / 7
     max_daily_cost_usd: float | None = None
     projected_month_usd: float | None = None
     # query shape and usage evidence for the diagnosis
@@ -91,18 +101,6 @@ def grade(value: float | None, target: float, red_at: float, higher_is_better: b
     return "green" if value < target else ("red" if value > red_at else "amber")
 
 
-def format_value(value: float | None, unit: Unit) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "ms":
-        return f"{value:,.0f} ms" if value >= 10 else f"{value:,.1f} ms"
-    if unit == "ratio":
-        return f"{value * 100:.1f} %"
-    if unit == "x":
-        return f"{value:.2f}×"
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
-
-
 def _check(key: str, label: str, unit: Unit, measured: float | None, target: float, red_at: float, *,
            higher: bool = False, hint: str = "", tree: str | None = None, alert_only: bool = False) -> Check:
     """`alert_only`: the config has only an alert threshold (red_at) for this figure; say that, not the
@@ -120,24 +118,29 @@ def _red_edge(target: float, alert: float, margin: float, higher: bool) -> float
     return alert if alert > target else target * (1 + margin)
 
 
+def _label(key: str, cfg: Config) -> str:
+    return FIGURES[key].label_for(cfg)
+
+
 def checks(m: Measured, cfg: Config) -> list[Check]:
     t, th, margin = cfg.targets, cfg.thresholds, cfg.dashboard.amber_margin
+    no_search = "No searches in the selection: the latency targets are for search (query) latency."
     out = [
-        _check("latency_avg", "Average latency", "ms", m.avg_ms, t.latency_avg_ms,
-               _red_edge(t.latency_avg_ms, th.avg_ms, margin, False), tree="slow"),
-        _check("latency_p95", "P95 latency", "ms", m.p95_ms, t.latency_p95_ms,
-               _red_edge(t.latency_p95_ms, th.p95_ms, margin, False), tree="slow"),
-        _check("latency_p99", "P99 latency", "ms", m.p99_ms, t.latency_p99_ms,
-               _red_edge(t.latency_p99_ms, th.p99_ms, margin, False), tree="slow"),
+        _check("latency_avg", _label("search_avg_ms", cfg), "ms", m.avg_ms, t.latency_avg_ms,
+               _red_edge(t.latency_avg_ms, th.avg_ms, margin, False), tree="slow", hint=no_search),
+        _check("latency_p95", _label("search_p95_ms", cfg), "ms", m.p95_ms, t.latency_p95_ms,
+               _red_edge(t.latency_p95_ms, th.p95_ms, margin, False), tree="slow", hint=no_search),
+        _check("latency_p99", _label("search_p99_ms", cfg), "ms", m.p99_ms, t.latency_p99_ms,
+               _red_edge(t.latency_p99_ms, th.p99_ms, margin, False), tree="slow", hint=no_search),
         # Only an alert threshold exists for these two: red past it, amber within the margin below it.
-        _check("error_rate", "Error rate", "ratio", m.error_rate, th.error_rate * (1 - margin), th.error_rate,
-               alert_only=True),  # no decision tree covers errors: the Overview links to the Latency page
-        _check("slow_share", f"Slow operations (> {th.slow_op_ms:.0f} ms)", "ratio", m.slow_share,
+        _check("error_rate", _label("error_rate", cfg), "ratio", m.error_rate, th.error_rate * (1 - margin),
+               th.error_rate, alert_only=True),  # no decision tree covers errors: the Overview links to Latency
+        _check("slow_share", _label("slow_share", cfg), "ratio", m.slow_share,
                th.slow_op_share * (1 - margin), th.slow_op_share, tree="slow", alert_only=True),
-        _check("cache_hit_rate", "Cache hit rate", "ratio", m.hit_rate, t.cache_hit_rate,
+        _check("cache_hit_rate", _label("hit_rate", cfg), "ratio", m.hit_rate, t.cache_hit_rate,
                _red_edge(t.cache_hit_rate, th.cache_hit_rate_min, margin, True), higher=True, tree="cache",
                hint="No cache outcomes recorded: pass cache= to instrument() to measure a search cache."),
-        _check("cache_miss_penalty", "Cache miss penalty", "x", m.miss_penalty, t.cache_miss_penalty,
+        _check("cache_miss_penalty", _label("miss_penalty", cfg), "x", m.miss_penalty, t.cache_miss_penalty,
                t.cache_miss_penalty * (1 + margin), tree="cache",
                hint="Needs both cache hits and misses."),
     ]
@@ -145,21 +148,24 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
     for mode, value in sorted(m.cost_per_1k.items()):
         target = getattr(t.cost_per_1k_queries_usd, mode)
         unpriced = mode == "platform" and not platform_priced  # $0 because no price is set, not because it is cheap
-        out.append(_check(f"cost_per_1k_{mode}", f"Cost per 1,000 queries ({mode})", "usd",
+        out.append(_check(f"cost_per_1k_{mode}", _label(f"cost_per_1k_{mode}", cfg), "usd",
                           None if unpriced else value, target, target * (1 + margin), tree="cost",
                           hint="Set prices.platform_per_call from your Mem0 plan to price Platform calls."))
     if not m.cost_per_1k:
-        out.append(_check("cost_per_1k", "Cost per 1,000 queries", "usd", None, t.cost_per_1k_queries_usd.oss,
-                          t.cost_per_1k_queries_usd.oss * (1 + margin), tree="cost",
+        out.append(_check("cost_per_1k_oss", _label("cost_per_1k_oss", cfg), "usd", None,
+                          t.cost_per_1k_queries_usd.oss, t.cost_per_1k_queries_usd.oss * (1 + margin), tree="cost",
                           hint="No searches in the selection."))
+    growth_key = "storage_growth_month_estimate" if m.storage_growth_is_estimate else "storage_growth_month"
     out += [
-        _check("embedding_share", "Embedding share of cost", "ratio", m.embedding_share, t.embedding_cost_share,
-               t.embedding_cost_share * (1 + margin), tree="cost", hint="No priced cost in the selection."),
-        _check("storage_growth", "Storage growth per month", "ratio", m.storage_growth_month,
+        _check("embedding_share", _label("embedding_share", cfg), "ratio", m.embedding_share,
+               t.embedding_cost_share, t.embedding_cost_share * (1 + margin), tree="cost",
+               hint="No priced cost in the selection."),
+        _check("storage_growth", _label(growth_key, cfg), "ratio", m.storage_growth_month,
                t.storage_growth_per_month, t.storage_growth_per_month * (1 + margin), tree="cost",
-               hint="Needs 30 days of Mem0's history: run `memlens collect history`."),
-        _check("daily_cost", "Highest daily cost", "usd", m.max_daily_cost_usd, th.daily_budget_usd * (1 - margin),
-               th.daily_budget_usd, tree="cost", hint="No cost in the selection.", alert_only=True),
+               hint="Needs 7 days of Mem0's history (30 for the measured rate): run `memlens collect history`."),
+        _check("daily_cost", _label("max_daily_cost_usd", cfg), "usd", m.max_daily_cost_usd,
+               th.daily_budget_usd * (1 - margin), th.daily_budget_usd, tree="cost", hint="No cost in the selection.",
+               alert_only=True),
     ]
     return out
 
@@ -170,19 +176,41 @@ def top_problems(items: list[Check], n: int = 3) -> list[Check]:
     return sorted(bad, key=lambda c: (SEVERITY_ORDER[c.status], -c.severity))[:n]
 
 
-def growth_over(days: int, dates: list, totals: list[float]) -> float | None:
-    """Relative growth of a running total over the last `days` days of a daily series (dates ascending).
+# The figures a Measured is made of (memlens/figures.py keys).
+MEASURED_FIGURES = ("ops", "searches", "search_avg_ms", "search_p50_ms", "search_p95_ms", "search_p99_ms",
+                    "error_rate", "slow_share", "hit_rate", "miss_penalty", "cost_per_1k_oss", "cost_per_1k_platform",
+                    "total_cost_usd", "embedding_share", "storage_growth_month", "storage_growth_month_estimate",
+                    "max_daily_cost_usd", "repeat_share")
 
-    The base is the total on the last day at or before (last date − days); None when the series does not
-    reach back that far or the base is not positive.
-    """
-    if not dates:
-        return None
-    cutoff = dates[-1].toordinal() - days
-    base = None
-    for d, v in zip(dates, totals, strict=True):
-        if d.toordinal() <= cutoff:
-            base = v
-    if base is None or base <= 0:
-        return None
-    return (totals[-1] - base) / base
+
+def measure(con: duckdb.DuckDBPyConnection, filters: layer.Filters = layer.ALL, speed: layer.Speed = layer.EXACT,
+            projected_month_usd: float | None = None) -> Measured:
+    """The Measured of a selection: the layer's figures, plus the query-shape evidence of its searches."""
+    v = figures.values(con, MEASURED_FIGURES, filters, speed)
+    shape = _search_shape(con, filters, speed)
+    return measured_from(v, shape, projected_month_usd)
+
+
+def _search_shape(con: duckdb.DuckDBPyConnection, filters: layer.Filters, speed: layer.Speed) -> dict[str, Any]:
+    row = layer.one(layer.query(con, "ops", filters, speed=speed))
+    return {k: row.get(k) for k in ("search_avg_top_k", "search_unscoped_share", "search_rerank_share",
+                                    "add_avg_messages")}
+
+
+def measured_from(v: dict[str, Any], shape: dict[str, Any], projected_month_usd: float | None = None) -> Measured:
+    per_1k = {mode: v[f"cost_per_1k_{mode}"] for mode in ("oss", "platform")
+              if v.get(f"cost_per_1k_{mode}") is not None}
+    estimate = v.get("storage_growth_month") is None and v.get("storage_growth_month_estimate") is not None
+    return Measured(
+        ops=int(v.get("ops") or 0), searches=int(v.get("searches") or 0),
+        avg_ms=v.get("search_avg_ms"), p50_ms=v.get("search_p50_ms"), p95_ms=v.get("search_p95_ms"),
+        p99_ms=v.get("search_p99_ms"), error_rate=v.get("error_rate"), slow_share=v.get("slow_share"),
+        hit_rate=v.get("hit_rate"), miss_penalty=v.get("miss_penalty"), cost_per_1k=per_1k,
+        total_cost_usd=v.get("total_cost_usd"), embedding_share=v.get("embedding_share"),
+        storage_growth_month=v.get("storage_growth_month_estimate") if estimate else v.get("storage_growth_month"),
+        storage_growth_is_estimate=estimate, max_daily_cost_usd=v.get("max_daily_cost_usd"),
+        projected_month_usd=projected_month_usd, search_avg_top_k=shape.get("search_avg_top_k"),
+        search_unscoped_share=shape.get("search_unscoped_share"),
+        search_rerank_share=shape.get("search_rerank_share"), add_avg_messages=shape.get("add_avg_messages"),
+        repeat_share=v.get("repeat_share"),
+    )

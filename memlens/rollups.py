@@ -1,13 +1,13 @@
-"""Materialised rollups for dashboard speed at 10M events: build them, tell whether they are current, read
-approximate percentiles from their latency histograms.
+"""Materialised rollups for speed at 10M events: build them, tell whether they are current, and turn their latency
+histograms into percentiles.
 
 `refresh(con)` rebuilds the small tables defined in `sql/rollups/*.sql` (applied in name order, each file
-one `CREATE OR REPLACE TABLE`, header comment with grain and columns): additive per-hour operation aggregates,
-per-day cost aggregates (one table by service/op/agent/model, one by user), and log-bucketed latency histograms
-per day, service and op. Collectors call it after a load; `memlens demo` makes sure of it. Counts, sums,
-rates and costs re-aggregate exactly from them; percentiles come from the histograms with a bounded relative
-error (`MAX_RELATIVE_ERROR`, 4.7 % at 50 buckets per decade), or exactly from `stg_op_events` when a filter is
-narrow (pages choose).
+one `CREATE OR REPLACE TABLE`, header comment with grain and columns): the additive measures of stg_op_facts
+summed per hour, the cost measures of stg_op_costs per day (one table by service/op/agent/model, one by user),
+and log-bucketed latency histograms per day, service, mode and op. Collectors call it after a load; `memlens
+demo` makes sure of it. The metric layer (memlens/layer.py) reads them instead of the events when they can
+answer a selection: counts, sums, rates and costs are then the same as over the events; percentiles come from
+the histograms with a bounded relative error (`MAX_RELATIVE_ERROR`, 4.7 % at 50 buckets per decade).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from importlib.resources.abc import Traversable
 
 import duckdb
@@ -27,16 +27,10 @@ from memlens.resources import MODELS, model_files, read_text
 STATE_FILE = "090_agg_refresh_state.sql"
 
 
-HIST_PER_DECADE = 50  # log-spaced latency buckets per decade of milliseconds
+HIST_PER_DECADE = 50  # log-spaced latency buckets per decade of milliseconds (stg_op_facts.hist_bucket)
 MAX_RELATIVE_ERROR = 10 ** (1 / HIST_PER_DECADE) - 1  # a bucket's width: bound on a percentile's error
 
 SETTINGS_KEY_SQL = read_text(MODELS, "rollups", "queries", "settings_key.sql")
-
-HIST_SQL = read_text(MODELS, "rollups", "queries", "latency_hist.sql")
-GROUP_KEYS = ("day", "service", "op")
-
-SUMMARY_SQL = read_text(MODELS, "rollups", "queries", "summary.sql")
-STORAGE_SQL = "SELECT memories, bytes, storage_growth_month, storage_growth_week FROM metric_storage_summary"
 
 SINCE_SQL = read_text(MODELS, "rollups", "queries", "since.sql")
 
@@ -149,7 +143,7 @@ def is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
 def percentiles_from_histogram(buckets: Sequence[int], counts: Sequence[int], qs: Sequence[float],
                                per_decade: int = HIST_PER_DECADE) -> np.ndarray:
     """Approximate numpy.percentile(method='linear') of the values behind one log-bucket histogram."""
-    df = pd.DataFrame({"bucket": buckets, "n": counts, "sum_ms": 0.0}).sort_values("bucket")
+    df = pd.DataFrame({"hist_bucket": buckets, "n": counts, "sum_ms": 0.0}).sort_values("hist_bucket")
     if df["n"].sum() <= 0:
         return np.full(len(qs), np.nan)
     row = grouped_percentiles(df, (), qs, per_decade).iloc[0]
@@ -158,7 +152,7 @@ def percentiles_from_histogram(buckets: Sequence[int], counts: Sequence[int], qs
 
 def grouped_percentiles(df: pd.DataFrame, keys: Sequence[str], qs: Sequence[float],
                         per_decade: int = HIST_PER_DECADE) -> pd.DataFrame:
-    """Percentiles of many histograms at once. df: rows sorted by keys then bucket, with bucket, n, sum_ms.
+    """Percentiles of many histograms at once. df: rows sorted by keys then hist_bucket, with hist_bucket, n, sum_ms.
 
     The j-th smallest value (0-based) of a group is placed inside its bucket [lo, hi) by geometric
     interpolation at (j - before + 0.5) / n_bucket; fractional ranks q * (N - 1) interpolate linearly between
@@ -172,7 +166,7 @@ def grouped_percentiles(df: pd.DataFrame, keys: Sequence[str], qs: Sequence[floa
         return pd.DataFrame(columns=cols)
     gid = df.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy() if keys else np.zeros(len(df), int)
     n = df["n"].to_numpy(dtype=np.float64)
-    b = df["bucket"].to_numpy(dtype=np.float64)
+    b = df["hist_bucket"].to_numpy(dtype=np.float64)
     cum = np.cumsum(n)
     first = np.r_[0, np.flatnonzero(np.diff(gid)) + 1]
     totals = np.add.reduceat(n, first)
@@ -194,47 +188,3 @@ def grouped_percentiles(df: pd.DataFrame, keys: Sequence[str], qs: Sequence[floa
         v_lo, v_hi = value_at(offset + lo), value_at(offset + hi)
         out[f"p{round(q * 100):d}_ms"] = v_lo + (h - lo) * (v_hi - v_lo)
     return out[cols]
-
-
-def latency_percentiles(con: duckdb.DuckDBPyConnection, *, by: Sequence[str] = (),
-                        start: date | datetime | None = None, end: date | datetime | None = None,
-                        service: str | None = None, op: str | None = None,
-                        qs: Sequence[float] = (0.5, 0.95, 0.99)) -> pd.DataFrame:
-    """Approximate latency percentiles (exact ops and avg) from agg_latency_hist_daily.
-
-    by: any of 'day', 'service', 'op' (one row per combination; () = one row over the filter). Filters cover
-    whole UTC days [start's day, end's day). Columns: the `by` keys, ops, avg_ms, p50_ms, p95_ms, p99_ms (for
-    the default qs). Each percentile's relative error is below MAX_RELATIVE_ERROR. For user/agent/model
-    filters or hour resolution, use exact quantile_cont on the filtered raw rows (stg_op_events).
-    """
-    unknown = set(by) - set(GROUP_KEYS)
-    if unknown:
-        raise ValueError(f"by must be among {GROUP_KEYS}, got {sorted(unknown)}")
-    keys = [k for k in GROUP_KEYS if k in by]
-    df = con.execute(HIST_SQL, {"by_day": "day" in keys, "by_service": "service" in keys, "by_op": "op" in keys,
-                                "start": start, "end": end, "service": service, "op": op}).df()
-    per_decade = con.execute("SELECT per_decade FROM agg_refresh_state").fetchone()[0]
-    return grouped_percentiles(df, keys, qs, per_decade)
-
-
-def _row(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> dict:
-    cur = con.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return dict(zip(names, cur.fetchone(), strict=True))
-
-
-def summary(con: duckdb.DuckDBPyConnection, *, start: date | datetime | None = None,
-            end: date | datetime | None = None, service: str | None = None) -> dict:
-    """metric_health_summary's figures from the rollups, over whole UTC days [start, end) and a service.
-
-    Same keys as the view (without first_ts/last_ts/days): counts, rates, costs and averages are exact;
-    search_p50/p95/p99_ms and p50/p95/p99_ms come from the histograms (relative error < MAX_RELATIVE_ERROR);
-    storage (memories, bytes, growth) is the whole history's, like the view's.
-    """
-    out = _row(con, SUMMARY_SQL, {"start": start, "end": end, "service": service})
-    for prefix, op in (("search_", "search"), ("", None)):
-        p = latency_percentiles(con, start=start, end=end, service=service, op=op)
-        for q in ("p50_ms", "p95_ms", "p99_ms"):
-            out[prefix + q] = float(p[q].iloc[0]) if len(p) else None
-    out.update(_row(con, STORAGE_SQL))
-    return out

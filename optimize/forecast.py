@@ -1,7 +1,9 @@
-"""Month-end cost projection with an interval, and who drives it.
+"""Month-end cost projection with an interval, and who drives it: the one definition of "month-end projection"
+(the Cost page, the weekly review, Diagnosis and Optimize all show this one).
 
-The month is the UTC calendar month of the newest day in the data. Observed days run from the first day with
-data in that month (the log may start mid-month) to the newest; days in between without calls count as $0.
+The month is the UTC calendar month of the as-of day (default: the newest day in the data). Observed days run
+from the first day with data in that month (the log may start mid-month) to the as-of day; days in between
+without calls count as $0.
 Projection = spent so far + remaining days x mean daily cost of the month's observed days. Interval: bootstrap
 of the remaining days' total, each remaining day drawn with replacement from the month's observed daily costs
 (a fixed seed makes it reproducible).
@@ -11,19 +13,17 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from memlens import layer
 from memlens.config import Config
-from memlens.resources import read_sql
 
 _SEED = 20260101  # fixed: the same data gives the same interval
 
-_DAILY_SQL = "SELECT day, total_cost_usd FROM metric_cost_daily ORDER BY day"
-
-_DRIVERS_SQL = read_sql(__package__, "forecast_drivers.sql")
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,16 @@ class Forecast:
     drivers: pd.DataFrame  # kind (user | op), driver, cost_usd, ops, share, projected_usd
 
 
-def project_month(daily: pd.DataFrame, cfg: Config) -> Forecast:
-    """`daily`: day, total_cost_usd (metric_cost_daily). Pure: no database."""
+def project_month(daily: pd.DataFrame, cfg: Config, as_of: date | None = None) -> Forecast:
+    """`daily`: day, total_cost_usd (the layer's cost per day). Pure: no database. `as_of`: the last day of the
+    month so far (default: the newest day in `daily`)."""
     f = cfg.optimize.forecast
     budget = cfg.thresholds.monthly_budget_usd
     if daily.empty:
         return Forecast(None, 0, 0, 0, 0.0, 0.0, 0.0, None, None, f.interval, budget, None,
                         pd.DataFrame({"day": [], "total_cost_usd": []}), pd.DataFrame())
     days = pd.to_datetime(daily["day"])
-    last = days.max()
+    last = pd.Timestamp(as_of) if as_of is not None else days.max()
     month = last.to_period("M").to_timestamp()
     n_month = calendar.monthrange(last.year, last.month)[1]
     full = pd.date_range(max(month, days[days >= month].min()), last, freq="D")
@@ -77,10 +78,18 @@ def project_month(daily: pd.DataFrame, cfg: Config) -> Forecast:
 
 
 def forecast(con: duckdb.DuckDBPyConnection, cfg: Config) -> Forecast:
-    fc = project_month(con.execute(_DAILY_SQL).df(), cfg)
+    daily = layer.query(con, "cost", by=("bucket",), grain="day").rename(columns={"bucket": "day"})
+    fc = project_month(daily[["day", "total_cost_usd"]], cfg)
     if fc.month is None:
         return fc
-    drivers = con.execute(_DRIVERS_SQL, {"month": fc.month.date()}).df()
+    start = fc.month.to_pydatetime()
+    month = layer.Filters(start, (fc.month + pd.offsets.MonthBegin(1)).to_pydatetime())
+    parts = []
+    for kind, key, missing in (("user", "user_id", "(none)"), ("op", "op", None)):
+        part = layer.query(con, "cost", month, (key,))
+        parts.append(pd.DataFrame({"kind": kind, "driver": part[key].fillna(missing) if missing else part[key],
+                                   "cost_usd": part["total_cost_usd"], "ops": part["ops"]}))
+    drivers = pd.concat(parts, ignore_index=True)
     if not drivers.empty:
         drivers["share"] = drivers["cost_usd"] / drivers.groupby("kind")["cost_usd"].transform("sum").replace(0, np.nan)
         # A driver keeps its share of the month's run-rate.

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard_fixtures import INGESTED, event, make_warehouse
 from streamlit.testing.v1 import AppTest
 
+from memlens import figures, layer
 from memlens.warehouse import connect
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -54,6 +55,15 @@ def _view(path: Path, sql: str):
         con.close()
 
 
+def _figures(path: Path, *keys: str, filters: layer.Filters = layer.ALL) -> dict:
+    """The metric layer's values of these figures (what every page must show)."""
+    con = connect(path)
+    try:
+        return figures.values(con, keys, filters)
+    finally:
+        con.close()
+
+
 def _app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -82,13 +92,13 @@ def test_every_page_renders_without_exception(warehouse):
         assert at.title[0].value  # each page has its title
 
 
-def test_overview_cards_equal_the_health_view(warehouse):
-    p99, hit, penalty, per_1k = _view(warehouse, "SELECT search_p99_ms, hit_rate, miss_penalty, "
-                                      "oss_cost_per_1k_searches_usd FROM metric_health_summary")
+def test_overview_cards_equal_the_layer(warehouse):
+    f = _figures(warehouse, "search_p99_ms", "hit_rate", "miss_penalty", "cost_per_1k_oss")
+    p99, hit, penalty, per_1k = f["search_p99_ms"], f["hit_rate"], f["miss_penalty"], f["cost_per_1k_oss"]
     assert (p99, round(hit, 4), penalty) == (300.0, 0.3333, 7.5)
     at = _app()
     md = _markdown(at)
-    assert "**P99 latency**" in md and "### 300 ms" in md
+    assert "**Search latency P99**" in md and "### 300 ms" in md
     assert f"### {hit * 100:.1f} %" in md and f"### {penalty:.2f}×" in md
     assert f"### ${per_1k:,.4f}" in md                      # $0.1033 per 1,000 searches
     # top problems: red first, furthest from target first — slow share 50 % vs alert 10 % (5×) leads
@@ -97,19 +107,21 @@ def test_overview_cards_equal_the_health_view(warehouse):
 
 
 def test_latency_numbers_and_filters(warehouse):
-    ops, avg, p99 = _view(warehouse, "SELECT ops, avg_ms, p99_ms FROM metric_latency_by_op WHERE op = 'all'")
+    f = _figures(warehouse, "ops", "avg_ms", "p99_ms")
+    ops, avg, p99 = f["ops"], f["avg_ms"], f["p99_ms"]
     at = _goto(_app(), "latency")
     m = _metrics(at)
     assert m["Operations"] == f"{ops:,}" == "40"
-    assert m["Average"] == f"{avg:,.0f} ms" == "185 ms"
-    assert m["P99"] == f"{p99:,.0f} ms"
-    assert m["Slow (> 200 ms)"] == "50.0 %"
+    assert m["Average latency (all operations)"] == f"{avg:,.0f} ms" == "185 ms"
+    assert m["P99 latency (all operations)"] == f"{p99:,.0f} ms"
+    assert m["Slow operations (> 200 ms)"] == "50.0 %"
     slow = at.dataframe[1].value                               # slowest operations
     assert len(slow) == 20 and set(slow["latency_ms"]) == {300.0}
     # user alice: 10 searches at 40 ms + 10 adds at 100 ms
     at.sidebar.selectbox(key="f_user").set_value("alice").run()
     m = _metrics(at)
-    assert (m["Operations"], m["Average"], m["P99"]) == ("20", "70 ms", "100 ms")
+    assert (m["Operations"], m["Average latency (all operations)"], m["P99 latency (all operations)"]) == (
+        "20", "70 ms", "100 ms")
     # + op add only
     at.sidebar.selectbox(key="f_op").set_value("add").run()
     assert _metrics(at)["Operations"] == "10"
@@ -129,26 +141,29 @@ def test_filters_that_match_nothing_say_so(warehouse):
 
 
 def test_cache_page(warehouse):
-    hits, misses = _view(warehouse, "SELECT sum(hits), sum(misses) FROM metric_cache_daily")
+    hits, misses = _view(warehouse, "SELECT count(*) FILTER (WHERE cache = 'hit'), count(*) FILTER (WHERE cache = "
+                         "'miss') FROM raw_op_events")
     at = _goto(_app(), "cache")
     m = _metrics(at)
-    assert m["Hit rate"] == f"{hits / (hits + misses) * 100:.1f} %" == "33.3 %"
-    assert m["Miss penalty"] == "7.50×" and m["Cache requests"] == "30"
+    assert m["Cache hit rate"] == f"{hits / (hits + misses) * 100:.1f} %" == "33.3 %"
+    assert m["Cache miss penalty"] == "7.50×" and m["Cache requests"] == "30"
     by_query = at.dataframe[1].value
     assert by_query.iloc[0]["query_hash"] == "q-common" and by_query.iloc[0]["requests"] == 10
     assert "user preferences" in list(at.dataframe[2].value["data"])      # TTL guidance from the config
 
 
 def test_cost_page_and_weekly_review(warehouse):
-    total = _view(warehouse, "SELECT sum(total_cost_usd) FROM metric_cost_daily")[0]
+    total = _view(warehouse, "SELECT sum(total_cost_usd) FROM stg_op_costs")[0]
     at = _goto(_app(), "cost")
     m = _metrics(at)
     assert m["Cost in selection"] == f"${total:,.4f}" == "$0.0031"
     # week Nov 16-22: 20 searches x 2000 tokens x $0.02/1M + 10 adds x (1000 x $0.15 + 100 x $0.60)/1M = $0.0029
     assert m["This week (Nov 16 – Nov 22, 2026)"] == "$0.0029"
     assert m["Last week (Nov 09 – Nov 15, 2026)"] == "$0.0002"
-    # Nov 1-22: $0.0031 over 22 of 30 days → $0.0042
-    assert m["Month-end projection"] == "$0.0042"
+    # Month to date Nov 1-22: $0.0031; the data starts Nov 9, so 14 observed days at $0.0031 / 14 a day and 8 days
+    # left → $0.0031 + 8 x $0.0031 / 14 = $0.0049 (the projection of memlens.optimize.forecast, shown everywhere)
+    assert m["Month to date (Nov 2026, up to Nov 22)"] == "$0.0031"
+    assert m["Month-end projection (Nov 2026, as of Nov 22)"] == "$0.0049"
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download report (Markdown)", "Download report (HTML)"]
     at.sidebar.selectbox(key="f_user").set_value("alice").run()
@@ -156,8 +171,8 @@ def test_cost_page_and_weekly_review(warehouse):
 
 
 def test_growth_page(warehouse):
-    memories, size = _view(warehouse, "SELECT memories, bytes FROM metric_memory_growth_daily WHERE level = 'all' "
-                           "ORDER BY day DESC LIMIT 1")
+    f = _figures(warehouse, "memories", "bytes")
+    memories, size = f["memories"], f["bytes"]
     at = _goto(_app(), "growth")
     m = _metrics(at)
     assert m["Memories held"] == f"{memories:,}" == "2"
@@ -250,9 +265,13 @@ def test_unknown_query_name_and_missing_parameter(warehouse):
         with pytest.raises(KeyError):
             data.run(con, "raw_op_events; DROP TABLE raw_op_events")
         with pytest.raises(ValueError, match="limit"):
-            data.run(con, "slow_ops")
+            data.run(con, "ingest_runs")
+        with pytest.raises(layer.LayerError, match="unknown metric"):
+            layer.query(con, "ops; DROP TABLE raw_op_events")
+        with pytest.raises(layer.LayerError, match="limit"):
+            layer.query(con, "slow_ops")
         # a filter value is bound, never pasted: a quote in it is just a value that matches nothing
-        assert data.run(con, "summary", data.Filters(user="x' OR '1'='1"))["ops"].iloc[0] == 0
+        assert layer.query(con, "ops", data.Filters(user="x' OR '1'='1"))["ops"].iloc[0] == 0
     finally:
         con.close()
 

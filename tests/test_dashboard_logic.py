@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
+from view_support import event, insert_events, insert_history
 
-from memlens import cost_review, diagnosis, health
+from memlens import cost_review, diagnosis, figures, health, layer
 from memlens.config import load_config
 from memlens.health import Measured
 
@@ -72,12 +73,38 @@ def test_top_problems_red_first_then_furthest(cfg):
     assert [c.key for c in top] == ["latency_p99", "cost_per_1k_oss", "cache_hit_rate"]
 
 
-def test_growth_over():
-    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(31)]
-    totals = [100.0 + i for i in range(31)]  # 100 on Nov 1 … 130 on Dec 1
-    assert health.growth_over(30, days, totals) == pytest.approx(0.30)
-    assert health.growth_over(7, days, totals) == pytest.approx(7 / 123)
-    assert health.growth_over(60, days, totals) is None
+def _growing_history(con, days: int) -> None:
+    """100 bytes on Nov 1, one more byte every day after: 100 + i bytes held on day i."""
+    t0 = datetime(2026, 11, 1, 12)
+    rows = [("m0", "ADD", t0, None, 100)]
+    rows += [("m0", "UPDATE", t0 + timedelta(days=i), 99 + i, 100 + i) for i in range(1, days)]
+    insert_history(con, rows)
+
+
+GROWTH = ("storage_growth_month", "storage_growth_month_estimate", "storage_growth_week")
+
+
+def test_storage_growth_one_definition(con):
+    _growing_history(con, 31)  # 100 on Nov 1 … 130 on Dec 1
+    g = figures.values(con, GROWTH)
+    assert g["storage_growth_month"] == pytest.approx(0.30)
+    assert g["storage_growth_week"] == pytest.approx(7 / 123)
+    assert g["storage_growth_month_estimate"] is None  # measured: no estimate
+    # as of the end of the selection: Nov 21 (held 120) vs Oct 22 (nothing held yet) → no monthly rate, estimate
+    early = figures.values(con, GROWTH, layer.Filters.days(None, date(2026, 11, 20)))
+    assert early["storage_growth_month"] is None
+    assert early["storage_growth_week"] == pytest.approx(7 / 112)           # Nov 20: 119 vs Nov 13: 112
+    assert early["storage_growth_month_estimate"] == pytest.approx(7 / 112 * 30 / 7)
+    m = health.measure(con, layer.Filters.days(None, date(2026, 11, 20)))
+    assert m.storage_growth_is_estimate and m.storage_growth_month == pytest.approx(30 / 112)
+    check = next(c for c in health.checks(m, load_config()) if c.key == "storage_growth")
+    assert check.label == "Storage growth per month (estimate)" and check.status == "red"  # 26.8 % vs 10 %
+
+
+def test_storage_growth_needs_a_week(con):
+    _growing_history(con, 5)
+    g = figures.values(con, GROWTH)
+    assert g == dict.fromkeys(GROWTH)
 
 
 def test_format_value():
@@ -170,37 +197,51 @@ def test_dot_has_every_node_and_no_unescaped_quotes(cfg):
 
 
 # ---- cost review ----------------------------------------------------------------------------------------------
+# Hand-priced events: a search of 50k text-embedding-3-small tokens costs $0.001 ($0.02 / 1M); an add of 40k
+# gpt-4o input tokens $0.10 ($2.50 / 1M).
 
-def _daily(rows):
-    return pd.DataFrame(rows, columns=["day", "op", "ops", "searches", "embedding_cost_usd", "llm_cost_usd",
-                                       "platform_cost_usd", "total_cost_usd"])
+def _calls(day: date, op: str, n: int, usd_each: float) -> list[dict]:
+    ts = datetime.combine(day, datetime.min.time()) + timedelta(hours=12)
+    if op == "search":
+        price = {"embedding_model": "text-embedding-3-small", "embedding_tokens": round(usd_each / 0.02e-6)}
+    elif usd_each:
+        price = {"llm_model": "gpt-4o", "llm_input_tokens": round(usd_each / 2.5e-6), "llm_output_tokens": 0}
+    else:
+        price = {}
+    return [event(ts, op, **price) for _ in range(n)]
 
 
-def test_weekly_review_hand_computed(cfg):
+def _review(con, rows: list[list[dict]], as_of: date, cfg):
+    insert_events(con, [e for part in rows for e in part])
+    return cost_review.review(con, layer.ALL, as_of, cfg)
+
+
+def test_weekly_review_hand_computed(con, cfg):
     rows = []
     for i in range(14):  # Nov 9 .. Nov 22; as_of Nov 22 → this week Nov 16-22, last week Nov 9-15
         d = date(2026, 11, 9) + timedelta(days=i)
         this = i >= 7
-        rows.append((d, "search", 100, 100, 0.10, 0.0, 0.0, 0.10 if not this else 0.20))
-        rows.append((d, "add", 10, 0, 0.0, 1.0, 0.0, 1.0))
-    rows.append((date(2026, 10, 31), "add", 10, 0, 0.0, 50.0, 0.0, 50.0))  # previous month: not in MTD
-    r = cost_review.review(_daily(rows), date(2026, 11, 22), cfg)
+        rows.append(_calls(d, "search", 100, 0.001 if not this else 0.002))  # $0.10 / $0.20 a day
+        rows.append(_calls(d, "add", 10, 0.1))  # $1.00 a day
+    rows.append(_calls(date(2026, 10, 31), "add", 10, 5.0))  # previous month: not in MTD
+    r = _review(con, rows, date(2026, 11, 22), cfg)
     assert r.this_week.first == date(2026, 11, 16) and r.last_week.last == date(2026, 11, 15)
     assert r.last_week.total_cost_usd == pytest.approx(7 * 1.10)
     assert r.this_week.total_cost_usd == pytest.approx(7 * 1.20)
     assert r.delta_pct == pytest.approx(0.7 / 7.7)
-    assert r.this_week.cost_per_1k_searches == pytest.approx(8.4 * 1000 / 700)
+    assert r.this_week.cost_per_1k_oss == pytest.approx(8.4 * 1000 / 700)
+    assert r.this_week.cost_per_1k_platform is None  # no Platform calls
     search = r.by_op.set_index("op").loc["search"]
     assert search["delta_pct"] == pytest.approx(1.0) and search["this_week_ops"] == 700
-    # MTD: Nov 9..22 = 7 x 1.1 + 7 x 1.2 = 16.1 over 22 elapsed days of 30 → 16.1 / 22 x 30
+    # MTD: Nov 9..22 = 7 x 1.1 + 7 x 1.2 = 16.1; the month's data starts Nov 9: 14 observed days, 8 days left →
+    # 16.1 + 8 x 16.1 / 14 (memlens.optimize.forecast.project_month, the one month-end projection)
     assert r.month.cost_usd == pytest.approx(16.1)
-    assert r.month.projected_usd == pytest.approx(16.1 / 22 * 30)
+    assert r.month.projected_usd == pytest.approx(16.1 + 8 * 16.1 / 14)
     assert not r.month.over_budget and r.days_over_daily_budget == 0
 
 
-def test_reports_escape_user_text(cfg):
-    rows = [(date(2026, 11, 20), "<script>alert(1)</script>", 1, 0, 0.0, 0.0, 0.0, 1.0)]
-    r = cost_review.review(_daily(rows), date(2026, 11, 22), cfg)
+def test_reports_escape_user_text(con, cfg):
+    r = _review(con, [_calls(date(2026, 11, 20), "<script>alert(1)</script>", 1, 1.0)], date(2026, 11, 22), cfg)
     page = cost_review.to_html(r, scope="user <img src=x onerror=alert(1)>", demo=True)
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;" in page and "Demo data" in page
@@ -211,13 +252,13 @@ def test_reports_escape_user_text(cfg):
     assert csv_text.splitlines()[-1].split(",")[2] == "TOTAL"
 
 
-def test_review_change_column_is_words_where_a_percentage_is_undefined(cfg):
-    rows = [(date(2026, 11, 10), "add", 1, 0, 0.0, 1.0, 0.0, 1.0),  # last week $1
-            (date(2026, 11, 20), "add", 1, 0, 0.0, 1.5, 0.0, 1.5),  # this week $1.50: +50 %
-            (date(2026, 11, 10), "delete", 3, 0, 0.0, 0.0, 0.0, 0.0),  # $0 both weeks
-            (date(2026, 11, 20), "delete", 4, 0, 0.0, 0.0, 0.0, 0.0),
-            (date(2026, 11, 20), "search", 5, 5, 0.2, 0.0, 0.0, 0.2)]  # $0 → $0.20
-    r = cost_review.review(_daily(rows), date(2026, 11, 22), cfg)
+def test_review_change_column_is_words_where_a_percentage_is_undefined(con, cfg):
+    rows = [_calls(date(2026, 11, 10), "add", 1, 1.0),  # last week $1
+            _calls(date(2026, 11, 20), "add", 1, 1.5),  # this week $1.50: +50 %
+            _calls(date(2026, 11, 10), "delete", 3, 0.0),  # $0 both weeks
+            _calls(date(2026, 11, 20), "delete", 4, 0.0),
+            _calls(date(2026, 11, 20), "search", 5, 0.04)]  # $0 → $0.20
+    r = _review(con, rows, date(2026, 11, 22), cfg)
     ops = r.by_op.set_index("op")
     assert list(ops["change"]) == ["+50.0 %", "new", "no change"]  # by this week's cost
     assert pd.isna(ops.loc["delete", "delta_pct"]) and "None" not in ops["change"].to_list()
@@ -231,6 +272,7 @@ def test_review_change_column_is_words_where_a_percentage_is_undefined(cfg):
     assert "| delete | $0.0000 | $0.0000 | no change | 4 |" in md and "| search | $0.0000 | $0.2000 | new | 5 |" in md
     assert "None" not in md and "(+70.0 % vs $1.00 last week)" in md
     # Platform cost is $0 both weeks, and there were no searches last week (cost per 1k undefined).
-    assert "| Platform cost | $0.0000 | $0.0000 | no change |" in md and "| Cost per 1,000 queries | n/a |" in md
+    assert "| Platform cost | $0.0000 | $0.0000 | no change |" in md
+    assert "| Cost per 1,000 queries (OSS) | n/a |" in md
     page = cost_review.to_html(r)
     assert "<td>delete</td><td>$0.0000</td><td>$0.0000</td><td>no change</td>" in page and "None" not in page

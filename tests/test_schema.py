@@ -44,7 +44,7 @@ def test_cli_schema_prints_the_table(capsys):
 
 def test_query_unknown_view_lists_views(capsys, tmp_path):
     assert main(["query", "no_such_view", "--warehouse", str(tmp_path / "w.duckdb")]) == 2
-    assert "unknown view" in capsys.readouterr().err
+    assert "unknown metric or view" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from fake_prometheus import free_port
 from reliability_support import dumps, valid_event, write_jsonl
 
+from memlens import layer
 from memlens.collectors.oplog import collect_oplogs
 from memlens.config import default_config
 from memlens.dashboard import data
@@ -69,24 +70,28 @@ def _extra(sql: str) -> dict:
     return {n: {"limit": 50, "bucket": "hour"}.get(n, 50) for n in names}
 
 
-def test_hostile_filter_values_are_bound_in_every_dashboard_query(hostile):
+def test_hostile_filter_values_are_bound_in_every_dashboard_query_and_metric(hostile):
     con = data.open_readonly(hostile)
     try:
         before = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]
-        names = [n for n in data.QUERIES if n != "macros"]
-        assert len(names) > 10
+        names = list(data.QUERIES)
+        assert len(names) >= 7 and len(layer.metrics()) >= 10
         for value in SQLI:
-            hostile_filters = data.Filters(service=value, user=value, agent=value, op=value, model=value)
+            hostile_filters = data.Filters(service=value, user=value, agent=value, op=value, model=value,
+                                           mode=value, status=value, tag=value)
             for name in names:
                 df = data.run(con, name, hostile_filters, **_extra(data.QUERIES[name]))
                 assert df is not None
+            for name, m in layer.metrics().items():
+                grain = "day" if name == "memory_growth" else None
+                df = layer.query(con, name, hostile_filters, grain=grain, **dict.fromkeys(m.params, 50))
+                assert df is not None
             # A value that is not anybody's matches nothing (it is compared, not executed) ...
             if value != SQLI[0]:
-                s = data.summary_from(data.run(con, "summary", data.Filters(user=value)))
-                assert not s["ops"], f"user filter {value!r} matched rows"
+                ops = layer.one(layer.query(con, "ops", data.Filters(user=value)))["ops"]
+                assert not ops, f"user filter {value!r} matched rows"
         # ... and a user whose id IS an injection string gets exactly their own rows.
-        s = data.summary_from(data.run(con, "summary", data.Filters(user=SQLI[0])))
-        assert s["ops"] == 12  # i % 5 == 0 for i < 60
+        assert layer.one(layer.query(con, "ops", data.Filters(user=SQLI[0])))["ops"] == 12  # i % 5 == 0, i < 60
         assert con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0] == before == 60
     finally:
         con.close()
@@ -96,7 +101,11 @@ def test_query_names_cannot_be_injected(hostile):
     con = data.open_readonly(hostile)
     try:
         with pytest.raises(KeyError):
-            data.run(con, "summary; DROP TABLE raw_op_events")
+            data.run(con, "data_span; DROP TABLE raw_op_events")
+        with pytest.raises(layer.LayerError):
+            layer.query(con, "ops; DROP TABLE raw_op_events")
+        with pytest.raises(layer.LayerError):
+            layer.query(con, "ops", by=("op; DROP TABLE raw_op_events",))
     finally:
         con.close()
     from memlens.queries import read_view

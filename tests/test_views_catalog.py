@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from memlens import rollups
+from memlens import layer, rollups
 from memlens.resources import MODELS, model_files, resource
 from memlens.warehouse import view_names
 
@@ -37,6 +37,25 @@ def test_rollups_refresh_on_an_empty_warehouse(con):
     result = rollups.refresh(con)
     assert set(result.rows) == {"agg_op_hourly", "agg_cost_daily", "agg_cost_user_daily", "agg_latency_hist_daily"}
     assert all(n == 0 for n in result.rows.values()) and rollups.is_fresh(con)
-    assert rollups.latency_percentiles(con).empty
-    s = rollups.summary(con)
-    assert s["ops"] is None and s["p95_ms"] is None and s["memories"] is None
+    fast = layer.Speed(rollups_fresh=True, histogram_percentiles=True)
+    for name, m in layer.metrics().items():
+        grain = "day" if name == "memory_growth" else None
+        for speed in (layer.EXACT, fast):
+            layer.query(con, name, grain=grain, speed=speed, **dict.fromkeys(m.params, 10))
+    row = layer.one(layer.latency(con, speed=fast))
+    assert row["ops"] == 0 and row["p95_ms"] is None and row["hit_rate"] is None
+    assert layer.one(layer.query(con, "storage_growth"))["memories"] is None
+
+
+@pytest.mark.parametrize("path", [p for p in resource(MODELS, "layer").iterdir() if p.name.endswith(".sql")]
+                         + [p for p in resource(MODELS, "layer", "inputs").iterdir() if p.name.endswith(".sql")],
+                         ids=lambda p: p.name)
+def test_layer_files_name_themselves_and_say_what_they_read(path):
+    text = path.read_text(encoding="utf-8")
+    stem = path.name.removesuffix(".sql")
+    name = stem.split("_", 1)[1] if stem[:2].isdigit() else stem
+    assert text.startswith(f"-- {name}:"), f"{path.name}: first line must be '-- {name}: ...'"
+    header = "\n".join(line for line in text.splitlines() if line.startswith("--"))
+    assert ("-- reads:" in header or "-- provides:" in header) and "columns" in header, path.name
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    assert body.lstrip().upper().startswith(("SELECT", "WITH")) and "CREATE " not in body.upper(), path.name

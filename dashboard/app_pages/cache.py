@@ -8,24 +8,22 @@ from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Cache")
-s = ctx.guard()
+ctx.guard()
 t = ctx.cfg.targets
 
-requests = s["cache_hits"] + s["cache_misses"] + s["cache_bypasses"]
-if not requests:
+f = ctx.figures("hit_rate", "miss_penalty", "cache_requests", "avg_hit_ms", "avg_miss_ms")
+if not f["cache_requests"]:
     st.info("**No cache outcomes in the selection.** Put memlens's search cache in front of Mem0 to measure it: "
             "`instrument(memory, cache=SearchCache(ttl_s=300, max_entries=10_000))` (or `RedisSearchCache`). "
             "The Optimize page can estimate what a cache would have served from your logs.",
             icon=":material/info:")
 else:
-    c = st.columns(4)
-    c[0].metric("Hit rate", ui.pct(s["hit_rate"]), help=f"hits / (hits + misses); target > {t.cache_hit_rate:.0%}")
-    c[1].metric("Miss penalty", "n/a" if s["miss_penalty"] is None else f"{s['miss_penalty']:.2f}×",
-                help=f"average miss latency / average hit latency; target < {t.cache_miss_penalty:.0f}×")
-    c[2].metric("Cache requests", f"{requests:,}", help="calls with a cache outcome (hit, miss or bypass)")
-    c[3].metric("Avg hit / miss", f"{ui.ms(s['avg_hit_ms'])} / {ui.ms(s['avg_miss_ms'])}")
+    c = st.columns(5)
+    for col, key in zip(c, ("hit_rate", "miss_penalty", "cache_requests", "avg_hit_ms", "avg_miss_ms"), strict=True):
+        ctx.show(col, key, f[key])
 
-    daily = ctx.q("cache_over_time")
+    daily = ctx.metric("ops", ("bucket",), "day")
+    daily = daily[daily["cache_requests"] > 0].rename(columns={"bucket": "day"})
     fig = ui.line_chart(daily, "day", "hit_rate", title="Hit rate per day", target=t.cache_hit_rate,
                         target_label=f"target {t.cache_hit_rate:.0%}", percent=True)
     if len(daily):
@@ -44,11 +42,20 @@ else:
         with left:
             st.subheader("By user")
             st.caption("The 50 users with the most cache requests.")
-            ui.table(ctx.q("cache_by_user", limit=50), column_config=fmt)
+            by_user = ctx.metric("ops", ("user_id",))
+            by_user = by_user[by_user["cache_requests"] > 0].assign(lookups=lambda d: d["hits"] + d["misses"])
+            by_user = by_user.sort_values(["lookups", "user_id"], ascending=[False, True]).head(50)
+            ui.table(by_user[["user_id", "hits", "misses", "hit_rate", "miss_penalty"]].fillna(
+                {"user_id": "(no user)"}), column_config=fmt)
         with right:
             st.subheader("By query pattern")
             st.caption("The 50 most requested normalised queries (hash of the query text, never the text itself).")
-            ui.table(ctx.q("cache_by_query", limit=50), column_config=fmt)
+            by_query = ctx.metric("ops", ("query_hash",)).merge(ctx.metric("distinct_users", ("query_hash",)),
+                                                                 on="query_hash")
+            by_query = by_query[(by_query["cache_requests"] > 0) & by_query["query_hash"].notna()]
+            by_query = by_query.sort_values(["cache_requests", "query_hash"], ascending=[False, True]).head(50)
+            ui.table(by_query[["query_hash", "cache_requests", "users", "hits", "misses", "hit_rate"]].rename(
+                columns={"cache_requests": "requests"}), column_config=fmt)
 
 st.subheader("TTL guidance")
 st.caption("From the reference. Invalidate a user's entries on every add/update/delete (memlens's caches do).")

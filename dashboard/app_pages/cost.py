@@ -11,11 +11,9 @@ from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Cost")
-s = ctx.guard()
+ctx.guard()
 th = ctx.cfg.thresholds
-modes = ctx.q("cost_summary")
-total = float(modes["total_cost_usd"].sum())
-searches = int(modes["searches"].sum())
+modes = ctx.metric("cost", ("mode",))
 
 if int(modes["unpriced_tokens"].sum()) or int(modes["unpriced_calls"].sum()):
     st.warning(f"Some usage has no price in the config ({int(modes['unpriced_tokens'].sum()):,} tokens, "
@@ -28,21 +26,21 @@ tab_cost, tab_break, tab_week = st.tabs(["Cost over time", "Breakdown & top spen
 
 with tab_cost:
     review = ctx.review()
-    c = st.columns(4)
-    c[0].metric("Cost in selection", ui.money(total))
-    c[1].metric("Cost per 1,000 queries", ui.money(total * 1000 / searches) if searches else "n/a",
-                help="all cost / searches × 1000. Targets: "
-                f"< ${ctx.cfg.targets.cost_per_1k_queries_usd.oss} OSS, "
-                f"< ${ctx.cfg.targets.cost_per_1k_queries_usd.platform} Platform")
+    present = set(modes["mode"])
+    shown = ["total_cost_usd"] + [f"cost_per_1k_{mode}" for mode in ("oss", "platform") if mode in present]
+    c = st.columns(len(shown) + 2)
+    for col, key in zip(c, shown, strict=False):
+        ctx.show(col, key)
     if review:
         m = review.month
-        c[2].metric(f"Month to date ({m.month_start:%b %Y})", ui.money(m.cost_usd),
-                    help=f"{m.days_elapsed} of {m.days_in_month} days, up to {review.as_of}")
-        c[3].metric("Month-end projection", ui.money(m.projected_usd),
-                    delta=f"{'over' if m.over_budget else 'within'} {ui.money(m.budget_usd)} budget",
-                    delta_color="red" if m.over_budget else "green", delta_arrow="off",
-                    help="month to date / days elapsed × days in the month (thresholds.monthly_budget_usd)")
-    daily = ctx.q("cost_daily")
+        c[-2].metric(f"Month to date ({m.month_start:%b %Y}, up to {review.as_of:%b %d})", ui.money(m.cost_usd),
+                     help=f"{m.days_elapsed} of {m.days_in_month} days, up to {review.as_of}")
+        c[-1].metric(ui.projection_label(m.month_start, review.as_of), ui.money(m.projected_usd),
+                     delta=f"{'over' if m.over_budget else 'within'} {ui.money(m.budget_usd)} budget",
+                     delta_color="red" if m.over_budget else "green", delta_arrow="off",
+                     help="spent so far + the days left × the mean daily cost since the month's data starts "
+                     "(thresholds.monthly_budget_usd)")
+    daily = ctx.metric("cost", ("bucket",), "day").rename(columns={"bucket": "day"})
     grain = st.segmented_control("Per", ["day", "week", "month"], default="day") or "day"
     per = daily.assign(day=pd.to_datetime(daily["day"]))
     if grain != "day":
@@ -60,9 +58,20 @@ with tab_cost:
 with tab_break:
     limit = 15
     left, right = st.columns(2)
-    for col, name, title in ((left, "cost_by_op", "By operation"), (right, "cost_by_model", "By model"),
-                             (left, "cost_by_user", "Top spenders: users"), (right, "cost_by_agent", "By agent")):
-        df = ctx.q(name, limit=limit)
+    by_model = ctx.metric("cost_by_model").assign(
+        key=lambda d: d["kind"] + ": " + d["model"].fillna("(unnamed)"))
+    by_model = by_model.rename(columns={"events": "ops", "cost_usd": "total_cost_usd"})
+    breakdowns = (
+        (left, ctx.metric("cost", ("op",)).rename(columns={"op": "key"}), "By operation"),
+        (right, by_model[["key", "ops", "total_cost_usd"]], "By model"),
+        (left, ctx.metric("cost", ("user_id",)).rename(columns={"user_id": "key"}).fillna({"key": "(no user)"}),
+         "Top spenders: users"),
+        (right, ctx.metric("cost", ("agent_id",)).rename(columns={"agent_id": "key"}).fillna({"key": "(no agent)"}),
+         "By agent"))
+    for col, df, title in breakdowns:
+        df = df.sort_values(["total_cost_usd", "ops"], ascending=False).head(limit)
+        df = df[[c for c in ("key", "ops", "total_cost_usd", "embedding_cost_usd", "llm_cost_usd",
+                             "platform_cost_usd") if c in df.columns]]
         with col:
             fig = go.Figure(go.Bar(x=df["total_cost_usd"], y=df["key"].astype(str), orientation="h"))
             fig.update_yaxes(autorange="reversed", type="category")
@@ -71,7 +80,7 @@ with tab_break:
                 ui.table(df)
 
 with tab_week:
-    last = ctx.filters.last_day or ctx.data_last
+    last = ctx.as_of
     as_of = st.date_input("Week ending (inclusive)", value=last, max_value=ctx.data_last, key="review_as_of")
     r = ctx.review(as_of if isinstance(as_of, date) else last)
     st.caption("The 7 days ending on that day vs the 7 days before. Uses the sidebar's service, user, agent, op and "
@@ -83,11 +92,11 @@ with tab_week:
         c[0].metric(f"This week ({r.this_week.label})", ui.money(r.this_week.total_cost_usd),
                     delta=ui.delta_pct(r.delta_pct), delta_color="inverse")
         c[1].metric(f"Last week ({r.last_week.label})", ui.money(r.last_week.total_cost_usd))
-        c[2].metric("Cost per 1,000 queries", ui.money(r.this_week.cost_per_1k_searches),
-                    delta=ui.delta_pct(cost_review.pct_change(r.last_week.cost_per_1k_searches or 0,
-                                                              r.this_week.cost_per_1k_searches or 0)),
+        c[2].metric(f"{ui.figure_label('cost_per_1k_oss')}, this week", ui.money(r.this_week.cost_per_1k_oss),
+                    delta=ui.delta_pct(cost_review.pct_change(r.last_week.cost_per_1k_oss or 0,
+                                                              r.this_week.cost_per_1k_oss or 0)),
                     delta_color="inverse")
-        c[3].metric("Month-end projection", ui.money(r.month.projected_usd),
+        c[3].metric(ui.projection_label(r.month.month_start, r.as_of), ui.money(r.month.projected_usd),
                     delta=f"{'over' if r.month.over_budget else 'within'} {ui.money(r.month.budget_usd)} budget",
                     delta_color="red" if r.month.over_budget else "green", delta_arrow="off")
         ui.table(r.by_op, column_config={

@@ -7,9 +7,12 @@ from memlens.dashboard import state, ui
 
 ctx = state.current()
 st.title("Overview")
-s = ctx.guard()
-st.caption(f"{s['ops']:,} operations from {s['first_ts']:%Y-%m-%d %H:%M} to {s['last_ts']:%Y-%m-%d %H:%M} UTC. "
-           "Latency figures are the reference's *query* latency (search calls) when the selection has searches.")
+ctx.guard()
+ops = ctx.figures("ops")["ops"]
+span = ctx.metric("span").iloc[0]
+st.caption(f"{ops:,} operations from {span['first_ts']:%Y-%m-%d %H:%M} to {span['last_ts']:%Y-%m-%d %H:%M} UTC. "
+           "Latency targets are the reference's *query* latency: search calls only (the Latency page shows all "
+           "operations, named so).")
 
 m = ctx.measured()
 checks = health.checks(m, ctx.cfg)

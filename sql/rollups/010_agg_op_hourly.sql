@@ -1,40 +1,48 @@
--- agg_op_hourly: additive per-hour aggregates of every operation, materialised by memlens.rollups.refresh()
--- so dashboard pages over a 10M-event warehouse read ~1000x fewer rows. Sums and counts only: any grouping
--- or filter on these dimensions re-aggregates exactly (avg = sum_ms / ops, hit rate = hits / (hits + misses)).
--- Percentiles cannot be summed: use agg_latency_hist_daily, or exact quantiles on filtered raw rows.
--- grain: one row per (hour, service, mode, op, agent_id, is_demo). (User and model filters: read raw rows.)
+-- agg_op_hourly: the additive measures of stg_op_facts summed per hour, materialised by memlens.rollups.refresh()
+-- so the metric layer (memlens/layer.py) answers over a 10M-event warehouse from ~1000x fewer rows. Every figure
+-- of sql/layer that reads op_facts evaluates the same SQL over these rows as over stg_op_facts: sums re-sum,
+-- max re-maxes. Percentiles cannot be summed: agg_latency_hist_daily holds their histograms.
+-- grain: one row per (hour, service, mode, op, agent_id, is_demo). (User, model, tag... filters: exact input.)
 -- columns:
---   hour (TIMESTAMP UTC), day (DATE UTC), service, mode, op, agent_id (VARCHAR),
---   is_demo (BOOLEAN)
---   ops, errors, slow_ops (BIGINT calls; slow = over cfg_settings.slow_op_ms at refresh time)
---   sum_ms, max_ms (DOUBLE milliseconds)
---   searches, cache_requests, hits, misses, bypasses (BIGINT calls)
---   hit_sum_ms, miss_sum_ms (DOUBLE milliseconds summed over hits / misses)
---   limit_ignored, unscoped, reranked (BIGINT calls), result_count_sum (BIGINT results), result_calls (BIGINT
---   calls that reported a result_count)
--- Refresh: one grouped scan of stg_op_events from $since on (the day of the earliest new event:
+--   hour (TIMESTAMP UTC), day (DATE UTC), service, mode, op, agent_id (VARCHAR), is_demo (BOOLEAN)
+--   every measure of stg_op_facts, summed (BIGINT calls; *_ms DOUBLE milliseconds; max_ms the maximum):
+--   ops, errors, slow_ops, sum_ms, max_ms, searches, search_sum_ms, search_errors, cache_requests, hits, misses,
+--   bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms, unscoped, unscoped_searches, reranked_searches,
+--   limit_ignored_calls, top_k_searches, top_k_sum, result_calls, result_count_sum, adds, add_messages_calls,
+--   add_messages_sum, single_message_adds
+-- Refresh: one grouped scan of stg_op_facts from $since on (the day of the earliest new event:
 -- older days are kept, see memlens.rollups.refresh) (depends on cfg_settings: refresh after a config change).
 CREATE OR REPLACE TABLE agg_op_hourly AS
 SELECT
     hour, day, service, mode, op, agent_id, is_demo,
-    count(*) AS ops,
-    count(*) FILTER (WHERE is_error) AS errors,
-    count(*) FILTER (WHERE is_slow) AS slow_ops,
-    sum(latency_ms) AS sum_ms,
-    max(latency_ms) AS max_ms,
-    count(*) FILTER (WHERE op = 'search') AS searches,
-    count(*) FILTER (WHERE cache IS NOT NULL) AS cache_requests,
-    count(*) FILTER (WHERE cache = 'hit') AS hits,
-    count(*) FILTER (WHERE cache = 'miss') AS misses,
-    count(*) FILTER (WHERE cache = 'bypass') AS bypasses,
-    coalesce(sum(latency_ms) FILTER (WHERE cache = 'hit'), 0) AS hit_sum_ms,
-    coalesce(sum(latency_ms) FILTER (WHERE cache = 'miss'), 0) AS miss_sum_ms,
-    count(*) FILTER (WHERE limit_ignored) AS limit_ignored,
-    count(*) FILTER (WHERE is_unscoped AND op IN ('search', 'get_all')) AS unscoped,
-    count(*) FILTER (WHERE rerank_requested AND op = 'search') AS reranked,
-    CAST(coalesce(sum(result_count), 0) AS BIGINT) AS result_count_sum,
-    count(result_count) AS result_calls
-FROM stg_op_events
+    CAST(sum(ops) AS BIGINT) AS ops,
+    CAST(sum(errors) AS BIGINT) AS errors,
+    CAST(sum(slow_ops) AS BIGINT) AS slow_ops,
+    sum(sum_ms) AS sum_ms,
+    max(max_ms) AS max_ms,
+    CAST(sum(searches) AS BIGINT) AS searches,
+    sum(search_sum_ms) AS search_sum_ms,
+    CAST(sum(search_errors) AS BIGINT) AS search_errors,
+    CAST(sum(cache_requests) AS BIGINT) AS cache_requests,
+    CAST(sum(hits) AS BIGINT) AS hits,
+    CAST(sum(misses) AS BIGINT) AS misses,
+    CAST(sum(bypasses) AS BIGINT) AS bypasses,
+    sum(hit_sum_ms) AS hit_sum_ms,
+    sum(miss_sum_ms) AS miss_sum_ms,
+    sum(bypass_sum_ms) AS bypass_sum_ms,
+    CAST(sum(unscoped) AS BIGINT) AS unscoped,
+    CAST(sum(unscoped_searches) AS BIGINT) AS unscoped_searches,
+    CAST(sum(reranked_searches) AS BIGINT) AS reranked_searches,
+    CAST(sum(limit_ignored_calls) AS BIGINT) AS limit_ignored_calls,
+    CAST(sum(top_k_searches) AS BIGINT) AS top_k_searches,
+    CAST(sum(top_k_sum) AS BIGINT) AS top_k_sum,
+    CAST(sum(result_calls) AS BIGINT) AS result_calls,
+    CAST(sum(result_count_sum) AS BIGINT) AS result_count_sum,
+    CAST(sum(adds) AS BIGINT) AS adds,
+    CAST(sum(add_messages_calls) AS BIGINT) AS add_messages_calls,
+    CAST(sum(add_messages_sum) AS BIGINT) AS add_messages_sum,
+    CAST(sum(single_message_adds) AS BIGINT) AS single_message_adds
+FROM stg_op_facts
 WHERE $since IS NULL OR ts >= $since  -- NULL: every day
 GROUP BY ALL
 ORDER BY hour;

@@ -1,20 +1,22 @@
 -- agg_cost_user_daily: additive per-day cost aggregates per user (priced by stg_op_costs from cfg_prices),
 -- materialised by memlens.rollups.refresh() for the top-spenders table and the user filter of the cost pages.
--- grain: one row per (day, user_id, is_demo); user_id NULL = calls without a user scope.
+-- grain: one row per (day, user_id, mode, is_demo); user_id NULL = calls without a user scope.
 -- columns:
---   day, week, month (DATE UTC), user_id (VARCHAR), is_demo (BOOLEAN)
+--   day, week, month (DATE UTC), user_id, mode (VARCHAR), is_demo (BOOLEAN)
 --   ops, searches (BIGINT calls), estimated_token_events (BIGINT calls with estimated token counts)
 --   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
 --   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD, prices at refresh time)
 --   unpriced_tokens (BIGINT), unpriced_calls (BIGINT), unpriced_events (BIGINT calls lacking a price)
+--   embedding_events, llm_events, platform_events (BIGINT calls that used embedding / LLM tokens, Platform calls)
+--   embedding_unpriced_tokens, llm_unpriced_tokens (BIGINT the two parts of unpriced_tokens)
 -- Refresh: one grouped scan of stg_op_costs from $since on (the day of the earliest new event:
 -- older days are kept, see memlens.rollups.refresh) (depends on cfg_prices: refresh after a price change).
 CREATE OR REPLACE TABLE agg_cost_user_daily AS
 SELECT
-    day, week, month, user_id, is_demo,
-    count(*) AS ops,
-    count(*) FILTER (WHERE is_search) AS searches,
-    count(*) FILTER (WHERE tokens_estimated) AS estimated_token_events,
+    day, week, month, user_id, mode, is_demo,
+    CAST(sum(ops) AS BIGINT) AS ops,
+    CAST(sum(searches) AS BIGINT) AS searches,
+    CAST(sum(estimated_token_events) AS BIGINT) AS estimated_token_events,
     CAST(sum(embedding_tokens) AS BIGINT) AS embedding_tokens,
     CAST(sum(llm_input_tokens) AS BIGINT) AS llm_input_tokens,
     CAST(sum(llm_output_tokens) AS BIGINT) AS llm_output_tokens,
@@ -24,7 +26,12 @@ SELECT
     sum(total_cost_usd) AS total_cost_usd,
     CAST(sum(unpriced_tokens) AS BIGINT) AS unpriced_tokens,
     CAST(sum(unpriced_calls) AS BIGINT) AS unpriced_calls,
-    count(*) FILTER (WHERE NOT priced) AS unpriced_events
+    CAST(sum(unpriced_events) AS BIGINT) AS unpriced_events,
+    CAST(sum(embedding_events) AS BIGINT) AS embedding_events,
+    CAST(sum(llm_events) AS BIGINT) AS llm_events,
+    CAST(sum(platform_events) AS BIGINT) AS platform_events,
+    CAST(sum(embedding_unpriced_tokens) AS BIGINT) AS embedding_unpriced_tokens,
+    CAST(sum(llm_unpriced_tokens) AS BIGINT) AS llm_unpriced_tokens
 FROM stg_op_costs
 WHERE $since IS NULL OR ts >= $since  -- NULL: every day
 GROUP BY ALL

@@ -20,6 +20,11 @@
 --   priced (BOOLEAN, all three priced)
 --   unpriced_tokens (BIGINT tokens of OSS models with no price row: embedding + llm input + llm output)
 --   unpriced_calls (INTEGER 0/1, a platform call whose op has no platform_call price row)
+--   additive call counts for the metric layer and the rollups (INTEGER 0/1 here, summed there): ops (1),
+--   searches (op = 'search'), estimated_token_events (tokens_estimated), unpriced_events (NOT priced),
+--   embedding_events (OSS calls that used embedding tokens), llm_events (OSS calls that used LLM tokens),
+--   platform_events (mode 'platform' calls); embedding_unpriced_tokens, llm_unpriced_tokens (BIGINT the two
+--   parts of unpriced_tokens)
 -- Cheap: a projection with three hash joins against small price tables (one row per distinct model / op).
 CREATE OR REPLACE VIEW stg_op_costs AS
 WITH ev AS (
@@ -93,5 +98,14 @@ SELECT
     embedding_priced AND llm_priced AND platform_priced AS priced,
     CASE WHEN embedding_priced THEN 0 ELSE embedding_tokens END
         + CASE WHEN llm_priced THEN 0 ELSE llm_input_tokens + llm_output_tokens END AS unpriced_tokens,
-    CASE WHEN platform_priced THEN 0 ELSE 1 END AS unpriced_calls
+    CASE WHEN platform_priced THEN 0 ELSE 1 END AS unpriced_calls,
+    1 AS ops,
+    CASE WHEN is_search THEN 1 ELSE 0 END AS searches,
+    CASE WHEN tokens_estimated THEN 1 ELSE 0 END AS estimated_token_events,
+    CASE WHEN embedding_priced AND llm_priced AND platform_priced THEN 0 ELSE 1 END AS unpriced_events,
+    CASE WHEN needs_embedding_price THEN 1 ELSE 0 END AS embedding_events,
+    CASE WHEN needs_llm_price THEN 1 ELSE 0 END AS llm_events,
+    CASE WHEN needs_platform_price THEN 1 ELSE 0 END AS platform_events,
+    CASE WHEN embedding_priced THEN 0 ELSE embedding_tokens END AS embedding_unpriced_tokens,
+    CASE WHEN llm_priced THEN 0 ELSE llm_input_tokens + llm_output_tokens END AS llm_unpriced_tokens
 FROM costed;

@@ -1,0 +1,53 @@
+-- stg_op_facts: every operation as additive measures (counts and sums), the exact input of the metric layer
+-- (sql/layer) and what the rollups (sql/rollups) sum per hour/day. A figure is defined once in sql/layer as an
+-- expression over sums of these columns (error rate = sum(errors) / sum(ops)), so it evaluates the same over
+-- these event rows or over a rollup's pre-summed rows.
+-- grain: one row per operation event (event_id), same rows as stg_op_events.
+-- columns:
+--   every column of stg_op_events (its dimensions are the layer's filters and group keys: ts, day, hour,
+--   service, mode, op, status, user_id, agent_id, tag, embedding_model, llm_model, cache, query_hash,
+--   effective_limit, scope, rerank_requested, is_demo, ...; latency_ms is what percentiles are taken of), then
+--   hist_bucket (INTEGER log-latency bucket: [10^(b/50), 10^((b+1)/50)) ms, 50 per decade =
+--   memlens.rollups.HIST_PER_DECADE; latencies below 0.001 ms land in the 0.001 ms bucket)
+--   measures (BIGINT counts of calls unless named *_ms; every one is 0 or 1 here, summed by the layer):
+--   ops, errors, slow_ops (latency over cfg_settings.slow_op_ms), sum_ms (DOUBLE), max_ms (DOUBLE),
+--   searches, search_sum_ms (DOUBLE), search_errors,
+--   cache_requests (any cache outcome), hits, misses, bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms (DOUBLE),
+--   unscoped (search/get_all without user/agent/run scope), unscoped_searches, reranked_searches,
+--   limit_ignored_calls (OSS search/get_all passing `limit=`, which mem0 2.2.1 ignores),
+--   top_k_searches (searches recording top_k), top_k_sum (sum of their top_k),
+--   result_calls (calls reporting result_count), result_count_sum,
+--   adds, add_messages_calls (adds recording message_count), add_messages_sum, single_message_adds
+-- Cheap: a projection of stg_op_events (only the columns a query reads are computed).
+CREATE OR REPLACE VIEW stg_op_facts AS
+SELECT
+    *,
+    CAST(floor(log10(greatest(latency_ms, 0.001)) * 50) AS INTEGER) AS hist_bucket,
+    1 AS ops,
+    CASE WHEN is_error THEN 1 ELSE 0 END AS errors,
+    CASE WHEN is_slow THEN 1 ELSE 0 END AS slow_ops,
+    latency_ms AS sum_ms,
+    latency_ms AS max_ms,
+    CASE WHEN op = 'search' THEN 1 ELSE 0 END AS searches,
+    CASE WHEN op = 'search' THEN latency_ms ELSE 0 END AS search_sum_ms,
+    CASE WHEN op = 'search' AND is_error THEN 1 ELSE 0 END AS search_errors,
+    CASE WHEN cache IS NOT NULL THEN 1 ELSE 0 END AS cache_requests,
+    CASE WHEN cache = 'hit' THEN 1 ELSE 0 END AS hits,
+    CASE WHEN cache = 'miss' THEN 1 ELSE 0 END AS misses,
+    CASE WHEN cache = 'bypass' THEN 1 ELSE 0 END AS bypasses,
+    CASE WHEN cache = 'hit' THEN latency_ms ELSE 0 END AS hit_sum_ms,
+    CASE WHEN cache = 'miss' THEN latency_ms ELSE 0 END AS miss_sum_ms,
+    CASE WHEN cache = 'bypass' THEN latency_ms ELSE 0 END AS bypass_sum_ms,
+    CASE WHEN is_unscoped AND op IN ('search', 'get_all') THEN 1 ELSE 0 END AS unscoped,
+    CASE WHEN is_unscoped AND op = 'search' THEN 1 ELSE 0 END AS unscoped_searches,
+    CASE WHEN rerank_requested AND op = 'search' THEN 1 ELSE 0 END AS reranked_searches,
+    CASE WHEN limit_ignored THEN 1 ELSE 0 END AS limit_ignored_calls,
+    CASE WHEN op = 'search' AND effective_limit IS NOT NULL THEN 1 ELSE 0 END AS top_k_searches,
+    CASE WHEN op = 'search' THEN coalesce(effective_limit, 0) ELSE 0 END AS top_k_sum,
+    CASE WHEN result_count IS NOT NULL THEN 1 ELSE 0 END AS result_calls,
+    coalesce(result_count, 0) AS result_count_sum,
+    CASE WHEN op = 'add' THEN 1 ELSE 0 END AS adds,
+    CASE WHEN op = 'add' AND message_count IS NOT NULL THEN 1 ELSE 0 END AS add_messages_calls,
+    CASE WHEN op = 'add' THEN coalesce(message_count, 0) ELSE 0 END AS add_messages_sum,
+    CASE WHEN op = 'add' AND message_count <= 1 THEN 1 ELSE 0 END AS single_message_adds
+FROM stg_op_events;
