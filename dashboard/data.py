@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from memlens import layer
+from memlens import layer, rollups
 from memlens.config import Config
 from memlens.layer import ALL, EXACT, Filters, Speed
 from memlens.resources import read_text
@@ -78,7 +78,8 @@ class Bootstrap:
 
 def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
               progress: Callable[[str, float], None] | None = None) -> Bootstrap:
-    """Create/upgrade the warehouse (tables, views, config tables) and load the demo when it holds no events.
+    """Create/upgrade the warehouse (tables, views, config tables), bring the rollups up to date, and load the demo
+    when it holds no events.
 
     Runs once per dashboard process before the read-only connection is opened: the views must exist in the
     file because a read-only connection cannot create them. `progress` (what is happening, share done) is
@@ -95,6 +96,8 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
         raise WarehouseUnavailable(f"cannot open {path} for writing (is a collection running?): {exc}") from exc
     try:
         events = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]
+        if events and not rollups.is_fresh(con):  # built by another memlens or config: the pages need them
+            rollups.refresh(con)
         if events or not load_demo_if_empty:
             return Bootstrap(events, False, "")
         try:

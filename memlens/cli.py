@@ -106,7 +106,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.name not in known:
         if args.name:
             print(f"unknown metric or view {args.name!r}; available:", file=sys.stderr)
-        query_cli.print_frame(query_cli.listing(), False, "metrics")
+        print(query_cli.listing(), file=sys.stderr if args.name else sys.stdout)
         return 2 if args.name else 0
     with open_warehouse(_warehouse(args, cfg), cfg, read_only=True) as con:
         try:
@@ -254,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("query", parents=[common], help="print a metric (or view) as a table or CSV",
                        description="Print a metric of the metric layer (sql/layer) for a selection: time range, "
-                       "service, user, agent, op, model, grouped by --by. Run without a name to list them. Reads the warehouse "
-                       "read-only (never creates one).")
+                       "service, user, agent, op, model, grouped by --by. Run without a name to list them. "
+                       "Reads the warehouse read-only (never creates one).")
     importlib.import_module("memlens.query_cli").add_arguments(q)
     q.set_defaults(func=cmd_query)
 

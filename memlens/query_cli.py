@@ -44,12 +44,18 @@ def _until(text: str) -> datetime:
     return when
 
 
-def listing() -> pd.DataFrame:
+def listing() -> str:
+    """The metrics (with what they can be grouped by) and the views, as `memlens query` without a name prints."""
     from memlens.warehouse import view_names
 
-    views = pd.DataFrame({"metric": view_names(), "description": "view (whole warehouse, no filters)", "by": "",
-                          "params": ""})
-    return pd.concat([layer.catalog(), views], ignore_index=True)
+    lines = ["metrics (memlens query METRIC [--by KEYS] [--grain G] [--from DAY] [--to DAY] [--service S] ...):"]
+    for row in layer.catalog().itertuples():
+        lines.append(f"  {row.metric:<20} {row.description}")
+        if row.by:
+            lines.append(f"  {'':<20} --by: {row.by}")
+    lines.append("views (memlens query VIEW):")
+    lines += [f"  {v}" for v in view_names()]
+    return "\n".join(lines)
 
 
 def run(con: Any, args: argparse.Namespace) -> pd.DataFrame:

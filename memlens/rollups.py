@@ -12,10 +12,12 @@ the histograms with a bounded relative error (`MAX_RELATIVE_ERROR`, 4.7 % at 50 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from importlib.resources.abc import Traversable
 
 import duckdb
@@ -55,8 +57,17 @@ def _table_name(path: Traversable) -> str:
     return path.name.removesuffix(".sql").split("_", 1)[1]
 
 
+@cache
+def definitions_digest() -> str:
+    """Fingerprint of what the rollups are built from besides the config: the staged views and rollup files. A
+    memlens whose measures or rollup shapes changed reads old rollups as stale (and rebuilds them whole)."""
+    text = b"".join(p.read_bytes() for folder in ("staged", "rollups") for p in model_files(folder))
+    return hashlib.md5(text, usedforsecurity=False).hexdigest()[:16]
+
+
 def settings_key(con: duckdb.DuckDBPyConnection) -> str:
-    return con.execute(SETTINGS_KEY_SQL).fetchone()[0]
+    """What the rollups depend on: the config tables (thresholds, prices) and the SQL definitions."""
+    return f"{con.execute(SETTINGS_KEY_SQL).fetchone()[0]}:{definitions_digest()}"
 
 
 def _incremental_since(con: duckdb.DuckDBPyConnection, key: str) -> datetime | None:

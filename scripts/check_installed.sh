@@ -32,6 +32,7 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 tops = sorted({n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))})
 assert tops == ["memlens"], f"top-level entries in the wheel: {tops}"
 for needed in ("memlens/sql/raw/010_raw_op_events.sql", "memlens/sql/rollups/queries/since.sql",
+               "memlens/sql/layer/ops.sql", "memlens/sql/layer/inputs/30_op_events.sql",
                "memlens/dashboard/queries.sql", "memlens/dashboard/app_pages/overview.py",
                "memlens/dashboard/streamlit.toml", "memlens/defaults.yaml", "memlens/collectors/sql/oplog_check.sql",
                "memlens/loadtest/scenarios/default.yaml", "memlens/optimize/sql/cache_sim_searches.sql",
@@ -57,8 +58,8 @@ done
 "$F/memlens" demo --events 20000 --days 7 --users 30 --out "$WORK/demo-logs" --warehouse "$WORK/new/demo.duckdb"
 "$F/memlens" collect logs "$WORK/demo-logs" -q --warehouse "$WORK/not/yet/there/w.duckdb"
 "$F/memlens" query | head -3
-"$F/memlens" query metric_latency_by_op --warehouse "$WORK/not/yet/there/w.duckdb"
-"$F/memlens" query metric_latency_by_op --warehouse "$WORK/typo.duckdb" 2>"$WORK/typo.err" && exit 1
+"$F/memlens" query latency --by op --warehouse "$WORK/not/yet/there/w.duckdb"
+"$F/memlens" query latency --by op --warehouse "$WORK/typo.duckdb" 2>"$WORK/typo.err" && exit 1
 grep -q "^memlens: no warehouse at $WORK/typo.duckdb" "$WORK/typo.err"
 test ! -e "$WORK/typo.duckdb"
 "$F/memlens" advise --warehouse "$WORK/new/demo.duckdb" >"$WORK/advise.txt"

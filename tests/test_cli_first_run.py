@@ -44,11 +44,13 @@ def test_read_commands_do_not_create_a_mistyped_warehouse(tmp_path, capsys, argv
     assert not typo.exists()
 
 
-def test_query_without_a_view_lists_the_views(capsys):
+def test_query_without_a_view_lists_the_metrics_and_views(capsys):
     assert main(["query"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("views (memlens query VIEW):\n")
-    assert [line.strip() for line in out.splitlines()[1:]] == view_names()
+    assert out.startswith("metrics (memlens query METRIC")
+    views = out.split("views (memlens query VIEW):\n")[1]
+    assert [line.strip() for line in views.splitlines()] == view_names()
+    assert "\n  cost_by_model " in out and "\n  latency " in out
 
 
 def test_a_command_of_the_full_install_says_how_to_get_it(tmp_path, capsys, monkeypatch):
