@@ -106,7 +106,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.name not in known:
         if args.name:
             print(f"unknown metric or view {args.name!r}; available:", file=sys.stderr)
-        print(query_cli.listing(), file=sys.stderr if args.name else sys.stdout)
+        (sys.stderr if args.name else sys.stdout).write(query_cli.listing() + "\n")  # one write: `| head` is fine
         return 2 if args.name else 0
     with open_warehouse(_warehouse(args, cfg), cfg, read_only=True) as con:
         try:
