@@ -38,11 +38,6 @@ _HEX32, _HEX16 = re.compile(r"[0-9a-f]{32}"), re.compile(r"[0-9a-f]{16}")
 _FIELD_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 
-def phase_names() -> tuple[str, ...]:
-    """The phases the op-log schema has a `<phase>_ms` field for (none before schema v2)."""
-    return tuple(getattr(schema, "PHASES", ()))
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -195,12 +190,12 @@ def parse_mapping(text: str, name: str) -> Mapping:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise MappingError(f"{name}: {where}: {err['msg']}") from None
-    known = phase_names()
     phases = [p for p in mapping.phases.by_name.values() if p is not None]
     phases += list(mapping.phases.by_attribute.values.values()) if mapping.phases.by_attribute else []
-    bad = [p for p in phases if known and p not in known]
+    bad = [p for p in phases if p not in schema.PHASES]
     if bad:
-        raise MappingError(f"{name}: phases: unknown phase {bad[0]!r} (the op-log schema has {', '.join(known)})")
+        raise MappingError(f"{name}: phases: unknown phase {bad[0]!r} (the op-log schema has "
+                           f"{', '.join(schema.PHASES)})")
     return mapping
 
 
@@ -471,10 +466,8 @@ def op_event(o: OpSpan) -> dict[str, Any]:
         if isinstance(s.attrs.get(attr), str):
             event["query_hash"] = query_hash(s.attrs[attr])
             break
-    fields = schema.FIELD_BY_NAME
     for phase, intervals in o.phases.items():
-        if phase is not None and f"{phase}_ms" in fields:
-            event[f"{phase}_ms"] = merged_ms(intervals, s.start_ns, s.end_ns)
+        event[f"{phase}_ms"] = merged_ms(intervals, s.start_ns, s.end_ns)
     return event
 
 
@@ -559,7 +552,7 @@ class SpanClassifier:
                 count(span, o.mapping.convention, "unknown")
             elif o.span.key in self.loaded:
                 count(span, o.mapping.convention, "late")
-            elif phase is None or f"{phase}_ms" not in schema.FIELD_BY_NAME:
+            elif phase is None:
                 count(span, o.mapping.convention, "child")
             else:
                 o.phases.setdefault(phase, []).append((span.start_ns, span.end_ns))
