@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client.utils import floatToGoString
 
+from memlens.alerts.model import split_matcher
 from memlens.config import Config
 
 DURATION = "memlens_mem0_operation_duration_seconds"
@@ -48,6 +49,15 @@ def le_for_ms(ms: float, field: str) -> str:
 def repr_label(value: str) -> str:
     """A PromQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def matchers(labels: dict[str, str]) -> str:
+    """Config matchers ({"op": "search", "infer": "=~true|false"}) as PromQL matcher text, in the given order."""
+    parts = []
+    for name, value in labels.items():
+        op, body = split_matcher(value)
+        parts.append(f"{name}{op}{repr_label(body)}")
+    return ",".join(parts)
 
 
 def _sel(*matchers: str) -> str:

@@ -1,9 +1,12 @@
 """`alert-rules.yaml` (Prometheus rule-file format) from the config's thresholds.
 
-Recording rules follow the `level:metric:operations` convention; every alert reads a recording rule,
-has a `for:`, a `severity` label, `summary`/`description` with the value, and a `runbook_url` into the
-decision-tree runbooks (docs/runbooks.md). The SLO alerts are the multi-window multi-burn-rate alerts
-of the Google SRE workbook (ch. 5, table 5-8). Same config → byte-identical file.
+Recording rules follow the `level:metric:operations` convention (per service, op and infer, plus
+alerts.keep_labels; raw selectors carry alerts.selector); every alert reads a recording rule, has a `for:`,
+a `severity` label, `summary`/`description` with the value, and an absolute `runbook_url` into the
+decision-tree runbooks (docs/runbooks.md). The per-operation alerts are one rule per scope of
+`alerts.scopes` (label `scope`), as resolved by alerts/model.py, which the backtest replays. The SLO
+alerts are the multi-window multi-burn-rate alerts of the Google SRE workbook (ch. 5, table 5-8).
+Same config → byte-identical file.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from typing import Any
 import yaml
 
 from memlens.alerts import promql
+from memlens.alerts.model import OP_SERIES, ThresholdAlert, source, threshold_alerts
 from memlens.alerts.promql import num
 from memlens.config import Config
 
-SO = ("service", "op")
-S = ("service",)
 STORAGE_PERIOD = "1w"   # "storage growth > 20 % per week"
 COST_PERIOD = "1d"      # "daily cost exceeds budget": a rolling 24 h
 
@@ -86,6 +88,16 @@ def _pct(x: float) -> str:
     return f"{x * 100:g}%"
 
 
+def by_labels(cfg: Config, base: tuple[str, ...]) -> tuple[str, ...]:
+    """Aggregation labels: `base` plus alerts.keep_labels (e.g. environment), without repeats."""
+    return (*base, *(k for k in cfg.alerts.keep_labels if k not in base))
+
+
+def selector(cfg: Config, extra: dict[str, str] | None = None) -> str:
+    """alerts.selector (+ `extra` matchers) as PromQL matcher text for the raw metric selectors."""
+    return promql.matchers({**cfg.alerts.selector, **(extra or {})})
+
+
 def _alert(cfg: Config, name: str, expr: str, for_: str, severity: str, anchor: str,
            summary: str, description: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {
@@ -101,79 +113,109 @@ def _alert(cfg: Config, name: str, expr: str, for_: str, severity: str, anchor: 
     }
 
 
-def _record(name: str, expr: str) -> dict[str, str]:
-    return {"record": name, "expr": expr}
+def _record(name: str, expr: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    rule: dict[str, Any] = {"record": name, "expr": expr}
+    if labels:
+        rule["labels"] = labels
+    return rule
 
 
-def recording_rules(cfg: Config) -> list[dict[str, str]]:
+def slow_bounds(cfg: Config) -> list[str]:
+    """The `le` bounds the slow-share alerts compare at (one recording rule each), in ascending order."""
+    les = {promql.le_for_ms(a.slow_op_ms, source(cfg, a.scope.name, "slow_op_ms"))
+           for a in threshold_alerts(cfg) if a.kind.key == "slow_share" and a.slow_op_ms is not None and a.scope}
+    return sorted(les, key=float)
+
+
+def recording_rules(cfg: Config) -> list[dict[str, Any]]:
     w = cfg.alerts.rate_window
     n = Names(w)
-    slow_le = promql.le_for_ms(cfg.thresholds.slow_op_ms, "thresholds.slow_op_ms")
-    return [
-        _record(n.ops_rate, promql.ops_rate(SO, w)),
-        _record(n.quantile(50), promql.quantile(0.50, SO, w)),
-        _record(n.quantile(95), promql.quantile(0.95, SO, w)),
-        _record(n.quantile(99), promql.quantile(0.99, SO, w)),
-        _record(n.mean, promql.mean_latency(SO, w)),
-        _record(n.error_ratio, promql.error_ratio(SO, w)),
-        _record(n.slow_ratio, promql.slower_than_ratio(slow_le, SO, w)),
-        _record(n.cache_ratio, promql.cache_hit_ratio(SO, w)),
-        _record(n.token_rate, promql.token_rate(("service", "kind", "model"), w)),
-        _record(n.cost_rate, promql.cost(cfg, "rate", S, w)),
-        _record(COST_DAY, promql.cost(cfg, "increase", S, COST_PERIOD)),
-        _record(STORAGE_GROWTH, promql.storage_growth(S, STORAGE_PERIOD)),
+    so, s = by_labels(cfg, OP_SERIES), by_labels(cfg, ("service",))
+    sel = selector(cfg)
+    rules = [
+        _record(n.ops_rate, promql.ops_rate(so, w, sel)),
+        _record(n.quantile(50), promql.quantile(0.50, so, w, sel)),
+        _record(n.quantile(95), promql.quantile(0.95, so, w, sel)),
+        _record(n.quantile(99), promql.quantile(0.99, so, w, sel)),
+        _record(n.mean, promql.mean_latency(so, w, sel)),
+        _record(n.error_ratio, promql.error_ratio(so, w, sel)),
     ]
+    # One slow-share series per bound the scopes use, told apart by their `le` label.
+    rules += [_record(n.slow_ratio, promql.slower_than_ratio(le, so, w, sel), {"le": le}) for le in slow_bounds(cfg)]
+    rules += [
+        _record(n.cache_ratio, promql.cache_hit_ratio(by_labels(cfg, ("service", "op")), w, sel)),
+        _record(n.token_rate, promql.token_rate(by_labels(cfg, ("service", "kind", "model")), w, sel)),
+        _record(n.cost_rate, promql.cost(cfg, "rate", s, w, sel)),
+        _record(COST_DAY, promql.cost(cfg, "increase", s, COST_PERIOD, sel)),
+        _record(STORAGE_GROWTH, promql.storage_growth(s, STORAGE_PERIOD, sel)),
+    ]
+    return rules
 
 
-def threshold_alerts(cfg: Config) -> list[dict[str, Any]]:
-    t, f, w = cfg.thresholds, cfg.alerts.for_, cfg.alerts.rate_window
+def _in_scope(a: ThresholdAlert, extra: dict[str, str] | None = None) -> str:
+    """Matchers of the alert's scope on a recorded series, e.g. `{op="search"}` (empty when service-wide)."""
+    inner = promql.matchers({**(a.scope.match if a.scope else {}), **(extra or {})})
+    return "{" + inner + "}" if inner else ""
+
+
+def threshold_rule(cfg: Config, a: ThresholdAlert) -> dict[str, Any]:
+    k, w, t = a.kind, cfg.alerts.rate_window, a.threshold
     n = Names(w)
-    traffic = f"and on (service, op) {n.ops_rate} > 0"  # latency of an idle op is NaN: never alert on it
+    on = ", ".join(by_labels(cfg, OP_SERIES))
     where = "{{ $labels.op }} on {{ $labels.service }}"
-    return [
-        _alert(cfg, "Mem0HighP99Latency", f"{n.quantile(99)} > {num(t.p99_ms / 1000)}\n{traffic}", f.latency,
-               "critical", "high-p99-latency",
-               f"Mem0 P99 latency above {_ms(t.p99_ms)} ({where})",
-               f"P99 latency of {where} is {{{{ $value | humanizeDuration }}}} over {w} "
-               f"(threshold {_ms(t.p99_ms)} for {f.latency})."),
-        _alert(cfg, "Mem0HighP95Latency", f"{n.quantile(95)} > {num(t.p95_ms / 1000)}\n{traffic}", f.latency,
-               "warning", "high-p95-latency",
-               f"Mem0 P95 latency above {_ms(t.p95_ms)} ({where})",
-               f"P95 latency of {where} is {{{{ $value | humanizeDuration }}}} over {w} "
-               f"(threshold {_ms(t.p95_ms)} for {f.latency})."),
-        _alert(cfg, "Mem0HighAverageLatency", f"{n.mean} > {num(t.avg_ms / 1000)}", f.latency,
-               "warning", "high-average-latency",
-               f"Mem0 average latency above {_ms(t.avg_ms)} ({where})",
-               f"Average latency of {where} is {{{{ $value | humanizeDuration }}}} over {w} "
-               f"(threshold {_ms(t.avg_ms)} for {f.latency})."),
-        _alert(cfg, "Mem0HighErrorRate", f"{n.error_ratio} > {num(t.error_rate)}", f.error_rate,
-               "critical", "high-error-rate",
-               f"Mem0 error rate above {_pct(t.error_rate)} ({where})",
-               f"{{{{ $value | humanizePercentage }}}} of {where} calls failed over {w} "
-               f"(threshold {_pct(t.error_rate)} for {f.error_rate})."),
-        _alert(cfg, "Mem0LowCacheHitRate", f"{n.cache_ratio} < {num(t.cache_hit_rate_min)}", f.cache_hit_rate,
-               "warning", "low-cache-hit-rate",
-               f"Mem0 cache hit rate below {_pct(t.cache_hit_rate_min)} ({where})",
-               f"Cache hit rate of {where} is {{{{ $value | humanizePercentage }}}} over {w} "
-               f"(threshold {_pct(t.cache_hit_rate_min)} for {f.cache_hit_rate})."),
-        _alert(cfg, "Mem0SlowOperationShareHigh", f"{n.slow_ratio} > {num(t.slow_op_share)}", f.slow_share,
-               "warning", "slow-operation-share",
-               f"Over {_pct(t.slow_op_share)} of Mem0 operations slower than {_ms(t.slow_op_ms)} ({where})",
-               f"{{{{ $value | humanizePercentage }}}} of {where} calls took longer than {_ms(t.slow_op_ms)} "
-               f"over {w} (threshold {_pct(t.slow_op_share)} for {f.slow_share})."),
-        _alert(cfg, "Mem0DailyCostOverBudget", f"{COST_DAY} > {num(t.daily_budget_usd)}", f.daily_cost,
-               "warning", "daily-cost-over-budget",
-               f"Mem0 cost over the daily budget of ${t.daily_budget_usd:g} ({{{{ $labels.service }}}})",
-               f"{{{{ $labels.service }}}} spent ${{{{ $value | printf \"%.2f\" }}}} on embeddings, LLM tokens and "
-               f"Platform calls in the last 24 h (budget ${t.daily_budget_usd:g}, for {f.daily_cost})."),
-        _alert(cfg, "Mem0StorageGrowthHigh", f"{STORAGE_GROWTH} > {num(t.storage_growth_per_week)}",
-               f.storage_growth, "warning", "storage-growth",
-               f"Mem0 stored memories grew over {_pct(t.storage_growth_per_week)} in a week "
-               f"({{{{ $labels.service }}}})",
-               f"Memories held by {{{{ $labels.service }}}} (adds minus deletes seen by the instrumentation) grew "
-               f"{{{{ $value | humanizePercentage }}}} in 7 days (threshold {_pct(t.storage_growth_per_week)} "
-               f"for {f.storage_growth})."),
-    ]
+    scope = f", scope {a.scope.name}" if a.scope else ""
+    rule_for, sev = a.rule.for_, a.rule.severity
+    if k.key in ("p99_latency", "p95_latency", "avg_latency"):
+        record = {"p99_latency": n.quantile(99), "p95_latency": n.quantile(95), "avg_latency": n.mean}[k.key]
+        # latency of an idle op is NaN: never alert on it
+        expr = f"{record}{_in_scope(a)} > {num(t / 1000)}\nand on ({on}) {n.ops_rate}{_in_scope(a)} > 0"
+        what = {"p99_latency": "P99 latency", "p95_latency": "P95 latency", "avg_latency": "Average latency"}[k.key]
+        return _alert(cfg, k.alert, expr, rule_for, sev, k.anchor,
+                      f"Mem0 {what.replace('Average', 'average')} above {_ms(t)} ({where})",
+                      f"{what} of {where} is {{{{ $value | humanizeDuration }}}} over {w} "
+                      f"(threshold {_ms(t)} for {rule_for}{scope}).", a.labels)
+    if k.key == "error_rate":
+        return _alert(cfg, k.alert, f"{n.error_ratio}{_in_scope(a)} > {num(t)}", rule_for, sev, k.anchor,
+                      f"Mem0 error rate above {_pct(t)} ({where})",
+                      f"{{{{ $value | humanizePercentage }}}} of {where} calls failed over {w} "
+                      f"(threshold {_pct(t)} for {rule_for}{scope}).", a.labels)
+    if k.key == "slow_share":
+        slow = a.slow_op_ms or 0.0
+        le = promql.le_for_ms(slow, source(cfg, a.scope.name, "slow_op_ms") if a.scope else "slow_op_ms")
+        return _alert(cfg, k.alert, f"{n.slow_ratio}{_in_scope(a, {'le': le})} > {num(t)}", rule_for, sev,
+                      k.anchor, f"Over {_pct(t)} of Mem0 operations slower than {_ms(slow)} ({where})",
+                      f"{{{{ $value | humanizePercentage }}}} of {where} calls took longer than {_ms(slow)} "
+                      f"over {w} (threshold {_pct(t)} for {rule_for}{scope}).", a.labels)
+    if k.key == "cache_hit_rate":
+        return _alert(cfg, k.alert, f"{n.cache_ratio} < {num(t)}", rule_for, sev, k.anchor,
+                      f"Mem0 cache hit rate below {_pct(t)} ({where})",
+                      f"Cache hit rate of {where} is {{{{ $value | humanizePercentage }}}} over {w} "
+                      f"(threshold {_pct(t)} for {rule_for}).", a.labels)
+    if k.key == "daily_cost":
+        return _alert(cfg, k.alert, f"{COST_DAY} > {num(t)}", rule_for, sev, k.anchor,
+                      f"Mem0 cost over the daily budget of ${t:g} ({{{{ $labels.service }}}})",
+                      f"{{{{ $labels.service }}}} spent ${{{{ $value | printf \"%.2f\" }}}} on embeddings, LLM tokens "
+                      f"and Platform calls in the last 24 h (budget ${t:g}, for {rule_for}).", a.labels)
+    return _alert(cfg, k.alert, f"{STORAGE_GROWTH} > {num(t)}", rule_for, sev, k.anchor,
+                  f"Mem0 stored memories grew over {_pct(t)} in a week ({{{{ $labels.service }}}})",
+                  f"Memories held by {{{{ $labels.service }}}} (adds minus deletes seen by the instrumentation) grew "
+                  f"{{{{ $value | humanizePercentage }}}} in 7 days (threshold {_pct(t)} for {rule_for}).", a.labels)
+
+
+def _check_reachable(cfg: Config, a: ThresholdAlert) -> None:
+    """histogram_quantile never exceeds the highest finite bucket bound: a percentile threshold at or above it
+    could never fire."""
+    top_ms = promql.DURATION_BUCKETS_S[-1] * 1000
+    if a.kind.key in ("p99_latency", "p95_latency") and a.scope and a.threshold >= top_ms:
+        raise ValueError(f"{source(cfg, a.scope.name, a.kind.field)}={a.threshold:g} ms can never fire: "
+                         f"Prometheus' histogram_quantile stops at the highest bucket bound ({top_ms:g} ms)")
+
+
+def alert_rules(cfg: Config) -> list[dict[str, Any]]:
+    """The threshold alerts: one rule per kind, per scope for the per-operation kinds."""
+    for a in threshold_alerts(cfg):
+        _check_reachable(cfg, a)
+    return [threshold_rule(cfg, a) for a in threshold_alerts(cfg)]
 
 
 def _slo_kinds(cfg: Config) -> list[tuple[str, float, str, str]]:
@@ -189,10 +231,11 @@ def _slo_kinds(cfg: Config) -> list[tuple[str, float, str, str]]:
 
 
 def _slo_bad_ratio(cfg: Config, kind: str, window: str) -> str:
+    slo, s = cfg.alerts.slo, by_labels(cfg, ("service",))
     if kind == "availability":
-        return promql.error_ratio(S, window)
-    le = promql.le_for_ms(cfg.alerts.slo.latency_threshold_ms, "alerts.slo.latency_threshold_ms")
-    return promql.slower_than_ratio(le, S, window)
+        return promql.error_ratio(s, window, selector(cfg, slo.availability_match))
+    le = promql.le_for_ms(slo.latency_threshold_ms, "alerts.slo.latency_threshold_ms")
+    return promql.slower_than_ratio(le, s, window, selector(cfg, slo.latency_match))
 
 
 def slo_windows() -> list[str]:
@@ -203,38 +246,48 @@ def _seconds(d: str) -> int:
     return int(d[:-1]) * {"m": 60, "h": 3600, "d": 86400}[d[-1]]
 
 
+def _slo_alerts(cfg: Config, kind: str, objective: float, good: str, bad: str) -> list[dict[str, Any]]:
+    slo = cfg.alerts.slo
+    budget = 1 - objective
+    alerts = []
+    for page in (True, False):
+        clauses = [
+            f"(\n  {slo_ratio_name(kind, long)} > {num(factor * budget)}\n"
+            f"  and\n  {slo_ratio_name(kind, short)} > {num(factor * budget)}\n)"
+            for long, short, factor, is_page in BURN_WINDOWS if is_page == page
+        ]
+        windows = ", ".join(f"{lg}/{sh} at {f:g}x" for lg, sh, f, p in BURN_WINDOWS if p == page)
+        name = f"Mem0{kind.capitalize()}SLOBurnRate{'Fast' if page else 'Slow'}"
+        alerts.append(_alert(
+            cfg, name, "\nor\n".join(clauses), slo.page_for if page else slo.ticket_for,
+            "critical" if page else "warning", f"slo-{kind}-burn-rate",
+            f"Mem0 {kind} SLO ({_pct(objective)} of operations {good}) is burning its error budget "
+            f"{'fast' if page else 'steadily'} ({{{{ $labels.service }}}})",
+            f"{{{{ $labels.service }}}}: the share of operations {bad} burns the {_pct(budget)} error budget "
+            f"faster than allowed ({windows}); long-window share now {{{{ $value | humanizePercentage }}}}.",
+            labels={**cfg.alerts.labels, "slo": kind, "burn": "page" if page else "ticket"},
+        ))
+    return alerts
+
+
+def slo_alert_rules(cfg: Config) -> list[dict[str, Any]]:
+    """Every SLO burn-rate alert rule of the config (fast = page, slow = ticket)."""
+    return [r for kind, objective, good, bad in _slo_kinds(cfg) for r in _slo_alerts(cfg, kind, objective, good, bad)]
+
+
 def slo_groups(cfg: Config) -> list[dict[str, Any]]:
     groups = []
-    slo = cfg.alerts.slo
     for kind, objective, good, bad in _slo_kinds(cfg):
-        budget = 1 - objective
         records = [_record(slo_ratio_name(kind, win), _slo_bad_ratio(cfg, kind, win)) for win in slo_windows()]
-        alerts = []
-        for page in (True, False):
-            clauses = [
-                f"(\n  {slo_ratio_name(kind, long)} > {num(factor * budget)}\n"
-                f"  and\n  {slo_ratio_name(kind, short)} > {num(factor * budget)}\n)"
-                for long, short, factor, is_page in BURN_WINDOWS if is_page == page
-            ]
-            windows = ", ".join(f"{lg}/{sh} at {f:g}x" for lg, sh, f, p in BURN_WINDOWS if p == page)
-            name = f"Mem0{kind.capitalize()}SLOBurnRate{'Fast' if page else 'Slow'}"
-            alerts.append(_alert(
-                cfg, name, "\nor\n".join(clauses), slo.page_for if page else slo.ticket_for,
-                "critical" if page else "warning", f"slo-{kind}-burn-rate",
-                f"Mem0 {kind} SLO ({_pct(objective)} of operations {good}) is burning its error budget "
-                f"{'fast' if page else 'steadily'} ({{{{ $labels.service }}}})",
-                f"{{{{ $labels.service }}}}: the share of operations {bad} burns the {_pct(budget)} error budget "
-                f"faster than allowed ({windows}); long-window share now {{{{ $value | humanizePercentage }}}}.",
-                labels={"slo": kind, "burn": "page" if page else "ticket"},
-            ))
-        groups.append({"name": f"memlens-mem0-slo-{kind}", "rules": records + alerts})
+        groups.append({"name": f"memlens-mem0-slo-{kind}",
+                       "rules": records + _slo_alerts(cfg, kind, objective, good, bad)})
     return groups
 
 
 def rule_groups(cfg: Config) -> dict[str, Any]:
     return {"groups": [
         {"name": "memlens-mem0-recording", "rules": recording_rules(cfg)},
-        {"name": "memlens-mem0-alerts", "rules": threshold_alerts(cfg)},
+        {"name": "memlens-mem0-alerts", "rules": alert_rules(cfg)},
         *slo_groups(cfg),
     ]}
 

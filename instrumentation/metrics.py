@@ -18,7 +18,9 @@ LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .3, .4,
 # Phases are shorter: sub-millisecond bounds first (a history write, a vector read), then the operation's.
 PHASE_BUCKETS = (.0001, .00025, .0005, *LATENCY_BUCKETS)
 
-_OP_LABELS = ("service", "mode", "op", "call_mode", "status")
+# `infer` is "true"/"false" on adds (infer=True runs an LLM: seconds, not milliseconds, so alerts scope it apart)
+# and "" (no label in Prometheus) on every other op.
+_OP_LABELS = ("service", "mode", "op", "call_mode", "status", "infer")
 _PHASES = tuple(zip(PHASE_FIELDS, PHASES, strict=True))
 _TOKEN_FIELDS = (("embedding_tokens", "embedding", "embedding_model"), ("llm_input_tokens", "llm_input", "llm_model"),
                  ("llm_output_tokens", "llm_output", "llm_model"))
@@ -84,9 +86,11 @@ class MemlensMetrics:
     def observe(self, event: dict[str, Any]) -> None:
         """Update every metric from one op-log event."""
         service, mode, op, status = event["service"], event["mode"], event["op"], event["status"]
-        call_mode = event["call_mode"]
-        self._child(self.duration, service, mode, op, call_mode, status).observe(event["latency_ms"] / 1000.0)
-        self._child(self.ops, service, mode, op, call_mode, status).inc()
+        call_mode, infer = event["call_mode"], event.get("infer")
+        infer_label = "" if infer is None else "true" if infer else "false"
+        self._child(self.duration, service, mode, op, call_mode, status, infer_label).observe(
+            event["latency_ms"] / 1000.0)
+        self._child(self.ops, service, mode, op, call_mode, status, infer_label).inc()
         if status == "error":
             self._child(self.errors, service, mode, op, event.get("error_type") or "unknown").inc()
         n = event.get("result_count")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from memlens import paths
 from memlens.resources import read_text
@@ -127,28 +128,127 @@ class PlatformCfg(_Strict):
     overlap_s: float = Field(ge=0)
 
 
-class AlertForCfg(_Strict):
-    latency: str = Field(pattern=_DURATION)
-    error_rate: str = Field(pattern=_DURATION)
-    cache_hit_rate: str = Field(pattern=_DURATION)
-    daily_cost: str = Field(pattern=_DURATION)
-    storage_growth: str = Field(pattern=_DURATION)
-    slow_share: str = Field(pattern=_DURATION)
+# Label names and PromQL matchers of the alert selectors: `value` (equality) or `=value`, `!=value`, `=~regex`,
+# `!~regex` (RE2, anchored like Prometheus).
+_LABEL = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+_MATCHER = re.compile(r"^(=~|!~|!=|=)?(.*)$", re.DOTALL)
+# Labels of the memlens operation metrics a scope can match (the op log has the same two fields).
+OP_LABELS = ("op", "infer")
+
+
+def _label_value(value: Any) -> Any:
+    """YAML reads `infer: true` as a boolean; label values are text ("true", as the metrics write it)."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+Matchers = dict[str, Annotated[str, BeforeValidator(_label_value)]]
+
+
+def _check_matchers(matchers: dict[str, str], allowed: tuple[str, ...] | None = None) -> dict[str, str]:
+    for label, value in matchers.items():
+        if not re.match(_LABEL, label) or label.startswith("__"):
+            raise ValueError(f"{label!r} is not a Prometheus label name")
+        if allowed is not None and label not in allowed:
+            raise ValueError(f"{label!r}: a scope matches on {', '.join(allowed)} only")
+        op, body = _MATCHER.match(value).groups()  # type: ignore[union-attr]
+        if op in ("=~", "!~"):
+            try:
+                re.compile(body)
+            except re.error as exc:
+                raise ValueError(f"{label}: bad regex {body!r}: {exc}") from exc
+    return matchers
+
+
+class AlertScopeCfg(_Strict):
+    """The calls one set of per-operation alerts covers (label matchers) and their thresholds.
+
+    A threshold left out is the `thresholds:` value of the same name; `null` means no such alert for this scope.
+    """
+
+    match: Matchers
+    p99_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    avg_ms: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    slow_op_ms: float | None = Field(default=None, gt=0)
+    slow_op_share: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _labels(self) -> AlertScopeCfg:
+        _check_matchers(self.match, OP_LABELS)
+        return self
+
+
+class AlertRuleCfg(_Strict):
+    severity: Literal["critical", "warning", "info"]
+    for_: str = Field(alias="for", pattern=_DURATION)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _label_names(self) -> AlertRuleCfg:
+        _check_matchers(dict.fromkeys(self.labels, ""))
+        return self
+
+
+class AlertRulesCfg(_Strict):
+    """Severity, `for:` and extra labels of each threshold alert (the SLO alerts: `alerts.slo`)."""
+
+    p99_latency: AlertRuleCfg
+    p95_latency: AlertRuleCfg
+    avg_latency: AlertRuleCfg
+    error_rate: AlertRuleCfg
+    slow_share: AlertRuleCfg
+    cache_hit_rate: AlertRuleCfg
+    daily_cost: AlertRuleCfg
+    storage_growth: AlertRuleCfg
 
 
 class SloCfg(_Strict):
     availability_objective: float | None = Field(default=None, gt=0, lt=1)
+    availability_match: Matchers = Field(default_factory=dict)
     latency_objective: float | None = Field(default=None, gt=0, lt=1)
     latency_threshold_ms: float = Field(gt=0)
+    latency_match: Matchers = Field(default_factory=dict)
     page_for: str = Field(pattern=_DURATION)
     ticket_for: str = Field(pattern=_DURATION)
+
+    @model_validator(mode="after")
+    def _labels(self) -> SloCfg:
+        _check_matchers(self.availability_match, OP_LABELS)
+        _check_matchers(self.latency_match, OP_LABELS)
+        return self
 
 
 class AlertsCfg(_Strict):
     rate_window: str = Field(pattern=_DURATION)
+    evaluation_interval: str = Field(pattern=_DURATION)
     runbook_base_url: str
-    for_: AlertForCfg = Field(alias="for")
+    selector: Matchers = Field(default_factory=dict)
+    keep_labels: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    scopes: dict[str, AlertScopeCfg]
+    rules: AlertRulesCfg
     slo: SloCfg
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _absolute(cls, url: str) -> str:
+        # Alertmanager and Grafana open runbook_url as is: a relative path is a dead link there.
+        if not re.match(r"^https?://[^\s/?#]+[^\s#]*$", url):
+            raise ValueError(f"must be an absolute http(s) URL without #fragment (the runbook page), got {url!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _labels(self) -> AlertsCfg:
+        _check_matchers(self.selector)
+        _check_matchers(dict.fromkeys((*self.keep_labels, *self.labels), ""))
+        clash = {"service", "op", "infer", "le", "severity", "scope"} & {*self.keep_labels, *self.labels}
+        if clash:
+            raise ValueError(f"labels {sorted(clash)} are set by memlens itself")
+        for name in self.scopes:
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                raise ValueError(f"scope name {name!r}: lower-case letters, digits and _ only")
+        return self
 
 
 class OptimizeCacheCfg(_Strict):

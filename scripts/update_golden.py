@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from promtool_cases import render_tests  # noqa: E402
+sys.path[:0] = [str(ROOT)]
 
 from memlens.alerts.grafana import render_dashboard  # noqa: E402
+from memlens.alerts.promtool_tests import render_tests  # noqa: E402
 from memlens.alerts.rules import render_rules  # noqa: E402
 from memlens.config import load_config  # noqa: E402
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from promtool_cases import humanize_duration, humanize_percentage, render_tests
 
 from memlens.alerts import promql
 from memlens.alerts.grafana import expressions, render_dashboard
+from memlens.alerts.promtool_tests import humanize_duration, humanize_percentage, render_tests
 from memlens.alerts.rules import render_rules, rule_groups
 from memlens.config import load_config
 
@@ -31,10 +31,18 @@ NON_DEFAULT = {
     "prices": {"embedding": {"my-embedder": 0.5}, "llm": {"my-llm": {"input": 1.0, "output": 3.0}},
                "platform_per_call": {"search": 0.001}},
     "alerts": {"rate_window": "2m", "runbook_base_url": "https://wiki.example.com/mem0-runbooks",
-               "for": {"latency": "5m", "error_rate": "3m", "cache_hit_rate": "20m", "daily_cost": "30m",
-                       "storage_growth": "2h", "slow_share": "7m"},
+               "selector": {"environment": "prod", "service": "=~shop-.*"}, "keep_labels": ["environment"],
+               "labels": {"team": "memory"},
+               "scopes": {"add_infer": {"p99_ms": 8000, "slow_op_ms": 5000, "slow_op_share": 0.2},
+                          "add": {"p99_ms": 1000, "error_rate": 0.01},
+                          "get": {"match": {"op": "=~get|get_all"}, "p95_ms": 400},
+                          "other": {"match": {"op": "!~search|add|get|get_all"}}},
+               "rules": {"p99_latency": {"severity": "warning", "for": "5m", "labels": {"page": "no"}},
+                         "p95_latency": {"for": "6m"}, "avg_latency": {"for": "4m"}, "error_rate": {"for": "3m"},
+                         "cache_hit_rate": {"for": "20m"}, "daily_cost": {"for": "30m"},
+                         "storage_growth": {"for": "2h"}, "slow_share": {"for": "7m"}},
                "slo": {"availability_objective": 0.99, "latency_objective": 0.95, "latency_threshold_ms": 1000,
-                       "page_for": "1m", "ticket_for": "10m"}},
+                       "latency_match": {"op": "=~search|get"}, "page_for": "1m", "ticket_for": "10m"}},
 }
 
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
@@ -86,7 +94,9 @@ def test_exports_are_byte_identical_across_processes(tmp_path):
 
 # ---- rule content -----------------------------------------------------------------------------------
 def _alerts(cfg):
-    return {r["alert"]: r for g in rule_groups(cfg)["groups"] for r in g["rules"] if "alert" in r}
+    """{alert name, or name@scope for a per-operation alert: rule}."""
+    return {r["alert"] + (f"@{r['labels']['scope']}" if "scope" in r["labels"] else ""): r
+            for g in rule_groups(cfg)["groups"] for r in g["rules"] if "alert" in r}
 
 
 def _records(cfg):
@@ -96,12 +106,19 @@ def _records(cfg):
 def test_every_reference_alert_is_generated_with_its_threshold(cfg):
     alerts = _alerts(cfg)
     expected = {  # reference "Recommended Alerts" + the P95/average warnings, default thresholds
-        "Mem0HighP99Latency": "> 0.5", "Mem0HighP95Latency": "> 0.2", "Mem0HighAverageLatency": "> 0.1",
-        "Mem0HighErrorRate": "> 0.05", "Mem0LowCacheHitRate": "< 0.5", "Mem0DailyCostOverBudget": "> 5",
-        "Mem0StorageGrowthHigh": "> 0.2", "Mem0SlowOperationShareHigh": "> 0.1",
+        "Mem0HighP99Latency@search": '{op="search"} > 0.5', "Mem0HighP95Latency@search": '{op="search"} > 0.2',
+        "Mem0HighAverageLatency@search": '{op="search"} > 0.1', "Mem0HighErrorRate@search": '{op="search"} > 0.05',
+        "Mem0HighErrorRate@add_infer": '{op="add",infer="true"} > 0.05',
+        "Mem0HighErrorRate@add": '{op="add",infer="false"} > 0.05',
+        "Mem0HighErrorRate@other": '{op!~"search|add"} > 0.05',
+        "Mem0LowCacheHitRate": "< 0.5", "Mem0DailyCostOverBudget": "> 5",
+        "Mem0StorageGrowthHigh": "> 0.2", "Mem0SlowOperationShareHigh@search": '{op="search",le="0.2"} > 0.1',
     }
     for name, comparison in expected.items():
         assert comparison in alerts[name]["expr"], name
+    # Latency and slow share cover the reference's query latency (search) only: an LLM add takes seconds.
+    assert not any(n.startswith(("Mem0HighP99", "Mem0HighP95", "Mem0HighAverage", "Mem0SlowOperation"))
+                   and not n.endswith("@search") for n in alerts)
     slo = {n for n in alerts if "SLO" in n}
     assert slo == {"Mem0AvailabilitySLOBurnRateFast", "Mem0AvailabilitySLOBurnRateSlow",
                    "Mem0LatencySLOBurnRateFast", "Mem0LatencySLOBurnRateSlow"}
@@ -116,7 +133,8 @@ def test_alert_shape(cfg):
         assert rule["labels"]["severity"] in ("critical", "warning"), name
         ann = rule["annotations"]
         assert "$value" in ann["description"], name
-        assert ann["summary"] and ann["runbook_url"].startswith("docs/runbooks.md#"), name
+        assert ann["summary"] and ann["runbook_url"].startswith(
+            "https://github.com/memlens/memlens/blob/main/docs/runbooks.md#"), name
         assert ann["runbook_url"].split("#")[1] in anchors, f"{name}: runbook section missing"
 
 
@@ -148,22 +166,63 @@ def test_burn_rate_thresholds_follow_the_sre_workbook(cfg):
 
 def test_cost_rule_prices_come_from_the_price_table(other_cfg):
     cost = _records(other_cfg)["service:memlens_mem0_cost_usd:rate2m"]
-    assert 'rate(memlens_mem0_tokens_total{kind="embedding",model="my-embedder"}[2m]) * 5e-07' in cost
-    assert 'rate(memlens_mem0_tokens_total{kind="llm_output",model="my-llm"}[2m]) * 3e-06' in cost
-    assert 'rate(memlens_mem0_operations_total{mode="platform",op="search"}[2m]) * 0.001' in cost
+    sel = 'environment="prod",service=~"shop-.*",'
+    assert f'rate(memlens_mem0_tokens_total{{{sel}kind="embedding",model="my-embedder"}}[2m]) * 5e-07' in cost
+    assert f'rate(memlens_mem0_tokens_total{{{sel}kind="llm_output",model="my-llm"}}[2m]) * 3e-06' in cost
+    assert f'rate(memlens_mem0_operations_total{{{sel}mode="platform",op="search"}}[2m]) * 0.001' in cost
     assert 'op="add"' not in cost  # zero per-call prices are left out
 
 
 def test_non_default_config_changes_the_rules(other_cfg):
     text = render_rules(other_cfg)
-    assert "p99_rate2m > 1\n" in text and 'le="0.5"' in text and "runbook_url: https://wiki.example.com/" in text
+    assert 'p99_rate2m{op="search"} > 1\n' in text and 'le="0.5"' in text
+    assert "runbook_url: https://wiki.example.com/" in text
     assert "ratio_rate1h > 0.144" in text  # 14.4 x (1 - 0.99)
+    alerts = _alerts(other_cfg)
+    assert 'p99_rate2m{op="add",infer="true"} > 8\n' in alerts["Mem0HighP99Latency@add_infer"]["expr"]
+    assert alerts["Mem0HighP99Latency@add"]["labels"] == {"severity": "warning", "team": "memory", "page": "no",
+                                                          "scope": "add"}
+    assert 'p95_rate2m{op=~"get|get_all"} > 0.4' in alerts["Mem0HighP95Latency@get"]["expr"]
+    assert '{op="add",infer="true",le="5.0"} > 0.2' in alerts["Mem0SlowOperationShareHigh@add_infer"]["expr"]
+    assert '{op="add",infer="false"} > 0.01' in alerts["Mem0HighErrorRate@add"]["expr"]
+    # the selector reaches every raw selector, the kept label every aggregation
+    assert 'rate(memlens_mem0_operations_total{environment="prod",service=~"shop-.*"}[2m])' in text
+    assert "sum by (service, op, infer, environment)" in text and "sum by (service, environment)" in text
+    assert 'op=~"search|get"' in text  # the latency SLO's scope
 
 
 def test_threshold_off_the_histogram_buckets_is_a_clear_error():
     cfg = load_config(None, overrides={"thresholds": {"slow_op_ms": 250}})
-    with pytest.raises(ValueError, match=r"thresholds.slow_op_ms=250 ms is not a bucket bound"):
+    with pytest.raises(ValueError, match=r"thresholds.slow_op_ms \(scope search\)=250 ms is not a bucket bound"):
         render_rules(cfg)
+
+
+def test_percentile_threshold_past_the_last_bucket_is_a_clear_error():
+    cfg = load_config(None, overrides={"alerts": {"scopes": {"add_infer": {"p99_ms": 10000}}}})
+    with pytest.raises(ValueError, match=r"alerts.scopes.add_infer.p99_ms=10000 ms can never fire"):
+        render_rules(cfg)
+
+
+def test_overlapping_scopes_are_a_clear_error():
+    cfg = load_config(None, overrides={"alerts": {"scopes": {"gets": {"match": {"op": "get"}}}}})
+    with pytest.raises(ValueError, match=r"alerts.scopes: other and gets both cover op=get; narrow one"):
+        render_rules(cfg)
+
+
+@pytest.mark.parametrize(("overrides", "fragment"), [
+    ({"alerts": {"runbook_base_url": "docs/runbooks.md"}}, "alerts.runbook_base_url: Value error, must be an "
+                                                           "absolute http(s) URL"),
+    ({"alerts": {"scopes": {"x": {"match": {"mode": "oss"}}}}}, "a scope matches on op, infer only"),
+    ({"alerts": {"scopes": {"x": {"match": {"op": "=~(unclosed"}}}}}, "bad regex"),
+    ({"alerts": {"keep_labels": ["op"]}}, "set by memlens itself"),
+    ({"alerts": {"rules": {"p99_latency": {"severity": "page"}}}}, "alerts.rules.p99_latency.severity"),
+])
+def test_bad_alert_config_is_a_one_line_error_naming_the_field(overrides, fragment):
+    from memlens.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load_config(None, overrides=overrides)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
 def test_template_helpers_match_prometheus_formatting():
@@ -178,7 +237,7 @@ def test_template_helpers_match_prometheus_formatting():
 def test_promtool_check_rules_default_and_non_default(tmp_path, other_cfg):
     ok = _promtool("check", "rules", str(GOLDEN / "alert-rules.yaml"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "SUCCESS: 38 rules found" in ok.stdout
+    assert "SUCCESS: 41 rules found" in ok.stdout
     other = tmp_path / "other.yaml"
     other.write_text(render_rules(other_cfg), encoding="utf-8")
     res = _promtool("check", "rules", str(other))

@@ -87,7 +87,9 @@ def test_metrics_from_known_events():
     m.observe({**base, "op": "delete", "status": "error", "error_type": "ValueError", "latency_ms": 1.0})
     m.observe({**base, "op": "add", "status": "ok", "latency_ms": 10.0, "memories_created": 3,
                "llm_input_tokens": 100, "llm_output_tokens": 20, "llm_model": "gpt-4o-mini"})
-    lbl = dict(service="svc", mode="oss", op="search", call_mode="sync", status="ok")
+    m.observe({**base, "op": "add", "status": "ok", "latency_ms": 2500.0, "infer": True})
+    m.observe({**base, "op": "add", "status": "ok", "latency_ms": 20.0, "infer": False})
+    lbl = dict(service="svc", mode="oss", op="search", call_mode="sync", status="ok", infer="")
     h = "memlens_mem0_operation_duration_seconds"
     assert _sample(reg, h + "_count", **lbl) == 6
     assert _sample(reg, h + "_bucket", le="0.001", **lbl) == 1  # 0.5 ms
@@ -105,6 +107,12 @@ def test_metrics_from_known_events():
     assert _sample(reg, "memlens_mem0_tokens_total", service="svc", kind="llm_input", model="gpt-4o-mini") == 100
     assert _sample(reg, "memlens_mem0_tokens_total", service="svc", kind="llm_output", model="gpt-4o-mini") == 20
     assert _sample(reg, "memlens_mem0_memory_changes_total", service="svc", event="add") == 3
+    # adds carry infer as a label: an LLM add (seconds) is alerted on apart from a plain one
+    add = dict(service="svc", mode="oss", op="add", call_mode="sync", status="ok")
+    assert _sample(reg, h + "_bucket", le="2.5", infer="true", **add) == 1
+    assert _sample(reg, h + "_bucket", le="1.0", infer="true", **add) == 0
+    assert _sample(reg, h + "_count", infer="false", **add) == 1
+    assert _sample(reg, h + "_count", infer="", **add) == 1  # recorded without infer
     assert 0.1 in LATENCY_BUCKETS and 0.2 in LATENCY_BUCKETS and 0.5 in LATENCY_BUCKETS
     # a second MemlensMetrics on the same registry shares the collectors instead of failing
     MemlensMetrics(reg).observe({**base, "op": "search", "status": "ok", "latency_ms": 1.0})
@@ -123,8 +131,8 @@ def test_metrics_server_serves_metrics():
     try:
         port = server.server_address[1]
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        assert 'memlens_mem0_operations_total{call_mode="sync",mode="oss",op="get",service="svc",status="ok"} 1.0' \
-            in body
+        assert ('memlens_mem0_operations_total{call_mode="sync",infer="",mode="oss",op="get",service="svc",'
+                'status="ok"} 1.0') in body
     finally:
         server.shutdown()
         server.server_close()

@@ -172,10 +172,15 @@ def test_sync_results_exceptions_and_events(memories, tmp_path):
     assert [e["error_type"] for e in errors] == ["ValueError"] * 6 + ["ValidationError"]
 
     lbl = {"service": "t-sync", "mode": "oss", "call_mode": "sync"}
-    assert reg.get_sample_value("memlens_mem0_operations_total", {**lbl, "op": "search", "status": "ok"}) == 5
-    assert reg.get_sample_value("memlens_mem0_operations_total", {**lbl, "op": "search", "status": "error"}) == 2
-    assert reg.get_sample_value("memlens_mem0_operation_duration_seconds_count",
-                                {**lbl, "op": "add", "status": "ok"}) == 4
+    assert reg.get_sample_value("memlens_mem0_operations_total",
+                                {**lbl, "op": "search", "status": "ok", "infer": ""}) == 5
+    assert reg.get_sample_value("memlens_mem0_operations_total",
+                                {**lbl, "op": "search", "status": "error", "infer": ""}) == 2
+    adds = {i: reg.get_sample_value("memlens_mem0_operation_duration_seconds_count",
+                                    {**lbl, "op": "add", "status": "ok", "infer": i}) or 0 for i in ("true", "false")}
+    ok_adds = [e for e in events if e["op"] == "add" and e["status"] == "ok"]
+    assert adds == {"true": sum(e["infer"] for e in ok_adds), "false": sum(not e["infer"] for e in ok_adds)}
+    assert sum(adds.values()) == 4
     changes = {"service": "t-sync", "event": "add"}
     assert reg.get_sample_value("memlens_mem0_memory_changes_total", changes) == 5  # 3 adds + the pair
     assert reg.get_sample_value("memlens_mem0_tokens_total", {"service": "t-sync", "kind": "embedding",

@@ -205,8 +205,9 @@ def test_async_memory_client(platform, tmp_path):
     assert {e["call_mode"] for e in events} == {"async"}
     assert sorted(e["result_ids"][0] for e in events[:6]) == sorted(r["results"][0]["id"] for r in results)
     assert events[-1]["status"] == "error"
-    assert reg.get_sample_value("memlens_mem0_operations_total", {
-        "service": "t-platform-async", "mode": "platform", "op": "add", "call_mode": "async", "status": "ok"}) == 6
+    assert sum(reg.get_sample_value("memlens_mem0_operations_total", {
+        "service": "t-platform-async", "mode": "platform", "op": "add", "call_mode": "async", "status": "ok",
+        "infer": infer}) or 0 for infer in ("true", "false", "")) == 6
     _check_no_secret(writer, reg)
 
 
