@@ -44,10 +44,11 @@ def main() -> int:
     # Zero-valued children for every series the workload will touch: Prometheus sees them at 0 before the
     # first call, so rate()/increase() count every observation (a series born at 3 would lose those 3).
     for op in OPS:
-        metrics.duration.labels(SERVICE, "oss", op, "sync", "ok")
-        metrics.ops.labels(SERVICE, "oss", op, "sync", "ok")
-    metrics.duration.labels(SERVICE, "oss", "search", "sync", "error")
-    metrics.ops.labels(SERVICE, "oss", "search", "sync", "error")
+        infer = "false" if op == "add" else ""  # the workload adds with infer=False
+        metrics.duration.labels(SERVICE, "oss", op, "sync", "ok", infer)
+        metrics.ops.labels(SERVICE, "oss", op, "sync", "ok", infer)
+    metrics.duration.labels(SERVICE, "oss", "search", "sync", "error", "")
+    metrics.ops.labels(SERVICE, "oss", "search", "sync", "error", "")
     metrics.errors.labels(SERVICE, "oss", "search", "ValueError")
     for outcome in ("hit", "miss"):
         metrics.cache.labels(SERVICE, "search", outcome)

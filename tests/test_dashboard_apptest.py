@@ -200,12 +200,12 @@ def test_diagnosis_lights_the_measured_path(warehouse):
 def test_alerts_page_follows_edited_thresholds(warehouse):
     at = _goto(_app(), "alerts")
     rules = at.code[-2].value if len(at.code) > 2 else at.code[0].value
-    assert "p99_rate5m > 0.5" in rules
+    assert 'p99_rate5m{op="search"} > 0.5' in rules
     at.number_input(key="thr_p99_ms").set_value(750.0)       # P99 latency > (ms), inside the form
     at.button[0].click().run()                                 # the form's Apply
     codes = "\n".join(c.value for c in at.code)
-    assert "p99_rate5m > 0.75" in codes and "threshold 750ms" in codes
-    assert "-      service_op:memlens_mem0_operation_duration_seconds:p99_rate5m > 0.5" in codes  # the diff
+    assert 'p99_rate5m{op="search"} > 0.75' in codes and "threshold 750ms" in codes
+    assert '-      service_op:memlens_mem0_operation_duration_seconds:p99_rate5m{op="search"} > 0.5' in codes  # diff
 
 
 def test_sources_page(warehouse):
