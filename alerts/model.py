@@ -84,7 +84,9 @@ def _scope_value(scope: AlertScopeCfg, name: str, cfg: Config) -> float | None:
 def source(cfg: Config, scope: str, name: str) -> str:
     """Where a scope's threshold comes from, for error messages: the scope's own field or `thresholds:`."""
     sc = cfg.alerts.scopes[scope]
-    return f"alerts.scopes.{scope}.{name}" if name in sc.model_fields_set else f"thresholds.{name} (scope {scope})"
+    if sc is not None and name in sc.model_fields_set:
+        return f"alerts.scopes.{scope}.{name}"
+    return f"thresholds.{name} (scope {scope})"
 
 
 def covered(matchers: dict[str, str]) -> list[tuple[str, str]]:
@@ -96,6 +98,8 @@ def _check_disjoint(cfg: Config) -> None:
     """Two scopes selecting the same calls would raise the same alert twice with different thresholds."""
     seen: dict[tuple[str, str], str] = {}
     for name, sc in cfg.alerts.scopes.items():
+        if sc is None:
+            continue
         for pair in covered(sc.match):
             if pair in seen:
                 what = f"op={pair[0]}" + (f" infer={pair[1]}" if pair[1] else "")
@@ -116,6 +120,8 @@ def threshold_alerts(cfg: Config) -> list[ThresholdAlert]:
             out.append(ThresholdAlert(kind, None, float(getattr(cfg.thresholds, kind.field)), rule, labels=labels))
             continue
         for name, sc in cfg.alerts.scopes.items():
+            if sc is None:
+                continue
             value = _scope_value(sc, kind.field, cfg)
             if value is None:
                 continue

@@ -219,6 +219,16 @@ class SloCfg(_Strict):
         return self
 
 
+class AlertExportCfg(_Strict):
+    """Where the files of `memlens export all` go, as the files themselves say it."""
+
+    grafana_folder: str
+    grafana_dashboards_path: str
+    prometheus_rule_name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    prometheus_rule_namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    prometheus_rule_labels: dict[str, str] = Field(default_factory=dict)
+
+
 class AlertsCfg(_Strict):
     rate_window: str = Field(pattern=_DURATION)
     evaluation_interval: str = Field(pattern=_DURATION)
@@ -226,9 +236,10 @@ class AlertsCfg(_Strict):
     selector: Matchers = Field(default_factory=dict)
     keep_labels: tuple[str, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
-    scopes: dict[str, AlertScopeCfg]
+    scopes: dict[str, AlertScopeCfg | None]  # null removes a default scope
     rules: AlertRulesCfg
     slo: SloCfg
+    export: AlertExportCfg
 
     @field_validator("runbook_base_url")
     @classmethod
@@ -382,11 +393,15 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the field."""
 
 
+# Label sets are replaced whole, never merged: a scope's `match: {op: add}` must not keep a default `infer`.
+_REPLACED = frozenset({"match", "selector", "availability_match", "latency_match", "labels", "prometheus_rule_labels"})
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """Deep merge: a user's price table adds or overrides models instead of replacing the table."""
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in _REPLACED:
             out[key] = _merge(out[key], value)
         else:
             out[key] = value

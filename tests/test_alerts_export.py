@@ -332,3 +332,114 @@ def test_export_cli_writes_files(tmp_path):
     assert yaml.safe_load(out.read_text())["groups"][0]["name"] == "memlens-mem0-recording"
     assert main(["export", "grafana", "--out", str(tmp_path / "d.json")]) == 0
     assert json.loads((tmp_path / "d.json").read_text())["title"] == "Mem0 (memlens)"
+
+
+# ---- memlens export all -----------------------------------------------------------------------------------------
+SCHEMAS = ROOT / "tests" / "schemas"
+
+
+def _export_all(tmp_path, name, *args) -> dict[str, bytes]:
+    out = tmp_path / name
+    res = subprocess.run([sys.executable, "-m", "memlens.cli", "export", "all", "--out", str(out), *args],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def test_export_all_writes_what_a_monitoring_repo_holds(tmp_path):
+    files = _export_all(tmp_path, "plain")
+    assert sorted(files) == ["README.md", "alert-rules-long.test.yaml", "alert-rules.test.yaml", "alert-rules.yaml",
+                             "grafana-dashboard.json", "grafana-provisioning.yaml", "memlens-alerts.yaml"]
+    assert files["alert-rules.yaml"] == (GOLDEN / "alert-rules.yaml").read_bytes()
+    assert files["grafana-dashboard.json"] == (GOLDEN / "grafana-dashboard.json").read_bytes()
+    readme = files["README.md"].decode()
+    assert "promtool check rules alert-rules.yaml" in readme
+    assert "promtool test rules alert-rules.test.yaml alert-rules-long.test.yaml" in readme
+    provisioning = yaml.safe_load(files["grafana-provisioning.yaml"])
+    assert provisioning["apiVersion"] == 1
+    assert provisioning["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards/memlens"
+    operator = _export_all(tmp_path, "operator", "--format", "prometheus-operator")
+    assert set(operator) == {*files, "prometheus-rule.yaml"}
+    assert "--format prometheus-operator" in operator["README.md"].decode()
+
+
+@pytest.mark.parametrize("which", ["default", "non-default"])
+def test_exported_config_reproduces_every_file_byte_for_byte(tmp_path, which):
+    """memlens-alerts.yaml is the config the files came from: exporting from it gives the same bytes, also when a
+    default scope was removed and label sets were replaced (not merged into the defaults)."""
+    overrides = {**NON_DEFAULT, "alerts": {**NON_DEFAULT["alerts"], "scopes": {
+        **NON_DEFAULT["alerts"]["scopes"], "add_infer": None,
+        "add": {"match": {"op": "add"}, "p99_ms": 1000, "error_rate": 0.01}}}} if which == "non-default" else {}
+    first = tmp_path / "first.yaml"
+    first.write_text(yaml.safe_dump(overrides), encoding="utf-8")
+    a = _export_all(tmp_path, "a", "--config", str(first), "--format", "prometheus-operator")
+    (tmp_path / "again.yaml").write_bytes(a["memlens-alerts.yaml"])
+    b = _export_all(tmp_path, "b", "--config", str(tmp_path / "again.yaml"), "--format", "prometheus-operator")
+    assert a == b
+    if which == "non-default":
+        cfg = load_config(tmp_path / "again.yaml")
+        assert "add_infer" not in {k for k, v in cfg.alerts.scopes.items() if v is not None}
+        assert cfg.alerts.scopes["add"].match == {"op": "add"}  # replaced: no infer left over from the defaults
+
+
+@pytest.mark.prometheus
+@needs_promtool
+@pytest.mark.parametrize("which", ["default", "non-default"])
+def test_promtool_checks_and_unit_tests_every_exported_rule_set(tmp_path, which):
+    args = []
+    if which == "non-default":
+        (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(NON_DEFAULT), encoding="utf-8")
+        args = ["--config", str(tmp_path / "cfg.yaml")]
+    _export_all(tmp_path, "out", *args)
+    out = tmp_path / "out"
+    check = _promtool("check", "rules", "alert-rules.yaml", cwd=out)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
+    test = _promtool("test", "rules", "alert-rules.test.yaml", "alert-rules-long.test.yaml", cwd=out)
+    assert test.returncode == 0 and test.stdout.count("SUCCESS") == 2, test.stdout + test.stderr
+
+
+@pytest.mark.parametrize("which", ["default", "non-default"])
+def test_prometheus_rule_validates_against_the_pinned_crd_schema(tmp_path, which):
+    import jsonschema
+
+    from memlens.alerts.export import render_prometheus_rule
+
+    overrides = {} if which == "default" else {**NON_DEFAULT, "alerts": {**NON_DEFAULT["alerts"], "export": {
+        "prometheus_rule_namespace": "monitoring", "prometheus_rule_labels": {"release": "prometheus"}}}}
+    cfg = load_config(None, overrides=overrides)
+    doc = yaml.safe_load(render_prometheus_rule(cfg))
+    crd = yaml.safe_load((SCHEMAS / "monitoring.coreos.com_prometheusrules.yaml").read_text(encoding="utf-8"))
+    version = next(v for v in crd["spec"]["versions"] if v["served"] and v["storage"])
+    # OpenAPI v3 (Kubernetes: draft-4/7 keywords, RE2 patterns such as "(?i)..." that the draft 2020 metaschema's
+    # ECMA regex check rejects): validate with a draft-7 validator, without checking the schema itself.
+    validator = jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+    validator.validate(doc)
+    assert doc["apiVersion"] == f"{crd['spec']['group']}/{version['name']}"
+    assert doc["kind"] == crd["spec"]["names"]["kind"]
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", doc["metadata"]["name"])
+    names = [g["name"] for g in doc["spec"]["groups"]]
+    assert len(names) == len(set(names))  # x-kubernetes-list-type: map keyed by name
+    for g in doc["spec"]["groups"]:
+        for r in g["rules"]:
+            assert ("alert" in r) != ("record" in r)  # exactly one of them, as the CRD describes
+    assert doc["spec"] == rule_groups(cfg)  # the same groups promtool checks in alert-rules.yaml
+    if which == "non-default":
+        assert doc["metadata"]["namespace"] == "monitoring" and doc["metadata"]["labels"]["release"] == "prometheus"
+    # and the schema has teeth: a rule without expr, or a bad for:, is rejected
+    bad = yaml.safe_load(render_prometheus_rule(cfg))
+    bad["spec"]["groups"][1]["rules"][0]["for"] = "ten minutes"
+    with pytest.raises(jsonschema.ValidationError, match="ten minutes"):
+        validator.validate(bad)
+    del bad["spec"]["groups"][1]["rules"][0]["for"], bad["spec"]["groups"][1]["rules"][0]["expr"]
+    with pytest.raises(jsonschema.ValidationError, match="'expr' is a required property"):
+        validator.validate(bad)
+
+
+def test_export_all_bad_config_is_one_line_exit_2(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("alerts:\n  runbook_base_url: docs/runbooks.md\n", encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "memlens.cli", "export", "all", "--out", str(tmp_path / "o"),
+                          "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "alerts.runbook_base_url" in res.stderr and "absolute" in res.stderr
+    assert not (tmp_path / "o").exists()
