@@ -24,6 +24,7 @@ def no_auto_demo(tmp_path, monkeypatch):
     cfg = tmp_path / "memlens.yaml"
     cfg.write_text("dashboard:\n  demo_when_empty: false\n", encoding="utf-8")
     monkeypatch.setenv("MEMLENS_CONFIG", str(cfg))
+    monkeypatch.setenv("MEMLENS_HOME", str(tmp_path / "home"))  # the Alerts page's kept draft lives there
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -195,17 +196,6 @@ def test_diagnosis_lights_the_measured_path(warehouse):
     assert "**Query costs high?** Yes" in lit
     assert "P99 latency > P99 threshold?" not in lit and "High variance?" not in lit
     assert "66.7 % of searches have no user/agent/run scope" in lit
-
-
-def test_alerts_page_follows_edited_thresholds(warehouse):
-    at = _goto(_app(), "alerts")
-    rules = at.code[-2].value if len(at.code) > 2 else at.code[0].value
-    assert 'p99_rate5m{op="search"} > 0.5' in rules
-    at.number_input(key="thr_p99_ms").set_value(750.0)       # P99 latency > (ms), inside the form
-    at.button[0].click().run()                                 # the form's Apply
-    codes = "\n".join(c.value for c in at.code)
-    assert 'p99_rate5m{op="search"} > 0.75' in codes and "threshold 750ms" in codes
-    assert '-      service_op:memlens_mem0_operation_duration_seconds:p99_rate5m{op="search"} > 0.5' in codes  # diff
 
 
 def test_sources_page(warehouse):

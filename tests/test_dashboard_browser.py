@@ -152,3 +152,74 @@ def test_every_page_renders_and_the_weekly_report_downloads(app_url, browser, tm
         Path(target).mkdir(parents=True, exist_ok=True)
         for shot in shots.iterdir():
             shutil.copy(shot, Path(target) / shot.name)
+
+
+def _rules_text(page) -> str:
+    """The alert-rules.yaml the Alerts page shows (its first code block under the tabs)."""
+    return "\n".join(page.locator('[data-testid="stCode"]').all_inner_texts())
+
+
+def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_path):
+    """Edit a threshold in the grid, leave, come back: still edited; the downloaded config gives, through
+    `memlens export all`, the page's downloads byte for byte. Screenshots go with the others."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2600}, accept_downloads=True)
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    page.goto(f"{app_url}/alerts")
+    _wait_rendered(page, "Alerts & export")
+    assert _errors(page) == []
+    assert 'p95_rate5m{op="search"} > 0.2\n' in _rules_text(page)
+    page.screenshot(path=str(shots / "alerts-before.png"), full_page=True)
+
+    # The thresholds grid (canvas): select its first cell, walk to P95 latency @ search (row 5, column
+    # "threshold"), type the new value. Rows: the P99 rule of each of the 4 scopes, then P95 of each.
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 60, box["y"] + 35 + 17)   # first body cell (below the 35 px header)
+    for key in ["ArrowRight"] * 3 + ["ArrowDown"] * 4:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")                           # open the cell editor, replace its text, commit
+    page.wait_for_timeout(500)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("250", delay=150)
+    page.keyboard.press("Enter")
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCode"]')]
+                              .some(c => c.innerText.includes('p95_rate5m{op="search"} > 0.25'))""", timeout=120_000)
+    _wait_rendered(page, "Alerts & export")
+    assert _errors(page) == []
+    page.screenshot(path=str(shots / "alerts-edited.png"), full_page=True)
+
+    page.goto(f"{app_url}/latency")                      # leave
+    _wait_rendered(page, "Latency")
+    page.get_by_role("link", name="Alerts & export").click()   # come back through the navigation
+    _wait_rendered(page, "Alerts & export")
+    assert 'p95_rate5m{op="search"} > 0.25\n' in _rules_text(page)
+    assert page.get_by_text("Showing your edited alert config", exact=False).first.is_visible()
+    page.screenshot(path=str(shots / "alerts-after-return.png"), full_page=True)
+
+    downloads = {}
+    for button in page.locator('[data-testid="stDownloadButton"] button').all():
+        with page.expect_download() as info:
+            button.click()
+        downloads[info.value.suggested_filename] = Path(info.value.path()).read_bytes()
+    assert "memlens-alerts.yaml" in downloads and "memlens-monitoring.zip" in downloads
+    (tmp_path / "downloaded.yaml").write_bytes(downloads["memlens-alerts.yaml"])
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "memlens.cli", "export", "all", "--config",
+                          str(tmp_path / "downloaded.yaml"), "--format", "prometheus-operator", "--out", str(out)],
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert res.returncode == 0, res.stderr
+    written = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {n: downloads[n] for n in written} == written   # every file, byte for byte
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(downloads["memlens-monitoring.zip"])) as z:
+        assert {n: z.read(n) for n in z.namelist()} == written
+
+    target = os.environ.get("MEMLENS_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in shots.iterdir():
+            shutil.copy(shot, Path(target) / shot.name)

@@ -1,65 +1,253 @@
-"""Alerts & export: edit the thresholds, preview and download alert-rules.yaml and the Grafana dashboard JSON."""
+"""Alerts & export: edit the alert config (kept until discarded), see beside each threshold how often it would have
+fired on this warehouse's history, and download what a monitoring repo holds (the same bytes as
+`memlens export all --config <the downloaded config> --format prometheus-operator`)."""
+
+from __future__ import annotations
 
 import difflib
+from datetime import datetime
 
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from memlens.config import ConfigError, load_config
-from memlens.dashboard import state
+from memlens.config import ConfigError
+from memlens.dashboard import state, ui
+
+try:
+    from memlens.alerts import backtest, draft, export, promql
+    from memlens.alerts.rules import render_rules
+except ImportError:
+    st.title("Alerts & export")
+    st.info("The alert exporters (`memlens.alerts`) are not installed in this build.")
+    st.stop()
+
+DRAFT = "alerts_draft"        # session: the kept draft (a dict), or None = the dashboard's own config
+VERSION = "alerts_version"    # bumped when the draft changes: the editors restart from it
+FORMAT = "prometheus-operator"
 
 ctx = state.current()
 st.title("Alerts & export")
-st.caption("Prometheus alert rules and a Grafana dashboard over the metrics `instrument(..., metrics=...)` exports. "
-           "Edit the thresholds and press *Apply*: the files below follow. Nothing is written to your config.")
-th = ctx.cfg.thresholds
+if DRAFT not in st.session_state:
+    st.session_state[DRAFT] = draft.read()  # kept across sessions and restarts in <data dir>/alerts-draft.yaml
+st.session_state.setdefault(VERSION, 0)
+v = st.session_state[VERSION]
 
-# (threshold, label, min, max, step): the alert thresholds of the reference, editable here
-FIELDS = (
-    ("p99_ms", "P99 latency > (ms)", 1.0, None, 50.0),
-    ("p95_ms", "P95 latency > (ms)", 1.0, None, 25.0),
-    ("avg_ms", "Average latency > (ms)", 1.0, None, 10.0),
-    ("slow_op_ms", "Slow operation > (ms)", 1.0, None, 25.0),
-    ("error_rate", "Error rate > (0-1)", 0.0, 1.0, 0.01),
-    ("slow_op_share", "Slow share > (0-1)", 0.0, 1.0, 0.01),
-    ("cache_hit_rate_min", "Cache hit rate < (0-1)", 0.0, 1.0, 0.05),
-    ("storage_growth_per_week", "Storage growth per week > (0-1)", 0.0, None, 0.05),
-    ("daily_budget_usd", "Daily budget (USD)", 0.0, None, 1.0),
-)
 
-with st.form("thresholds", border=True):
-    cols = st.columns(4)
-    edits = {name: cols[i % 4].number_input(label, lo, hi, value=float(getattr(th, name)), step=step,
-                                            key=f"thr_{name}")
-             for i, (name, label, lo, hi, step) in enumerate(FIELDS)}
-    st.form_submit_button("Apply", icon=":material/refresh:")
+def save(new) -> None:
+    draft.write(new)
+    st.session_state[DRAFT] = draft.as_dict(new)
+    st.session_state[VERSION] += 1
+    st.rerun()
+
 
 try:
-    edited = load_config(overrides={"thresholds": edits})
+    cfg = draft.config(st.session_state[DRAFT], ctx.cfg)
 except ConfigError as exc:
-    st.error(f"Invalid thresholds: {exc}")
-    st.stop()
+    st.error(f"The kept draft {draft.draft_path()} is not a valid config ({exc}); showing your config instead.")
+    cfg = ctx.cfg
+
+top = st.columns([4, 1])
+if st.session_state[DRAFT] is None:
+    top[0].caption("The alert rules, Grafana dashboard and their backtest for the config memlens runs with. Edit "
+                   "below: edits apply at once, are kept (across pages and restarts) until you discard them, and "
+                   "never touch your config file; download the edited config to use it with `memlens export all`.")
+else:
+    top[0].caption(f"Showing your **edited** alert config, kept in `{draft.draft_path()}` (your config file is "
+                   "unchanged). Download it below as `memlens-alerts.yaml`.")
+    if top[1].button("Discard edits", icon=":material/undo:"):
+        draft.discard()
+        st.session_state[DRAFT] = None
+        st.session_state[VERSION] += 1
+        st.rerun()
+
+
+# ---- backtest (figures cached per load and figure parameters; thresholds are re-applied on every edit) --------------
+@st.cache_data(show_spinner="Replaying the alert rules over the history…", max_entries=8)
+def _figures(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None, _cfg):
+    return state.holder(path).run(backtest.figures, _cfg, end, start)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _backtest(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None,
+              config_text: str, _cfg, _fig):
+    return backtest.evaluate(_cfg, _fig)
+
+
+p = ctx.filters.params()
+start, end = p["start"], p["end"]
+bt = None
+if not ctx.empty:
+    try:
+        params = backtest.figure_params(cfg)
+        fig = _figures(ctx.path, ctx.load_key, params, start, end, cfg)
+        if fig is not None:
+            bt = _backtest(ctx.path, ctx.load_key, params, start, end, export.render_config(cfg), cfg, fig)
+    except ValueError as exc:
+        st.error(f"The backtest cannot run with this config: {exc}")
+summary = backtest.summary_table(bt).set_index("rule") if bt is not None else None
+
+# ---- thresholds, with the backtest beside each ---------------------------------------------------------------------
+st.subheader("Thresholds")
+where = "the whole history" if start is None else "the sidebar's time range"
+st.caption(f"One row per rule; an empty threshold turns it off. *Would have fired* = on {where} of this warehouse, "
+           f"with the same windows and `for:` as the exported rules (details and how this differs from Prometheus "
+           "under *Backtest* below).")
+table = draft.threshold_table(cfg)
+if summary is not None:
+    table["would have fired"] = [int(summary.loc[r, "times_fired"]) if r in summary.index else None
+                                 for r in table["rule"]]
+    table["firing in total"] = [summary.loc[r, "firing"] if r in summary.index else "" for r in table["rule"]]
+    table["longest"] = [summary.loc[r, "longest"] if r in summary.index else "" for r in table["rule"]]
+edited = st.data_editor(
+    table, key=f"thr_{v}", hide_index=True, width="stretch", disabled=[c for c in table.columns if c != "threshold"],
+    height=35 * (len(table) + 1) + 3,  # every rule visible: no scrolling inside the grid
+    column_config={"rule": None, "alert": st.column_config.TextColumn("alert"),
+                   "when": st.column_config.TextColumn("fires when", width="small"),
+                   "threshold": st.column_config.NumberColumn("threshold", min_value=0.0, format="%g"),
+                   "would have fired": st.column_config.NumberColumn("would have fired (times)")})
+
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown("**Scopes** — which calls each per-operation rule covers")
+    scopes = st.data_editor(
+        draft.scope_table(cfg), key=f"scopes_{v}", hide_index=True, num_rows="dynamic", width="stretch",
+        column_config={"scope": st.column_config.TextColumn("scope", help="lower-case name, e.g. add_infer"),
+                       "op": st.column_config.TextColumn("op matcher", help='search, "=~get|get_all", "!~search|add"'),
+                       "infer": st.column_config.TextColumn("infer matcher", help="true / false on adds; empty: any"),
+                       "slow_op_ms": st.column_config.SelectboxColumn(
+                           "slow = slower than (ms)", options=[b * 1000 for b in promql.DURATION_BUCKETS_S],
+                           help="a histogram bucket bound (the slow-share rule reads that bucket)")})
+with c2:
+    st.markdown("**Rules** — severity, how long the condition must hold, extra labels")
+    kinds = st.data_editor(
+        draft.kind_table(cfg), key=f"kinds_{v}", hide_index=True, width="stretch", disabled=["kind", "alert"],
+        column_config={"kind": None,
+                       "severity": st.column_config.SelectboxColumn("severity",
+                                                                    options=["critical", "warning", "info"]),
+                       "for": st.column_config.TextColumn("for", help="a Prometheus duration: 30s, 5m, 1h"),
+                       "labels": st.column_config.TextColumn("labels", help="team=mem0, page=no")})
+
+with st.expander("SLOs, labels, runbook link, budget", expanded=False):
+    slo = cfg.alerts.slo
+    s1, s2, s3 = st.columns(3)
+    avail = s1.number_input("Availability SLO (% of calls succeed; 0 = none)", 0.0, 99.999,
+                            value=(slo.availability_objective or 0.0) * 100, step=0.1, format="%.3f", key=f"avail_{v}")
+    lat = s2.number_input("Latency SLO (% of calls fast enough; 0 = none)", 0.0, 99.999,
+                          value=(slo.latency_objective or 0.0) * 100, step=0.1, format="%.3f", key=f"lat_{v}")
+    bounds = [b * 1000 for b in promql.DURATION_BUCKETS_S]
+    lat_ms = s3.selectbox("fast enough = within (ms)", bounds, index=bounds.index(slo.latency_threshold_ms)
+                          if slo.latency_threshold_ms in bounds else 0, key=f"latms_{v}")
+    s4, s5, s6 = st.columns(3)
+    page_for = s4.text_input("SLO page for:", slo.page_for, key=f"pagefor_{v}")
+    ticket_for = s5.text_input("SLO ticket for:", slo.ticket_for, key=f"ticketfor_{v}")
+    lat_match = s6.text_input("latency SLO covers", draft.matchers_text(slo.latency_match), key=f"latmatch_{v}",
+                              help='matchers on op / infer, e.g. op="search"')
+    runbook = st.text_input("Runbook base URL (absolute; runbook_url = this + #section)", cfg.alerts.runbook_base_url,
+                            key=f"runbook_{v}")
+    l1, l2, l3 = st.columns(3)
+    selector = l1.text_input("Selector on every metric", draft.matchers_text(cfg.alerts.selector), key=f"sel_{v}",
+                             help='e.g. environment="prod", service=~"chat-.*"')
+    keep = l2.text_input("Labels kept through aggregations", ", ".join(cfg.alerts.keep_labels), key=f"keep_{v}",
+                         help="e.g. environment")
+    labels = l3.text_input("Labels on every alert", draft.labels_text(cfg.alerts.labels), key=f"labels_{v}",
+                           help="e.g. team=memory-platform")
+    monthly = st.number_input("Monthly budget (USD, Cost page)", 0.0, value=cfg.thresholds.monthly_budget_usd,
+                              step=10.0, key=f"monthly_{v}")
 
 try:
-    from memlens.alerts.grafana import render_dashboard
-    from memlens.alerts.rules import render_rules
-except ImportError:
-    st.info("The alert exporters (`alerts.rules`, `alerts.grafana`) are not installed in this build.")
+    settings = {
+        "alerts.slo.availability_objective": avail / 100 if avail else None,
+        "alerts.slo.latency_objective": lat / 100 if lat else None,
+        "alerts.slo.latency_threshold_ms": lat_ms, "alerts.slo.page_for": page_for.strip(),
+        "alerts.slo.ticket_for": ticket_for.strip(),
+        "alerts.slo.latency_match": draft.parse_matchers(lat_match, "latency SLO covers"),
+        "alerts.runbook_base_url": runbook.strip(),
+        "alerts.selector": draft.parse_matchers(selector, "selector"),
+        "alerts.keep_labels": [k.strip() for k in keep.split(",") if k.strip()],
+        "alerts.labels": draft.parse_labels(labels, "labels on every alert"),
+        "thresholds.monthly_budget_usd": monthly,
+    }
+    new = draft.apply(cfg, scopes, edited, kinds, settings)
+    if export.render_config(new) != export.render_config(cfg):
+        save(new)
+except (ConfigError, ValueError) as exc:
+    st.error(f"Not applied: {exc}", icon=":material/error:")
+
+# ---- backtest --------------------------------------------------------------------------------------------------------
+st.subheader("Backtest")
+if bt is None:
+    st.info("No calls in the warehouse (or the selected time range) to backtest against.")
+else:
+    fired = [r for r in bt.rules if r.fired]
+    span = f"{bt.start or 'first call'} … {bt.end:%Y-%m-%d %H:%M} UTC"
+    st.caption(f"{len(fired)} of {len(bt.rules)} rules would have fired over {span}, evaluated every "
+               f"{cfg.alerts.evaluation_interval}. The same from the command line: "
+               "`memlens alerts backtest --config memlens-alerts.yaml`.")
+    episodes = backtest.episode_table(bt)
+    if len(episodes):
+        bars = episodes.assign(end=episodes["resolved_at"].fillna(bt.end)).sort_values("rule")
+        tl = px.timeline(bars, x_start="fired_at", x_end="end", y="rule", color="rule", hover_data=["series"])
+        tl.update_yaxes(title=None, autorange="reversed")
+        st.plotly_chart(ui.style(tl, "When each rule would have been firing", height=max(260, 28 * len(fired) + 120)),
+                        width="stretch", key="bt_timeline")
+    else:
+        st.success("No rule would have fired.")
+    pick = st.selectbox("Look at one rule", [r.key for r in bt.rules], key="bt_rule",
+                        index=next((i for i, r in enumerate(bt.rules) if r.fired), 0))
+    rule = bt.rule(pick)
+    series = backtest.rule_series(bt, cfg, _figures(ctx.path, ctx.load_key, backtest.figure_params(cfg), start, end,
+                                                    cfg), pick)
+    if len(series):
+        kind = backtest.KIND.get(pick.split("@")[0])
+        scale = 100 if kind is None or kind.field in draft.PERCENT else 1  # ratios shown in %, as in the table
+        chart = go.Figure()
+        for name, part in series.groupby("series", sort=True):
+            chart.add_trace(go.Scattergl(x=part["t"], y=part["value"] * scale, mode="lines", name=str(name),
+                                         line={"width": 1}))
+        if rule.threshold is not None:
+            ui.target_line(chart, f"threshold {backtest.threshold_text(rule)}", x=[series["t"].min(),
+                           series["t"].max()], y=[rule.threshold * scale] * 2)
+        for e in rule.fired:
+            chart.add_vrect(x0=e.fired_at, x1=e.resolved_at or bt.end, fillcolor="red", opacity=0.12, line_width=0)
+        unit = draft.unit(kind.field) if kind is not None else "% (long window)"
+        st.plotly_chart(ui.style(chart, f"{pick}: the figure the rule compares (red: firing)", unit),
+                        width="stretch", key="bt_series")
+    one = backtest.episode_table(bt, pick)
+    if len(one):
+        ui.table(one.drop(columns=["rule", "alert"]))
+    with st.expander("How the backtest differs from Prometheus"):
+        st.markdown("\n".join(f"- {n}" for n in bt.notes))
+
+# ---- downloads ------------------------------------------------------------------------------------------------------
+st.subheader("Download")
+try:
+    files = export.export_files(cfg, FORMAT)
+except ValueError as exc:
+    st.error(f"The exports cannot be made from this config: {exc}")
     st.stop()
-
-rules, base_rules = render_rules(edited), render_rules(ctx.cfg)
-grafana = render_dashboard(edited)
-
+st.caption("The same bytes as `memlens export all --config memlens-alerts.yaml --format prometheus-operator "
+           "--out DIR`. Check them with `promtool check rules alert-rules.yaml` and "
+           "`promtool test rules alert-rules.test.yaml alert-rules-long.test.yaml`.")
+d1, d2 = st.columns(2)
+d1.download_button("Download the config (memlens-alerts.yaml)", files[export.CONFIG], export.CONFIG,
+                   "application/yaml", icon=":material/settings:", key="dl_config", type="primary")
+d2.download_button("Download everything (.zip)", export.zip_bytes(files), "memlens-monitoring.zip",
+                   "application/zip", icon=":material/folder_zip:", key="dl_zip")
+cols = st.columns(4)
+for i, name in enumerate(n for n in files if n != export.CONFIG):
+    cols[i % 4].download_button(name, files[name], name, "application/json" if name.endswith(".json") else
+                                "text/markdown" if name.endswith(".md") else "application/yaml",
+                                icon=":material/download:", key=f"dl_{name}")
+base_rules, rules = render_rules(ctx.cfg), files[export.RULES]
+diff = list(difflib.unified_diff(base_rules.splitlines(), rules.splitlines(), "your config", "edited", lineterm="",
+                                 n=1))
+if diff:
+    with st.expander(f"What your edits change in alert-rules.yaml ({sum(1 for d in diff if d[:1] in '+-') - 2} "
+                     "lines)"):
+        st.code("\n".join(diff), language="diff")
 tab_rules, tab_grafana = st.tabs(["alert-rules.yaml", "Grafana dashboard JSON"])
 with tab_rules:
-    st.download_button("Download alert-rules.yaml", rules, "alert-rules.yaml", "application/yaml",
-                       icon=":material/download:")
-    diff = list(difflib.unified_diff(base_rules.splitlines(), rules.splitlines(), "config", "edited", lineterm="", n=1))
-    if diff:
-        with st.expander(f"What your edits change ({sum(1 for d in diff if d[:1] in '+-') - 2} lines)",
-                         expanded=True):
-            st.code("\n".join(diff), language="diff")
-    st.code(rules, language="yaml", height=500)
+    st.code(rules, language="yaml", height=400)
 with tab_grafana:
-    st.download_button("Download memlens-grafana.json", grafana, "memlens-grafana.json", "application/json",
-                       icon=":material/download:")
-    st.code(grafana, language="json", height=500)
+    st.code(files[export.DASHBOARD], language="json", height=400)
