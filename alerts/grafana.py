@@ -18,6 +18,7 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
 from memlens.alerts import promql
+from memlens.alerts.model import query_thresholds
 from memlens.alerts.rules import STORAGE_PERIOD
 from memlens.config import Config
 
@@ -76,7 +77,7 @@ def _variables() -> list[db.DatasourceVariable | db.QueryVariable]:
 
 def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
     """(row title, panels) in dashboard order."""
-    t = cfg.thresholds
+    t, th = query_thresholds(cfg), cfg.thresholds  # latency, slow share, errors: the search scope's thresholds
     latency = [
         _query("A", promql.quantile(0.50, SO, RATE, SEL_SO), "P50 {{op}} ({{service}})"),
         _query("B", promql.quantile(0.95, SO, RATE, SEL_SO), "P95 {{op}} ({{service}})"),
@@ -85,7 +86,7 @@ def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
     return [
         ("Latency", [
             _panel("Latency percentiles", f"P50/P95/P99 per operation from the histogram. Red from the P99 alert "
-                   f"threshold ({t.p99_ms:g} ms); the P95 warning is {t.p95_ms:g} ms.", "s", latency,
+                   f"threshold of search ({t.p99_ms:g} ms); the P95 warning is {t.p95_ms:g} ms.", "s", latency,
                    _thresholds((None, "green"), (t.p95_ms / 1000, "orange"), (t.p99_ms / 1000, "red"))),
             _panel("Average latency", f"Mean duration per operation; warning above {t.avg_ms:g} ms.", "s",
                    [_query("A", promql.mean_latency(SO, RATE, SEL_SO), "{{op}} ({{service}})")],
@@ -94,7 +95,7 @@ def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
                    f"Share of calls slower than {t.slow_op_ms:g} ms; alert above {t.slow_op_share:.0%}.",
                    "percentunit",
                    [_query("A", promql.slower_than_ratio(
-                       promql.le_for_ms(t.slow_op_ms, "thresholds.slow_op_ms"), SO, RATE, SEL_SO),
+                       promql.le_for_ms(t.slow_op_ms, "slow_op_ms (scope of search)"), SO, RATE, SEL_SO),
                        "{{op}} ({{service}})")],
                    _above(t.slow_op_share)),
         ]),
@@ -107,9 +108,9 @@ def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
         ]),
         ("Cache", [
             _panel("Cache hit rate", f"Hits / (hits + misses) of the search cache; alert below "
-                   f"{t.cache_hit_rate_min:.0%}, target {cfg.targets.cache_hit_rate:.0%}.", "percentunit",
+                   f"{th.cache_hit_rate_min:.0%}, target {cfg.targets.cache_hit_rate:.0%}.", "percentunit",
                    [_query("A", promql.cache_hit_ratio(SO, RATE, SEL_SO), "{{op}} ({{service}})")],
-                   _thresholds((None, "red"), (t.cache_hit_rate_min, "orange"),
+                   _thresholds((None, "red"), (th.cache_hit_rate_min, "orange"),
                                (cfg.targets.cache_hit_rate, "green"))),
         ]),
         ("Tokens and cost", [
@@ -117,10 +118,10 @@ def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
                    [_query("A", promql.token_rate(("service", "kind", "model"), RATE, SEL_S),
                            "{{kind}} {{model}} ({{service}})")]),
             _panel("Cost rate (USD per day)", f"Token and Platform-call spend at the current rate, priced with the "
-                   f"config's price table, scaled to a day; red above the daily budget (${t.daily_budget_usd:g}).",
+                   f"config's price table, scaled to a day; red above the daily budget (${th.daily_budget_usd:g}).",
                    "currencyUSD",
                    [_query("A", f"86400 * {promql.cost(cfg, 'rate', S, RATE, SEL_S)}", "{{service}}")],
-                   _above(t.daily_budget_usd)),
+                   _above(th.daily_budget_usd)),
         ]),
         ("Memory growth", [
             _panel("Memory changes", "Memories added, updated and deleted per second.", "ops",
@@ -129,9 +130,9 @@ def panels(cfg: Config) -> list[tuple[str, list[ts.Panel]]]:
             _panel("Stored memories: weekly growth at the current rate",
                    f"(adds - deletes per week at the current rate) / memories stored (counted by the "
                    f"instrumentation); the {STORAGE_PERIOD} alert compares with a week ago, red above "
-                   f"{t.storage_growth_per_week:.0%}.", "percentunit",
+                   f"{th.storage_growth_per_week:.0%}.", "percentunit",
                    [_query("A", promql.projected_weekly_growth(S, RATE, SEL_S), "{{service}}")],
-                   _above(t.storage_growth_per_week)),
+                   _above(th.storage_growth_per_week)),
         ]),
     ]
 

@@ -154,3 +154,26 @@ def matches(matchers: dict[str, str], labels: dict[str, str]) -> bool:
         if not ok:
             return False
     return True
+
+
+@dataclass(frozen=True)
+class QueryThresholds:
+    """The thresholds of the scope that covers `search` (the reference's query latency), for dashboards to draw;
+    a rule that scope has off falls back to the `thresholds:` value."""
+
+    p99_ms: float
+    p95_ms: float
+    avg_ms: float
+    error_rate: float
+    slow_op_ms: float
+    slow_op_share: float
+
+
+def query_thresholds(cfg: Config) -> QueryThresholds:
+    scope = next((sc for sc in cfg.alerts.scopes.values()
+                  if sc is not None and matches(sc.match, {"op": "search", "infer": ""})), None)
+    values = {}
+    for name in ("p99_ms", "p95_ms", "avg_ms", "error_rate", "slow_op_ms", "slow_op_share"):
+        value = _scope_value(scope, name, cfg) if scope is not None else None
+        values[name] = float(value if value is not None else getattr(cfg.thresholds, name))
+    return QueryThresholds(**values)

@@ -443,3 +443,14 @@ def test_export_all_bad_config_is_one_line_exit_2(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "alerts.runbook_base_url" in res.stderr and "absolute" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_dashboard_draws_the_search_scope_thresholds():
+    """The Grafana lines follow the rule that pages: the thresholds of the scope covering search."""
+    cfg = load_config(None, overrides={"alerts": {"scopes": {"search": {"p99_ms": 750, "error_rate": 0.02}}}})
+    panels = {p["title"]: p for p in json.loads(render_dashboard(cfg))["panels"] if p["type"] != "row"}
+
+    def steps(title):
+        return [s["value"] for s in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+    assert steps("Latency percentiles") == [None, 0.2, 0.75] and steps("Error rate") == [None, 0.02]
