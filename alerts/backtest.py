@@ -10,6 +10,7 @@ Where the op-log evaluation differs from Prometheus' is listed in APPROXIMATIONS
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -105,6 +106,7 @@ class Figures:
     op: dict[float, pd.DataFrame]     # slow_ms → window_op_figures at the rate window
     ratios: pd.DataFrame | None       # window_service_ratios at the SLO windows (None: no SLO)
     service: pd.DataFrame             # window_service_cost_growth
+    ratio_wide: dict[str, pd.DataFrame] = field(default_factory=dict)  # error_ratio / slow_ratio: (service, k) x window
 
 
 def figure_params(cfg: Config) -> tuple:
@@ -135,7 +137,7 @@ def figures(con: duckdb.DuckDBPyConnection, cfg: Config, end: datetime | None = 
     base = {"step_s": step_s, "end": end, "start": start, "matchers": _matchers(a.selector), "edges_ms": edges}
     rate_steps = _steps(a.rate_window, step_s, "alerts.rate_window")
     slow = sorted({x.slow_op_ms for x in threshold_alerts(cfg) if x.slow_op_ms is not None} or {0.0})
-    op = {ms: _run(con, "window_op_figures.sql", {**base, "window_steps": rate_steps, "slow_ms": ms})
+    op = {ms: _with_pair(_run(con, "window_op_figures.sql", {**base, "window_steps": rate_steps, "slow_ms": ms}))
           for ms in slow}
     ratios = None
     if a.slo.availability_objective is not None or a.slo.latency_objective is not None:
@@ -147,7 +149,10 @@ def figures(con: duckdb.DuckDBPyConnection, cfg: Config, end: datetime | None = 
     service = _run(con, "window_service_cost_growth.sql", {
         **base, "cost_steps": _steps(COST_PERIOD, step_s, "the daily cost window"),
         "growth_steps": _steps(STORAGE_PERIOD, step_s, "the storage growth window")})
-    return Figures(step_s, start, end, op, ratios, service)
+    wide = {} if ratios is None else {
+        col: ratios.set_index(["service", "k", "window_steps"])[col].unstack("window_steps").reset_index()
+        for col in ("error_ratio", "slow_ratio")}
+    return Figures(step_s, start, end, op, ratios, service, wide)
 
 
 # ---- the rule manager ----------------------------------------------------------------------------------------
@@ -218,41 +223,62 @@ def _ts(k: int, step_s: float) -> datetime:
 def episodes(ks: np.ndarray, values: np.ndarray, labels: tuple[tuple[str, str], ...], for_steps: int, end_k: int,
              step_s: float, above: bool = True) -> list[Episode]:
     """Alert episodes of one series from the evaluation steps `ks` (sorted) where its condition held."""
-    out: list[Episode] = []
     if len(ks) == 0:
-        return out
+        return []
     breaks = np.flatnonzero(np.diff(ks) != 1) + 1
-    for run_k, run_v in zip(np.split(ks, breaks), np.split(values, breaks), strict=True):
-        k0, k1 = int(run_k[0]), int(run_k[-1])
-        fired = k0 + for_steps if k1 >= k0 + for_steps else None
-        resolved = None if k1 >= end_k else k1 + 1
-        peak = float(np.max(run_v) if above else np.min(run_v))
-        if fired is not None:
-            peak = float(np.max(run_v[fired - k0:]) if above else np.min(run_v[fired - k0:]))
-        out.append(Episode(labels, _ts(k0, step_s), None if fired is None else _ts(fired, step_s),
-                           None if resolved is None else _ts(resolved, step_s), _ts(k1, step_s), peak))
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks, len(ks)] - 1
+    k0, k1 = ks[starts], ks[ends]
+    fired = k1 >= k0 + for_steps
+    # the worst value while firing (while pending for a run that never fired): one reduceat over [from, end]
+    first = np.where(fired, starts + for_steps, starts)
+    bounds = np.column_stack([first, ends + 1]).ravel()
+    padded = np.r_[values, values[-1]]  # reduceat needs every index < len
+    worst = (np.maximum if above else np.minimum).reduceat(padded, bounds)[::2]
+    out = []
+    for a, b, f, w in zip(k0.tolist(), k1.tolist(), fired.tolist(), worst.tolist(), strict=True):
+        out.append(Episode(labels, _ts(a, step_s), _ts(a + for_steps, step_s) if f else None,
+                           None if b >= end_k else _ts(b + 1, step_s), _ts(b, step_s), w))
     return out
 
 
 def _series_episodes(df: pd.DataFrame, held: pd.Series, value: pd.Series, keys: Iterable[str], for_steps: int,
                      end_k: int, step_s: float, above: bool) -> list[Episode]:
-    out: list[Episode] = []
+    """Episodes of every series of `df`, which is ordered by (keys..., k) (the window queries' ORDER BY)."""
+    keys = list(keys)
     mask = held.fillna(False).to_numpy(bool)
-    part = df.loc[mask, [*keys, "k"]].assign(_v=value.to_numpy(float)[mask]).sort_values([*keys, "k"])
-    for key, g in part.groupby(list(keys), sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        labels = tuple((n, v) for n, v in zip(keys, key, strict=True) if v != "")
-        out += episodes(g["k"].to_numpy(np.int64), g["_v"].to_numpy(float), labels, for_steps, end_k, step_s, above)
+    if not mask.any():
+        return []
+    part = df.loc[mask, keys]
+    ks = df["k"].to_numpy(np.int64)[mask]
+    vals = value.to_numpy(float)[mask]
+    # a new series wherever any key changes from the row before
+    change = np.zeros(len(part), dtype=bool)
+    change[0] = True
+    for key in keys:
+        col = part[key].to_numpy()
+        change[1:] |= col[1:] != col[:-1]
+    edges = [*np.flatnonzero(change).tolist(), len(part)]
+    out: list[Episode] = []
+    for a, b in itertools.pairwise(edges):
+        labels = tuple((n, str(part[n].iat[a])) for n in keys if str(part[n].iat[a]) != "")
+        out += episodes(ks[a:b], vals[a:b], labels, for_steps, end_k, step_s, above)
     return out
 
 
+def _with_pair(df: pd.DataFrame) -> pd.DataFrame:
+    """Adds `op_infer` ("add|true"), categorical: scopes are matched once per distinct pair, not per row."""
+    return df.assign(op_infer=(df["op"] + "|" + df["infer"]).astype("category"))
+
+
 def _scope_rows(df: pd.DataFrame, a: ThresholdAlert) -> pd.Series:
-    """The rows of the series the alert's scope selects (matched once per distinct op/infer pair)."""
+    """The rows of the series the alert's scope selects."""
     if a.scope is None:
         return pd.Series(True, index=df.index)
-    pairs = pd.MultiIndex.from_frame(df[["op", "infer"]])
-    inside = [p for p in pairs.unique() if matches(a.scope.match, {"op": p[0], "infer": p[1]})]
-    return pd.Series(pairs.isin(inside), index=df.index)
+    pairs = df["op_infer"] if "op_infer" in df.columns else _with_pair(df)["op_infer"]
+    inside = [p for p in pairs.cat.categories
+              if matches(a.scope.match, dict(zip(("op", "infer"), p.split("|", 1), strict=True)))]
+    return pd.Series(pairs.isin(inside).to_numpy(bool), index=df.index)
 
 
 def _figure(a: ThresholdAlert) -> str:
@@ -294,7 +320,7 @@ def evaluate(cfg: Config, fig: Figures) -> Backtest:
 
 
 def _cache_by_op(df: pd.DataFrame) -> pd.DataFrame:
-    g = df.groupby(["k", "service", "op"], as_index=False)[["cache_hits", "cache_lookups"]].sum()
+    g = df.groupby(["service", "op", "k"], as_index=False, sort=True)[["cache_hits", "cache_lookups"]].sum()
     g = g[g["cache_lookups"] > 0]
     return g.assign(cache_hit_rate=g["cache_hits"] / g["cache_lookups"], infer="")
 
@@ -304,13 +330,12 @@ def _slo_results(cfg: Config, fig: Figures, end_k: int) -> list[RuleResult]:
     out: list[RuleResult] = []
     if fig.ratios is None:
         return out
-    r = fig.ratios
     for kind, objective, col in (("availability", slo.availability_objective, "error_ratio"),
                                  ("latency", slo.latency_objective, "slow_ratio")):
         if objective is None:
             continue
         budget = 1 - objective
-        wide = r.set_index(["service", "k", "window_steps"])[col].unstack("window_steps")
+        wide = fig.ratio_wide[col]
         for page in (True, False):
             held = pd.Series(False, index=wide.index)
             for long, short, factor, is_page in BURN_WINDOWS:
@@ -323,10 +348,8 @@ def _slo_results(cfg: Config, fig: Figures, end_k: int) -> list[RuleResult]:
             for_ = slo.page_for if page else slo.ticket_for
             res = RuleResult(name, name, f"{kind} SLO burn rate ({'page' if page else 'ticket'})", None, None, for_,
                              "critical" if page else "warning", col)
-            flat = wide.reset_index()
-            res.episodes = _series_episodes(flat, pd.Series(held.to_numpy(), index=flat.index),
-                                            flat[long_w], ("service",), math.ceil(seconds(for_) / fig.step_s),
-                                            end_k, fig.step_s, True)
+            res.episodes = _series_episodes(wide, held, wide[long_w], ("service",),
+                                            math.ceil(seconds(for_) / fig.step_s), end_k, fig.step_s, True)
             out.append(res)
     return out
 
