@@ -189,6 +189,7 @@ else:
         bars = episodes.assign(end=episodes["resolved_at"].fillna(bt.end)).sort_values("rule")
         tl = px.timeline(bars, x_start="fired_at", x_end="end", y="rule", color="rule", hover_data=["series"])
         tl.update_yaxes(title=None, autorange="reversed")
+        tl.update_layout(showlegend=False)  # the rule names are the y axis already
         st.plotly_chart(ui.style(tl, "When each rule would have been firing", height=max(260, 28 * len(fired) + 120)),
                         width="stretch", key="bt_timeline")
     else:
