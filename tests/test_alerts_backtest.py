@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -185,3 +185,32 @@ def test_backtest_agrees_with_promtool_on_storage_growth_over_weeks(tmp_path):
     res = subprocess.run(["promtool", "test", "rules", "growth.test.yaml"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0 and "SUCCESS" in res.stdout, (res.stdout + res.stderr)[-4000:]
+
+
+def test_demo_search_incident_pages_and_its_llm_adds_do_not(tmp_path):
+    """The demo's 6-hour vector-store incident (every uncached OSS call 3.5x slower) fires the default critical P99
+    rule on search; its add(infer=True) calls (P99 of seconds) would have paged all the time with the old
+    every-op rule, and page nowhere by default."""
+    from memlens.workloads import demo
+
+    days, end = 14, datetime(2026, 11, 20, 12)
+    files = demo.generate_demo(tmp_path, 40_000, days, 40, 5, end=end.replace(tzinfo=UTC))
+    con = connect(":memory:")
+    demo.load_demo(con, files, load_config(None))
+    start = end - timedelta(days=days)
+
+    def in_incident(e) -> bool:  # the demo's incident: day index days - 6, hours 10-16 UTC
+        t = e.fired_at
+        while t <= (e.resolved_at or e.last_at):
+            if (t - start).days == days - 6 and 10 <= t.hour < 16:
+                return True
+            t += timedelta(minutes=1)
+        return False
+
+    bt = backtest.run(con, load_config(None))
+    p99 = bt.rule("p99_latency@search")
+    assert p99.times_fired >= 1 and sum(in_incident(e) for e in p99.fired) >= 1
+    assert not any(r.key.split("@")[-1].startswith("add") and r.key.split("@")[0] in
+                   ("p99_latency", "p95_latency", "avg_latency", "slow_share") for r in bt.rules)
+    old_style = backtest.run(con, load_config(None, overrides={"alerts": {"scopes": {"add_infer": {"p99_ms": 500}}}}))
+    assert old_style.rule("p99_latency@add_infer").times_fired > 5 * p99.times_fired
