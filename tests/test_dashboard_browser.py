@@ -166,6 +166,8 @@ def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_
     shots = tmp_path / "screens"
     shots.mkdir()
     page.goto(f"{app_url}/alerts")
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCode"]')]
+                              .some(c => c.innerText.includes('p95_rate5m{op="search"} >'))""", timeout=180_000)
     _wait_rendered(page, "Alerts & export")
     assert _errors(page) == []
     assert 'p95_rate5m{op="search"} > 0.2\n' in _rules_text(page)
@@ -193,6 +195,8 @@ def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_
     page.goto(f"{app_url}/latency")                      # leave
     _wait_rendered(page, "Latency")
     page.get_by_role("link", name="Alerts & export").click()   # come back through the navigation
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCode"]')]
+                              .some(c => c.innerText.includes('p95_rate5m{op="search"} >'))""", timeout=120_000)
     _wait_rendered(page, "Alerts & export")
     assert 'p95_rate5m{op="search"} > 0.25\n' in _rules_text(page)
     assert page.get_by_text("Showing your edited alert config", exact=False).first.is_visible()
