@@ -159,6 +159,7 @@ def _rules_text(page) -> str:
     return "\n".join(page.locator('[data-testid="stCode"]').all_inner_texts())
 
 
+@pytest.mark.timeout(1200)  # the backtest of the 30k-event demo runs at first render and again after the edit
 def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_path):
     """Edit a threshold in the grid, leave, come back: still edited; the downloaded config gives, through
     `memlens export all`, the page's downloads byte for byte. Screenshots go with the others."""
@@ -167,7 +168,7 @@ def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_
     shots.mkdir()
     page.goto(f"{app_url}/alerts")
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCode"]')]
-                              .some(c => c.innerText.includes('p95_rate5m{op="search"} >'))""", timeout=180_000)
+                              .some(c => c.innerText.includes('p95_rate5m{op="search"} >'))""", timeout=300_000)
     _wait_rendered(page, "Alerts & export")
     assert _errors(page) == []
     assert 'p95_rate5m{op="search"} > 0.2\n' in _rules_text(page)
@@ -187,7 +188,7 @@ def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_
     page.keyboard.type("250", delay=150)
     page.keyboard.press("Enter")
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCode"]')]
-                              .some(c => c.innerText.includes('p95_rate5m{op="search"} > 0.25'))""", timeout=120_000)
+                              .some(c => c.innerText.includes('p95_rate5m{op="search"} > 0.25'))""", timeout=300_000)
     _wait_rendered(page, "Alerts & export")
     assert _errors(page) == []
     page.screenshot(path=str(shots / "alerts-edited.png"), full_page=True)
@@ -196,7 +197,7 @@ def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_
     _wait_rendered(page, "Latency")
     page.get_by_role("link", name="Alerts & export").click()   # come back through the navigation
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCode"]')]
-                              .some(c => c.innerText.includes('p95_rate5m{op="search"} >'))""", timeout=120_000)
+                              .some(c => c.innerText.includes('p95_rate5m{op="search"} >'))""", timeout=300_000)
     _wait_rendered(page, "Alerts & export")
     assert 'p95_rate5m{op="search"} > 0.25\n' in _rules_text(page)
     assert page.get_by_text("Showing your edited alert config", exact=False).first.is_visible()
