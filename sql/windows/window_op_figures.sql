@@ -1,7 +1,9 @@
 -- window_op_figures: the per-operation figures of the alert rules over a sliding window at every evaluation step
 -- whose window holds a call, computed as Prometheus computes them from the memlens metrics: the window
 -- (t - window, t] of each evaluation time t, percentiles by histogram_quantile over the instrumentation's latency
--- buckets (NOT the exact order statistic of metric_latency_*: hence the hist_ prefix).
+-- buckets (NOT the exact order statistic of the metric layer's latency_percentiles: hence the hist_ prefix). Reads
+-- the layer's additive measures (stg_op_facts) and sums them over each window: error rate = sum(errors) / sum(ops)
+-- as in sql/layer/ops.sql, over (t - window, t] instead of a calendar bucket.
 -- grain: one row per (k, service, op, infer) with at least one call in the window, up to $end.
 -- columns:
 --   k (BIGINT evaluation step: t = k * $step_s seconds since the epoch), t (TIMESTAMP UTC evaluation time)
@@ -17,10 +19,11 @@
 --   (edges[b], edges[b + 1]], the last one +Inf), $slow_ms (DOUBLE), $start (TIMESTAMP UTC, NULL = all history: calls from it on), $end (TIMESTAMP UTC: last evaluation at or
 --   before it), $matchers (STRUCT(col VARCHAR, op VARCHAR, val VARCHAR)[] on service, mode, call_mode, op, infer:
 --   the rule file's alerts.selector). Needs the macros of macros.sql.
--- Cost: one scan of stg_op_events; per-step groups, each joined to $window_steps offsets.
-WITH selected AS (
-    SELECT window_step(ts, $step_s) AS k, service, op, window_infer(infer) AS infer, latency_ms, is_error, cache
-    FROM stg_op_events
+-- Cost: one scan of stg_op_facts; per-step groups, each joined to $window_steps offsets.
+WITH selected AS (  -- the layer's additive measures (stg_op_facts), summed over each window below
+    SELECT window_step(ts, $step_s) AS k, service, op, window_infer(infer) AS infer, latency_ms, ops, errors, sum_ms,
+           hits, misses
+    FROM stg_op_facts
     WHERE window_match($matchers, service, mode, call_mode, op, window_infer(infer))
       AND window_step(ts, $step_s) <= window_step($end, $step_s) AND ($start IS NULL OR ts >= $start)
 ),
@@ -29,9 +32,9 @@ series AS (  -- a small integer per (service, op, infer): the groupings below ha
 ),
 steps AS (
     SELECT
-        c.k, s.sid, count(*) AS ops, count(*) FILTER (WHERE c.is_error) AS errors, sum(c.latency_ms) AS sum_ms,
-        count(*) FILTER (WHERE c.latency_ms > $slow_ms) AS slow_ops, count(*) FILTER (WHERE c.cache = 'hit') AS hits,
-        count(*) FILTER (WHERE c.cache IN ('hit', 'miss')) AS lookups,
+        c.k, s.sid, sum(c.ops) AS ops, sum(c.errors) AS errors, sum(c.sum_ms) AS sum_ms,
+        count(*) FILTER (WHERE c.latency_ms > $slow_ms) AS slow_ops,  -- the scope's own bound, not cfg_settings'
+        sum(c.hits) AS hits, sum(c.hits) + sum(c.misses) AS lookups,
         -- the bucket of every call: b with edges[b] < latency <= edges[b + 1]
         list(len(list_filter($edges_ms[2:-1], lambda e: e < c.latency_ms)) + 1) AS buckets
     FROM selected AS c JOIN series AS s USING (service, op, infer)

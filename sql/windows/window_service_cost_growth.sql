@@ -11,7 +11,8 @@
 --   stored_before > 0)
 -- parameters: $step_s (DOUBLE evaluation interval, s), $cost_steps, $growth_steps (BIGINT windows / interval),
 --   $start (TIMESTAMP UTC, NULL = all history: calls from it on), $end (TIMESTAMP UTC), $matchers (alerts.selector, STRUCT(col, op, val)[], see macros.sql). Needs macros.sql.
--- Cost: one scan of stg_op_costs joined to stg_op_events by event_id; per service a dense run of steps with ASOF joins
+-- Reads stg_op_events for memories_created/deleted: what the instrumentation's change counters count (the layer's
+-- memory_deltas are Mem0's history DB, another source). Cost: one scan of stg_op_costs joined to it by event_id; per service a dense run of steps with ASOF joins
 -- against running totals.
 WITH calls AS (
     SELECT

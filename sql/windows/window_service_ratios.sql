@@ -12,21 +12,22 @@
 -- parameters: $step_s (DOUBLE evaluation interval, s), $windows_steps (BIGINT[] windows / interval), $slow_ms
 --   (DOUBLE), $start (TIMESTAMP UTC, NULL = all history: calls from it on), $end (TIMESTAMP UTC), $matchers (alerts.selector), $avail_matchers, $latency_matchers (the SLOs' call
 --   sets; all STRUCT(col VARCHAR, op VARCHAR, val VARCHAR)[], see macros.sql). Needs the macros of macros.sql.
--- Cost: one scan of stg_op_events; per service a dense run of steps, each window a pair of ASOF joins against
+-- Cost: one scan of stg_op_facts; per service a dense run of steps, each window a pair of ASOF joins against
 -- running totals.
-WITH calls AS (
+WITH calls AS (  -- the layer's additive measures (stg_op_facts)
     SELECT
-        window_step(ts, $step_s) AS k, service, is_error, latency_ms,
+        window_step(ts, $step_s) AS k, service, ops, errors, latency_ms,
         window_match($avail_matchers, service, mode, call_mode, op, window_infer(infer)) AS in_avail,
         window_match($latency_matchers, service, mode, call_mode, op, window_infer(infer)) AS in_latency
-    FROM stg_op_events
+    FROM stg_op_facts
     WHERE window_match($matchers, service, mode, call_mode, op, window_infer(infer))
       AND window_step(ts, $step_s) <= window_step($end, $step_s) AND ($start IS NULL OR ts >= $start)
 ),
 steps AS (
     SELECT
-        k, service, count(*) FILTER (WHERE in_avail) AS a_ops, count(*) FILTER (WHERE in_avail AND is_error) AS a_err,
-        count(*) FILTER (WHERE in_latency) AS l_ops,
+        k, service, coalesce(sum(ops) FILTER (WHERE in_avail), 0) AS a_ops,
+        coalesce(sum(errors) FILTER (WHERE in_avail), 0) AS a_err,
+        coalesce(sum(ops) FILTER (WHERE in_latency), 0) AS l_ops,
         count(*) FILTER (WHERE in_latency AND latency_ms > $slow_ms) AS l_slow
     FROM calls
     GROUP BY ALL
