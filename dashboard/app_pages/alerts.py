@@ -77,7 +77,8 @@ def _backtest(path: str, load_key: tuple, params: tuple, start: datetime | None,
 p = ctx.filters.params()
 start, end = p["start"], p["end"]
 bt = None
-if not ctx.empty:
+# On a large warehouse the backtest scans every call of the range: only when asked, so the page opens at once.
+if not ctx.empty and ctx.on_demand("the backtest (how often each rule would have fired)", "alerts_backtest"):
     try:
         params = backtest.figure_params(cfg)
         fig = _figures(ctx.path, ctx.load_key, params, start, end, cfg)
@@ -177,7 +178,8 @@ except (ConfigError, ValueError) as exc:
 # ---- backtest --------------------------------------------------------------------------------------------------------
 st.subheader("Backtest")
 if bt is None:
-    st.info("No calls in the warehouse (or the selected time range) to backtest against.")
+    st.info("No backtest: no calls in the warehouse or the selected time range, or (on a large warehouse) it is "
+            "switched off above.")
 else:
     fired = [r for r in bt.rules if r.fired]
     span = f"{bt.start or 'first call'} … {bt.end:%Y-%m-%d %H:%M} UTC"
