@@ -11,7 +11,7 @@
    b. append: `collect_oplogs` of --append-events new events of the last day into a copy of that warehouse
       (the everyday case: the idempotency probe runs against all loaded rows, rollups refresh only the
       days touched);
-   c. reading the views metric_latency_daily and metric_cost_daily whole (warm).
+   c. reading latency per day and op and cost per day from the metric layer (exact input, warm).
 3. Baseline, same run, same files: json.loads per line + pandas.DataFrame, then pandas groupby P50/P95/P99
    latency per day x op (numpy 'linear', as the view) and tokens x price cost per day. When
    --baseline-events < N it reads only the first lines and its times are scaled linearly to N (stated).
@@ -39,6 +39,7 @@ import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from memlens import layer  # noqa: E402
 from memlens.collectors.oplog import collect_oplogs  # noqa: E402
 from memlens.config import Config, default_config  # noqa: E402
 from memlens.warehouse import connect  # noqa: E402
@@ -204,9 +205,10 @@ def check_agreement(files: list[Path], limit: int, lat: pd.DataFrame, cfg: Confi
         parts.append(sub / path.name)
     con = connect(":memory:", cfg)
     collect_oplogs(con, parts, cfg)
-    view = con.execute("SELECT day, op, p95_ms FROM metric_latency_daily WHERE op <> 'all'").fetchall()
+    got = layer.percentiles(con, layer.ALL, ("day", "op"))
     con.close()
-    return max(abs(p95 - lat.loc[(d, o), 0.95]) for d, o, p95 in view)
+    days = pd.to_datetime(got["day"]).dt.date
+    return max(abs(p95 - lat.loc[(d, o), 0.95]) for d, o, p95 in zip(days, got["op"], got["p95_ms"], strict=True))
 
 
 def main() -> int:
@@ -250,10 +252,8 @@ def main() -> int:
         t_append_refresh = statistics.median(PARTS["append"])
         remove_db(copy)
         con = connect(db, cfg)
-        t_lat, _ = median_time(lambda: con.execute("SELECT * FROM metric_latency_daily").fetchall(), args.repeat,
-                               "lat")
-        t_cost, _ = median_time(lambda: con.execute("SELECT * FROM metric_cost_daily").fetchall(), args.repeat,
-                                "cost")
+        t_lat, _ = median_time(lambda: layer.latency(con, layer.ALL, ("bucket", "op"), "day"), args.repeat, "lat")
+        t_cost, _ = median_time(lambda: layer.query(con, "cost", layer.ALL, ("bucket",), "day"), args.repeat, "cost")
         con.close()
 
         nb = min(args.baseline_events, n)
@@ -278,11 +278,11 @@ def main() -> int:
           f"{n_append / t_append:11,.0f} rows/s   incl. rollup refresh {t_append_refresh:.2f} s")
     print(f"  ratio baseline (same lines) / append : {b_load * n_append / n / t_append:8.1f} x wall")
     t_q, c_q = t_lat + t_cost, CPU["lat"] + CPU["cost"]
-    print(f"views metric_latency_daily + metric_cost_daily (warm) : {t_q:8.3f} s ({c_q:6.3f})  "
+    print(f"layer latency per day/op + cost per day (warm)        : {t_q:8.3f} s ({c_q:6.3f})  "
           f"[{t_lat:.3f} + {t_cost:.3f}]")
     print(f"pandas groupby quantiles + daily cost                 : {b_q:8.3f} s "
           f"({CPU['bq'] * scale:6.3f}){note}")
-    print(f"  ratio baseline / views             : {b_q / t_q:8.1f} x wall, "
+    print(f"  ratio baseline / layer             : {b_q / t_q:8.1f} x wall, "
           f"{CPU['bq'] * scale / c_q:.1f} x CPU")
     print(f"  ratio pandas groupby / rollup refresh : {b_q / t_refresh:8.1f} x wall")
     print(f"  P95 agreement view vs pandas on the baseline lines: max |diff| = {diff:.2e} ms")

@@ -1,7 +1,8 @@
 """The three commands as plain functions: load test (with ramp), benchmark, A/B comparison.
 
 Each runs its measured phases in a `Session`, stores them in the warehouse, and returns the
-`metric_run_summary` rows plus the per-run log checks; `loadtest.report` turns them into text.
+`run_figures` rows (the metric layer per run) plus the per-run log checks; `loadtest.report` turns them
+into text.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ WORKLOAD_FIELDS = ("seed", "users", "ops_per_user", "mix")
 @dataclass
 class FlowResult:
     group_id: str
-    summary: pd.DataFrame  # metric_run_summary rows, in run order
+    summary: pd.DataFrame  # run_figures rows, in run order
     checks: dict[str, LogCheck]  # run_id -> log check
     notes: list[str]
 

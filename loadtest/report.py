@@ -1,4 +1,4 @@
-"""Plain-text reports of load tests, benchmarks and comparisons (figures read from metric_run_summary)."""
+"""Plain-text reports of load tests, benchmarks and comparisons (figures: memlens.loadtest.run_figures)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A `Session` owns the op-log folder of the invocation and one `OpLogWriter`. Each measured phase is a
 run with its own id, used as the `tag` of every event the instrumented client writes, so the
 warehouse can tell runs apart. At the end the logs are collected into the warehouse, the runs are
-recorded in `raw_loadtest_runs`, and the figures are read back from `metric_run_summary`: what the
+recorded in `raw_loadtest_runs`, and the figures are read back from the metric layer (run_figures): what the
 command prints is what the dashboard shows.
 """
 
@@ -178,7 +178,7 @@ class Session:
         return rec
 
     def store(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        """Collect this session's logs, record its runs, and return their metric_run_summary rows (run order)."""
+        """Collect this session's logs, record its runs, and return their run_figures rows (run order)."""
         from memlens import __version__
         from memlens.collectors.oplog import collect_oplogs
 
@@ -213,7 +213,10 @@ def _naive_utc(ts: datetime) -> datetime:
 
 
 def run_summaries(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> pd.DataFrame:
-    """metric_run_summary rows of these runs, in the given order (a run with no logged event is absent)."""
-    df = con.execute("SELECT * FROM metric_run_summary WHERE list_contains(?, tag)", [run_ids]).df()
+    """The figures of these runs (memlens.loadtest.run_figures), in the given order (a run with no logged event is
+    absent)."""
+    from memlens.loadtest.run_figures import run_figures
+
+    df = run_figures(con, run_ids)
     order = {rid: i for i, rid in enumerate(run_ids)}
     return df.sort_values("tag", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -8,10 +8,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from memlens.loadtest.run_figures import run_figures
 from memlens.loadtest.stats import COMPARED_METRICS
-from memlens.resources import read_sql
-
-_RUNS_SQL = read_sql(__package__, "runs_list.sql")
 
 # What the side-by-side table shows, in order: column -> label.
 SIDE_BY_SIDE = {
@@ -24,8 +22,17 @@ SIDE_BY_SIDE = {
 }
 
 
+LISTED = ("run_id", "group_id", "kind", "scenario_name", "variant", "round", "users", "call_mode", "backend",
+          "cache_enabled", "top_k", "rerank", "config_hash", "started_at", "wall_s", "ops", "errors", "error_rate",
+          "throughput_ops_s", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms", "search_p50_ms", "search_p95_ms",
+          "cache_hit_rate", "cost_per_1k_ops_usd", "total_cost_usd", "priced")
+
+
 def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute(_RUNS_SQL).df()
+    """Every stored load-test run with its figures, newest first (tags an application set are not runs)."""
+    df = run_figures(con).rename(columns={"tag": "run_id"})
+    df = df[df["kind"].notna()].sort_values(["started_at", "run_id"], ascending=False)
+    return df[list(LISTED)].reset_index(drop=True)
 
 
 def run_label(row: pd.Series) -> str:

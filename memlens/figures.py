@@ -20,7 +20,7 @@ import pandas as pd
 from memlens import layer
 from memlens.config import Config
 
-Unit = Literal["ms", "ratio", "x", "usd", "count", "bytes"]
+Unit = Literal["ms", "ratio", "x", "usd", "count", "bytes", "rate"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ FIGURES: dict[str, Figure] = {f.key: f for f in (
            help="less than 30 days of history: the 7-day growth x 30 / 7"),
     Figure("storage_growth_week", "Storage growth, last 7 days", "ratio", "storage_growth", "storage_growth_week",
            help="(bytes held now - 7 days earlier) / bytes held 7 days earlier"),
+    Figure("memories_growth_month", "Memories growth per month", "ratio", "storage_growth", "memories_growth_month",
+           help="(memories held now - 30 days earlier) / memories held 30 days earlier"),
+    Figure("memories_growth_month_estimate", "Memories growth per month (estimate)", "ratio", "storage_growth",
+           "memories_growth_month_estimate", help="less than 30 days of history: the 7-day growth x 30 / 7"),
+    Figure("peak_ops_per_s", "Peak throughput (busiest minute)", "rate", "ops", "ops_per_s", by=("bucket",),
+           grain="minute", reduce="max", help="calls per second in the busiest minute of the selection"),
     Figure("repeat_share", "Searches repeating an earlier query", "ratio", "repeat_queries", "repeat_share",
            help="searches whose normalised query was already asked in the selection / searches"),
 )}
@@ -141,4 +147,6 @@ def format_value(value: float | None, unit: Unit) -> str:
         return f"{value:.2f}×"
     if unit in ("count", "bytes"):
         return f"{int(value):,}"
+    if unit == "rate":
+        return f"{value:,.1f}/s"
     return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"

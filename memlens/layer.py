@@ -33,7 +33,7 @@ from memlens.resources import MODELS, resource
 
 # Series grains: the $grain of date_trunc, and the seconds of one bucket (throughput = calls / seconds).
 GRAINS: dict[str, int | None] = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": None}
-FILTER_DIMS = ("service", "user", "agent", "op", "model", "mode", "status", "tag")
+FILTER_DIMS = ("service", "user", "agent", "op", "model", "mode", "status", "tag", "tagged")
 _ROLLUP_GRAINS = {"hour": ("hour", "day", "week", "month"), "day": ("day", "week", "month")}
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 _HEADER = re.compile(r"^-- (\w[\w ]*):[ \t]*(.*)$", re.MULTILINE)
@@ -59,6 +59,7 @@ class Filters:
     mode: str | None = None
     status: str | None = None
     tag: str | None = None
+    tagged: bool | None = None  # True: only calls with a tag (load-test runs); False: only calls without
 
     @classmethod
     def days(cls, first: date | None, last: date | None, **dims: Any) -> Filters:
@@ -258,6 +259,9 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, available: dict[str, Any],
     if unknown:
         raise LayerError(f"no value for parameters {sorted(unknown)}")
     df = con.execute(sql, {k: available[k] for k in wanted}).df()
+    for col in df.columns:  # text keys: a NULL group is None (as in SQL), not a float NaN in a string column
+        if pd.api.types.is_string_dtype(df[col]) and df[col].isna().any():
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
     order = list(keys) + [c for c in ("bucket", "hist_bucket") if c in df.columns and c not in keys]
     if order and len(df):
         df = df.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)

@@ -17,6 +17,8 @@ import pandas as pd
 
 from memlens import layer
 
+TEXT_FILTERS = tuple(d for d in layer.FILTER_DIMS if d != "tagged")
+
 
 def add_arguments(q: argparse.ArgumentParser) -> None:
     q.add_argument("name", nargs="?", help="a metric (see the list without a name) or a view")
@@ -24,7 +26,7 @@ def add_arguments(q: argparse.ArgumentParser) -> None:
     q.add_argument("--grain", choices=list(layer.GRAINS), help="bucket width for --by bucket")
     q.add_argument("--from", dest="start", type=_when, help="UTC start (YYYY-MM-DD or YYYY-MM-DDTHH:MM), inclusive")
     q.add_argument("--to", dest="end", type=_until, help="UTC end: a day is inclusive, a date-time exclusive")
-    for dim in layer.FILTER_DIMS:
+    for dim in TEXT_FILTERS:
         q.add_argument(f"--{dim}", help=f"only this {dim}")
     q.add_argument("--csv", action="store_true", help="CSV on stdout")
     q.add_argument("--limit", type=int, default=None, help="at most this many rows (and a metric's $limit)")
@@ -65,7 +67,7 @@ def run(con: Any, args: argparse.Namespace) -> pd.DataFrame:
 
     if args.name in view_names():
         return read_view(con, args.name, limit=args.limit)
-    filters = layer.Filters(args.start, args.end, **{d: getattr(args, d) for d in layer.FILTER_DIMS})
+    filters = layer.Filters(args.start, args.end, **{d: getattr(args, d) for d in TEXT_FILTERS})
     by = tuple(k.strip() for k in args.by.split(",") if k.strip())
     m = layer.metric(args.name) if args.name != "latency" else None
     params = {p: args.limit or 50 for p in (m.params if m else ())}

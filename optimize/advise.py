@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from memlens import layer
 from memlens.config import Config
 from memlens.optimize import savings as sv
 from memlens.optimize.archival import ArchivalReport, archival_projection
@@ -17,8 +18,6 @@ from memlens.optimize.forecast import Forecast, forecast
 from memlens.optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
 from memlens.optimize.pruning import PruningReport, pruning_candidates
 from memlens.optimize.vector_store import StoreAdvice, advise_store
-
-_TOTALS_SQL = "SELECT (SELECT sum(total_cost_usd) FROM stg_op_costs), (SELECT sum(latency_ms) FROM raw_op_events)"
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,9 @@ def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str,
         sv.pruning_saving(pruning, days),
         sv.archival_saving(archival, days),
     ]
-    usd, wait_ms = con.execute(_TOTALS_SQL).fetchone()
+    # The bill and the wait the savings are shares of: the layer's cost and summed latency of the whole log.
+    usd = layer.one(layer.query(con, "cost"))["total_cost_usd"]
+    wait_ms = layer.one(layer.query(con, "ops"))["total_ms"]
     usd_month = (usd or 0.0) * sv.DAYS_PER_MONTH / days + archival.usd_month_now
     wait_s_month = (wait_ms or 0.0) / 1000.0 * sv.DAYS_PER_MONTH / days
     return Advice(rank(items, usd_month, wait_s_month), cache, dedup, pruning, archival, forecast(con, cfg),

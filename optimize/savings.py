@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from memlens import layer
 from memlens.config import Config
 from memlens.optimize.archival import ArchivalReport
 from memlens.optimize.cache_sim import CacheWhatIf
@@ -51,12 +52,19 @@ def period_days(con: duckdb.DuckDBPyConnection) -> float:
     return max((row[0] or 0.0) / 86400.0, 1.0)
 
 
-_BY_TOP_K_SQL = read_sql(__package__, "savings_by_top_k.sql")
+OK_SEARCHES = layer.Filters(op="search", status="ok")  # what a change to the search arguments would speed up
+
+
+def _searches_by(con: duckdb.DuckDBPyConnection, *keys: str) -> pd.DataFrame:
+    """The layer's latency of successful searches per group: searches, avg_ms, p95_ms, avg_results, total_ms."""
+    df = layer.latency(con, OK_SEARCHES, keys)  # op = search: its `ops` are the searches
+    return df.drop(columns="searches").rename(columns={"ops": "searches", "avg_result_count": "avg_results"})
 
 
 def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
     target = cfg.optimize.limit.recommended_top_k
-    ev = con.execute(_BY_TOP_K_SQL).df()
+    ev = _searches_by(con, "effective_limit").rename(columns={"effective_limit": "top_k"})
+    ev = ev[ev["top_k"].notna()][["top_k", "searches", "avg_ms", "p95_ms", "avg_results"]].reset_index(drop=True)
     formula = (f"sum over top_k > {target} of searches(top_k) x (avg_ms(top_k) - avg_ms(k*)), k* = the largest "
                f"observed top_k <= {target} (reference 2.1: chat apps 3-5 results)")
     base = ev[ev["top_k"] <= target]
@@ -76,11 +84,9 @@ def lower_limit(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Sav
                        f"results per search fall from {over['avg_results'].mean():.1f} to {ref['avg_results']:.1f}")
 
 
-_BY_SCOPE_SQL = read_sql(__package__, "savings_by_scope.sql")
-
-
 def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
-    ev = con.execute(_BY_SCOPE_SQL).df()
+    ev = _searches_by(con, "scope")
+    ev = ev.assign(is_unscoped=ev["scope"] == "none")[["scope", "is_unscoped", "searches", "avg_ms", "avg_results"]]
     formula = "unscoped searches x (avg_ms(unscoped) - avg_ms(scoped))  (reference 2.2: filter by user/agent/run)"
     un, sc = ev[ev["is_unscoped"]], ev[~ev["is_unscoped"]]
     if un.empty or sc.empty:
@@ -94,12 +100,12 @@ def scope_searches(con: duckdb.DuckDBPyConnection, days: float) -> Saving:
                   note=f"unscoped {avg_un:.1f} ms vs scoped {avg_sc:.1f} ms avg")
 
 
-_RERANK_SQL = read_sql(__package__, "savings_rerank.sql")
-
-
 def rerank_off(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
     k = cfg.optimize.rerank.simple_max_top_k
-    ev = con.execute(_RERANK_SQL, {"max_k": k}).df()
+    shapes = _searches_by(con, "effective_limit", "rerank_requested")
+    simple = shapes[shapes["effective_limit"] <= k].groupby("rerank_requested", as_index=False)[
+        ["searches", "total_ms"]].sum()  # sums re-add exactly; the mean is their ratio
+    ev = simple.assign(avg_ms=simple["total_ms"] / simple["searches"])[["rerank_requested", "searches", "avg_ms"]]
     formula = (f"simple searches (top_k <= {k}) with rerank x (avg_ms(rerank) - avg_ms(no rerank))  "
                "(reference 2.3: rerank=False for simple queries)")
     on, off = ev[ev["rerank_requested"]], ev[~ev["rerank_requested"]]
@@ -134,13 +140,14 @@ def caching(sim: CacheWhatIf, days: float) -> Saving:
                   note=target)
 
 
-_EMBED_SQL = read_sql(__package__, "savings_embedding.sql")
-
-
 def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
     to = cfg.optimize.embedding.switch_to
     price_to = cfg.prices.embedding.get(to)
-    ev = con.execute(_EMBED_SQL).df()
+    models = layer.query(con, "cost_by_model")
+    models = models[(models["kind"] == "embedding") & models["model"].notna()]
+    ev = pd.DataFrame({"embedding_model": models["model"], "calls": models["events"],
+                       "tokens": models["input_tokens"], "usd_per_1m": models["usd_per_1m_input"],
+                       "cost_usd": models["cost_usd"]}).sort_values("cost_usd", ascending=False).reset_index(drop=True)
     formula = f"tokens(model) x (price(model) - price({to})) / 1e6 for models priced above {to} (reference 4.1)"
     if price_to is None:
         return Saving("embedding", f"Switch embeddings to {to}", formula, period_days=days, evidence=ev,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from memlens import figures
 from memlens.config import Config
 from memlens.resources import read_sql
 
@@ -26,9 +27,10 @@ _MEASURE_SQL = read_sql(__package__, "vector_store_measure.sql")
 @dataclass(frozen=True)
 class Measured:
     vectors_now: int
-    growth_per_month: float  # net new vectors in the last 30 days / vectors 30 days ago (see measure)
+    growth_per_month: float  # the layer's memories growth per month (or its estimate), 0 when unknown
     search_p95_ms: float | None
     peak_ops_per_s: float
+    growth_source: str = "measured"  # measured | estimate (7-day rate x 30 / 7) | unknown (no Mem0 history)
 
 
 @dataclass(frozen=True)
@@ -43,25 +45,30 @@ class StoreAdvice:
 
 
 def measure(con: duckdb.DuckDBPyConnection) -> Measured:
-    """Vectors now: the latest snapshot's count, else net adds in the log. Growth: last 30 days' net adds over
-    the count 30 days ago; a log younger than that (base <= 0) uses its monthly rate over today's count."""
-    net_all, net_30d, p95, window_days, held, peak = con.execute(_MEASURE_SQL).fetchone()
-    now = int(held or 0) or max(int(net_all or 0), 0)
-    net = int(net_30d or 0)
-    base = now - net
-    if base > 0 and (window_days or 0) >= 30:
-        growth = net / base
-    elif now > 0 and window_days:
-        growth = net * (30.0 / max(window_days, 1.0)) / now
+    """Vectors now: the latest snapshot's count, else the memories Mem0's history holds, else net adds in the log.
+    Growth, search P95 and peak throughput are the metric layer's figures over the whole warehouse (the same the
+    Growth, Overview and Latency pages show): memories growth per month, or its 7-day estimate with less than 30
+    days of history; 0 (said in the reasons) without a history."""
+    net_all, held = con.execute(_MEASURE_SQL).fetchone()
+    f = figures.values(con, ("memories", "memories_growth_month", "memories_growth_month_estimate",
+                             "search_p95_ms", "peak_ops_per_s"))
+    now = int(held or 0) or int(f["memories"] or 0) or max(int(net_all or 0), 0)
+    if f["memories_growth_month"] is not None:
+        growth, source = f["memories_growth_month"], "measured"
+    elif f["memories_growth_month_estimate"] is not None:
+        growth, source = f["memories_growth_month_estimate"], "estimate"
     else:
-        growth = 0.0
-    return Measured(now, growth, None if p95 is None else float(p95), float(peak or 0.0))
+        growth, source = 0.0, "unknown"
+    return Measured(now, float(growth), f["search_p95_ms"], float(f["peak_ops_per_s"] or 0.0), source)
 
 
 def choose_store(m: Measured, cfg: Config, has_postgres: bool = False) -> tuple[str, list[str], int]:
     v = cfg.optimize.vector_store
     projected = round(m.vectors_now * (1 + max(m.growth_per_month, 0.0)) ** v.horizon_months)
-    why = [f"{m.vectors_now:,} vectors now, {m.growth_per_month:+.1%}/month -> {projected:,} in "
+    rate = {"measured": f"{m.growth_per_month:+.1%}/month",
+            "estimate": f"{m.growth_per_month:+.1%}/month (estimate: 7-day growth x 30 / 7)",
+            "unknown": "growth unknown (no Mem0 history: `memlens collect history`)"}[m.growth_source]
+    why = [f"{m.vectors_now:,} vectors now, {rate} -> {projected:,} in "
            f"{v.horizon_months:g} months (reference: plan for 6 months of growth)"]
     slow = m.search_p95_ms is not None and m.search_p95_ms > cfg.targets.latency_p95_ms
     if m.search_p95_ms is not None:

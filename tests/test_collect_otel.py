@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from memlens import schema
+from memlens import layer, schema
 from memlens.cli import main
 from memlens.collectors.otel import collect_otel
 from memlens.collectors.otel_mapping import MappingError, load_mappings, parse_mapping
@@ -49,18 +49,18 @@ def test_real_fixture_spans_become_exactly_the_calls_that_were_made(con, tmp_pat
     for g, w in zip(got, want, strict=True):
         assert g[6] == pytest.approx(w[6], rel=1e-12, abs=1e-9)
         assert g[7] == w[7]
-    # the views: operations per op with their exact mean latency, errors as made
+    # the metric layer: operations per op with their exact mean latency, errors as made
     by_op: dict[str, list[float]] = {}
     for o in ops:
         by_op.setdefault(o["op"], []).append(o["latency_ms"])
-    view = {op: (n, avg) for op, n, avg in rows(con, "SELECT op, ops, avg_ms FROM metric_latency_by_op "
-                                                     "WHERE op <> 'all'")}
+    per_op = layer.query(con, "ops", by=("op",))
+    view = {op: (n, avg) for op, n, avg in zip(per_op["op"], per_op["ops"], per_op["avg_ms"], strict=True)}
     assert set(view) == set(by_op)
     for op, lat in by_op.items():
         assert view[op][0] == len(lat)
         assert view[op][1] == pytest.approx(sum(lat) / len(lat), rel=1e-12)
     errors = sum(o["status"] == "error" for o in ops)
-    assert rows(con, "SELECT sum(errors) FROM metric_error_rate_daily WHERE op = 'all'") == [(errors,)]
+    assert layer.one(layer.query(con, "ops"))["errors"] == errors
     # every span of the file is accounted for; none is unknown
     counts = dict(rows(con, "SELECT disposition, sum(spans)::BIGINT FROM raw_otel_span_counts GROUP BY ALL"))
     assert sum(counts.values()) == expected["spans_in_file"]
@@ -162,7 +162,8 @@ def test_hand_built_traces_give_known_figures_in_the_views(con, tmp_path):
         ("add", "u2", 100.0, "ok", None, "shop", None, None, 2, False, None, 6),
         ("add", "u1", 40.0, "error", "RateLimitError", "shop", None, None, None, None, None, 6),
         ("search", "u3", 60.0, "ok", None, "shop", None, 2, None, None, None, 7)]
-    assert rows(con, "SELECT op, ops, errors, avg_ms, p50_ms, max_ms FROM metric_latency_by_op ORDER BY op") == [
+    lat = layer.with_total(con, "latency", layer.ALL, ("op",)).sort_values("op")
+    assert [tuple(r) for r in lat[["op", "ops", "errors", "avg_ms", "p50_ms", "max_ms"]].itertuples(index=False)] == [
         ("add", 2, 1, 70.0, 70.0, 100.0), ("all", 6, 1, 260 / 6, 35.0, 100.0), ("search", 4, 0, 30.0, 25.0, 60.0)]
     counts = rows(con, "SELECT convention, disposition, span_name, spans FROM raw_otel_span_counts ORDER BY ALL")
     assert counts == sorted([

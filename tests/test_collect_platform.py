@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from fake_platform import KEY, STATS, event, serve_fake_platform
 
+from memlens import layer
 from memlens.cli import main
 from memlens.collectors import platform
 from memlens.collectors.base import CollectorError, writer_lock
@@ -53,11 +54,12 @@ def test_known_events_appear_in_the_views_with_their_figures(tmp_path, key):
             ("platform:e2", datetime(2026, 11, 20, 10, 1), "platform", "search", "alice", 40.0, "ok", 3),
             ("platform:e3", datetime(2026, 11, 20, 10, 2), "platform", "search", "bob", 60.0, "error", None),
             ("platform:e4", datetime(2026, 11, 20, 10, 3), "platform", "search", "bob", 20.0, "ok", 0)]
-        # the views: 3 searches, mean 40 ms, p50 40 ms, one error in four operations
-        assert rows(con, "SELECT op, ops, errors, avg_ms, p50_ms FROM metric_latency_by_op WHERE op = 'search'") == [
-            ("search", 3, 1, 40.0, 40.0)]
-        assert rows(con, "SELECT day, ops, errors, error_rate FROM metric_error_rate_daily WHERE op = 'all'") == [
-            (datetime(2026, 11, 20).date(), 4, 1, 0.25)]
+        # the metric layer: 3 searches, mean 40 ms, p50 40 ms, one error in four operations
+        search = layer.one(layer.latency(con, layer.Filters(op="search")))
+        assert (search["ops"], search["errors"], search["avg_ms"], search["p50_ms"]) == (3, 1, 40.0, 40.0)
+        day = layer.one(layer.query(con, "ops", layer.Filters.days(datetime(2026, 11, 20).date(),
+                                                                   datetime(2026, 11, 20).date())))
+        assert (day["ops"], day["errors"], day["error_rate"]) == (4, 1, 0.25)
         [(reason, source)] = rows(con, "SELECT reason, source FROM raw_quarantine")
         assert (reason, source) == ('event e6: event_type: unknown value "REINDEX" (expected one of ADD, SEARCH, '
                                     'GET, GET_ALL, UPDATE, DELETE, DELETE_ALL, HISTORY)', "platform")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from memlens import figures, layer
 from memlens.config import default_config
 from memlens.schema import PHASE_FIELDS
 from memlens.warehouse import connect
@@ -74,16 +75,16 @@ def test_errors_with_a_burst_and_slow_outliers(loaded):
     con, _ = loaded
     rate = scalar(con, "SELECT avg(CASE WHEN is_error THEN 1.0 ELSE 0 END) FROM stg_op_events")
     assert 0.001 < rate < 0.05
-    worst_hour = scalar(con, "SELECT max(errors / ops) FROM metric_latency_hourly WHERE op = 'all' AND ops >= 20")
-    assert worst_hour > 0.10  # the error burst
+    hourly = layer.latency(con, layer.ALL, ("bucket",), "hour")
+    assert hourly.loc[hourly["ops"] >= 20, "error_rate"].max() > 0.10  # the error burst
     assert scalar(con, "SELECT count(DISTINCT error_type) FROM stg_op_events WHERE is_error") >= 3
     # slow outliers: searches far beyond their median; and a slow incident day
-    p50, mx = con.execute("SELECT p50_ms, max_ms FROM metric_latency_by_op WHERE op = 'search'").fetchone()
-    assert mx > 20 * p50
-    hourly = [r[0] for r in con.execute(
-        "SELECT p50_ms FROM metric_latency_hourly WHERE op = 'search' AND ops >= 10 ORDER BY p50_ms DESC").fetchall()]
+    search = layer.one(layer.latency(con, layer.Filters(op="search")))
+    assert search["max_ms"] > 20 * search["p50_ms"]
+    by_hour = layer.latency(con, layer.Filters(op="search"), ("bucket",), "hour")
+    hourly = sorted(by_hour.loc[by_hour["ops"] >= 10, "p50_ms"], reverse=True)
     assert hourly[0] > 2 * hourly[len(hourly) // 2]  # the slow incident
-    assert scalar(con, "SELECT slow_share FROM metric_health_summary") > 0
+    assert figures.values(con, ["slow_share"])["slow_share"] > 0
 
 
 def test_phase_timings_are_consistent_with_each_event(loaded):
@@ -138,14 +139,12 @@ def test_the_incident_is_in_the_vector_store_and_vector_search_grows_with_the_st
 
 def test_repeated_queries_cache_and_query_shapes(loaded):
     con, _ = loaded
-    hits, hit_rate, penalty = con.execute(
-        "SELECT hits, hit_rate, miss_penalty FROM metric_health_summary").fetchone()
-    assert hits > 0 and 0.05 < hit_rate < 0.95 and penalty > 2
-    assert scalar(con, "SELECT max(requests) FROM metric_cache_by_query") >= 10
-    assert scalar(con, "SELECT share FROM metric_query_shape_scope WHERE op = 'search' AND scope = 'none'") > 0.02
-    assert scalar(con, "SELECT sum(limit_ignored_calls) FROM metric_query_shape_limit WHERE op = 'search'") > 0
-    rr = scalar(con, "SELECT share FROM metric_query_shape_rerank WHERE rerank")
-    assert 0.05 < rr < 0.5
+    ops = layer.one(layer.query(con, "ops"))
+    assert ops["hits"] > 0 and 0.05 < ops["hit_rate"] < 0.95 and ops["miss_penalty"] > 2
+    assert layer.query(con, "ops", by=("query_hash",))["cache_requests"].max() >= 10
+    searches = layer.one(layer.query(con, "ops", layer.Filters(op="search")))
+    assert searches["search_unscoped_share"] > 0.02 and searches["limit_ignored_calls"] > 0
+    assert 0.05 < searches["search_rerank_share"] < 0.5
     assert scalar(con, "SELECT count(*) FROM stg_op_events WHERE cache = 'bypass'") > 0
 
 
@@ -183,9 +182,9 @@ def test_demo_cache_outcomes_are_the_search_cache_replay(loaded):
 
 def test_costs_models_services_and_modes(loaded):
     con, _ = loaded
-    models = {(k, m) for k, m in con.execute("SELECT kind, model FROM metric_cost_by_model").fetchall()}
+    models = set(zip(*(layer.query(con, "cost_by_model")[c] for c in ("kind", "model")), strict=True))
     assert {("llm", "gpt-4o-mini"), ("embedding", "text-embedding-3-small")} <= models
-    assert scalar(con, "SELECT llm_cost_usd FROM metric_health_summary") > 0
+    assert layer.one(layer.query(con, "cost"))["llm_cost_usd"] > 0
     assert scalar(con, "SELECT count(*) FROM stg_op_events WHERE mode = 'platform'") > 0
     assert scalar(con, "SELECT count(DISTINCT service) FROM stg_op_events") >= 3
     assert scalar(con, "SELECT count(DISTINCT agent_id) FROM stg_op_events") >= 3
@@ -196,8 +195,8 @@ def test_load_shape_diurnal_and_heavy_users(loaded):
     con, _ = loaded
     by_hour = dict(con.execute("SELECT hour(ts), count(*) FROM stg_op_events GROUP BY 1").fetchall())
     assert by_hour[15] > 2.5 * by_hour.get(3, 0)
-    shares = [r[0] for r in con.execute(
-        "SELECT ops FROM metric_cost_by_user WHERE user_id IS NOT NULL ORDER BY ops DESC").fetchall()]
+    users = layer.query(con, "cost", by=("user_id",))
+    shares = sorted(users.loc[users["user_id"].notna(), "ops"], reverse=True)
     assert shares[0] > 5 * shares[len(shares) // 2]
 
 
@@ -219,11 +218,12 @@ def test_history_consistent_with_the_op_log(loaded):
     deletes = "SELECT count(*) - count(DISTINCT memory_id) FROM raw_memory_history WHERE event = 'DELETE'"
     assert scalar(con, deletes) == 0
     # growth pages have data, every memory attributed to a user (op log or the demo store's snapshot)
-    assert scalar(con, "SELECT count(*) FROM metric_memory_growth_weekly WHERE level = 'user'") > 0
+    assert len(layer.query(con, "memory_growth", by=("user_id",), grain="week")) > 0
     assert scalar(con, "SELECT count(*) FROM stg_memory_events WHERE user_id IS NULL") == 0
-    held = scalar(con, "SELECT memories FROM metric_storage_summary")
+    storage = figures.values(con, ["memories", "storage_growth_month"])
+    held = storage["memories"]
     assert held > 0 and held == scalar(con, "SELECT sum(memories) FROM metric_memory_snapshot_summary")
-    assert 0 < scalar(con, "SELECT storage_growth_month FROM metric_storage_summary") < 1
+    assert 0 < storage["storage_growth_month"] < 1
 
 
 def test_snapshot_of_the_demo_store_has_exact_duplicates(loaded):

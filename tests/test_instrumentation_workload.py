@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from memlens import layer
 from memlens.config import load_config
-from memlens.queries import read_view
 from memlens.workloads.mix import UserMix, schedule
 
 
@@ -30,7 +30,7 @@ def test_user_mix_repeatable_and_scoped():
 
 
 def _check_views(con, report):
-    df = read_view(con, "metric_latency_by_op").set_index("op")
+    df = layer.with_total(con, "latency", layer.ALL, ("op",)).set_index("op")
     assert set(df.index) == set(report.issued) | {"all"}
     for op, n in report.issued.items():
         row = df.loc[op]

@@ -17,6 +17,7 @@ from memlens.config import load_config
 from memlens.loadtest.flows import ratios, run_benchmark, run_loadtest
 from memlens.loadtest.logcheck import check_run_log
 from memlens.loadtest.report import loadtest_report
+from memlens.loadtest.run_figures import run_figures
 from memlens.loadtest.runner import run_summaries
 from memlens.loadtest.scenario import default_scenario
 from memlens.warehouse import connect
@@ -102,7 +103,7 @@ def test_async_loadtest_cli_prints_the_view_figures(tmp_path):
     out = out_file.read_text()
     assert code == 0, out
     con = connect(wh, load_config(overrides=PRICED))
-    row = con.execute("SELECT * FROM metric_run_summary").df().iloc[0]
+    row = run_figures(con).iloc[0]
     assert row["call_mode"] == "async" and row["ops"] == row["ops_issued"] > 10
     assert con.execute("SELECT DISTINCT call_mode FROM raw_op_events").fetchall() == [("async",)]
     _assert_view_matches_raw(con, row)

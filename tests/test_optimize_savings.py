@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from view_support import insert_history
 
 from memlens.config import ConfigError, load_config
 from memlens.optimize import savings as sv
@@ -151,8 +152,17 @@ def test_measure_growth(con):
     ev(con, "add", created=10, s=0)
     ev(con, "add", created=10, s=10 * 86400)
     m = measure(con)
-    # 20 vectors, all in a 10-day log: 20 per 10 days = 60 per month over today's 20.
-    assert m.vectors_now == 20 and m.growth_per_month == pytest.approx(3.0)
+    # no Mem0 history: 20 vectors from the log's adds, growth unknown (not guessed from the op log)
+    assert m.vectors_now == 20 and m.growth_per_month == 0 and m.growth_source == "unknown"
+    assert "growth unknown" in choose_store(m, CFG)[1][0]
+    # with the history: the layer's memories growth, the one the Growth page shows. 10 memories on day 0 and
+    # 10 on day 10 is a 10-day history: no 30-day rate, the estimate = 7-day growth (10 -> 20) x 30 / 7
+    insert_history(con, [(f"a{i}", "ADD", T0, None, 100) for i in range(10)]
+                   + [(f"b{i}", "ADD", T0 + timedelta(days=10), None, 100) for i in range(10)])
+    m = measure(con)
+    assert m.vectors_now == 20 and m.growth_source == "estimate"
+    assert m.growth_per_month == pytest.approx(30 / 7)
+    assert "(estimate: 7-day growth x 30 / 7)" in choose_store(m, CFG)[1][0]
 
 
 def test_store_config_is_valid_for_mem0_and_code_compiles():

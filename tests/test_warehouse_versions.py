@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from memlens import warehouse
+from memlens import layer, warehouse
 from memlens.cli import main
 from memlens.warehouse import WAREHOUSE_VERSION, WarehouseError, WarehouseMissing, connect, layout
 
@@ -115,7 +115,7 @@ def test_read_only_opening_of_an_older_warehouse_says_what_to_do_and_migrate_doe
     path = tmp_path / "old.duckdb"
     _older_warehouse(path)
     before = _file_digest(path)
-    assert main(["query", "metric_latency_daily", "--warehouse", str(path)]) == 2
+    assert main(["query", "latency", "--warehouse", str(path)]) == 2
     err = capsys.readouterr().err
     assert err == (f"memlens: warehouse {path} has layout version 1, this memlens needs {WAREHOUSE_VERSION}: run "
                    f"`memlens migrate --warehouse {path}` once (adds what is new in place; nothing is lost)\n")
@@ -162,7 +162,8 @@ def test_read_only_opening_never_writes_the_file(tmp_path):
     connect(path).close()
     before = _file_digest(path)
     with warehouse.open_warehouse(path, read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM metric_latency_daily").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM stg_op_facts").fetchone()[0] == 0
+        assert layer.one(layer.latency(con))["ops"] == 0
         assert con.execute("SELECT count(*) FROM cfg_prices").fetchone()[0] > 0  # this connection's own copy
     assert _file_digest(path) == before
     assert not Path(f"{path}.wal").exists()

@@ -124,14 +124,14 @@ def run_workload(args: argparse.Namespace, cfg: Config, warehouse_path: Path) ->
                            for op, n in sorted(r.issued.items())))
     if args.no_load:
         return 0
+    from memlens import layer
     from memlens.collectors.oplog import collect_oplogs
-    from memlens.queries import read_view
     from memlens.warehouse import open_warehouse
 
     with open_warehouse(warehouse_path, cfg) as con:
         ingest = collect_oplogs(con, result.log_files, cfg, progress=True)
         print(ingest.summary())
-        df = read_view(con, "metric_latency_by_op")
+        df = layer.with_total(con, "latency", layer.Filters(tag=result.tag), ("op",))
     if not df.empty:
         cols = [c for c in ("op", "ops", "errors", "avg_ms", "p50_ms", "p95_ms", "p99_ms") if c in df.columns]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))

@@ -22,11 +22,15 @@ adv = state.advice(ctx.path, ctx.load_key)
 cfg = ctx.cfg
 
 st.subheader("Recommendations, largest impact first")
-st.caption("Impact = the larger of the share of the bill (calls + storage) and the share of total caller wait "
-           "that the change removes.")
+calls_month = adv.usd_month_total - adv.archival.usd_month_now
+st.caption("Impact = the larger of the share of the bill and the share of total caller wait that the change "
+           f"removes. The bill here is calls + storage: {ui.money(calls_month)} of calls per 30 days (the layer's "
+           f"cost of the whole log, scaled from its {adv.period_days:.1f} days) + "
+           f"{ui.money(adv.archival.usd_month_now)} a month of storage (estimated: the memories' text and vectors at "
+           "the active tier's $/GB-month; the Cost page prices calls only).")
 ui.table(adv.table(), column_config={
     "usd_per_month": st.column_config.NumberColumn("USD / month", format="$%.4f"),
-    "bill_share": st.column_config.NumberColumn("of bill", format="percent"),
+    "bill_share": st.column_config.NumberColumn("of calls + storage", format="percent"),
     "latency_saved_s_per_month": st.column_config.NumberColumn("wait saved s / month", format="%.1f"),
     "wait_share": st.column_config.NumberColumn("of wait", format="percent"),
 })
@@ -143,7 +147,8 @@ if f.month is None:
     st.info("No priced calls yet.", icon=":material/info:")
 else:
     m = st.columns(3)
-    m[0].metric(f"Projected {f.month:%Y-%m}", ui.money(f.projected_usd),
+    label = ui.projection_label(f.month, f.daily["day"].iloc[-1], ", whole warehouse")
+    m[0].metric(label, ui.money(f.projected_usd),
                 help=f"spent {ui.money(f.spent_usd)} + {f.days_in_month - f.days_elapsed} days x "
                 f"{ui.money(f.mean_daily_usd)}/day")
     m[1].metric(f"{f.interval:.0%} interval", "n/a" if f.low_usd is None else

@@ -16,7 +16,7 @@ def _runs(path: str, load_key: tuple) -> pd.DataFrame:  # load_key: re-read when
 ctx = state.current()
 st.title("Runs")
 st.caption("Load tests, benchmarks and comparisons stored by `memlens loadtest | benchmark | compare`. Figures come "
-           "from metric_run_summary (the run's events, tag = run id); the sidebar filters do not apply here.")
+           "from the metric layer over each run's events (tag = run id); the sidebar filters do not apply here.")
 runs = _runs(ctx.path, ctx.load_key)
 if runs.empty:
     st.info("No runs stored yet. Run `memlens loadtest --users 4 --duration 10 --ramp` or "

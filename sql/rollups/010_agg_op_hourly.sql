@@ -6,9 +6,9 @@
 -- columns:
 --   hour (TIMESTAMP UTC), day (DATE UTC), service, mode, op, agent_id (VARCHAR), is_demo (BOOLEAN)
 --   every measure of stg_op_facts, summed (BIGINT calls; *_ms DOUBLE milliseconds; max_ms the maximum):
---   ops, errors, slow_ops, sum_ms, max_ms, searches, search_sum_ms, search_errors, cache_requests, hits, misses,
+--   ops, demo_ops, errors, slow_ops, sum_ms, max_ms, searches, search_sum_ms, search_errors, cache_requests, hits, misses,
 --   bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms, unscoped, unscoped_searches, reranked_searches,
---   limit_ignored_calls, top_k_searches, top_k_sum, result_calls, result_count_sum, adds, add_messages_calls,
+--   limit_passed_calls, limit_ignored_calls, top_k_searches, top_k_sum, result_calls, result_count_sum, adds, add_messages_calls,
 --   add_messages_sum, single_message_adds
 -- Refresh: one grouped scan of stg_op_facts from $since on (the day of the earliest new event:
 -- older days are kept, see memlens.rollups.refresh) (depends on cfg_settings: refresh after a config change).
@@ -16,6 +16,7 @@ CREATE OR REPLACE TABLE agg_op_hourly AS
 SELECT
     hour, day, service, mode, op, agent_id, is_demo,
     CAST(sum(ops) AS BIGINT) AS ops,
+    CAST(sum(demo_ops) AS BIGINT) AS demo_ops,
     CAST(sum(errors) AS BIGINT) AS errors,
     CAST(sum(slow_ops) AS BIGINT) AS slow_ops,
     sum(sum_ms) AS sum_ms,
@@ -33,6 +34,7 @@ SELECT
     CAST(sum(unscoped) AS BIGINT) AS unscoped,
     CAST(sum(unscoped_searches) AS BIGINT) AS unscoped_searches,
     CAST(sum(reranked_searches) AS BIGINT) AS reranked_searches,
+    CAST(sum(limit_passed_calls) AS BIGINT) AS limit_passed_calls,
     CAST(sum(limit_ignored_calls) AS BIGINT) AS limit_ignored_calls,
     CAST(sum(top_k_searches) AS BIGINT) AS top_k_searches,
     CAST(sum(top_k_sum) AS BIGINT) AS top_k_sum,

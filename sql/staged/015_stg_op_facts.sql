@@ -10,11 +10,11 @@
 --   hist_bucket (INTEGER log-latency bucket: [10^(b/50), 10^((b+1)/50)) ms, 50 per decade =
 --   memlens.rollups.HIST_PER_DECADE; latencies below 0.001 ms land in the 0.001 ms bucket)
 --   measures (BIGINT counts of calls unless named *_ms; every one is 0 or 1 here, summed by the layer):
---   ops, errors, slow_ops (latency over cfg_settings.slow_op_ms), sum_ms (DOUBLE), max_ms (DOUBLE),
+--   ops, demo_ops (demo rows), errors, slow_ops (latency over cfg_settings.slow_op_ms), sum_ms (DOUBLE), max_ms (DOUBLE),
 --   searches, search_sum_ms (DOUBLE), search_errors,
 --   cache_requests (any cache outcome), hits, misses, bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms (DOUBLE),
 --   unscoped (search/get_all without user/agent/run scope), unscoped_searches, reranked_searches,
---   limit_ignored_calls (OSS search/get_all passing `limit=`, which mem0 2.2.1 ignores),
+--   limit_passed_calls (calls passing `limit=`), limit_ignored_calls (OSS search/get_all passing `limit=`, which mem0 2.2.1 ignores),
 --   top_k_searches (searches recording top_k), top_k_sum (sum of their top_k),
 --   result_calls (calls reporting result_count), result_count_sum,
 --   adds, add_messages_calls (adds recording message_count), add_messages_sum, single_message_adds
@@ -24,6 +24,7 @@ SELECT
     *,
     CAST(floor(log10(greatest(latency_ms, 0.001)) * 50) AS INTEGER) AS hist_bucket,
     1 AS ops,
+    CASE WHEN is_demo THEN 1 ELSE 0 END AS demo_ops,
     CASE WHEN is_error THEN 1 ELSE 0 END AS errors,
     CASE WHEN is_slow THEN 1 ELSE 0 END AS slow_ops,
     latency_ms AS sum_ms,
@@ -41,6 +42,7 @@ SELECT
     CASE WHEN is_unscoped AND op IN ('search', 'get_all') THEN 1 ELSE 0 END AS unscoped,
     CASE WHEN is_unscoped AND op = 'search' THEN 1 ELSE 0 END AS unscoped_searches,
     CASE WHEN rerank_requested AND op = 'search' THEN 1 ELSE 0 END AS reranked_searches,
+    CASE WHEN "limit" IS NOT NULL THEN 1 ELSE 0 END AS limit_passed_calls,
     CASE WHEN limit_ignored THEN 1 ELSE 0 END AS limit_ignored_calls,
     CASE WHEN op = 'search' AND effective_limit IS NOT NULL THEN 1 ELSE 0 END AS top_k_searches,
     CASE WHEN op = 'search' THEN coalesce(effective_limit, 0) ELSE 0 END AS top_k_sum,

@@ -1,4 +1,4 @@
-"""Known answers for the cost views, to the cent, with the default price table (plus one Platform price).
+"""Known answers for the layer's cost figures, to the cent, with the default price table (plus one Platform price).
 
 Default prices: text-embedding-3-small $0.02 / 1M tokens, text-embedding-3-large $0.13 / 1M, gpt-4o-mini
 $0.15 / 1M input and $0.60 / 1M output. The Platform per-call price for search is set to $0.002 here.
@@ -11,6 +11,7 @@ from datetime import date, datetime
 import pytest
 from view_support import event, insert_events
 
+from memlens import figures, layer
 from memlens.config import load_config
 from memlens.warehouse import connect
 
@@ -47,8 +48,8 @@ def rows(con, sql, params=()):
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def by(con, view, key):
-    return {r[key]: r for r in rows(con, f"SELECT * FROM {view}")}  # view names are test constants
+def by(df, *keys):
+    return {tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]]: r for r in df.to_dict("records")}
 
 
 def cents(x):
@@ -65,7 +66,7 @@ def test_per_event_costs(costs):
 
 
 def test_cost_by_op(costs):
-    r = {(x["mode"], x["op"]): x for x in rows(costs, "SELECT * FROM metric_cost_by_op")}
+    r = by(layer.query(costs, "cost", by=("mode", "op")), "mode", "op")
     s = r[("oss", "search")]
     assert s["ops"] == 3 and s["searches"] == 3
     assert cents(s["total_cost_usd"]) == 0.19 and s["embedding_share"] == pytest.approx(1.0)
@@ -73,31 +74,32 @@ def test_cost_by_op(costs):
     a = r[("oss", "add")]
     assert cents(a["total_cost_usd"]) == 0.61 and cents(a["llm_cost_usd"]) == 0.60
     assert a["embedding_share"] == pytest.approx(0.01 / 0.61)
-    assert a["cost_per_1k_searches_usd"] is None and a["cost_per_1k_ops_usd"] == pytest.approx(610 / 2)
-    assert a["priced"] is False and a["unpriced_tokens"] == 1000 and a["estimated_token_events"] == 1
+    assert a["cost_per_1k_searches_usd"] != a["cost_per_1k_searches_usd"]  # NaN: no searches
+    assert a["cost_per_1k_ops_usd"] == pytest.approx(610 / 2)
+    assert not a["priced"] and a["unpriced_tokens"] == 1000 and a["estimated_token_events"] == 1
     p = r[("platform", "search")]
-    assert p["platform_cost_usd"] == pytest.approx(0.002) and p["embedding_cost_usd"] == 0 and p["priced"] is True
+    assert p["platform_cost_usd"] == pytest.approx(0.002) and p["embedding_cost_usd"] == 0 and p["priced"]
 
 
 def test_cost_by_user_and_agent(costs):
-    u = by(costs, "metric_cost_by_user", "user_id")
+    u = by(layer.query(costs, "cost", by=("user_id",)), "user_id")
     assert cents(u["u1"]["total_cost_usd"]) == 0.67
     assert u["u2"]["total_cost_usd"] == pytest.approx(0.132)
-    assert u["u3"]["total_cost_usd"] == 0 and u["u3"]["priced"] is False
-    a = by(costs, "metric_cost_by_agent", "agent_id")
+    assert u["u3"]["total_cost_usd"] == 0 and not u["u3"]["priced"]
+    a = by(layer.query(costs, "cost", by=("agent_id",)), "agent_id")
     assert cents(a["a1"]["total_cost_usd"]) == 0.63 and a["a1"]["ops"] == 2
     assert a[None]["total_cost_usd"] == pytest.approx(0.172) and a[None]["ops"] == 4
 
 
 def test_cost_by_model(costs):
-    m = {(r["kind"], r["model"]): r for r in rows(costs, "SELECT * FROM metric_cost_by_model")}
+    m = by(layer.query(costs, "cost_by_model"), "kind", "model")
     small = m[("embedding", SMALL)]
     assert small["events"] == 3 and small["input_tokens"] == 3_500_000 and cents(small["cost_usd"]) == 0.07
     large = m[("embedding", "openai/" + LARGE)]
     assert large["usd_per_1m_input"] == pytest.approx(0.13) and cents(large["cost_usd"]) == 0.13
     llm = m[("llm", MINI)]
     assert (llm["input_tokens"], llm["output_tokens"]) == (2_000_000, 500_000) and cents(llm["cost_usd"]) == 0.60
-    assert m[("embedding", "mystery-embed")]["priced"] is False
+    assert not m[("embedding", "mystery-embed")]["priced"]
     assert m[("embedding", "mystery-embed")]["unpriced_tokens"] == 1000
     plat = m[("platform_call", "search")]
     assert plat["usd_per_call"] == pytest.approx(0.002) and plat["events"] == 1
@@ -106,16 +108,22 @@ def test_cost_by_model(costs):
     assert sum(r["cost_share"] for r in m.values()) == pytest.approx(1.0)
 
 
-def test_cost_daily_and_monthly_projection(costs):
-    d = by(costs, "metric_cost_daily", "day")
-    assert cents(d[date(2026, 11, 2)]["total_cost_usd"]) == 0.63
-    assert d[date(2026, 11, 3)]["total_cost_usd"] == pytest.approx(0.132)
-    assert cents(d[date(2026, 12, 1)]["total_cost_usd"]) == 0.04
-    m = by(costs, "metric_cost_monthly", "month")
-    nov = m[date(2026, 11, 1)]
-    assert (nov["days_with_data"], nov["days_in_month"]) == (2, 30)
+def test_cost_per_day_and_month(costs):
+    d = by(layer.query(costs, "cost", by=("bucket",), grain="day"), "bucket")
+    assert cents(d[datetime(2026, 11, 2)]["total_cost_usd"]) == 0.63
+    assert d[datetime(2026, 11, 3)]["total_cost_usd"] == pytest.approx(0.132)
+    assert cents(d[datetime(2026, 12, 1)]["total_cost_usd"]) == 0.04
+    m = by(layer.query(costs, "cost", by=("bucket",), grain="month"), "bucket")
+    nov = m[datetime(2026, 11, 1)]
     assert nov["total_cost_usd"] == pytest.approx(0.762)
-    assert nov["projected_month_usd"] == pytest.approx(0.762 / 2 * 30)
-    dec = m[date(2026, 12, 1)]
-    assert dec["days_in_month"] == 31 and cents(dec["projected_month_usd"]) == 1.24
     assert nov["embedding_share"] == pytest.approx((0.02 + 0.01 + 0.13) / 0.762)
+    assert cents(m[datetime(2026, 12, 1)]["total_cost_usd"]) == 0.04
+
+
+def test_cost_per_1k_queries_is_per_mode(costs):
+    nov = layer.Filters.days(date(2026, 11, 1), date(2026, 11, 30))
+    f = figures.values(costs, ("cost_per_1k_oss", "cost_per_1k_platform", "total_cost_usd"), nov)
+    # OSS: all OSS cost (0.02 + 0.61 + 0.13 + 0) / 2 OSS searches; Platform: $0.002 / 1 Platform search
+    assert f["cost_per_1k_oss"] == pytest.approx(0.76 * 1000 / 2)
+    assert f["cost_per_1k_platform"] == pytest.approx(2.0)
+    assert f["total_cost_usd"] == pytest.approx(0.762)
