@@ -42,25 +42,16 @@ stored AS (
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_store_ns
     FROM lookups
 ),
-by_user AS (
-    SELECT s.event_id, i.end_ns AS user_inv_ns
+user_inv AS (SELECT service, user_id, end_ns FROM stg_cache_invalidations WHERE user_id IS NOT NULL),
+all_inv AS (SELECT service, end_ns FROM stg_cache_invalidations WHERE user_id IS NULL),
+last_inv AS (
+    SELECT s.*, greatest(coalesce(u.end_ns, -1), coalesce(a.end_ns, -1)) AS inv_ns
     FROM stored AS s
-    ASOF JOIN (SELECT service, user_id, end_ns FROM stg_cache_invalidations WHERE user_id IS NOT NULL) AS i
-      ON i.service = s.service AND i.user_id = s.user_id AND i.end_ns <= s.start_ns
-),
-by_all AS (
-    SELECT s.event_id, i.end_ns AS all_inv_ns
-    FROM stored AS s
-    ASOF JOIN (SELECT service, end_ns FROM stg_cache_invalidations WHERE user_id IS NULL) AS i
-      ON i.service = s.service AND i.end_ns <= s.start_ns
+    ASOF LEFT JOIN user_inv AS u ON u.service = s.service AND u.user_id = s.user_id AND u.end_ns <= s.start_ns
+    ASOF LEFT JOIN all_inv AS a ON a.service = s.service AND a.end_ns <= s.start_ns
 )
-SELECT s.event_id, s.ts, s.day, s.service, s.mode, s.user_id, s.agent_id, s.run_id, s.query_hash, s.top_k,
-       s.threshold, s.rerank, s.key_hash, s.start_ns, s.end_ns, s.ok, s.latency_ms, s.cache, s.served_by_cache,
-       s.through_cache,
-       nullif(greatest(coalesce(u.user_inv_ns, -1), coalesce(a.all_inv_ns, -1)), -1) AS last_invalidation_ns,
-       s.served_by_cache
-           OR coalesce(s.prev_store_ns >= greatest(coalesce(u.user_inv_ns, -1), coalesce(a.all_inv_ns, -1)), false)
-           AS could_be_served
-FROM stored AS s
-LEFT JOIN by_user AS u USING (event_id)
-LEFT JOIN by_all AS a USING (event_id);
+SELECT event_id, ts, day, service, mode, user_id, agent_id, run_id, query_hash, top_k, threshold, rerank, key_hash,
+       start_ns, end_ns, ok, latency_ms, cache, served_by_cache, through_cache,
+       nullif(inv_ns, -1) AS last_invalidation_ns,
+       served_by_cache OR coalesce(prev_store_ns >= inv_ns, false) AS could_be_served
+FROM last_inv;
