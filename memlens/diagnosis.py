@@ -153,15 +153,20 @@ def _slow_share_evidence(m: Measured) -> list[str]:
     return [f"{_pct(m.slow_share)} of operations are slow"] if m.slow_share is not None else []
 
 
-def _repeat_evidence(m: Measured) -> list[str]:
-    if m.repeat_share is None:
-        return []
-    return [f"{_pct(m.repeat_share)} of searches repeat an earlier query (the most a cache can serve)"]
+def _served_evidence(m: Measured) -> list[str]:
+    """Could be served (sql/layer/cache_reuse.sql): the ceiling any TTL or size of a cache reaches."""
+    out = []
+    if m.could_be_served_through_cache is not None:
+        out.append(f"of the searches your cache looked up, {_pct(m.could_be_served_through_cache)} could be served "
+                   f"by a cache (hit rate {_pct(m.hit_rate)}): the rest are first asks or follow the user's write")
+    if m.could_be_served is not None:
+        out.append(f"{_pct(m.could_be_served)} of the cacheable searches could be served by a cache at all")
+    return out
 
 
 def _embedding_evidence(m: Measured) -> list[str]:
-    batch = [f"adds carry {m.add_avg_messages:.1f} messages on average"] if m.add_avg_messages is not None else []
-    return batch + _repeat_evidence(m)
+    # (Repeated query texts, what caching query embeddings saves, are counted by the linked saving itself.)
+    return [f"adds carry {m.add_avg_messages:.1f} messages on average"] if m.add_avg_messages is not None else []
 
 
 PHASE_LABEL = {"embedding": "embedding", "vector_search": "vector search", "vector_read": "vector-store reads",
@@ -257,15 +262,15 @@ COST = Tree("cost", "High cost issues", "checklist", (
     Node("storage", "Storage costs high?", ("Deduplicate memories", "Archive old memories", "Prune low-value memories"),
          lambda m, c: _above(m.storage_growth_month, c.targets.storage_growth_per_month, _pct, "storage growth/month")),
     Node("query", "Query costs high?", ("Reduce search frequency", "Implement caching"), _query_cost,
-         lambda m: [f"{m.searches:,} searches in the selection"]),
+         lambda m: [f"{m.searches:,} searches in the selection", *_served_evidence(m)]),
     Node("overall", "Overall cost high?", ("Review all the strategies above",), _overall_cost),
 ))
 
 CACHE = Tree("cache", "Low cache hit rate", "bands", (
     Node("lt30", "Hit rate in the lowest band?", ("Caching the wrong queries? Review the cache keys",),
-         _band(None, 0), _repeat_evidence),
+         _band(None, 0), _served_evidence),
     Node("30_60", "Hit rate in the second band?", ("Increase the TTL", "Cache more query patterns"), _band(0, 1),
-         _repeat_evidence),
+         _served_evidence),
     Node("60_80", "Hit rate in the third band?", ("Good: minor tuning possible",), _band(1, 2), good=True),
     Node("gt80", "Hit rate above the last band?", ("Excellent: no action needed",), _band(2, None), good=True),
 ))

@@ -43,6 +43,11 @@ class Figure:
 SEARCH = (("op", "search"),)
 _ALL_OPS = "every call in the selection, ok and error, all operations"
 _QUERY = "search calls only: the reference's query latency, which its targets are for"
+_COULD_BE_SERVED = (
+    "of the searches a memlens SearchCache would look up (a user id, scoped by nothing but user / agent / run ids), "
+    "the share that repeat an earlier successful search with the same key (service, user, agent, run, query, "
+    "top_k, threshold, rerank) made after that user's last write, or that a cache served: what a cache that "
+    "never expires and never fills would serve, the most any TTL or size reaches")
 
 FIGURES: dict[str, Figure] = {f.key: f for f in (
     Figure("ops", "Operations", "count", "ops", "ops", help="calls in the selection (ok and error)"),
@@ -61,8 +66,19 @@ FIGURES: dict[str, Figure] = {f.key: f for f in (
            help="calls slower than thresholds.slow_op_ms / calls, all operations"),
     Figure("hit_rate", "Cache hit rate", "ratio", "ops", "hit_rate",
            help="hits / (hits + misses) of calls with a cache outcome; bypasses are not lookups"),
-    Figure("miss_penalty", "Cache miss penalty", "x", "ops", "miss_penalty",
-           help="average miss latency / average hit latency"),
+    Figure("miss_penalty", "Cache miss penalty (vs uncached)", "x", "cache", "miss_penalty",
+           help="how much longer a successful cache miss takes than a successful search no cache answered "
+           "(bypassed, or made while no cache was in front; with a user id; in the miss's own service): the "
+           "reference's 'miss penalty < 2x uncached time'. Not compared with hits"),
+    Figure("miss_baseline_ms", "Uncached search latency (miss penalty baseline)", "ms", "cache", "baseline_ms",
+           help="mean latency of successful uncached searches with a user id, of each miss's service, weighted "
+           "by its misses"),
+    Figure("could_be_served", "Could be served by a cache", "ratio", "cache_reuse", "could_be_served_share",
+           help=_COULD_BE_SERVED),
+    Figure("could_be_served_through_cache", "Could be served (searches through a cache)", "ratio", "cache_reuse",
+           "could_be_served_share_through_cache",
+           help="the same share among the searches a cache did look up (logged hit or miss): the ceiling of "
+           "their measured hit rate"),
     Figure("cache_requests", "Cache requests", "count", "ops", "cache_requests",
            help="calls with a cache outcome (hit, miss or bypass)"),
     Figure("avg_hit_ms", "Cache hit latency, average", "ms", "ops", "avg_hit_ms"),
@@ -94,8 +110,6 @@ FIGURES: dict[str, Figure] = {f.key: f for f in (
            "memories_growth_month_estimate", help="less than 30 days of history: the 7-day growth x 30 / 7"),
     Figure("peak_ops_per_s", "Peak throughput (busiest minute)", "rate", "ops", "ops_per_s", by=("bucket",),
            grain="minute", reduce="max", help="calls per second in the busiest minute of the selection"),
-    Figure("repeat_share", "Searches repeating an earlier query", "ratio", "repeat_queries", "repeat_share",
-           help="searches whose normalised query was already asked in the selection / searches"),
 )}
 
 

@@ -52,7 +52,8 @@ class Measured:
     search_unscoped_share: float | None = None
     search_rerank_share: float | None = None
     add_avg_messages: float | None = None
-    repeat_share: float | None = None
+    could_be_served: float | None = None  # share of cacheable searches a cache could serve at all
+    could_be_served_through_cache: float | None = None  # the same among the searches a cache looked up
     # where search time went (searches with phase timings): phase -> share of their latency, and how many
     search_phase_share: dict[str, float] = field(default_factory=dict)
     search_phase_calls: int = 0
@@ -142,7 +143,8 @@ def checks(m: Measured, cfg: Config) -> list[Check]:
                hint="No cache outcomes recorded: pass cache= to instrument() to measure a search cache."),
         _check("cache_miss_penalty", _label("miss_penalty", cfg), "x", m.miss_penalty, t.cache_miss_penalty,
                t.cache_miss_penalty * (1 + margin), tree="cache",
-               hint="Needs both cache hits and misses."),
+               hint="No baseline: needs successful cache misses and, in the same service, successful searches "
+                    "with a user id that no cache answered (bypassed, or made while no cache was in front)."),
     ]
     platform_priced = any(cfg.prices.platform_per_call.values())
     for mode, value in sorted(m.cost_per_1k.items()):
@@ -180,7 +182,7 @@ def top_problems(items: list[Check], n: int = 3) -> list[Check]:
 MEASURED_FIGURES = ("ops", "searches", "search_avg_ms", "search_p50_ms", "search_p95_ms", "search_p99_ms",
                     "error_rate", "slow_share", "hit_rate", "miss_penalty", "cost_per_1k_oss", "cost_per_1k_platform",
                     "total_cost_usd", "embedding_share", "storage_growth_month", "storage_growth_month_estimate",
-                    "max_daily_cost_usd", "repeat_share")
+                    "max_daily_cost_usd", "could_be_served", "could_be_served_through_cache")
 
 
 def measure(con: duckdb.DuckDBPyConnection, filters: layer.Filters = layer.ALL, speed: layer.Speed = layer.EXACT,
@@ -212,5 +214,6 @@ def measured_from(v: dict[str, Any], shape: dict[str, Any], projected_month_usd:
         projected_month_usd=projected_month_usd, search_avg_top_k=shape.get("search_avg_top_k"),
         search_unscoped_share=shape.get("search_unscoped_share"),
         search_rerank_share=shape.get("search_rerank_share"), add_avg_messages=shape.get("add_avg_messages"),
-        repeat_share=v.get("repeat_share"),
+        could_be_served=v.get("could_be_served"),
+        could_be_served_through_cache=v.get("could_be_served_through_cache"),
     )

@@ -140,7 +140,11 @@ def test_the_incident_is_in_the_vector_store_and_vector_search_grows_with_the_st
 def test_repeated_queries_cache_and_query_shapes(loaded):
     con, _ = loaded
     ops = layer.one(layer.query(con, "ops"))
-    assert ops["hits"] > 0 and 0.05 < ops["hit_rate"] < 0.95 and ops["miss_penalty"] > 2
+    assert ops["hits"] > 0 and 0.05 < ops["hit_rate"] < 0.95
+    # The support worker's Redis cache was turned on mid-window: its earlier searches are the uncached baseline,
+    # and a miss costs about what an uncached search does (lookup ~0.4 ms on top).
+    cache = layer.one(layer.query(con, "cache"))
+    assert cache["baseline_searches"] > 0 and 0.8 < cache["miss_penalty"] < 1.5
     assert layer.query(con, "ops", by=("query_hash",))["cache_requests"].max() >= 10
     searches = layer.one(layer.query(con, "ops", layer.Filters(op="search")))
     assert searches["search_unscoped_share"] > 0.02 and searches["limit_ignored_calls"] > 0

@@ -20,7 +20,7 @@ T0 = datetime(2026, 11, 2)
 DAYS = 6
 FRESH = layer.Speed(rollups_fresh=True, histogram_percentiles=False)
 HIST = layer.Speed(rollups_fresh=True, histogram_percentiles=True)
-ROLLUP_METRICS = ("ops", "cost", "cost_by_model", "latency_histogram")
+ROLLUP_METRICS = ("ops", "cache", "cost", "cost_by_model", "latency_histogram")
 
 
 @pytest.fixture(scope="module")

@@ -1,26 +1,38 @@
-"""Cache: hit rate over time, miss penalty, hit rate by user and by query pattern, TTL guidance."""
+"""Cache: hit rate over time, what could be served, the miss penalty against uncached searches, hit rate by user
+and by query pattern, TTL guidance."""
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from memlens.dashboard import state, ui
+from memlens.figures import FIGURES
 
 ctx = state.current()
 st.title("Cache")
 ctx.guard()
 t = ctx.cfg.targets
 
-f = ctx.figures("hit_rate", "miss_penalty", "cache_requests", "avg_hit_ms", "avg_miss_ms")
+f = ctx.figures("hit_rate", "miss_penalty", "miss_baseline_ms", "cache_requests", "avg_hit_ms", "avg_miss_ms",
+                "could_be_served", "could_be_served_through_cache")
 if not f["cache_requests"]:
     st.info("**No cache outcomes in the selection.** Put memlens's search cache in front of Mem0 to measure it: "
             "`instrument(memory, cache=SearchCache(ttl_s=300, max_entries=10_000))` (or `RedisSearchCache`). "
-            "The Optimize page can estimate what a cache would have served from your logs.",
+            "The Optimize page replays your log through that cache at every TTL and size.",
             icon=":material/info:")
+    ctx.show(st, "could_be_served", f["could_be_served"])
 else:
-    c = st.columns(5)
-    for col, key in zip(c, ("hit_rate", "miss_penalty", "cache_requests", "avg_hit_ms", "avg_miss_ms"), strict=True):
+    c = st.columns(4)
+    for col, key in zip(c, ("hit_rate", "could_be_served_through_cache", "miss_penalty", "miss_baseline_ms"),
+                        strict=True):
         ctx.show(col, key, f[key])
+    c = st.columns(4)
+    for col, key in zip(c, ("cache_requests", "avg_hit_ms", "avg_miss_ms", "could_be_served"), strict=True):
+        ctx.show(col, key, f[key])
+    cache_row = ctx.metric("cache")
+    note = cache_row["miss_penalty_note"].iloc[0] if len(cache_row) else None
+    st.caption("**Could be served**: " + FIGURES["could_be_served"].help + ". **Miss penalty**: "
+               + FIGURES["miss_penalty"].help + "." + (f" Not measured here: {note}." if isinstance(note, str) else ""))
 
     daily = ctx.metric("ops", ("bucket",), "day")
     daily = daily[daily["cache_requests"] > 0].rename(columns={"bucket": "day"})
@@ -31,9 +43,12 @@ else:
                        y=[ctx.cfg.thresholds.cache_hit_rate_min] * 2, color="#e67e22")
     left, right = st.columns(2)
     left.plotly_chart(fig, width="stretch")
+    base = ctx.metric("cache", ("bucket",), "day").rename(columns={"bucket": "day"})
     pen = go.Figure([go.Bar(x=daily["day"], y=daily["avg_hit_ms"], name="hit"),
-                     go.Bar(x=daily["day"], y=daily["avg_miss_ms"], name="miss")])
-    right.plotly_chart(ui.style(pen, "Average latency: hit vs miss (log scale)", "ms", log_y=True), width="stretch")
+                     go.Bar(x=daily["day"], y=daily["avg_miss_ms"], name="miss"),
+                     go.Bar(x=base["day"], y=base["baseline_ms"], name="uncached search (same services)")])
+    right.plotly_chart(ui.style(pen, "Average latency: hit, miss and uncached search (log scale)", "ms", log_y=True),
+                       width="stretch")
 
     fmt = {"hit_rate": st.column_config.NumberColumn("hit rate", format="percent"),
            "miss_penalty": st.column_config.NumberColumn("miss penalty", format="%.2f×")}
@@ -42,7 +57,7 @@ else:
         with left:
             st.subheader("By user")
             st.caption("The 50 users with the most cache requests.")
-            by_user = ctx.metric("ops", ("user_id",))
+            by_user = ctx.metric("ops", ("user_id",)).merge(ctx.metric("cache", ("user_id",)), on="user_id")
             by_user = by_user[by_user["cache_requests"] > 0].assign(lookups=lambda d: d["hits"] + d["misses"])
             by_user = by_user.sort_values(["lookups", "user_id"], ascending=[False, True]).head(50)
             ui.table(by_user[["user_id", "hits", "misses", "hit_rate", "miss_penalty"]].fillna(

@@ -5,6 +5,7 @@ import streamlit as st
 
 from memlens import diagnosis
 from memlens.dashboard import state
+from memlens.figures import FIGURES, format_value
 from memlens.optimize.diagnosis_link import linked_savings
 
 ctx = state.current()
@@ -16,9 +17,17 @@ st.caption("The reference's decision trees, asked against your data in the curre
            "filters do not apply), as ranked on **Optimize**.")
 adv = state.advice(ctx.path, ctx.load_key) if ctx.on_demand("projected savings", key="diag_savings") else None
 
-for r in diagnosis.evaluate_all(ctx.measured(), ctx.cfg):
+measured = ctx.measured()
+for r in diagnosis.evaluate_all(measured, ctx.cfg):
     st.subheader(r.tree.title)
     st.graphviz_chart(diagnosis.to_dot(r), width="stretch")
+    if r.tree.key == "cache":
+        could = FIGURES["could_be_served"]
+        st.caption(f"**{could.label}** ({format_value(measured.could_be_served, could.unit)} in this selection): "
+                   f"{could.help}. Of the searches a cache did look up: "
+                   f"{format_value(measured.could_be_served_through_cache, could.unit)}, against a measured hit "
+                   f"rate of {format_value(measured.hit_rate, 'ratio')}. The gap is what a longer TTL or a larger "
+                   "cache can still win; Optimize replays your log at every TTL and size.")
     if not r.lit:
         if all(x.answer == "unknown" for x in r.results):
             st.info("Not enough data in the current selection to answer these questions.")

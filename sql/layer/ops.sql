@@ -12,7 +12,7 @@
 --   search_error_rate (DOUBLE search errors / searches)
 --   cache_requests (BIGINT calls with a cache outcome), hits, misses, bypasses (BIGINT)
 --   hit_rate (DOUBLE hits / (hits + misses); bypasses are not cache lookups), avg_hit_ms, avg_miss_ms,
---   avg_bypass_ms (DOUBLE ms), miss_penalty (DOUBLE avg_miss_ms / avg_hit_ms)
+--   avg_bypass_ms (DOUBLE ms) (the miss penalty compares misses with uncached searches: cache.sql)
 --   search_avg_top_k (DOUBLE mean top_k of searches recording it), search_unscoped_share (DOUBLE searches
 --   without user/agent/run scope / searches), search_rerank_share (DOUBLE reranked searches / searches)
 --   limit_passed_calls (BIGINT calls passing `limit=`), limit_ignored_calls (BIGINT OSS calls whose `limit=`
@@ -42,7 +42,6 @@ SELECT /*keys*/
     sum(hit_sum_ms) / nullif(sum(hits), 0) AS avg_hit_ms,
     sum(miss_sum_ms) / nullif(sum(misses), 0) AS avg_miss_ms,
     sum(bypass_sum_ms) / nullif(sum(bypasses), 0) AS avg_bypass_ms,
-    (sum(miss_sum_ms) / nullif(sum(misses), 0)) / nullif(sum(hit_sum_ms) / nullif(sum(hits), 0), 0) AS miss_penalty,
     sum(top_k_sum) / nullif(sum(top_k_searches), 0) AS search_avg_top_k,
     sum(unscoped_searches) / nullif(sum(searches), 0) AS search_unscoped_share,
     sum(reranked_searches) / nullif(sum(searches), 0) AS search_rerank_share,

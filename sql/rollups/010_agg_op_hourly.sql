@@ -6,9 +6,10 @@
 -- columns:
 --   hour (TIMESTAMP UTC), day (DATE UTC), service, mode, op, agent_id (VARCHAR), is_demo (BOOLEAN)
 --   every measure of stg_op_facts, summed (BIGINT calls; *_ms DOUBLE milliseconds; max_ms the maximum):
---   ops, demo_ops, errors, slow_ops, sum_ms, max_ms, searches, search_sum_ms, search_errors, cache_requests, hits, misses,
---   bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms, unscoped, unscoped_searches, reranked_searches,
---   limit_passed_calls, limit_ignored_calls, top_k_searches, top_k_sum, result_calls, result_count_sum, adds, add_messages_calls,
+--   ops, demo_ops, errors, slow_ops, sum_ms, max_ms, searches, search_sum_ms, search_errors, cache_requests, hits,
+--   misses, bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms, ok_misses, ok_miss_sum_ms, uncached_searches,
+--   uncached_sum_ms, unscoped, unscoped_searches, reranked_searches, limit_passed_calls, limit_ignored_calls,
+--   top_k_searches, top_k_sum, result_calls, result_count_sum, adds, add_messages_calls,
 --   add_messages_sum, single_message_adds
 -- Refresh: one grouped scan of stg_op_facts from $since on (the day of the earliest new event:
 -- older days are kept, see memlens.rollups.refresh) (depends on cfg_settings: refresh after a config change).
@@ -31,6 +32,10 @@ SELECT
     sum(hit_sum_ms) AS hit_sum_ms,
     sum(miss_sum_ms) AS miss_sum_ms,
     sum(bypass_sum_ms) AS bypass_sum_ms,
+    CAST(sum(ok_misses) AS BIGINT) AS ok_misses,
+    sum(ok_miss_sum_ms) AS ok_miss_sum_ms,
+    CAST(sum(uncached_searches) AS BIGINT) AS uncached_searches,
+    sum(uncached_sum_ms) AS uncached_sum_ms,
     CAST(sum(unscoped) AS BIGINT) AS unscoped,
     CAST(sum(unscoped_searches) AS BIGINT) AS unscoped_searches,
     CAST(sum(reranked_searches) AS BIGINT) AS reranked_searches,

@@ -13,6 +13,9 @@
 --   ops, demo_ops (demo rows), errors, slow_ops (latency over cfg_settings.slow_op_ms), sum_ms (DOUBLE), max_ms (DOUBLE),
 --   searches, search_sum_ms (DOUBLE), search_errors,
 --   cache_requests (any cache outcome), hits, misses, bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms (DOUBLE),
+--   ok_misses, ok_miss_sum_ms (DOUBLE) (successful searches a cache looked up and missed), uncached_searches,
+--   uncached_sum_ms (DOUBLE) (successful searches with a user id that no cache answered: bypassed, or made
+--   while no cache was in front; the baseline of the miss penalty, sql/layer/cache.sql),
 --   unscoped (search/get_all without user/agent/run scope), unscoped_searches, reranked_searches,
 --   limit_passed_calls (calls passing `limit=`), limit_ignored_calls (OSS search/get_all passing `limit=`, which mem0 2.2.1 ignores),
 --   top_k_searches (searches recording top_k), top_k_sum (sum of their top_k),
@@ -39,6 +42,12 @@ SELECT
     CASE WHEN cache = 'hit' THEN latency_ms ELSE 0 END AS hit_sum_ms,
     CASE WHEN cache = 'miss' THEN latency_ms ELSE 0 END AS miss_sum_ms,
     CASE WHEN cache = 'bypass' THEN latency_ms ELSE 0 END AS bypass_sum_ms,
+    CASE WHEN cache = 'miss' AND status = 'ok' THEN 1 ELSE 0 END AS ok_misses,
+    CASE WHEN cache = 'miss' AND status = 'ok' THEN latency_ms ELSE 0 END AS ok_miss_sum_ms,
+    CASE WHEN op = 'search' AND status = 'ok' AND user_id IS NOT NULL AND coalesce(cache, 'bypass') = 'bypass'
+         THEN 1 ELSE 0 END AS uncached_searches,
+    CASE WHEN op = 'search' AND status = 'ok' AND user_id IS NOT NULL AND coalesce(cache, 'bypass') = 'bypass'
+         THEN latency_ms ELSE 0 END AS uncached_sum_ms,
     CASE WHEN is_unscoped AND op IN ('search', 'get_all') THEN 1 ELSE 0 END AS unscoped,
     CASE WHEN is_unscoped AND op = 'search' THEN 1 ELSE 0 END AS unscoped_searches,
     CASE WHEN rerank_requested AND op = 'search' THEN 1 ELSE 0 END AS reranked_searches,

@@ -10,8 +10,9 @@
 -- that stored them, e.g. one made before logging began).
 -- grain: one row per cacheable search event (event_id), in any status.
 -- columns:
---   event_id (VARCHAR), ts (TIMESTAMP UTC start), day (DATE UTC), service, mode, user_id, agent_id, run_id
---   (VARCHAR), query_hash (VARCHAR), top_k (INTEGER), threshold (DOUBLE), rerank (BOOLEAN as applied, NULL unknown)
+--   event_id (VARCHAR), ts (TIMESTAMP UTC start), day (DATE UTC), service, mode, status, user_id, agent_id,
+--   run_id, tag, embedding_model, llm_model (VARCHAR: the filters of the metric layer), query_hash (VARCHAR),
+--   top_k (INTEGER), threshold (DOUBLE), rerank (BOOLEAN as applied, NULL unknown)
 --   key_hash (UBIGINT cache key), start_ns / end_ns (BIGINT epoch nanoseconds the call started / returned)
 --   ok (BOOLEAN status ok: only a successful miss stores its result), latency_ms (DOUBLE)
 --   cache (VARCHAR outcome logged: hit | miss, NULL when no cache was in front)
@@ -21,7 +22,8 @@
 -- Cost: one window over the cacheable searches partitioned by key, and two as-of joins to the invalidations.
 CREATE OR REPLACE VIEW stg_cache_lookups AS
 WITH lookups AS (
-    SELECT event_id, ts, CAST(ts AS DATE) AS day, service, mode, user_id, agent_id, run_id, query_hash,
+    SELECT event_id, ts, CAST(ts AS DATE) AS day, service, mode, status, user_id, agent_id, run_id, tag,
+           embedding_model, llm_model, query_hash,
            top_k, threshold, rerank,
            hash(service, user_id, agent_id, run_id, query_hash, top_k, threshold, rerank) AS key_hash,
            epoch_ns(ts) AS start_ns,
@@ -50,7 +52,8 @@ last_inv AS (
     ASOF LEFT JOIN user_inv AS u ON u.service = s.service AND u.user_id = s.user_id AND u.end_ns <= s.start_ns
     ASOF LEFT JOIN all_inv AS a ON a.service = s.service AND a.end_ns <= s.start_ns
 )
-SELECT event_id, ts, day, service, mode, user_id, agent_id, run_id, query_hash, top_k, threshold, rerank, key_hash,
+SELECT event_id, ts, day, service, mode, status, user_id, agent_id, run_id, tag, embedding_model, llm_model,
+       query_hash, top_k, threshold, rerank, key_hash,
        start_ns, end_ns, ok, latency_ms, cache, served_by_cache, through_cache,
        nullif(inv_ns, -1) AS last_invalidation_ns,
        served_by_cache OR coalesce(prev_store_ns >= inv_ns, false) AS could_be_served
