@@ -70,12 +70,12 @@ FIGURES: dict[str, Figure] = {f.key: f for f in (
            help="how much longer a successful cache miss takes than a successful search no cache answered "
            "(bypassed, or made while no cache was in front; with a user id; in the miss's own service): the "
            "reference's 'miss penalty < 2x uncached time'. Not compared with hits"),
-    Figure("miss_baseline_ms", "Uncached search latency (miss penalty baseline)", "ms", "cache", "baseline_ms",
-           help="mean latency of successful uncached searches with a user id, of each miss's service, weighted "
-           "by its misses"),
+    Figure("miss_baseline_ms", "Uncached search latency", "ms", "cache", "baseline_ms",
+           help="the miss penalty's baseline: mean latency of successful searches with a user id that no cache "
+           "answered, of each miss's service, weighted by its misses"),
     Figure("could_be_served", "Could be served by a cache", "ratio", "cache_reuse", "could_be_served_share",
            help=_COULD_BE_SERVED),
-    Figure("could_be_served_through_cache", "Could be served (searches through a cache)", "ratio", "cache_reuse",
+    Figure("could_be_served_through_cache", "Could be served (cache lookups)", "ratio", "cache_reuse",
            "could_be_served_share_through_cache",
            help="the same share among the searches a cache did look up (logged hit or miss): the ceiling of "
            "their measured hit rate"),

@@ -123,7 +123,8 @@ def caching(sim: CacheWhatIf, days: float) -> Saving:
     ev = c[["ttl_s", "hit_rate", "hits", "latency_saved_ms", "cost_saved_usd"]]
     size = "unbounded" if sim.settings_max_entries is None else f"{sim.settings_max_entries:,} entries"
     formula = (f"searches a SearchCache(TTL {sim.settings_ttl_s:g} s, {size}) serves in an exact replay of the log "
-               f"that no cache served already x (avg uncached {sim.avg_miss_latency_ms:.1f} ms - hit "
+               f"that no cache served already x (avg of the cacheable searches no cache served "
+               f"{sim.avg_miss_latency_ms:.1f} ms - hit "
                f"{sim.hit_latency_ms:.1f} ms [{sim.hit_latency_source}]); cost = priced cost of those searches")
     could = sim.could_be_served_rate
     ceiling = "n/a" if could is None else f"{could:.1%}"

@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from memlens import figures
 from memlens.dashboard import state, ui
 from memlens.figures import FIGURES
 
@@ -43,12 +44,13 @@ else:
                        y=[ctx.cfg.thresholds.cache_hit_rate_min] * 2, color="#e67e22")
     left, right = st.columns(2)
     left.plotly_chart(fig, width="stretch")
-    base = ctx.metric("cache", ("bucket",), "day").rename(columns={"bucket": "day"})
     pen = go.Figure([go.Bar(x=daily["day"], y=daily["avg_hit_ms"], name="hit"),
-                     go.Bar(x=daily["day"], y=daily["avg_miss_ms"], name="miss"),
-                     go.Bar(x=base["day"], y=base["baseline_ms"], name="uncached search (same services)")])
-    right.plotly_chart(ui.style(pen, "Average latency: hit, miss and uncached search (log scale)", "ms", log_y=True),
-                       width="stretch")
+                     go.Bar(x=daily["day"], y=daily["avg_miss_ms"], name="miss")])
+    if f["miss_baseline_ms"] is not None and len(daily):
+        ui.target_line(pen, f"uncached search {figures.format_value(f['miss_baseline_ms'], 'ms')} (miss penalty "
+                       "baseline, whole selection)", x=[daily["day"].min(), daily["day"].max()],
+                       y=[f["miss_baseline_ms"]] * 2, color="#c0392b")
+    right.plotly_chart(ui.style(pen, "Average latency: hit vs miss (log scale)", "ms", log_y=True), width="stretch")
 
     fmt = {"hit_rate": st.column_config.NumberColumn("hit rate", format="percent"),
            "miss_penalty": st.column_config.NumberColumn("miss penalty", format="%.2f×")}

@@ -63,12 +63,16 @@ m[1].metric(f"Replay at TTL {c.settings_ttl_s:g} s, {size_text}", ui.pct(c.setti
 m[2].metric("Could be served", ui.pct(c.could_be_served_rate),
             help="an earlier successful search with the same key after the user's last write: no TTL or size does "
             "better")
-m[3].metric(f"TTL / LRU size for {target:.0%}",
-            ("not on grid" if c.ttl_for_target_s is None else f"{c.ttl_for_target_s:g} s") + " / "
-            + ("not reachable" if c.lru_size_for_target is None else f"{c.lru_size_for_target:,}"),
-            help="smallest TTL of the grid (no size bound) / smallest LRU size (no expiry) reaching the target")
-ui.table(c.story(), column_config={col: st.column_config.NumberColumn(col, format="percent")
-                                   for col in c.story().columns[2:]})
+reach = ("not reached" if c.ttl_for_target_s is None and c.lru_size_for_target is None else
+         ("—" if c.ttl_for_target_s is None else f"{c.ttl_for_target_s:g} s") + " / "
+         + ("—" if c.lru_size_for_target is None else f"{c.lru_size_for_target:,}"))
+m[3].metric(f"TTL / LRU size for {target:.0%}", reach,
+            help="smallest TTL of the grid (no size bound) / smallest LRU size (no expiry) reaching the target; "
+            "neither can beat what could be served")
+story = c.story()
+for col in story.columns[2:]:  # the same format as the figures above
+    story[col] = [ui.pct(v) if v is not None and v == v else "—" for v in story[col]]
+ui.table(story)
 
 ttl_fig = go.Figure()
 ttl_fig.add_trace(go.Scatter(x=c.ttl_curve["ttl_s"], y=c.ttl_curve["hit_rate"], mode="lines+markers",
@@ -102,10 +106,10 @@ if not c.lru.exact:
     st.caption(f"LRU curve sampled (SHARDS, rate {c.lru.sampling_rate:g}); measured error on the first "
                f"{c.lru.sampling_error_prefix:,} searches: at most {c.lru.sampling_error:.3f}.")
 st.caption(f"Savings per TTL count the searches no cache served already and assume a hit takes "
-           f"{c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of the {c.avg_miss_latency_ms:.1f} ms average "
-           "uncached search. The TTL curve equals the exact replay when a user's calls do not overlap in time. The "
-           "LRU curve keeps an invalidated entry until it is evicted (a lower bound for the real cache, which deletes "
-           "it; the replay above deletes it).")
+           f"{c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of {c.avg_miss_latency_ms:.1f} ms, the "
+           "average of the successful cacheable searches no cache served. The TTL curve equals the exact replay when "
+           "a user's calls do not overlap in time. The LRU curve keeps an invalidated entry until it is evicted (a "
+           "lower bound for the real cache, which deletes it; the replay above deletes it).")
 ui.table(c.ttl_curve, column_config={
     "hit_rate": st.column_config.NumberColumn("hit rate", format="percent"),
     "cost_saved_usd": st.column_config.NumberColumn("cost saved", format="$%.6f"),
