@@ -592,8 +592,9 @@ def load_trace(con: duckdb.DuckDBPyConnection, since: object = None, until: obje
     s = con.execute(_SEARCHES_SQL, params).fetchnumpy()
     w = con.execute(_WRITES_SQL, params).fetchnumpy()
     n = len(s["start_ns"])
-    names = np.concatenate([np.asarray(s["service"], object), np.asarray(w["service"], object)]).astype(str)
-    service_names, services = np.unique(names, return_inverse=True)
+    # factorize hashes the few service names (np.unique would sort a million strings)
+    services, service_names = pd.factorize(np.concatenate([np.asarray(s["service"], object),
+                                                           np.asarray(w["service"], object)]))
     w_user = np.asarray(w["group_hash"], np.uint64).view(np.int64)
     has_user = ~np.asarray(w["whole_service"], bool)
     groups = dense_ids(np.concatenate([np.asarray(s["group_hash"], np.uint64).view(np.int64), w_user]))
