@@ -218,7 +218,7 @@ def _vector_growth(m: Measured, cfg: Config) -> tuple[bool | None, str]:
 
 
 def _embedding_phase_evidence(m: Measured) -> list[str]:
-    return _phase_evidence(m) + _repeat_evidence(m)
+    return _phase_evidence(m) + _served_evidence(m)
 
 
 def _vector_phase_evidence(m: Measured) -> list[str]:

@@ -141,7 +141,7 @@ def test_slow_tree_says_which_phase_to_work_on(cfg):
     25 % -> the store-size actions. Shares and growth hand-computed."""
     m = Measured(search_phase_share={"embedding": 0.70, "vector_search": 0.22}, search_phase_calls=1200,
                  vector_search_p95_first_ms=10.0, vector_search_p95_last_ms=14.0, memories_first=8000,
-                 memories_last=10000, repeat_share=0.4)
+                 memories_last=10000, could_be_served=0.4)
     r = diagnosis.evaluate(diagnosis.SLOW, m, cfg)
     by_key = {x.node.key: x for x in r.results}
     assert {k: by_key[k].answer for k in ("phase_embedding", "phase_vector_search", "phase_rerank",
