@@ -107,6 +107,7 @@ def test_health_figures(con):
     ev = [event(t, "search", ms, embedding_model="text-embedding-3-small", embedding_tokens=1_000_000)
           for ms in searches]
     ev[0]["cache"], ev[1]["cache"], ev[2]["cache"] = "hit", "hit", "miss"
+    ev[3]["user_id"] = "u1"  # the one uncached search a cache would look up (scoped): the miss penalty's baseline
     ev.append(event(t, "add", 1000.0, status="error", llm_model="gpt-4o-mini", llm_input_tokens=1_000_000,
                     llm_output_tokens=0))
     ev.append(event(t, "search", 70.0, mode="platform"))
@@ -122,7 +123,7 @@ def test_health_figures(con):
     assert h["search_avg_ms"] == pytest.approx(np.mean(s))
     assert h["p99_ms"] == pytest.approx(np.percentile([*s, 1000.0], 99))
     assert h["error_rate"] == pytest.approx(1 / 7) and h["slow_share"] == pytest.approx(2 / 7)
-    assert h["hit_rate"] == pytest.approx(2 / 3) and h["miss_penalty"] == pytest.approx(30.0 / 15.0)
+    assert h["hit_rate"] == pytest.approx(2 / 3) and h["miss_penalty"] == pytest.approx(30.0 / 40.0)
     # 5 x $0.02 embedding + $0.15 LLM input
     assert h["total_cost_usd"] == pytest.approx(0.25) and h["embedding_share"] == pytest.approx(0.10 / 0.25)
     assert h["cost_per_1k_oss"] == pytest.approx(0.25 * 1000 / 5)
