@@ -22,7 +22,8 @@ from memlens import cost_review, figures, health, layer
 from memlens.config import Config, load_config
 from memlens.dashboard import data, ui
 from memlens.health import Measured
-from memlens.optimize.advise import Advice, build_advice
+from memlens.optimize.advise import Advice
+from memlens.optimize.stored_advice import current_advice
 from memlens.warehouse import connect
 
 CTX_KEY = "_memlens_ctx"
@@ -176,9 +177,10 @@ def cached(path: str, load_key: tuple, kind: str, name: Any, filters: data.Filte
 
 @st.cache_resource(show_spinner="Replaying the search log through a what-if cache…", max_entries=4)
 def advice(path: str, load_key: tuple) -> Advice:
-    """Every `optimize/` analysis on the whole warehouse, computed once per load for the Optimize and Diagnosis
-    pages (load_key: recompute when new data lands)."""
-    return holder(path).run(build_advice, config())
+    """Every `optimize/` analysis on the whole warehouse for the Optimize and Diagnosis pages: the one kept beside
+    the warehouse since the last collection when it is current (stored_advice), else computed once per load
+    (load_key: recompute when new data lands)."""
+    return holder(path).run(current_advice, config(), path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

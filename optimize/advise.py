@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -59,15 +61,26 @@ def rank(savings: list[sv.Saving], usd_month_total: float, latency_s_month_total
 
 
 def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str, np.ndarray] | None = None,
-                 vectors_source: str = "none", has_postgres: bool = False) -> Advice:
+                 vectors_source: str = "none", has_postgres: bool = False,
+                 progress: Callable[[str], None] | None = None) -> Advice:
+    """`progress`, when given, is told each step before it starts (the whole takes tens of seconds on a large
+    warehouse)."""
+    step = progress or (lambda text: None)
+    started = time.perf_counter()
     days = sv.period_days(con)
-    cache = simulate(load_trace(con), cfg)
+    step("reading the search log")
+    trace = load_trace(con)
+    step(f"replaying {len(trace):,} searches through the what-if cache (every TTL, every LRU size)")
+    cache = simulate(trace, cfg)
     _, dims = embedding_dims(con, cfg)
+    step("reading the memories and how searches used them")
     memories = load_memories(con)
     access = access_stats(con)
     now = data_now(con) or pd.Timestamp.now("UTC").tz_localize(None)
     mem = with_access(memories, access)
+    step(f"looking for duplicates among {len(memories):,} memories")
     dedup = dedup_report(memories, cfg, dims, vectors, vectors_source, access)
+    step("pruning candidates, archival tiers, forecast and the vector store")
     pruning = pruning_candidates(mem, cfg, now, dims, set(dedup.merge_ids["merge_id"]))
     archival = archival_projection(mem, cfg, now, dims)
     items = [
@@ -87,6 +100,8 @@ def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str,
     wait_ms = layer.one(layer.query(con, "ops"))["total_ms"]
     usd_month = (usd or 0.0) * sv.DAYS_PER_MONTH / days + archival.usd_month_now
     wait_s_month = (wait_ms or 0.0) / 1000.0 * sv.DAYS_PER_MONTH / days
-    return Advice(rank(items, usd_month, wait_s_month), cache, dedup, pruning, archival, forecast(con, cfg),
-                  advise_store(con, cfg, dims, has_postgres), days, usd_month, wait_s_month)
+    advice = Advice(rank(items, usd_month, wait_s_month), cache, dedup, pruning, archival, forecast(con, cfg),
+                    advise_store(con, cfg, dims, has_postgres), days, usd_month, wait_s_month)
+    step(f"done in {time.perf_counter() - started:.1f} s")
+    return advice
 

@@ -52,7 +52,11 @@ def pruning_candidates(mem: pd.DataFrame, cfg: Config, now: pd.Timestamp, dims: 
         "stale": ((now - mem["last_seen"]) > pd.Timedelta(days=p.stale_days)).fillna(False).to_numpy(),
     })
     any_flag = flags.any(axis=1).to_numpy()
-    reasons = flags.apply(lambda r: ",".join(k for k in REASONS if r[k]), axis=1) if len(flags) else flags
+    # the reasons of each memory as text: one code per combination of flags (16), joined once per combination
+    code = sum(flags[k].to_numpy().astype(np.int64) << i for i, k in enumerate(REASONS))
+    texts = np.array([",".join(k for i, k in enumerate(REASONS) if c >> i & 1) for c in range(1 << len(REASONS))],
+                     dtype=object)
+    reasons = pd.Series(texts[code], index=flags.index) if len(flags) else flags
     nbytes = storage_bytes(mem["text_bytes"], dims) if len(mem) else pd.Series([], dtype="int64")
     cand = mem.loc[any_flag, ["memory_id", "owner", "times_returned", "best_top_score", "last_seen"]].copy()
     cand["reasons"] = reasons[any_flag] if len(flags) else []
