@@ -4,8 +4,9 @@ The what-if cache replay and the memory analyses take seconds to tens of seconds
 reader (the Optimize and Diagnosis pages, `memlens advise`) needs the same answer until new data lands. So it is
 computed right after each collection (`memlens collect ...`, `memlens demo`) or by the first reader that finds none,
 and kept in `<warehouse file>.advice.pickle` together with the state it was computed from: the data's load key
-(event, run, quarantine, history and snapshot counts and the last ingest time) and a digest of the config. A reader
-whose state differs computes it again; a file that cannot be read (another memlens version) is recomputed too.
+(event, run, quarantine, history and snapshot counts and the last ingest time), a digest of the config and one of
+the code that computes it (the optimize package, the metric layer's SQL). A reader whose state differs computes it
+again; so is a file that cannot be read.
 
 The file is written by memlens itself next to the warehouse (same owner, same trust) and replaced atomically.
 Only the default advice is kept (no vectors from a Mem0 store or the local model: those are computed per call).
@@ -18,6 +19,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +29,29 @@ from memlens.config import Config
 from memlens.optimize.advise import Advice, build_advice
 
 ProgressFn = Callable[[str], None]
-FORMAT = 1  # bumped when Advice changes shape: an older file is recomputed
 
 
 def advice_file(warehouse: str | Path) -> Path:
     return Path(str(warehouse) + ".advice.pickle")
 
 
+@cache
+def code_digest() -> str:
+    """Fingerprint of the code the advice comes from (another memlens version computes it again: the kept objects
+    are of its own classes)."""
+    import memlens.optimize
+    import memlens.sql
+
+    roots = [Path(memlens.optimize.__file__).parent, Path(memlens.sql.__file__).parent]
+    files = sorted(p for root in roots for p in root.rglob("*") if p.suffix in (".py", ".sql"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+
+
 def data_state(con: duckdb.DuckDBPyConnection, cfg: Config) -> tuple:
-    """What the advice depends on: the data (the dashboard's load key) and the config (prices, thresholds)."""
+    """What the advice depends on: the data (the dashboard's load key), the config (prices, thresholds), the code."""
     from memlens.dashboard.data import load_key
 
-    return (FORMAT, load_key(con), hashlib.sha256(repr(cfg).encode()).hexdigest())
+    return (code_digest(), load_key(con), hashlib.sha256(repr(cfg).encode()).hexdigest())
 
 
 def stored(warehouse: str | Path, state: tuple) -> Advice | None:

@@ -1,0 +1,170 @@
+"""Pages as a person meets them: the dashboard in real headless Chromium, every sidebar page clicked and timed
+until Streamlit is idle.
+
+    .venv/bin/python bench/browser_bench.py [--warehouse PATH] [--repeat 3]
+
+Without --warehouse it builds (once, kept under bench/out/) the 200,000-event demo with `memlens demo`, which is
+what a person gets after a collection (the advice is computed then, see optimize/stored_advice.py).
+Each repeat starts a fresh dashboard process on a free 127.0.0.1 port (empty caches: the first visitor after a
+collection), opens the start page, clicks every page in the sidebar ("first"), then every page again ("again").
+A page counts as shown when its title is on screen, Streamlit's running indicator is gone, no skeleton is left
+and every Plotly chart has drawn. Prints medians per page against issue 16's budgets (start page < 2 s, first
+visit < 2 s, repeat visit < 0.5 s); absolute seconds depend on the machine's load, so compare runs of one session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+START_TITLE = "Overview"
+# sidebar link (= the page's title, its h1), in the sidebar's order
+PAGES = ["Overview", "Latency", "Cache", "Cost", "Growth & storage", "Diagnosis", "Optimize", "Alerts & export",
+         "Data sources", "Runs"]
+BUDGET_START_S, BUDGET_FIRST_S, BUDGET_AGAIN_S = 2.0, 2.0, 0.5
+IDLE_JS = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                   && !document.querySelector('[data-testid="stSkeleton"]')
+                   && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                          .every(c => c.querySelector('.main-svg'))"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_warehouse(events: int) -> Path:
+    path = OUT / f"browser-demo-{events}.duckdb"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        print(f"building the {events:,}-event demo warehouse {path} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "memlens.cli", "demo", "--events", str(events), "--warehouse", str(path),
+                        "--out", str(OUT / f"browser-demo-{events}-logs")], check=True)
+    return path
+
+
+class Dashboard:
+    """`streamlit run dashboard/app.py` on a free 127.0.0.1 port, stopped on exit."""
+
+    def __init__(self, warehouse: Path, home: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "MEMLENS_WAREHOUSE": str(warehouse), "MEMLENS_HOME": str(home),
+               "MEM0_TELEMETRY": "False"}
+        self.log = (home / "streamlit.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port",
+             str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()}") from None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def wait_shown(page, title: str) -> None:
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=300_000)
+    page.wait_for_function(IDLE_JS, timeout=300_000, polling=50)
+
+
+def visit(page, title: str) -> float:
+    """Click `title` in the sidebar; seconds until it is shown."""
+    t0 = time.perf_counter()
+    page.get_by_role("link", name=title, exact=True).first.click()
+    wait_shown(page, title)
+    return time.perf_counter() - t0
+
+
+def one_session(browser, warehouse: Path, shots: Path | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="memlens-browser-bench-") as home:
+        app = Dashboard(warehouse, Path(home))
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            times: dict[str, float] = {}
+            t0 = time.perf_counter()
+            page.goto(app.url)
+            wait_shown(page, START_TITLE)
+            times["start"] = time.perf_counter() - t0
+            for rnd in ("first", "again"):
+                for title in PAGES[1:] + PAGES[:1]:  # Overview last: it was the start page
+                    times[f"{title}|{rnd}"] = visit(page, title)
+                    if shots is not None and rnd == "first":
+                        page.screenshot(path=str(shots / f"{title.split()[0].lower()}.png"))
+            page.close()
+            return times
+        finally:
+            app.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--warehouse", help="an existing warehouse (default: the demo, built once under bench/out/)")
+    ap.add_argument("--events", type=int, default=200_000, help="demo events when building (default 200000)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--screenshots", help="save a screenshot of each page's first visit here (last repeat)")
+    args = ap.parse_args()
+    warehouse = Path(args.warehouse) if args.warehouse else demo_warehouse(args.events)
+    shots = Path(args.screenshots) if args.screenshots else None
+    if shots is not None:
+        shots.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    runs: list[dict[str, float]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for i in range(args.repeat):
+                runs.append(one_session(browser, warehouse, shots if i == args.repeat - 1 else None))
+                print(f"session {i + 1}/{args.repeat} done", flush=True)
+        finally:
+            browser.close()
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    print(f"\n{warehouse} — medians of {args.repeat} fresh dashboard sessions, seconds until the page is shown")
+    start = med("start")
+    print(f"{'start page (Overview)':<22} {start:7.2f}   budget < {BUDGET_START_S:g} s: "
+          f"{'met' if start < BUDGET_START_S else 'NOT met'}")
+    print(f"{'page':<22} {'first':>7} {'again':>7}   budgets: first < {BUDGET_FIRST_S:g} s, "
+          f"again < {BUDGET_AGAIN_S:g} s (Overview's first is its second visit: it was the start page)")
+    met = 0
+    for title in PAGES:
+        first, again = med(f"{title}|first"), med(f"{title}|again")
+        ok = first < BUDGET_FIRST_S and again < BUDGET_AGAIN_S
+        met += ok
+        print(f"{title:<22} {first:7.2f} {again:7.2f}   {'met' if ok else 'NOT met'}")
+    print(f"budgets met on {met} of {len(PAGES)} pages")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
