@@ -130,6 +130,9 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=200_000, help="demo events when building (default 200000)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--screenshots", help="save a screenshot of each page's first visit here (last repeat)")
+    ap.add_argument("--compare-kept-advice", action="store_true",
+                    help="each repeat runs two sessions: without the advice kept since the collection (the pages "
+                    "compute it, as before it was kept; the baseline) and with it")
     args = ap.parse_args()
     warehouse = Path(args.warehouse) if args.warehouse else demo_warehouse(args.events)
     shots = Path(args.screenshots) if args.screenshots else None
@@ -137,19 +140,29 @@ def main() -> int:
         shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
+    from memlens.optimize.stored_advice import advice_file
+
     runs: list[dict[str, float]] = []
+    baseline: list[dict[str, float]] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for i in range(args.repeat):
+                if args.compare_kept_advice:  # the session computes the advice on its first Diagnosis visit
+                    advice_file(warehouse).unlink(missing_ok=True)
+                    baseline.append(one_session(browser, warehouse, None))
                 runs.append(one_session(browser, warehouse, shots if i == args.repeat - 1 else None))
                 print(f"session {i + 1}/{args.repeat} done", flush=True)
         finally:
             browser.close()
 
-    def med(key: str) -> float:
-        return statistics.median(r[key] for r in runs)
+    def med(key: str, of: list[dict[str, float]] = runs) -> float:
+        return statistics.median(r[key] for r in of)
 
+    if baseline:
+        print(f"\nbaseline, advice not kept (computed by the first visit), medians of {args.repeat} sessions:")
+        for title in PAGES:
+            print(f"{title:<22} {med(f'{title}|first', baseline):7.2f} {med(f'{title}|again', baseline):7.2f}")
     print(f"\n{warehouse} — medians of {args.repeat} fresh dashboard sessions, seconds until the page is shown")
     start = med("start")
     print(f"{'start page (Overview)':<22} {start:7.2f}   budget < {BUDGET_START_S:g} s: "
