@@ -45,6 +45,7 @@ _COMPONENTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("graph", {m: "graph" for m in ("add", "search", "get_all", "delete", "delete_all", "reset")}),
 )
 _ENTITY_STORE = {m: "graph" for m in _VECTOR}
+_NEG_INF = float("-inf")
 
 
 def _timed(original: Any, slot: int) -> Any:
@@ -112,15 +113,22 @@ class PhaseHooks:
 
 def phase_ms(spans: list[tuple[int, float, float]]) -> list[float | None]:
     """Milliseconds per phase (PHASES order; None = did not run) from a call's spans."""
+    if _overlap(spans):
+        return _split_overlaps(spans)
     out: list[float | None] = [None] * len(PHASES)
-    prev_end = float("-inf")
-    for _, t0, t1 in spans:  # sequential spans (each starts after the previous one ended) are summed as they are
-        if t0 < prev_end:
-            return _split_overlaps(spans)
-        prev_end = t1
     for slot, t0, t1 in spans:
         out[slot] = (out[slot] or 0.0) + (t1 - t0) * 1000.0
     return out
+
+
+def _overlap(spans: list[tuple[int, float, float]]) -> bool:
+    """Whether any span starts before the one recorded before it ended (sequential spans never do)."""
+    prev_end = _NEG_INF
+    for _, t0, t1 in spans:
+        if t0 < prev_end:
+            return True
+        prev_end = t1
+    return False
 
 
 def _split_overlaps(spans: list[tuple[int, float, float]]) -> list[float | None]:
@@ -149,7 +157,17 @@ def _split_overlaps(spans: list[tuple[int, float, float]]) -> list[float | None]
 
 def fill(ev: dict[str, Any], spans: list[tuple[int, float, float]]) -> None:
     """Set `<phase>_ms` on an event for the phases that ran (cut to 0.1 µs, never rounded up: the sum stays
-    within latency_ms)."""
-    for field, ms in zip(PHASE_FIELDS, phase_ms(spans), strict=True):
-        if ms is not None:
-            ev[field] = int(ms * 10_000) / 10_000
+    within latency_ms). The usual sequential case is one pass that touches only the phases that ran."""
+    ran: dict[str, float] = {}
+    prev_end = _NEG_INF
+    for slot, t0, t1 in spans:
+        if t0 < prev_end:  # Mem0 ran work in parallel: split the overlaps
+            for field, ms in zip(PHASE_FIELDS, _split_overlaps(spans), strict=True):
+                if ms is not None:
+                    ev[field] = int(ms * 10_000) / 10_000
+            return
+        prev_end = t1
+        field = PHASE_FIELDS[slot]
+        ran[field] = ran.get(field, 0.0) + (t1 - t0)
+    for field, seconds in ran.items():
+        ev[field] = int(seconds * 10_000_000) / 10_000
