@@ -150,3 +150,18 @@ def projected_weekly_growth(by: tuple[str, ...], window: str, match: str = "") -
     added = f"{_by(by)} (rate({CHANGES}{_sel(match, _ADD)}[{window}]))"
     deleted = f"{_by(by)} (rate({CHANGES}{_sel(match, _DELETE)}[{window}]))"
     return f"({added} - ({deleted} or {added} * 0)) * {WEEK_S}\n/ ({stored_memories(by, '', match)} > 0)"
+
+
+# Where OSS calls spent their time (instrumentation/metrics.py: one observation per phase a call ran).
+PHASE_DURATION = "memlens_mem0_phase_duration_seconds"
+
+
+def phase_quantile(q: float, by: tuple[str, ...], window: str, match: str = "") -> str:
+    """Quantile of the time calls spent in a phase (over the calls that ran it); `by` should hold `phase`."""
+    return (f"histogram_quantile({num(q)}, {_by((*by, 'le'))} "
+            f"(rate({PHASE_DURATION}_bucket{_sel(match)}[{window}])))")
+
+
+def phase_seconds_rate(by: tuple[str, ...], window: str, match: str = "") -> str:
+    """Seconds spent in each phase per second of wall time: stacked per op, where the time went."""
+    return f"{_by(by)} (rate({PHASE_DURATION}_sum{_sel(match)}[{window}]))"

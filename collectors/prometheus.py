@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SOURCE = "prometheus"
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one range query
 SO = ("service", "op")
+SOP = ("service", "op", "phase")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 
@@ -75,6 +76,9 @@ def queries(cfg: Config) -> list[Query]:
         Query("tokens_per_second", promql.token_rate(("service", "kind", "model"), w)),
         Query("cost_usd_per_second", promql.cost(cfg, "rate", ("service",), w)),
         Query("memory_changes_per_second", f"sum by (service, event) (rate({promql.CHANGES}[{w}]))"),
+        # where OSS calls spent their time, per (service, op, phase)
+        Query("phase_seconds_per_second", promql.phase_seconds_rate(SOP, w)),
+        Query("phase_p95_seconds", promql.phase_quantile(0.95, SOP, w)),
     ]
     job = cfg.prometheus.process_job
     sel = f"{{job={promql.repr_label(job)}}}" if job else ""

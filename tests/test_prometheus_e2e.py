@@ -40,6 +40,7 @@ from memlens.alerts.rules import render_rules, rule_groups
 from memlens.collectors.oplog import collect_oplogs
 from memlens.collectors.prometheus import collect_prometheus
 from memlens.config import load_config
+from memlens.schema import PHASES
 from memlens.warehouse import connect
 
 pytestmark = [
@@ -183,6 +184,31 @@ def test_histogram_buckets_match_the_op_log_exactly(run, warehouse):
     for op, values in latencies.items():
         for bound in (*promql.DURATION_BUCKETS_S, math.inf):
             assert prom[(op, floatToGoString(bound))] == sum(v <= bound for v in values), (op, bound)
+
+
+def test_phase_histogram_matches_the_op_log_exactly(run, warehouse):
+    """Per op and phase: Prometheus counts one observation per call that ran the phase and sums its seconds,
+    exactly the op log's `<phase>_ms` fields; the collector brings the phase series back into metric_prom_phases."""
+    at = run["end"].timestamp()
+    prom = {(r["metric"]["op"], r["metric"]["phase"], kind): float(r["value"][1])
+            for kind in ("count", "sum") for r in _instant(
+                run["pc"], f'sum by (op, phase) ({promql.PHASE_DURATION}_{kind}{{service="{SERVICE}"}})', at)}
+    expected = {}
+    for phase in PHASES:
+        for op, n, total in warehouse.execute(
+                f"SELECT op, count({phase}_ms), sum({phase}_ms) FROM raw_op_events WHERE service = ? "
+                f"AND {phase}_ms IS NOT NULL GROUP BY op", [SERVICE]).fetchall():
+            expected[(op, phase, "count")] = float(n)
+            expected[(op, phase, "sum")] = total / 1000
+    assert {k for k, v in prom.items() if v} == set(expected)
+    for key, value in expected.items():
+        assert prom[key] == pytest.approx(value, rel=1e-9), key
+    assert {("search", "embedding"), ("search", "vector_search"), ("add", "embedding"), ("add", "vector_write"),
+            ("add", "history")} <= {(op, phase) for op, phase, _ in expected}
+    collect_prometheus(warehouse, run["url"], run["cfg"], start=run["start"], end=run["end"], step="1s")
+    seen = warehouse.execute("SELECT DISTINCT op, phase FROM metric_prom_phases WHERE service = ? "
+                             "AND seconds_per_s > 0 AND p95_ms > 0", [SERVICE]).fetchall()
+    assert ("search", "embedding") in seen and ("add", "history") in seen
 
 
 def test_p95_p99_agree_with_the_op_log_within_the_bucket(run, warehouse):
