@@ -87,6 +87,7 @@ class PhasedNoopMemory(NoopMemory):
 
     def __init__(self) -> None:
         self.embedding_model, self.vector_store, self.db = _Embedder(), _Store(), _History()
+        self._entity_store = None  # as in mem0 2.2: created on first use (the hooks look for it on every call)
 
     def search(self, query: str, *, top_k: int = 20, filters: dict | None = None, threshold: float = 0.1,
                rerank: bool = False, **kwargs: Any) -> dict:

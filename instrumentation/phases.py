@@ -87,11 +87,12 @@ class PhaseHooks:
     """The timing hooks of one OSS Memory / AsyncMemory. `refresh()` (cheap: one attribute read) hooks the
     entity store once mem0 has created it lazily; the call that creates it leaves that time unattributed."""
 
-    __slots__ = ("entity_store", "memory")
+    __slots__ = ("entity_store", "memory", "watch")
 
     def __init__(self, memory: Any):
         self.memory = memory
         self.entity_store = None
+        self.watch = hasattr(memory, "_entity_store")  # mem0 2.2 creates it lazily; other Memories have none
         for attr, methods in _COMPONENTS:
             component = getattr(memory, attr, None)
             if component is not None:
@@ -102,6 +103,8 @@ class PhaseHooks:
         self.refresh()
 
     def refresh(self) -> None:
+        if not self.watch:
+            return
         store = getattr(self.memory, "_entity_store", None)
         if store is not self.entity_store and store is not None:
             self.entity_store = store
