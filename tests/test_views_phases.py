@@ -1,4 +1,5 @@
-"""Known answers for the phase views (stg_op_phases, metric_phase_hourly): hand-computed from a few timed calls."""
+"""Known answers for the phase breakdown (stg_op_phases, the layer metric `phases`): hand-computed from a few timed
+calls."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 import pytest
 from view_support import event, insert_events
 
+from memlens import layer
 from memlens.schema import PHASES
 
 H1, H2 = datetime(2026, 11, 2, 9), datetime(2026, 11, 2, 10)
@@ -47,8 +49,12 @@ def test_stg_op_phases_has_every_phase_and_the_rest_of_each_timed_call(loaded):
         assert total == pytest.approx(lat)
 
 
-def test_metric_phase_hourly_known_answers(loaded):
-    got = {(r["hour"], r["op"], r["phase"]): r for r in rows(loaded, "SELECT * FROM metric_phase_hourly")}
+def _phases(con, f=layer.ALL, by=("bucket", "op"), grain="hour"):
+    return layer.query(con, "phases", f, by, grain).to_dict("records")
+
+
+def test_phases_per_hour_and_op_known_answers(loaded):
+    got = {(r["bucket"].to_pydatetime(), r["op"], r["phase"]): r for r in _phases(loaded)}
     emb = got[(H1, "search", "embedding")]
     # embedding 6 and 8 ms of searches 10 and 20 ms: avg 7, share 14/30, P50 7, P95 6 + 0.95 * 2 = 7.9
     assert (emb["calls"], emb["ran_calls"]) == (2, 2)
@@ -61,7 +67,8 @@ def test_metric_phase_hourly_known_answers(loaded):
     assert (other["avg_ms"], other["share"], other["p50_ms"]) == (pytest.approx(1.5), pytest.approx(0.1),
                                                                   pytest.approx(1.5))
     rerank = got[(H1, "search", "rerank")]  # no reranked search in H1: 0 per call, no percentile
-    assert (rerank["ran_calls"], rerank["avg_ms"], rerank["share"], rerank["p50_ms"]) == (0, 0.0, 0.0, None)
+    assert (rerank["ran_calls"], rerank["avg_ms"], rerank["share"]) == (0, 0.0, 0.0)
+    assert rerank["p50_ms"] != rerank["p50_ms"]  # NaN: no call ran it
     # the phases of one (hour, op) add up to its timed calls' average latency, their shares to 1
     by_group: dict = {}
     for (hour, op, _), r in got.items():
@@ -77,7 +84,17 @@ def test_metric_phase_hourly_known_answers(loaded):
     assert got[(H2, "search", "rerank")]["share"] == pytest.approx(1 / 8)
 
 
+def test_the_breakdown_follows_the_filters(loaded):
+    """One op, one time range, no keys: the rows are the phases of that selection only."""
+    f = layer.Filters(start=H1, end=H2, op="search")
+    got = {r["phase"]: r for r in _phases(loaded, f, by=())}
+    assert set(got) == {*PHASES, "other"}
+    assert {r["calls"] for r in got.values()} == {2}  # the two timed searches of H1 (not the untimed one, not H2)
+    assert got["embedding"]["share"] == pytest.approx(14 / 30)
+    assert [r["phase"] for r in _phases(loaded, layer.Filters(service="elsewhere"), by=())] == []
+
+
 def test_a_warehouse_of_v1_events_only_has_no_breakdown(con):
     insert_events(con, [event(H1, "search", 12.0)])
     assert con.execute("SELECT count(*) FROM stg_op_phases").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM metric_phase_hourly").fetchone()[0] == 0
+    assert _phases(con) == []

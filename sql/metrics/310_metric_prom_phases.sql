@@ -1,5 +1,5 @@
 -- metric_prom_phases: the Prometheus-side view of where OSS calls spent their time (from raw_prom_samples, the
--- phase histogram memlens_mem0_phase_duration_seconds), to set next to metric_phase_hourly from the op log.
+-- phase histogram memlens_mem0_phase_duration_seconds), to set next to the op log's (layer metric `phases`).
 -- grain: (source_url, service, op, phase, ts).
 -- columns: source_url, service, op, phase (VARCHAR, memlens.schema.PHASES), ts (UTC)
 --   seconds_per_s (DOUBLE seconds spent in the phase per second of wall time over alerts.rate_window: summed over

@@ -5,16 +5,17 @@
 -- vector_read, vector_write, rerank, llm, history, graph) and 'other': the rest of the call (Mem0's own Python
 -- between the phases, and the instrumentation), latency_ms minus the phases, never below 0.
 -- columns:
---   event_id, ts, day, hour, service, mode, op, call_mode, status, infer, user_id, agent_id, tag, is_demo,
---   is_error (as in stg_op_events), latency_ms (DOUBLE the whole call, ms)
+--   event_id, ts, day, hour, service, mode, op, call_mode, status, infer, user_id, agent_id, tag, embedding_model,
+--   llm_model, is_demo, is_error (as in stg_op_events), latency_ms (DOUBLE the whole call, ms)
 --   phase (VARCHAR), phase_ms (DOUBLE ms in the phase; 0 when it did not run), ran (BOOLEAN the phase ran: its
 --   op-log field was set; for 'other': phase_ms > 0)
 -- The phase list is the {{ op_event_phase_list }} slot, generated from memlens/schema.py PHASES.
+-- The metric layer reads it through sql/layer/inputs/90_op_phases.sql (relation phase_facts, metric phases).
 -- Cheap: a filter and an unnest over stg_op_events (nine rows per timed call).
 CREATE OR REPLACE VIEW stg_op_phases AS
 WITH timed AS (
-    SELECT event_id, ts, day, hour, service, mode, op, call_mode, status, infer, user_id, agent_id, tag, is_demo,
-           is_error, latency_ms,
+    SELECT event_id, ts, day, hour, service, mode, op, call_mode, status, infer, user_id, agent_id, tag,
+           embedding_model, llm_model, is_demo, is_error, latency_ms,
            {{ op_event_phase_list }} AS phases,
            {{ op_event_phase_sum }} AS phases_ms
     FROM stg_op_events

@@ -1,0 +1,14 @@
+-- op_phases: phase_facts from every timed operation in the selection (stg_op_phases: one row per phase of each
+-- call with phase timings, plus its unattributed rest): the exact input, always eligible. The filters are the
+-- dashboard's: a NULL parameter means "all"; the time range is [$start, $end).
+-- provides: phase_facts
+-- filters: service mode op status user agent model tag
+-- keys: bucket day service mode op status user_id agent_id tag infer embedding_model llm_model
+-- columns: every column of stg_op_phases, bucket (TIMESTAMP UTC start of the $grain bucket)
+SELECT *, date_trunc($grain, ts) AS bucket
+FROM stg_op_phases
+WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
+  AND ($service IS NULL OR service = $service) AND ($mode IS NULL OR mode = $mode)
+  AND ($op IS NULL OR op = $op) AND ($status IS NULL OR status = $status)
+  AND ($user IS NULL OR user_id = $user) AND ($agent IS NULL OR agent_id = $agent)
+  AND ($model IS NULL OR embedding_model = $model OR llm_model = $model) AND ($tag IS NULL OR tag = $tag)
