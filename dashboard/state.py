@@ -264,10 +264,11 @@ class Ctx:
         return st.toggle(f"Show {what}", key=key, value=False,
                          help=f"Scans the {self.events:,} raw events (a few seconds at this size).")
 
-    def measured(self) -> Measured:
+    def measured(self, with_phases: bool = False) -> Measured:
+        """The selection's Measured; `with_phases` adds where its searches' time went (a scan of the timed events)."""
         review = self.review()
         return cached(self.path, self.load_key, "measured", "measured", self.filters, self.speed,
-                      projected_month_usd=review.month.projected_usd if review else None)
+                      projected_month_usd=review.month.projected_usd if review else None, with_phases=with_phases)
 
 
 def set_current(ctx: Ctx) -> None:

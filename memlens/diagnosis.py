@@ -209,7 +209,7 @@ def _vector_growth(m: Measured, cfg: Config) -> tuple[bool | None, str]:
     if p95 is None:
         return None, "vector search P95: no phase timings at both ends of the selection"
     grew = _growth(m.memories_first, m.memories_last)
-    text = (f"vector search P95 {_ms(m.vector_search_p95_first_ms)} → {_ms(m.vector_search_p95_last_ms)} "
+    text = (f"vector search daily P95 {_ms(m.vector_search_p95_first_ms)} → {_ms(m.vector_search_p95_last_ms)} "
             f"({_signed_pct(p95)}) vs +{_pct(limit)}")
     if grew is None:
         return None, text + "; memories held: unknown (no Mem0 history loaded)"

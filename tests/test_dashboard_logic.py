@@ -151,7 +151,7 @@ def test_slow_tree_says_which_phase_to_work_on(cfg):
     assert by_key["phase_embedding"].evidence[0] == (
         "search time by phase (1,200 searches): embedding 70.0 %, vector search 22.0 %, Mem0's own code 8.0 %")
     assert by_key["vector_growth"].measurement == (
-        "vector search P95 10 ms → 14 ms (+40.0 %) vs +25.0 %; memories 8,000 → 10,000 (+25.0 %)")
+        "vector search daily P95 10 ms → 14 ms (+40.0 %) vs +25.0 %; memories 8,000 → 10,000 (+25.0 %)")
     actions = [a for a, _, _ in r.actions()]
     assert actions == ["Add caching", "Cache embeddings", "Use a smaller embedding model",
                        "Use a faster embedding endpoint (same region as the app, or a local model)",

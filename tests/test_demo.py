@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -135,6 +135,26 @@ def test_the_incident_is_in_the_vector_store_and_vector_search_grows_with_the_st
                quantile_cont(vector_search_ms, 0.5) FILTER (WHERE day = (SELECT max(day) FROM stg_op_events))
         FROM stg_op_events WHERE op = 'search' AND NOT rerank_requested""").fetchone()
     assert last > 1.1 * first
+
+
+def test_the_slow_query_tree_reads_the_demo_phases(loaded):
+    """Over the whole demo embedding dominates search time and vector search slows as the store grows; in the
+    incident window the vector store takes most of it."""
+    from memlens import diagnosis, health, layer
+
+    con, _ = loaded
+    cfg = default_config()
+
+    def lit(f):
+        r = diagnosis.evaluate(diagnosis.SLOW, health.measure(con, f, with_phases=True), cfg)
+        return {x.node.key for x in r.lit if x.node.key.startswith(("phase_", "vector_"))}
+
+    assert lit(layer.ALL) == {"phase_embedding", "vector_growth"}
+    # demo_model: the incident is 10:00-16:00 UTC in window day DAYS - 6; the window starts at END's 12:00, so that
+    # day begins at 12:00 and its 12:00-16:00 is inside the incident
+    incident = datetime.fromtimestamp(END.timestamp() - 6 * 86400, UTC).replace(tzinfo=None)
+    assert lit(layer.Filters(start=incident, end=incident + timedelta(hours=4))) == {
+        "phase_vector_search"}
 
 
 def test_repeated_queries_cache_and_query_shapes(loaded):

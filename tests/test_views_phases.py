@@ -98,3 +98,41 @@ def test_a_warehouse_of_v1_events_only_has_no_breakdown(con):
     insert_events(con, [event(H1, "search", 12.0)])
     assert con.execute("SELECT count(*) FROM stg_op_phases").fetchone()[0] == 0
     assert _phases(con) == []
+
+
+def test_search_phases_for_the_diagnosis_known_answers(con):
+    """health.search_phases: shares of search time over the selection; vector-search P95 as the median of the daily
+    P95s in the first and the last quarter; memories held at the end of each quarter (from Mem0's history)."""
+    from datetime import timedelta
+
+    from view_support import insert_history
+
+    from memlens import diagnosis, health
+    from memlens.config import default_config
+
+    d0 = datetime(2026, 11, 1)
+    base = {d: 10 + 2 * d for d in range(8)}  # day d: vector search base + 0..11 ms
+    rows = []
+    for d in range(8):
+        for i in range(12):
+            vs = base[d] + i
+            rows.append(event(d0 + timedelta(days=d, hours=i), "search", 20.0 + vs + 1.0, schema_version=2,
+                              embedding_ms=20.0, vector_search_ms=float(vs)))
+    insert_events(con, rows)
+    # 100 memories before the window, 60 more on day 6
+    insert_history(con, [(f"m{k}", "ADD", d0 - timedelta(days=1), None, 40) for k in range(100)]
+                   + [(f"n{k}", "ADD", d0 + timedelta(days=6, hours=1), None, 40) for k in range(60)])
+    got = health.search_phases(con, layer.ALL)
+    # latency 21 + b + i: total 96 x 21 + 12 x (10 + 12 + ... + 24) + 8 x (0 + ... + 11) = 2016 + 1632 + 528 = 4176
+    assert got["search_phase_calls"] == 96
+    assert got["search_phase_share"]["embedding"] == pytest.approx(1920 / 4176)  # 96 x 20 ms
+    assert got["search_phase_share"]["vector_search"] == pytest.approx(2160 / 4176)  # 1632 + 528
+    # span D0 00:00 .. D7 11:00, a quarter = 1 d 20 h 45 min: the first holds days 0 and 1, the last days 6 and 7;
+    # a day's P95 of b..b+11 = b + 0.95 x 11
+    assert got["vector_search_p95_first_ms"] == pytest.approx(((10 + 10.45) + (12 + 10.45)) / 2)
+    assert got["vector_search_p95_last_ms"] == pytest.approx(((22 + 10.45) + (24 + 10.45)) / 2)
+    assert (got["memories_first"], got["memories_last"]) == (100, 160)
+    m = health.Measured(**got)
+    r = {x.node.key: x for x in diagnosis.evaluate(diagnosis.SLOW, m, default_config()).results}
+    assert r["vector_growth"].answer == "yes"  # 21.45 -> 33.45 ms (+55.9 %) while the store grew 60 %
+    assert (r["phase_embedding"].answer, r["phase_vector_search"].answer) == ("no", "yes")  # 46.0 %, 51.7 %

@@ -79,7 +79,7 @@ BURST_SERVICES = ("support-worker", "platform-gateway")
 # cover; the rest of each call (OWN_SHARE) is Mem0's own Python. Hosted embeddings (text-embedding-3-*) are a
 # network round trip, so they dominate searches and plain adds; an infer=True add is mostly its LLM call.
 PHASE_SHARES = {
-    OP_SEARCH: {"embedding": 0.60, "vector_search": 0.40},
+    OP_SEARCH: {"embedding": 0.74, "vector_search": 0.26},
     OP_ADD: {"embedding": 0.58, "vector_write": 0.27, "history": 0.15},
     OP_GET: {"vector_read": 1.0},
     OP_GET_ALL: {"vector_read": 1.0},
@@ -97,6 +97,9 @@ INCIDENT_PHASE = {OP_SEARCH: "vector_search", OP_ADD: "vector_write", OP_GET: "v
                   OP_GET_ALL: "vector_read", OP_UPDATE: "vector_write", OP_DELETE: "vector_write",
                   OP_HISTORY: "history"}
 INCIDENT_SLOWDOWN = 3.5
+# A search's vector-store time grows as (memories held / held at the window's start) ** this: filtered search over
+# a store that outgrows its cache slows faster than the store grows.
+VECTOR_GROWTH = 1.8
 TIMEOUT_PHASE = {OP_SEARCH: "embedding", OP_ADD: "embedding", OP_GET: "vector_read", OP_GET_ALL: "vector_read",
                  OP_UPDATE: "embedding", OP_DELETE: "vector_write", OP_HISTORY: "history"}
 ERROR_TYPES = np.array(["TimeoutError", "ConnectionError", "ValueError", "RateLimitError", "APIConnectionError"])
@@ -378,7 +381,7 @@ def generate(events: int, days: int, users: int, seed: int, end_us: int) -> Demo
     lat = _lognormal(rng, med * shape, sig, n)
     # an OSS search's vector-store part grows with the collection (memories held when it ran)
     store = backlog + np.cumsum(np.where(is_add, np.maximum(created, 0), 0))
-    growth = np.where(is_search & ~mode_platform, store / max(int(store[0]), 1), 1.0)
+    growth = np.where(is_search & ~mode_platform, (store / max(int(store[0]), 1)) ** VECTOR_GROWTH, 1.0)
     lat = lat * (1.0 + PHASE_SHARES[OP_SEARCH]["vector_search"] * (growth - 1.0))
     lat = lat + np.array([s.base_ms for s in SERVICES])[service]
     lat = lat + np.where(looked_up, CACHE_LOOKUP_MS, 0.0)

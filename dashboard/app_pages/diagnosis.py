@@ -17,7 +17,8 @@ st.caption("The reference's decision trees, asked against your data in the curre
            "filters do not apply), as ranked on **Optimize**.")
 adv = state.advice(ctx.path, ctx.load_key) if ctx.on_demand("projected savings", key="diag_savings") else None
 
-measured = ctx.measured()
+phases = ctx.on_demand("where search time went (phase timings)", key="diag_phases")
+measured = ctx.measured(with_phases=phases)
 for r in diagnosis.evaluate_all(measured, ctx.cfg):
     st.subheader(r.tree.title)
     st.graphviz_chart(diagnosis.to_dot(r), width="stretch")
