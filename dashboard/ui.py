@@ -6,12 +6,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from memlens.figures import FIGURES, format_value
+from memlens.figures import FIGURES, PHASE_LABELS, format_value
 from memlens.health import Check
 
 STATUS_COLOR = {"green": "green", "amber": "orange", "red": "red", "unknown": "gray"}
 STATUS_WORD = {"green": "on target", "amber": "watch", "red": "off target", "unknown": "no data"}
 OP_COLORS = {"all": "#444444"}
+# One colour per phase on every chart: the PHASES of memlens/schema.py, then the unattributed rest ('other').
+PHASE_COLORS = {"embedding": "#4c78a8", "vector_search": "#f58518", "vector_read": "#e45756",
+                "vector_write": "#72b7b2", "rerank": "#54a24b", "llm": "#b279a2", "history": "#9d755d",
+                "graph": "#eeca3b", "other": "#bab0ac"}
 
 
 def badge(status: str) -> str:
@@ -54,6 +58,22 @@ def line_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, title
         target_line(fig, target_label, x=[df[x].min(), df[x].max()], y=[target, target])
     style(fig, title, y_title, percent=percent, log_y=log_y)
     return fig
+
+
+def phase_chart(df: pd.DataFrame, x: str, title: str) -> go.Figure:
+    """Stacked bars of the layer metric `phases` (rows of one op): per x, the ms each phase took per call; the
+    stack is the average latency of the timed calls. Phases in PHASE_COLORS order, each in its colour; phases
+    that never ran in `df` are left out of the legend."""
+    fig = go.Figure()
+    for phase, colour in PHASE_COLORS.items():
+        part = df[df["phase"] == phase]
+        if part.empty or not (part["avg_ms"] > 0).any():
+            continue
+        fig.add_trace(go.Bar(x=part[x], y=part["avg_ms"], name=PHASE_LABELS[phase], marker_color=colour,
+                             customdata=part["share"],
+                             hovertemplate="%{y:.1f} ms per call (%{customdata:.0%} of the time)"))
+    fig.update_layout(barmode="stack")
+    return style(fig, title, "ms per call")
 
 
 def target_line(fig: go.Figure, name: str, x: list, y: list, color: str = "#c0392b") -> go.Figure:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from memlens.config import Config
+from memlens.figures import PHASE_LABELS
 from memlens.health import Measured, format_value
 
 Answer = Literal["yes", "no", "unknown"]
@@ -169,9 +170,6 @@ def _embedding_evidence(m: Measured) -> list[str]:
     return [f"adds carry {m.add_avg_messages:.1f} messages on average"] if m.add_avg_messages is not None else []
 
 
-PHASE_LABEL = {"embedding": "embedding", "vector_search": "vector search", "vector_read": "vector-store reads",
-               "vector_write": "vector-store writes", "rerank": "reranking", "llm": "the LLM", "history": "history DB",
-               "graph": "graph memory"}
 
 
 def _phase_share(phase: str) -> Test:
@@ -182,17 +180,17 @@ def _phase_share(phase: str) -> Test:
         if not m.search_phase_calls:
             return None, "no phase timings for searches (Platform calls, cache hits and schema-v1 logs have none)"
         share = m.search_phase_share.get(phase, 0.0)
-        return share >= limit, f"{PHASE_LABEL[phase]} is {_pct(share)} of search time vs {_pct(limit)}"
+        return share >= limit, f"{PHASE_LABELS[phase]} is {_pct(share)} of search time vs {_pct(limit)}"
 
     return test
 
 
 def _phase_evidence(m: Measured) -> list[str]:
     ranked = sorted(m.search_phase_share.items(), key=lambda kv: -kv[1])
-    parts = [f"{PHASE_LABEL.get(p, p)} {_pct(v)}" for p, v in ranked if v > 0]
+    parts = [f"{PHASE_LABELS.get(p, p)} {_pct(v)}" for p, v in ranked if v > 0]
     rest = 1.0 - sum(m.search_phase_share.values())
     return ([f"search time by phase ({m.search_phase_calls:,} searches): " + ", ".join(parts)
-             + f", Mem0's own code {_pct(max(rest, 0.0))}"] if parts else [])
+             + f", {PHASE_LABELS['other']} {_pct(max(rest, 0.0))}"] if parts else [])
 
 
 def _growth(first: float | int | None, last: float | int | None) -> float | None:

@@ -41,6 +41,10 @@ class Figure:
 
 
 SEARCH = (("op", "search"),)
+# The phases of the layer metric `phases` in words (memlens.schema.PHASES, then the unattributed rest of a call).
+PHASE_LABELS = {"embedding": "embedding", "vector_search": "vector search", "vector_read": "vector-store reads",
+                "vector_write": "vector-store writes", "rerank": "reranking", "llm": "LLM", "history": "history DB",
+                "graph": "graph memory", "other": "Mem0's own code"}
 _ALL_OPS = "every call in the selection, ok and error, all operations"
 _QUERY = "search calls only: the reference's query latency, which its targets are for"
 _COULD_BE_SERVED = (

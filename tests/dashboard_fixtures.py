@@ -34,8 +34,10 @@ def known_events() -> list[dict[str, Any]]:
     """40 events with hand-countable answers (see tests/test_dashboard_*.py for the figures).
 
     Week 1 (Nov 9-15): 10 searches by alice, 40 ms, cache hit, embedding 1000 tokens text-embedding-3-small.
-    Week 2 (Nov 16-22): 20 searches by bob, 300 ms (slow), cache miss, top_k 20, no scope, embedding 2000 tokens;
-                        10 adds by alice, 100 ms, llm gpt-4o-mini 1000 in / 100 out, 1 error among them.
+    Week 2 (Nov 16-22): 20 searches by bob, 300 ms (slow), cache miss, top_k 20, no scope, embedding 2000 tokens,
+                        phases (schema v2) embedding 210 ms + vector search 60 ms (+ 30 ms unattributed);
+                        10 adds by alice, 100 ms, llm gpt-4o-mini 1000 in / 100 out, 1 error among them, phases
+                        LLM 80 + embedding 10 + vector write 5 + history 3 ms (+ 2 ms unattributed).
     """
     out: list[dict[str, Any]] = []
     for i in range(10):
@@ -45,12 +47,14 @@ def known_events() -> list[dict[str, Any]]:
     for i in range(20):
         out.append(event(len(out), ts=DAY0 + timedelta(days=7 + i % 7, hours=2), user_id=None, latency_ms=300.0,
                          cache="miss", top_k=20, embedding_model="text-embedding-3-small", embedding_tokens=2000,
-                         query_hash=f"q{i % 4}", service="batch"))
+                         query_hash=f"q{i % 4}", service="batch", schema_version=2, embedding_ms=210.0,
+                         vector_search_ms=60.0))
     for i in range(10):
         out.append(event(len(out), ts=DAY0 + timedelta(days=7 + i % 7, hours=3), op="add", user_id="alice",
                          agent_id="helper", latency_ms=100.0, status="error" if i == 0 else "ok",
                          error_type="TimeoutError" if i == 0 else None, message_count=1, infer=True,
-                         llm_model="gpt-4o-mini", llm_input_tokens=1000, llm_output_tokens=100))
+                         llm_model="gpt-4o-mini", llm_input_tokens=1000, llm_output_tokens=100, schema_version=2,
+                         llm_ms=80.0, embedding_ms=10.0, vector_write_ms=5.0, history_ms=3.0))
     return out
 
 

@@ -119,7 +119,7 @@ def test_latency_numbers_and_filters(warehouse):
     assert m["Average latency (all operations)"] == f"{avg:,.0f} ms" == "185 ms"
     assert m["P99 latency (all operations)"] == f"{p99:,.0f} ms"
     assert m["Slow operations (> 200 ms)"] == "50.0 %"
-    slow = at.dataframe[1].value                               # slowest operations
+    slow = _table(at, "latency_ms")                            # slowest operations
     assert len(slow) == 20 and set(slow["latency_ms"]) == {300.0}
     # user alice: 10 searches at 40 ms + 10 adds at 100 ms
     at.sidebar.selectbox(key="f_user").set_value("alice").run()
@@ -134,6 +134,29 @@ def test_latency_numbers_and_filters(warehouse):
     at.sidebar.selectbox(key="f_op").set_value("All").run()
     at.sidebar.date_input(key="time_range").set_value((date(2026, 11, 16), date(2026, 11, 22))).run()
     assert _metrics(at)["Operations"] == "30"
+
+
+def test_latency_phase_breakdown(warehouse):
+    """Where the time went: the timed searches (bob's 20 misses of 300 ms: embedding 210, vector search 60, rest 30)
+    lead; the adds (LLM 80, embedding 10, vector write 5, history 3 of 100 ms) one click away."""
+    at = _goto(_app(), "latency")
+    assert at.segmented_control(key="phase_op").value == "search"
+    table = _table(at, "share").set_index("phase")
+    assert list(table.index) == ["embedding", "vector search", "Mem0's own code"]
+    assert list(table["share"]) == pytest.approx([0.7, 0.2, 0.1])
+    assert list(table["avg_ms"]) == pytest.approx([210.0, 60.0, 30.0])
+    assert list(table["ran_calls"]) == [20, 20, 20]
+    assert "Over the 20 search calls with phase timings" in _markdown(at) + "\n".join(c.value for c in at.caption)
+    at.segmented_control(key="phase_op").set_value("add").run()
+    table = _table(at, "share").set_index("phase")
+    assert dict(table["share"]) == pytest.approx({"LLM": 0.8, "embedding": 0.1, "vector-store writes": 0.05,
+                                                  "history DB": 0.03, "Mem0's own code": 0.02})
+
+
+def _table(at: AppTest, column: str):
+    """The dataframe on the page that has `column`."""
+    (df,) = [d.value for d in at.dataframe if column in d.value.columns]
+    return df
 
 
 def test_filters_that_match_nothing_say_so(warehouse):
@@ -213,6 +236,9 @@ def test_diagnosis_lights_the_measured_path(warehouse):
     assert "**Query costs high?** Yes" in lit
     assert "P99 latency > P99 threshold?" not in lit and "High variance?" not in lit
     assert "66.7 % of searches have no user/agent/run scope" in lit
+    # the 20 timed searches: embedding 210 of 300 ms
+    assert "**Embedding most of search time?** Yes: embedding is 70.0 % of search time vs 50.0 %." in lit
+    assert "search time by phase (20 searches): embedding 70.0 %, vector search 20.0 %, Mem0's own code 10.0 %" in lit
 
 
 def test_sources_page(warehouse):

@@ -228,3 +228,28 @@ def test_alerts_page_edit_kept_download_equals_export_all(app_url, browser, tmp_
         Path(target).mkdir(parents=True, exist_ok=True)
         for shot in shots.iterdir():
             shutil.copy(shot, Path(target) / shot.name)
+
+
+def test_latency_shows_where_the_time_went(app_url, browser, tmp_path):
+    """The Latency page's phase breakdown on the demo: a stacked chart per op over time in the phases' own colours,
+    the table of shares; another op is one click away. Screenshots of both states."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{app_url}/latency")
+    _wait_rendered(page, "Latency")
+    section = page.get_by_role("heading", name="Where the time went", exact=True)
+    section.scroll_into_view_if_needed()
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="time per call by phase")
+    legend = chart.locator(".legend").text_content()
+    assert "embedding" in legend and "vector search" in legend and "Mem0's own code" in legend
+    shots = Path(os.environ.get("MEMLENS_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    chart.screenshot(path=str(shots / "latency-phases-search.png"))
+    page.get_by_role("button", name="add", exact=True).click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                 .some(c => c.innerText.includes('add: time per call by phase'))""", timeout=60_000)
+    _wait_rendered(page, "Latency")
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="add: time per call by phase")
+    assert "LLM" in chart.locator(".legend").text_content()
+    assert _errors(page) == []
+    chart.screenshot(path=str(shots / "latency-phases-add.png"))

@@ -1,4 +1,5 @@
-"""Latency: percentiles over time per op, throughput, distribution, slow operations and query-shape impact."""
+"""Latency: percentiles over time per op, throughput, distribution, where the time went (phases), slow operations and
+query-shape impact."""
 
 from datetime import timedelta
 
@@ -57,6 +58,34 @@ ui.table(by_op[["op", "ops", "errors", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "
     "p99_ms": st.column_config.NumberColumn("P99 ms", format="%.1f"),
     "slow_share": st.column_config.NumberColumn("slow", format="percent"),
 })
+
+st.subheader("Where the time went")
+if ctx.on_demand("where the time went (phase timings)", "phases"):
+    per_bucket = ctx.metric("phases", ("bucket", "op"), grain)
+    if per_bucket.empty:
+        st.info("No phase timings in the selection. OSS calls instrumented by memlens (op-log schema v2) or traced "
+                "with OpenTelemetry child spans have them; Platform calls, cache hits and older logs have only the "
+                "total.")
+    else:
+        # every timed call has one row per phase and one 'other' row: count the calls on the 'other' rows
+        timed = per_bucket[per_bucket["phase"] == "other"].groupby("op")["calls"].sum().sort_values(ascending=False)
+        op = st.segmented_control("Operation", list(timed.index), default=timed.index[0], key="phase_op") \
+            or timed.index[0]
+        st.plotly_chart(ui.phase_chart(per_bucket[per_bucket["op"] == op], "bucket",
+                                       f"{op}: time per call by phase, per {grain}"), width="stretch")
+        whole = ctx.metric("phases", ("op",))
+        whole = whole[(whole["op"] == op) & (whole["ran_calls"] > 0)].sort_values("share", ascending=False)
+        st.caption(f"Over the {int(timed[op]):,} {op} calls with phase timings in the selection (OSS calls that "
+                   "reached Mem0). *Mem0's own code* is the rest of each call: parsing, scoring and building results "
+                   "between the phases.")
+        ui.table(whole.assign(phase=whole["phase"].map(figures.PHASE_LABELS))[
+            ["phase", "share", "avg_ms", "ran_calls", "p50_ms", "p95_ms"]], column_config={
+            "share": st.column_config.NumberColumn("share of time", format="percent"),
+            "avg_ms": st.column_config.NumberColumn("ms per call", format="%.1f"),
+            "ran_calls": st.column_config.NumberColumn("calls that ran it"),
+            "p50_ms": st.column_config.NumberColumn("P50 ms (when run)", format="%.1f"),
+            "p95_ms": st.column_config.NumberColumn("P95 ms (when run)", format="%.1f"),
+        })
 
 st.subheader("Slowest operations")
 slow = ctx.metric("slow_ops", limit=200)
