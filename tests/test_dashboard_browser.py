@@ -244,7 +244,7 @@ def test_latency_shows_where_the_time_went(app_url, browser, tmp_path):
     shots = Path(os.environ.get("MEMLENS_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     chart.screenshot(path=str(shots / "latency-phases-search.png"))
-    page.get_by_role("button", name="add", exact=True).click()
+    page.get_by_role("radio", name="add", exact=True).click()
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                  .some(c => c.innerText.includes('add: time per call by phase'))""", timeout=60_000)
