@@ -36,8 +36,6 @@ ALLOWED = {
     "sql/windows/window_op_figures.sql": "the rules' sliding-window figures (Prometheus semantics)",
     "sql/windows/window_service_ratios.sql": "the SLO burn-rate ratios over sliding windows",
     "sql/windows/window_service_cost_growth.sql": "the cost and growth rules' sliding windows",
-    # issue 13's phase breakdown landed as a view while this layer was built: to move into sql/layer
-    "sql/metrics/240_metric_phase_hourly.sql": "pending move into sql/layer (phase metric)",
 }
 
 

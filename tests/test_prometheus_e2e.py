@@ -207,7 +207,7 @@ def test_phase_histogram_matches_the_op_log_exactly(run, warehouse):
             ("add", "history")} <= {(op, phase) for op, phase, _ in expected}
     collect_prometheus(warehouse, run["url"], run["cfg"], start=run["start"], end=run["end"], step="1s")
     seen = warehouse.execute("SELECT DISTINCT op, phase FROM metric_prom_phases WHERE service = ? "
-                             "AND seconds_per_s > 0 AND p95_ms > 0", [SERVICE]).fetchall()
+                             "AND seconds_per_s > 0 AND hist_p95_ms > 0", [SERVICE]).fetchall()
     assert ("search", "embedding") in seen and ("add", "history") in seen
 
 
