@@ -189,11 +189,11 @@ MEASURED_FIGURES = ("ops", "searches", "search_avg_ms", "search_p50_ms", "search
 def measure(con: duckdb.DuckDBPyConnection, filters: layer.Filters = layer.ALL, speed: layer.Speed = layer.EXACT,
             projected_month_usd: float | None = None, with_phases: bool = False) -> Measured:
     """The Measured of a selection: the layer's figures, plus the query-shape evidence of its searches, and with
-    `with_phases` where its searches' time went (exact: a scan of the timed events)."""
+    `with_phases` where its searches' time went (its percentiles scan the timed events)."""
     v = figures.values(con, MEASURED_FIGURES, filters, speed)
     shape = _search_shape(con, filters, speed)
     m = measured_from(v, shape, projected_month_usd)
-    return replace(m, **search_phases(con, filters)) if with_phases else m
+    return replace(m, **search_phases(con, filters, speed)) if with_phases else m
 
 
 # Fewest timed searches a quarter of the selection, and a day of it, need for their vector-search P95 to count.
@@ -201,17 +201,21 @@ MIN_PHASE_CALLS = 20
 MIN_PHASE_CALLS_PER_DAY = 10
 
 
-def search_phases(con: duckdb.DuckDBPyConnection, filters: layer.Filters) -> dict[str, Any]:
-    """Measured's phase fields, from the layer's `phases` (searches only) and `storage_growth`: each phase's share of
-    search time over the selection; the vector-search P95 in its first and last quarter (by the time of its first
-    and last call: the median of the quarter's daily P95s, so one bad hour does not pass for growth) and the
-    memories held at the end of each. Empty when no search has phase timings."""
-    searches = filters.replace(op="search")
-    rows = layer.query(con, "phases", searches)
+def search_phases(con: duckdb.DuckDBPyConnection, filters: layer.Filters,
+                  speed: layer.Speed = layer.EXACT) -> dict[str, Any]:
+    """Measured's phase fields, from the layer's `phases` (searches only; additive, so the rollup serves it),
+    `phase_percentiles` (the events) and `storage_growth`: each phase's share of search time over the selection; the
+    vector-search P95 in its first and last quarter (by the time of its first and last call: the median of the
+    quarter's daily P95s, so one bad hour does not pass for growth) and the memories held at the end of each. Empty
+    when no search has phase timings."""
+    searches = figures.scoped(filters, figures.SEARCH)
+    if searches is None:  # a selection of other operations has no searches
+        return {}
+    rows = layer.query(con, "phases", searches, speed=speed)
     if rows.empty:
         return {}
     out: dict[str, Any] = {
-        "search_phase_calls": int(rows["calls"].max()),
+        "search_phase_calls": int(rows["timed_ops"].max()),
         "search_phase_share": {r.phase: float(r.share) for r in rows.itertuples() if r.phase != "other"},
     }
     span = layer.one(layer.query(con, "span", searches))
@@ -221,10 +225,10 @@ def search_phases(con: duckdb.DuckDBPyConnection, filters: layer.Filters) -> dic
     quarter = (last - first) / 4
     ends = {"first": (first, first + quarter), "last": (last - quarter, last + timedelta(microseconds=1))}
     for name, (start, end) in ends.items():
-        daily = layer.query(con, "phases", searches.replace(start=start, end=end), ("bucket",), "day")
+        daily = layer.query(con, "phase_percentiles", searches.replace(start=start, end=end), ("bucket",), "day")
         vector = daily[daily["phase"] == "vector_search"]
-        counted = vector[vector["ran_calls"] >= MIN_PHASE_CALLS_PER_DAY]
-        if int(vector["ran_calls"].sum()) >= MIN_PHASE_CALLS and not counted.empty:
+        counted = vector[vector["ran_ops"] >= MIN_PHASE_CALLS_PER_DAY]
+        if int(vector["ran_ops"].sum()) >= MIN_PHASE_CALLS and not counted.empty:
             out[f"vector_search_p95_{name}_ms"] = float(counted["p95_ms"].median())
         held = layer.one(layer.query(con, "storage_growth", filters.replace(start=None, end=end))).get("memories")
         out[f"memories_{name}"] = None if held is None else int(held)

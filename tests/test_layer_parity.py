@@ -20,7 +20,16 @@ T0 = datetime(2026, 11, 2)
 DAYS = 6
 FRESH = layer.Speed(rollups_fresh=True, histogram_percentiles=False)
 HIST = layer.Speed(rollups_fresh=True, histogram_percentiles=True)
-ROLLUP_METRICS = ("ops", "cache", "cost", "cost_by_model", "latency_histogram")
+ROLLUP_METRICS = ("ops", "cache", "cost", "cost_by_model", "latency_histogram", "phases")
+
+
+def _phases(op: str, latency_ms: float, timed: bool) -> dict:
+    """Phase timings (schema v2) for most OSS calls: embedding and a vector phase, and the LLM for adds."""
+    if not timed:
+        return {}
+    vector = {"search": "vector_search", "add": "vector_write"}.get(op, "vector_read")
+    out = {"schema_version": 2, "embedding_ms": 0.3 * latency_ms, f"{vector}_ms": 0.4 * latency_ms}
+    return out | ({"llm_ms": 0.2 * latency_ms} if op == "add" else {})
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +55,8 @@ def wh():
             embedding_model=("text-embedding-3-small", "text-embedding-3-large", "mystery", None)[i % 4],
             embedding_tokens=int(rng.integers(0, 3000)) if i % 4 != 3 else None,
             llm_model="gpt-4o-mini" if op == "add" else None, llm_input_tokens=800 if op == "add" else None,
-            llm_output_tokens=int(rng.integers(0, 200)) if op == "add" else None, demo=i % 13 == 0))
+            llm_output_tokens=int(rng.integers(0, 200)) if op == "add" else None, demo=i % 13 == 0,
+            **_phases(op, float(lat[i]), timed=mode == "oss" and i % 4 != 0)))
     # one INSERT from a frame: executemany of 3,000 wide rows takes ~20 s
     con.register("generated_rows", pd.DataFrame(rows))
     con.execute("INSERT INTO raw_op_events BY NAME SELECT * FROM generated_rows")

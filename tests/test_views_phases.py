@@ -3,8 +3,9 @@ calls."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 from view_support import event, insert_events
 
@@ -49,30 +50,32 @@ def test_stg_op_phases_has_every_phase_and_the_rest_of_each_timed_call(loaded):
         assert total == pytest.approx(lat)
 
 
-def _phases(con, f=layer.ALL, by=("bucket", "op"), grain="hour"):
-    return layer.query(con, "phases", f, by, grain).to_dict("records")
+def _phases(con, f=layer.ALL, by=("bucket", "op"), grain="hour", name="phases"):
+    return layer.query(con, name, f, by, grain).to_dict("records")
 
 
 def test_phases_per_hour_and_op_known_answers(loaded):
     got = {(r["bucket"].to_pydatetime(), r["op"], r["phase"]): r for r in _phases(loaded)}
-    emb = got[(H1, "search", "embedding")]
+    pct = {(r["bucket"].to_pydatetime(), r["op"], r["phase"]): r for r in _phases(loaded, name="phase_percentiles")}
+    assert set(pct) == set(got)
+    emb, emb_pct = got[(H1, "search", "embedding")], pct[(H1, "search", "embedding")]
     # embedding 6 and 8 ms of searches 10 and 20 ms: avg 7, share 14/30, P50 7, P95 6 + 0.95 * 2 = 7.9
-    assert (emb["calls"], emb["ran_calls"]) == (2, 2)
+    assert (emb["timed_ops"], emb_pct["ran_ops"]) == (2, 2)
     assert emb["avg_ms"] == pytest.approx(7.0) and emb["share"] == pytest.approx(14 / 30)
-    assert (emb["p50_ms"], emb["p95_ms"]) == (pytest.approx(7.0), pytest.approx(7.9))
+    assert (emb_pct["p50_ms"], emb_pct["p95_ms"]) == (pytest.approx(7.0), pytest.approx(7.9))
     vs = got[(H1, "search", "vector_search")]
-    assert (vs["avg_ms"], vs["share"], vs["p95_ms"]) == (pytest.approx(6.5), pytest.approx(13 / 30),
-                                                          pytest.approx(3 + 0.95 * 7))
+    assert (vs["avg_ms"], vs["share"], pct[(H1, "search", "vector_search")]["p95_ms"]) == (
+        pytest.approx(6.5), pytest.approx(13 / 30), pytest.approx(3 + 0.95 * 7))
     other = got[(H1, "search", "other")]  # rests 1 and 2 ms
-    assert (other["avg_ms"], other["share"], other["p50_ms"]) == (pytest.approx(1.5), pytest.approx(0.1),
-                                                                  pytest.approx(1.5))
+    assert (other["avg_ms"], other["share"], pct[(H1, "search", "other")]["p50_ms"]) == (
+        pytest.approx(1.5), pytest.approx(0.1), pytest.approx(1.5))
     rerank = got[(H1, "search", "rerank")]  # no reranked search in H1: 0 per call, no percentile
-    assert (rerank["ran_calls"], rerank["avg_ms"], rerank["share"]) == (0, 0.0, 0.0)
-    assert rerank["p50_ms"] != rerank["p50_ms"]  # NaN: no call ran it
+    assert (pct[(H1, "search", "rerank")]["ran_ops"], rerank["avg_ms"], rerank["share"]) == (0, 0.0, 0.0)
+    assert pd.isna(pct[(H1, "search", "rerank")]["p50_ms"])  # no call ran it
     # the phases of one (hour, op) add up to its timed calls' average latency, their shares to 1
     by_group: dict = {}
     for (hour, op, _), r in got.items():
-        s = by_group.setdefault((hour, op), [0.0, 0.0, r["avg_latency_ms"]])
+        s = by_group.setdefault((hour, op), [0.0, 0.0, r["timed_avg_ms"]])
         s[0] += r["avg_ms"]
         s[1] += r["share"]
     assert by_group == {(H1, "search"): [pytest.approx(15.0), pytest.approx(1.0), 15.0],
@@ -89,7 +92,7 @@ def test_the_breakdown_follows_the_filters(loaded):
     f = layer.Filters(start=H1, end=H2, op="search")
     got = {r["phase"]: r for r in _phases(loaded, f, by=())}
     assert set(got) == {*PHASES, "other"}
-    assert {r["calls"] for r in got.values()} == {2}  # the two timed searches of H1 (not the untimed one, not H2)
+    assert {r["timed_ops"] for r in got.values()} == {2}  # the two timed searches of H1 (not the untimed one, not H2)
     assert got["embedding"]["share"] == pytest.approx(14 / 30)
     assert [r["phase"] for r in _phases(loaded, layer.Filters(service="elsewhere"), by=())] == []
 
@@ -103,8 +106,6 @@ def test_a_warehouse_of_v1_events_only_has_no_breakdown(con):
 def test_search_phases_for_the_diagnosis_known_answers(con):
     """health.search_phases: shares of search time over the selection; vector-search P95 as the median of the daily
     P95s in the first and the last quarter; memories held at the end of each quarter (from Mem0's history)."""
-    from datetime import timedelta
-
     from view_support import insert_history
 
     from memlens import diagnosis, health
@@ -136,3 +137,65 @@ def test_search_phases_for_the_diagnosis_known_answers(con):
     r = {x.node.key: x for x in diagnosis.evaluate(diagnosis.SLOW, m, default_config()).results}
     assert r["vector_growth"].answer == "yes"  # 21.45 -> 33.45 ms (+55.9 %) while the store grew 60 %
     assert (r["phase_embedding"].answer, r["phase_vector_search"].answer) == ("no", "yes")  # 46.0 %, 51.7 %
+
+
+# ---- the metric layer's phase figures (sql/layer/phases.sql, phase_percentiles.sql) over the same calls ------------
+
+def _by_phase(df):
+    return {r["phase"]: r for r in df.to_dict("records")}
+
+
+def test_layer_phases_known_answers(loaded):
+    # H1's two timed searches (10 and 20 ms) and H2's (8 ms): 3 timed calls, 38 ms in all; the v1 search is left out
+    s = _by_phase(layer.query(loaded, "phases", layer.Filters(op="search")))
+    assert list(s) == [*PHASES, "other"]  # a call's order
+    assert {r["timed_ops"] for r in s.values()} == {3}
+    assert s["embedding"]["avg_ms"] == pytest.approx(18 / 3) and s["embedding"]["share"] == pytest.approx(18 / 38)
+    assert s["vector_search"]["avg_ms"] == pytest.approx(15 / 3) and s["rerank"]["share"] == pytest.approx(1 / 38)
+    assert s["other"]["avg_ms"] == pytest.approx((1 + 2 + 1) / 3)  # rests 1, 2 and 1 ms
+    assert s["embedding"]["timed_avg_ms"] == pytest.approx(38 / 3)
+    assert sum(r["avg_ms"] for r in s.values()) == pytest.approx(38 / 3)
+    assert sum(r["share"] for r in s.values()) == pytest.approx(1.0)
+
+
+def test_layer_phases_from_the_hourly_rollup_equal_the_events(loaded):
+    from memlens import rollups
+
+    rollups.refresh(loaded)
+    f = layer.Filters(H1, H2 + timedelta(hours=1))
+    fast = layer.Speed(rollups_fresh=True)
+    assert layer.input_for("phases", f, ("op",), speed=fast) == "op_hourly"
+    pd.testing.assert_frame_equal(layer.query(loaded, "phases", f, ("op",), speed=fast),
+                                  layer.query(loaded, "phases", f, ("op",)), check_dtype=False)
+
+
+def test_layer_phase_percentiles_known_answers(loaded):
+    p = _by_phase(layer.query(loaded, "phase_percentiles", layer.Filters(op="search")))
+    # embedding 6, 8, 4 ms: sorted 4, 6, 8: P50 6; P95 at rank 0.95 x 2 = 1.9: 6 + 0.9 x 2 = 7.8
+    assert (p["embedding"]["ran_ops"], p["embedding"]["p50_ms"], p["embedding"]["p95_ms"]) == (
+        3, pytest.approx(6.0), pytest.approx(7.8))
+    assert (p["rerank"]["ran_ops"], p["rerank"]["p50_ms"]) == (1, pytest.approx(1.0))
+    assert p["graph"]["ran_ops"] == 0 and pd.isna(p["graph"]["p95_ms"])
+    # vector search 3, 10, 2 ms: sorted 2, 3, 10: P50 3, P95 3 + 0.9 * 7 = 9.3
+    assert p["vector_search"]["p95_ms"] == pytest.approx(9.3)
+
+
+def test_health_measures_where_search_time_went_on_demand(loaded):
+    from view_support import insert_history
+
+    from memlens import health
+
+    # memories: 2 added before the first quarter ends, 3 more by the end
+    insert_history(loaded, [(f"m{i}", "ADD", H1.replace(minute=i), None, 100) for i in range(2)]
+                   + [(f"m{i}", "ADD", H2.replace(minute=i), None, 100) for i in range(2, 5)])
+    assert health.measure(loaded, layer.ALL).search_phase_calls == 0  # the phases are asked for (Diagnosis page)
+    m = health.measure(loaded, layer.ALL, with_phases=True)
+    assert m.search_phase_calls == 3
+    assert m.search_phase_share["embedding"] == pytest.approx(18 / 38)
+    assert m.search_phase_share["vector_search"] == pytest.approx(15 / 38)
+    assert "other" not in m.search_phase_share and m.search_phase_share["graph"] == 0.0
+    # 3 timed searches: too few (health.MIN_PHASE_CALLS) for a quarter's vector-search P95 to count
+    assert m.vector_search_p95_first_ms is None and m.vector_search_p95_last_ms is None
+    assert (m.memories_first, m.memories_last) == (2, 5)
+    # a selection without searches measures no phases
+    assert health.measure(loaded, layer.Filters(op="add"), with_phases=True).search_phase_calls == 0

@@ -10,7 +10,8 @@
 --   misses, bypasses, hit_sum_ms, miss_sum_ms, bypass_sum_ms, ok_misses, ok_miss_sum_ms, uncached_searches,
 --   uncached_sum_ms, unscoped, unscoped_searches, reranked_searches, limit_passed_calls, limit_ignored_calls,
 --   top_k_searches, top_k_sum, result_calls, result_count_sum, adds, add_messages_calls,
---   add_messages_sum, single_message_adds
+--   add_messages_sum, single_message_adds, timed_ops, timed_sum_ms,
+--   <phase>_sum_ms (each of memlens.schema.PHASES), other_sum_ms
 -- Refresh: one grouped scan of stg_op_facts from $since on (the day of the earliest new event:
 -- older days are kept, see memlens.rollups.refresh) (depends on cfg_settings: refresh after a config change).
 CREATE OR REPLACE TABLE agg_op_hourly AS
@@ -48,7 +49,18 @@ SELECT
     CAST(sum(adds) AS BIGINT) AS adds,
     CAST(sum(add_messages_calls) AS BIGINT) AS add_messages_calls,
     CAST(sum(add_messages_sum) AS BIGINT) AS add_messages_sum,
-    CAST(sum(single_message_adds) AS BIGINT) AS single_message_adds
+    CAST(sum(single_message_adds) AS BIGINT) AS single_message_adds,
+    CAST(sum(timed_ops) AS BIGINT) AS timed_ops,
+    sum(timed_sum_ms) AS timed_sum_ms,
+    sum(embedding_sum_ms) AS embedding_sum_ms,
+    sum(vector_search_sum_ms) AS vector_search_sum_ms,
+    sum(vector_read_sum_ms) AS vector_read_sum_ms,
+    sum(vector_write_sum_ms) AS vector_write_sum_ms,
+    sum(rerank_sum_ms) AS rerank_sum_ms,
+    sum(llm_sum_ms) AS llm_sum_ms,
+    sum(history_sum_ms) AS history_sum_ms,
+    sum(graph_sum_ms) AS graph_sum_ms,
+    sum(other_sum_ms) AS other_sum_ms
 FROM stg_op_facts
 WHERE $since IS NULL OR ts >= $since  -- NULL: every day
 GROUP BY ALL

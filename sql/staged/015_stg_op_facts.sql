@@ -20,7 +20,11 @@
 --   limit_passed_calls (calls passing `limit=`), limit_ignored_calls (OSS search/get_all passing `limit=`, which mem0 2.2.1 ignores),
 --   top_k_searches (searches recording top_k), top_k_sum (sum of their top_k),
 --   result_calls (calls reporting result_count), result_count_sum,
---   adds, add_messages_calls (adds recording message_count), add_messages_sum, single_message_adds
+--   adds, add_messages_calls (adds recording message_count), add_messages_sum, single_message_adds,
+--   timed_ops (calls with phase timings: op-log schema v2, OSS calls that reached Mem0), timed_sum_ms (DOUBLE their
+--   latency), <phase>_sum_ms (DOUBLE ms in each phase of memlens.schema.PHASES: embedding, vector_search,
+--   vector_read, vector_write, rerank, llm, history, graph; 0 where it did not run), other_sum_ms (DOUBLE the rest
+--   of a timed call: latency minus its phases, never below 0, as stg_op_phases' 'other')
 -- Cheap: a projection of stg_op_events (only the columns a query reads are computed).
 CREATE OR REPLACE VIEW stg_op_facts AS
 SELECT
@@ -60,5 +64,17 @@ SELECT
     CASE WHEN op = 'add' THEN 1 ELSE 0 END AS adds,
     CASE WHEN op = 'add' AND message_count IS NOT NULL THEN 1 ELSE 0 END AS add_messages_calls,
     CASE WHEN op = 'add' THEN coalesce(message_count, 0) ELSE 0 END AS add_messages_sum,
-    CASE WHEN op = 'add' AND message_count <= 1 THEN 1 ELSE 0 END AS single_message_adds
+    CASE WHEN op = 'add' AND message_count <= 1 THEN 1 ELSE 0 END AS single_message_adds,
+    CASE WHEN {{ op_event_has_phases }} THEN 1 ELSE 0 END AS timed_ops,
+    CASE WHEN {{ op_event_has_phases }} THEN latency_ms ELSE 0 END AS timed_sum_ms,
+    coalesce(embedding_ms, 0) AS embedding_sum_ms,
+    coalesce(vector_search_ms, 0) AS vector_search_sum_ms,
+    coalesce(vector_read_ms, 0) AS vector_read_sum_ms,
+    coalesce(vector_write_ms, 0) AS vector_write_sum_ms,
+    coalesce(rerank_ms, 0) AS rerank_sum_ms,
+    coalesce(llm_ms, 0) AS llm_sum_ms,
+    coalesce(history_ms, 0) AS history_sum_ms,
+    coalesce(graph_ms, 0) AS graph_sum_ms,
+    CASE WHEN {{ op_event_has_phases }} THEN greatest(latency_ms - ({{ op_event_phase_sum }}), 0) ELSE 0 END
+        AS other_sum_ms
 FROM stg_op_events;

@@ -10,7 +10,8 @@
 --   phase (VARCHAR), phase_ms (DOUBLE ms in the phase; 0 when it did not run), ran (BOOLEAN the phase ran: its
 --   op-log field was set; for 'other': phase_ms > 0)
 -- The phase list is the {{ op_event_phase_list }} slot, generated from memlens/schema.py PHASES.
--- The metric layer reads it through sql/layer/inputs/90_op_phases.sql (relation phase_facts, metric phases).
+-- The metric layer reads it through sql/layer/inputs/35_op_phases.sql (relation phase_events, metric
+-- phase_percentiles); the phases' sums per call are in stg_op_facts (metric phases).
 -- Cheap: a filter and an unnest over stg_op_events (nine rows per timed call).
 CREATE OR REPLACE VIEW stg_op_phases AS
 WITH timed AS (

@@ -1,9 +1,8 @@
--- op_phases: phase_facts from every timed operation in the selection (stg_op_phases: one row per phase of each
--- call with phase timings, plus its unattributed rest): the exact input, always eligible. The filters are the
--- dashboard's: a NULL parameter means "all"; the time range is [$start, $end).
--- provides: phase_facts
+-- op_phases: phase_events from every timed call in the selection, one row per (call, phase) (stg_op_phases): the
+-- exact input of the phases' percentiles, always eligible. Filters as op_events.
+-- provides: phase_events
 -- filters: service mode op status user agent model tag
--- keys: bucket day service mode op status user_id agent_id tag infer embedding_model llm_model
+-- keys: bucket day service mode op status user_id agent_id tag
 -- columns: every column of stg_op_phases, bucket (TIMESTAMP UTC start of the $grain bucket)
 SELECT *, date_trunc($grain, ts) AS bucket
 FROM stg_op_phases
