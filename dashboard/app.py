@@ -1,20 +1,20 @@
 """memlens dashboard entry point: `memlens dashboard` or `streamlit run dashboard/app.py`.
 
 The frame of every page: the warehouse bootstrap (demo workload loaded into an empty default warehouse), the
-sidebar filters, the demo banner, and the page navigation. Pages are thin: they read `state.current()`.
+sidebar's selection (time window and filters, kept in the URL: dashboard/sidebar.py), the demo banner, and the page
+navigation. Pages are thin: they read `state.current()`.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
 
-from memlens.dashboard import data, state
+from memlens.dashboard import data, sidebar, state, timerange
 from memlens.resources import resource
-
-ALL_LABEL = "All"
 
 st.set_page_config(page_title="memlens — Mem0 observability", page_icon=":material/monitoring:", layout="wide")
 
@@ -43,23 +43,6 @@ PAGES = {
 }
 
 
-def _choice(label: str, options: list[str], key: str) -> str | None:
-    value = st.sidebar.selectbox(label, [ALL_LABEL, *options], key=key)
-    return None if value == ALL_LABEL else value
-
-
-def _time_range(first: date | None, last: date | None) -> tuple[date | None, date | None]:
-    if first is None or last is None:
-        return None, None
-    picked = st.sidebar.date_input("Time range (UTC days)", value=(first, last), min_value=first,
-                                   max_value=last + timedelta(days=1), key="time_range", format="YYYY-MM-DD")
-    if isinstance(picked, date):
-        return picked, picked
-    if len(picked) == 1:  # the second click of a range is pending
-        return picked[0], picked[0]
-    return picked[0], picked[1]
-
-
 def build_context(path: str, default_path: str) -> state.Ctx | None:
     cfg = state.config()
     try:
@@ -83,24 +66,37 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
         return None
     if boot.message:
         st.toast(boot.message)
-    first = span["first_day"] if span["events"] else None
-    last = span["last_day"] if span["events"] else None
-    start, end = _time_range(first, last)
+    events = int(span["events"])
+    first = span["first_day"] if events else None
+    last = span["last_day"] if events else None
     opts = state.cached(path, load_key, "query", "filter_options")
     options = {k: list(g["value"]) for k, g in opts.groupby("kind", sort=False)}
-    filters = data.Filters.days(
-        start, end,
-        service=_choice("Service", options.get("service", []), "f_service"),
-        user=_choice("User", options.get("user", []), "f_user"),
-        agent=_choice("Agent", options.get("agent", []), "f_agent"),
-        op=_choice("Operation", options.get("op", []), "f_op"),
-        model=_choice("Model", options.get("model", []), "f_model"),
-    )
-    return state.Ctx(path, cfg, filters, load_key, first, last, int(span["events"]), int(span["demo_events"]), speed)
+    selection, problems = sidebar.read(options)
+    window = timerange.resolve(selection.choice, _ts(span["first_ts"]) if events else None,
+                               _ts(span["last_ts"]) if events else None)
+    sidebar.write(selection.params())
+    sidebar.render(selection_box, selection, window, options, problems, datetime.now(UTC).replace(tzinfo=None))
+    dims = data.Filters(**{param: selection.filters.get(param) for param in sidebar.FILTERS})
+    filters = window.filters(dims) if window is not None else dims
+    return state.Ctx(path, cfg, filters, load_key, first, last, events, int(span["demo_events"]), speed, window)
 
 
-nav = st.navigation(PAGES)
+def _ts(value) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def navigation(where) -> None:
+    """The page links, carrying the selection (st.navigation's own menu would drop the URL's parameters)."""
+    for section, pages in PAGES.items():
+        where.caption(section)
+        for p in pages:
+            where.page_link(p, label=p.title, icon=p.icon, query_params=sidebar.current(), width="stretch")
+
+
+nav = st.navigation(PAGES, position="hidden")
 st.sidebar.markdown("### memlens")
+nav_box = st.sidebar.container()
+selection_box = st.sidebar.container()
 DEFAULT_PATH = str(state.config().default_warehouse_path())
 PATH = st.sidebar.text_input("Warehouse (DuckDB file)", value=str(state.config().warehouse_path()), key="warehouse",
                              help="Defaults to $MEMLENS_WAREHOUSE or warehouse.path of the config.").strip()
@@ -112,4 +108,7 @@ with state.holder(PATH).in_use():  # the file is open only while this script run
             share = "All" if ctx.demo_events == ctx.events else f"{ctx.demo_events:,} of {ctx.events:,}"
             st.warning(f"**Demo data** — {share} events shown here are synthetic rows from `memlens demo`, not "
                        "your Mem0. Load your own logs on **Data sources**.", icon=":material/science:")
+        navigation(nav_box)
         nav.run()
+    else:
+        navigation(nav_box)

@@ -14,8 +14,9 @@ SELECT
     (SELECT count(*) FROM raw_memory_snapshots) AS snapshots;
 
 -- name: data_span
+-- The oldest and newest event (the time window's presets end at the newest), how many, how many are demo rows.
 SELECT min(CAST(ts AS DATE)) AS first_day, max(CAST(ts AS DATE)) AS last_day, count(*) AS events,
-       count(*) FILTER (WHERE coalesce(demo, false)) AS demo_events
+       count(*) FILTER (WHERE coalesce(demo, false)) AS demo_events, min(ts) AS first_ts, max(ts) AS last_ts
 FROM raw_op_events;
 
 -- name: filter_options

@@ -20,7 +20,7 @@ import streamlit as st
 
 from memlens import cost_review, figures, health, layer
 from memlens.config import Config, load_config
-from memlens.dashboard import data, ui
+from memlens.dashboard import data, timerange, ui
 from memlens.health import Measured
 from memlens.optimize.advise import Advice
 from memlens.optimize.stored_advice import current_advice
@@ -199,6 +199,7 @@ class Ctx:
     events: int
     demo_events: int
     speed: data.Speed = data.EXACT
+    window: timerange.Window | None = None  # the selected time window (None: no data and no custom range)
 
     @property
     def empty(self) -> bool:
@@ -230,6 +231,16 @@ class Ctx:
         col.metric(f.label_for(self.cfg), figures.format_value(v, f.unit), help=kw.pop("help", f.help) or None, **kw)
 
     @property
+    def grain(self) -> str:
+        """The series grain that follows the window's length (minute, hour, day)."""
+        return self.window.grain if self.window is not None else "day"
+
+    @property
+    def previous(self) -> data.Filters | None:
+        """The selection's filters over the same window a week earlier (what the charts compare with)."""
+        return self.window.earlier().filters(self.filters) if self.window is not None else None
+
+    @property
     def no_time(self) -> data.Filters:
         """The sidebar filters without the time range (month to date and the weekly review pick their days)."""
         return self.filters.no_time
@@ -238,7 +249,7 @@ class Ctx:
     def as_of(self) -> date | None:
         """The last day of the selection (or of the data): the day the review and the month to date end."""
         end = self.filters.end
-        return (end - timedelta(days=1)).date() if end is not None else self.data_last
+        return (end - timedelta(microseconds=1)).date() if end is not None else self.data_last
 
     def review(self, as_of: date | None = None) -> cost_review.WeeklyReview | None:
         """The weekly review ending `as_of` (default: the selection's last day) with the sidebar's filters."""

@@ -72,3 +72,10 @@ def make_warehouse(path: Path, events: list[dict[str, Any]] | None = None, demo:
     finally:
         con.close()
     return path
+
+
+def select_days(at, first, last) -> None:
+    """Set the sidebar's custom range to whole UTC days first..last (AppTest), as a user types it, and run."""
+    at.sidebar.datetime_input(key="t_from").set_value(datetime.combine(first, datetime.min.time()))
+    at.sidebar.datetime_input(key="t_to").set_value(datetime.combine(last + timedelta(days=1), datetime.min.time()))
+    at.run()

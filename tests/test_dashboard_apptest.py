@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from dashboard_fixtures import INGESTED, event, make_warehouse
+from dashboard_fixtures import INGESTED, event, make_warehouse, select_days
 from streamlit.testing.v1 import AppTest
 
 from memlens import figures, layer
@@ -132,7 +132,7 @@ def test_latency_numbers_and_filters(warehouse):
     # time range alone: the second week holds 30 events
     at.sidebar.selectbox(key="f_user").set_value("All").run()
     at.sidebar.selectbox(key="f_op").set_value("All").run()
-    at.sidebar.date_input(key="time_range").set_value((date(2026, 11, 16), date(2026, 11, 22))).run()
+    select_days(at, date(2026, 11, 16), date(2026, 11, 22))
     assert _metrics(at)["Operations"] == "30"
 
 
@@ -161,7 +161,7 @@ def _table(at: AppTest, column: str):
 
 def test_filters_that_match_nothing_say_so(warehouse):
     at = _app()
-    at.sidebar.date_input(key="time_range").set_value((date(2026, 11, 9), date(2026, 11, 15))).run()
+    select_days(at, date(2026, 11, 9), date(2026, 11, 15))
     at.sidebar.selectbox(key="f_op").set_value("add").run()   # adds all happen in the second week
     assert not at.exception
     assert any("No operations match" in i.value for i in at.info)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from dashboard_fixtures import INGESTED, make_warehouse
+from dashboard_fixtures import INGESTED, make_warehouse, select_days
 from streamlit.testing.v1 import AppTest
 
 from memlens import figures
@@ -111,8 +111,10 @@ def test_every_page_shows_each_figure_once_and_as_the_layer_computes_it(warehous
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
         for key, value in widgets.items():
-            widget = at.sidebar.date_input(key=key) if key == "time_range" else at.sidebar.selectbox(key=key)
-            widget.set_value(value).run()
+            if key == "time_range":
+                select_days(at, *value)
+            else:
+                at.sidebar.selectbox(key=key).set_value(value).run()
         ctx = at.session_state[CTX_KEY]
         rendered = {}
         for page in PAGES:

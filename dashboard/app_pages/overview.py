@@ -3,7 +3,7 @@
 import streamlit as st
 
 from memlens import health
-from memlens.dashboard import state, ui
+from memlens.dashboard import sidebar, state, ui
 
 ctx = state.current()
 st.title("Overview")
@@ -27,9 +27,9 @@ for i, c in enumerate(problems, start=1):
         left.markdown(f"**{i}. {c.label}: {health.format_value(c.measured, c.unit)}** ({c.target_text}) "
                       f"{ui.badge(c.status)}")
         if c.tree:
-            right.page_link("app_pages/diagnosis.py", label="Diagnose", icon=":material/account_tree:")
+            sidebar.link(right, "app_pages/diagnosis.py", "Diagnose", ":material/account_tree:")
         elif c.key == "error_rate":
-            right.page_link("app_pages/latency.py", label="Latency", icon=":material/speed:")
+            sidebar.link(right, "app_pages/latency.py", "Latency", ":material/speed:")
 
 st.subheader("Targets")
 for start in range(0, len(checks), 4):  # one row of equal-height cards at a time
