@@ -133,9 +133,8 @@ def render(sb: Any, selection: Selection, window: Window | None, options: Mappin
              on_change=_on_preset, help="Last …: up to the newest event in the warehouse. All: every day with data.")
     if window is not None:
         st.session_state[FROM_KEY], st.session_state[TO_KEY] = window.start, window.end
-        left, right = sb.columns(2)
-        left.datetime_input("From (UTC)", key=FROM_KEY, step=60, format="YYYY-MM-DD", on_change=_on_custom)
-        right.datetime_input("To (UTC)", key=TO_KEY, step=60, format="YYYY-MM-DD", on_change=_on_custom)
+        sb.datetime_input("From (UTC)", key=FROM_KEY, step=60, format="YYYY-MM-DD", on_change=_on_custom)
+        sb.datetime_input("To (UTC, not included)", key=TO_KEY, step=60, format="YYYY-MM-DD", on_change=_on_custom)
         sb.caption(window_caption(window, now))
         if window.newest is not None and (now - window.newest).total_seconds() > STALE_AFTER_S:
             sb.warning(f"The newest event is {timerange.span_text(now - window.newest)} old: “Last …” ranges end "

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from memlens.figures import FIGURES, PHASE_LABELS, format_value
+from memlens.dashboard import charts, colors, sidebar, timerange
+from memlens.figures import FIGURES, format_value
 from memlens.health import Check
 
 STATUS_COLOR = {"green": "green", "amber": "orange", "red": "red", "unknown": "gray"}
 STATUS_WORD = {"green": "on target", "amber": "watch", "red": "off target", "unknown": "no data"}
-OP_COLORS = {"all": "#444444"}
-# One colour per phase on every chart: the PHASES of memlens/schema.py, then the unattributed rest ('other').
-PHASE_COLORS = {"embedding": "#4c78a8", "vector_search": "#f58518", "vector_read": "#e45756",
-                "vector_write": "#72b7b2", "rerank": "#54a24b", "llm": "#b279a2", "history": "#9d755d",
-                "graph": "#eeca3b", "other": "#bab0ac"}
 
 
 def badge(status: str) -> str:
@@ -49,31 +47,19 @@ def no_match() -> None:
 def line_chart(df: pd.DataFrame, x: str, y: str, color: str | None = None, title: str = "", y_title: str = "",
                target: float | None = None, target_label: str = "target", percent: bool = False,
                log_y: bool = False) -> go.Figure:
+    """One line per value of column `color`, each in its fixed colour (dashboard/colors.py)."""
     fig = go.Figure()
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=False))
+    kind = "op" if color in (None, "op") else color
     for name, part in groups:
+        line = {"width": 2} if name is None else {"width": 2, "color": colors.color(kind, name)}
         fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if len(part) < 40 else "lines",
-                                 name=str(name) if name is not None else label(y), line={"width": 2}))
+                                 name=str(name) if name is not None else label(y), line=line,
+                                 meta={"kind": kind, "value": str(name)} if name is not None else None))
     if target is not None and len(df):
         target_line(fig, target_label, x=[df[x].min(), df[x].max()], y=[target, target])
     style(fig, title, y_title, percent=percent, log_y=log_y)
     return fig
-
-
-def phase_chart(df: pd.DataFrame, x: str, title: str) -> go.Figure:
-    """Stacked bars of the layer metric `phases` (rows of one op): per x, the ms each phase took per call; the
-    stack is the average latency of the timed calls. Phases in PHASE_COLORS order, each in its colour; phases
-    that never ran in `df` are left out of the legend."""
-    fig = go.Figure()
-    for phase, colour in PHASE_COLORS.items():
-        part = df[df["phase"] == phase]
-        if part.empty or not (part["avg_ms"] > 0).any():
-            continue
-        fig.add_trace(go.Bar(x=part[x], y=part["avg_ms"], name=PHASE_LABELS[phase], marker_color=colour,
-                             customdata=part["share"],
-                             hovertemplate="%{y:.1f} ms per call (%{customdata:.0%} of the time)"))
-    fig.update_layout(barmode="stack")
-    return style(fig, title, "ms per call")
 
 
 def target_line(fig: go.Figure, name: str, x: list, y: list, color: str = "#c0392b") -> go.Figure:
@@ -88,8 +74,9 @@ def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = Fa
     # Below the plot, and below the x-axis title when there is one (else they overlap).
     legend_y = -0.35 if fig.layout.xaxis.title.text else -0.2
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": legend_y, "yanchor": "top"}, yaxis_title=y_title,
-                      hovermode="x unified")
+                      legend={"orientation": "h", "y": legend_y, "yanchor": "top"}, hovermode="x unified")
+    if y_title:
+        fig.update_layout(yaxis_title=y_title)
     fig.update_xaxes(automargin=True)  # long category labels push the margin instead of being cut off
     fig.update_yaxes(automargin=True)
     if percent:
@@ -100,12 +87,13 @@ def style(fig: go.Figure, title: str = "", y_title: str = "", percent: bool = Fa
 
 
 def log_axis(fig: go.Figure, axis: str = "y", title: str | None = None) -> go.Figure:
-    """A log axis labelled at powers of ten only (1, 10, 100, 1,000, ...): plotly's default adds 2 and 5 between
-    decades, which reads as "5, 2, 1000, 5, 2, 100"."""
-    kw = {"type": "log", "dtick": 1, "tickformat": ",~r"}  # 1,000,000 not 1e+6
-    if title is not None:
-        kw["title"] = title
-    (fig.update_xaxes if axis == "x" else fig.update_yaxes)(**kw)
+    """A log axis labelled 1-2-5 per decade over the traces' values (1, 2, 5, 10, 20, ..., 1,000): plotly's default
+    labels only some of them ("5, 2, 1000, 5, 2, 100"), and decades alone leave 100 to 1,000 ms without a number."""
+    values = [v for tr in fig.data for v in (getattr(tr, axis) if getattr(tr, axis) is not None else ())
+              if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+    current = (fig.layout.xaxis if axis == "x" else fig.layout.yaxis).title.text
+    text = title if title is not None else (current or "")
+    charts.value_axis(fig, values, text.removesuffix(", log scale").removesuffix(" (log scale)"), axis, log=True)
     return fig
 
 
@@ -163,3 +151,24 @@ def ms(v: float | None) -> str:
 
 def delta_pct(v: float | None) -> str | None:
     return None if v is None else f"{v * 100:+.1f} %"
+
+
+def time_chart(fig: go.Figure, key: str, window: timerange.Window | None, where: object = None) -> None:
+    """Render a chart over the window that zooms the whole page when dragged across: a box / x-range selection
+    becomes the selection's time window (in the URL: the back button zooms out again)."""
+    target = where or st
+    if window is None:
+        target.plotly_chart(fig, width="stretch")
+        return
+    fig.update_layout(dragmode="select", selectdirection="h")
+    chart_key = f"{key}@{window.start:%Y%m%d%H%M}-{window.end:%Y%m%d%H%M}"  # a new window starts unselected
+
+    def zoom() -> None:
+        box = (st.session_state.get(chart_key) or {}).get("selection", {}).get("box") or []
+        if box and len(box[0].get("x") or ()) >= 2:
+            choice = timerange.brushed(window, box[0]["x"][0], box[0]["x"][-1])
+            if choice is not None:
+                sidebar.zoom(choice)
+
+    target.plotly_chart(fig, width="stretch", key=chart_key, on_select=zoom, selection_mode=("box",),
+                        config={"modeBarButtonsToRemove": ["lasso2d"]})

@@ -2,7 +2,7 @@
 -- always eligible. The filters are the dashboard's: a NULL parameter means "all"; the time range is [$start, $end).
 -- provides: op_facts latency
 -- filters: service mode op status user agent model tag tagged
--- keys: bucket day service mode op status user_id agent_id tag cache query_hash effective_limit scope rerank_requested embedding_model llm_model
+-- keys: bucket day service mode op status user_id agent_id tag cache query_hash effective_limit scope rerank_requested embedding_model llm_model error_type
 -- columns: every column of stg_op_facts, bucket (TIMESTAMP UTC start of the $grain bucket), n (1: one call)
 SELECT *, date_trunc($grain, ts) AS bucket, 1 AS n
 FROM stg_op_facts
