@@ -9,7 +9,7 @@ Plain plotly (no Streamlit): the pages render what these return; tests read the 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -58,26 +58,44 @@ def value_axis(fig: go.Figure, values: pd.Series | list[float], title: str, axis
     return fig
 
 
+MAX_FILLED_BUCKETS = 5000  # a series over more buckets than this is drawn from its rows only
+
+
+def _every_bucket(part: pd.DataFrame, y: str, start: datetime, end: datetime, step: timedelta,
+                  empty: float | None) -> pd.DataFrame:
+    """`part`'s (bucket, y) on every bucket of [start, end): a bucket without calls is `empty` (0 for counts and
+    rates of calls; None for latency, which then shows as a gap instead of a line drawn across it)."""
+    part = part[["bucket", y]].assign(bucket=pd.to_datetime(part["bucket"])).sort_values("bucket")
+    if not step or (end - start) / step > MAX_FILLED_BUCKETS:
+        return part
+    grid = pd.DataFrame({"bucket": pd.date_range(start, end, freq=step, inclusive="left")})
+    out = grid.merge(part, on="bucket", how="left")
+    return out.fillna({y: empty}) if empty is not None else out
+
+
 def over_time(now: pd.DataFrame, before: pd.DataFrame | None, y: str, split: str | None, window: Window,
-              kind: str | None = None, legend: bool = True) -> go.Figure:
-    """One line per value of `split` (None: a single line for the total) of column `y` over the window's buckets,
-    and the same series of `before` (the window a week earlier) moved onto it, dotted (its hover says when it was).
-    `kind`: what the split values are, for their colour (default: the split column)."""
+              kind: str | None = None, legend: bool = True, empty: float | None = None) -> go.Figure:
+    """One line per value of `split` (None: a single line for the total) of column `y` over every bucket of the
+    window, and the same series of `before` (the window a week earlier) moved onto it, dotted (its hover says when
+    it was). `empty`: the value of a bucket without calls (0 for counts; None: a gap). `kind`: what the split values
+    are, for their colour (default: the split column)."""
     kind = kind or split or "op"
     fig = go.Figure()
     frames = [(now, False)] + ([(before, True)] if before is not None else [])
     for frame, earlier in frames:
         groups = [(colors.TOTAL, frame)] if split is None else list(frame.groupby(split, sort=True))
+        shift = COMPARE_OFFSET if earlier else timedelta(0)
         for name, part in groups:
-            part = part.sort_values("bucket")
+            part = _every_bucket(part, y, window.start - shift, window.end - shift, window.bucket, empty)
             x = pd.to_datetime(part["bucket"]) + (COMPARE_OFFSET if earlier else timedelta(0))
             color = colors.color(kind, name)
             label = f"{name} · {BEFORE}" if earlier else str(name)
             fig.add_trace(go.Scatter(
                 x=x, y=part[y], name=label, legendgroup=str(name), showlegend=legend and not earlier,
-                mode="lines+markers" if len(part) < 40 else "lines",
+                # markers where a line alone would hide points: few of them, or lone ones between gaps
+                mode="lines+markers" if part[y].notna().sum() < 40 or part[y].isna().any() else "lines",
                 line={"color": color, "width": 1.2 if earlier else 2, "dash": "dot" if earlier else "solid"},
-                marker={"color": color, "size": 4}, opacity=0.6 if earlier else 1.0,
+                marker={"color": color, "size": 4 if len(part) < 200 else 3}, opacity=0.6 if earlier else 1.0,
                 customdata=pd.to_datetime(part["bucket"]).dt.strftime("%Y-%m-%d %H:%M") if earlier else None,
                 hovertemplate=(f"{label} (%{{customdata}}): %{{y:,.4~r}}<extra></extra>" if earlier
                                else f"{label}: %{{y:,.4~r}}<extra></extra>"),

@@ -119,7 +119,7 @@ def test_latency_numbers_and_filters(warehouse):
     assert m["Average latency (all operations)"] == f"{avg:,.0f} ms" == "185 ms"
     assert m["P99 latency (all operations)"] == f"{p99:,.0f} ms"
     assert m["Slow operations (> 200 ms)"] == "50.0 %"
-    slow = _table(at, "latency_ms")                            # slowest operations
+    slow = _table(at, "limit_passed")                          # slowest operations of the window
     assert len(slow) == 20 and set(slow["latency_ms"]) == {300.0}
     # user alice: 10 searches at 40 ms + 10 adds at 100 ms
     at.sidebar.selectbox(key="f_user").set_value("alice").run()
@@ -140,14 +140,15 @@ def test_latency_phase_breakdown(warehouse):
     """Where the time went: the timed searches (bob's 20 misses of 300 ms: embedding 210, vector search 60, rest 30)
     lead; the adds (LLM 80, embedding 10, vector write 5, history 3 of 100 ms) one click away."""
     at = _goto(_app(), "latency")
-    assert at.segmented_control(key="phase_op").value == "search"
+    assert at.segmented_control(key="u_phase_op").value == "search"
     table = _table(at, "share").set_index("phase")
     assert list(table.index) == ["embedding", "vector search", "Mem0's own code"]
     assert list(table["share"]) == pytest.approx([0.7, 0.2, 0.1])
-    assert list(table["avg_ms"]) == pytest.approx([210.0, 60.0, 30.0])
-    assert list(table["ran_calls"]) == [20, 20, 20]
+    assert list(table["ms_per_call"]) == pytest.approx([210.0, 60.0, 30.0])
+    assert list(table["ran_ops"]) == [20, 20, 20]
+    assert list(table["p95_ms"]) == pytest.approx([210.0, 60.0, 30.0])
     assert "Over the 20 search calls with phase timings" in _markdown(at) + "\n".join(c.value for c in at.caption)
-    at.segmented_control(key="phase_op").set_value("add").run()
+    at.segmented_control(key="u_phase_op").set_value("add").run()
     table = _table(at, "share").set_index("phase")
     assert dict(table["share"]) == pytest.approx({"LLM": 0.8, "embedding": 0.1, "vector-store writes": 0.05,
                                                   "history DB": 0.03, "Mem0's own code": 0.02})
