@@ -9,6 +9,7 @@ Plain plotly (no Streamlit): the pages render what these return; tests read the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -74,11 +75,12 @@ def _every_bucket(part: pd.DataFrame, y: str, start: datetime, end: datetime, st
 
 
 def over_time(now: pd.DataFrame, before: pd.DataFrame | None, y: str, split: str | None, window: Window,
-              kind: str | None = None, legend: bool = True, empty: float | None = None) -> go.Figure:
+              kind: str | None = None, legend: bool = True, empty: float | None = None,
+              among: Sequence[str] | None = None) -> go.Figure:
     """One line per value of `split` (None: a single line for the total) of column `y` over every bucket of the
     window, and the same series of `before` (the window a week earlier) moved onto it, dotted (its hover says when
     it was). `empty`: the value of a bucket without calls (0 for counts; None: a gap). `kind`: what the split values
-    are, for their colour (default: the split column)."""
+    are, for their colour (default: the split column), `among` all of its values (colors.color)."""
     kind = kind or split or "op"
     fig = go.Figure()
     frames = [(now, False)] + ([(before, True)] if before is not None else [])
@@ -88,7 +90,7 @@ def over_time(now: pd.DataFrame, before: pd.DataFrame | None, y: str, split: str
         for name, part in groups:
             part = _every_bucket(part, y, window.start - shift, window.end - shift, window.bucket, empty)
             x = pd.to_datetime(part["bucket"]) + (COMPARE_OFFSET if earlier else timedelta(0))
-            color = colors.color(kind, name)
+            color = colors.color(kind, name, among)
             label = f"{name} · {BEFORE}" if earlier else str(name)
             fig.add_trace(go.Scatter(
                 x=x, y=part[y], name=label, legendgroup=str(name), showlegend=legend and not earlier,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,8 @@ def demo_warehouse(tmp_path_factory) -> Path:
             load_demo(con, files, cfg)
         except ImportError:  # a build without the history collector: op logs only
             collect_oplogs(con, [p for p in files if p.suffix == ".jsonl"], cfg)
+        first = con.execute("SELECT min(ts) FROM raw_op_events").fetchone()[0]
+    (root / "first_ts.txt").write_text(first.isoformat())  # read by the tests while the app holds the warehouse
     return path
 
 
@@ -253,3 +256,96 @@ def test_latency_shows_where_the_time_went(app_url, browser, tmp_path):
     assert "LLM" in chart.locator(".legend").text_content()
     assert _errors(page) == []
     chart.screenshot(path=str(shots / "latency-phases-add.png"))
+
+
+DEMO_DAYS = 21
+
+
+def _demo_hours(demo_warehouse: Path, day: int, hours: range) -> set[datetime]:
+    """The UTC hours (bucket starts) of the demo's window day `day` (workloads/demo_model.py counts days from the
+    first event) whose hour of the day is in `hours`."""
+    first = datetime.fromisoformat((demo_warehouse.parent / "first_ts.txt").read_text())
+    start, end = first + timedelta(days=day), first + timedelta(days=day + 1)
+    h = start.replace(minute=0, second=0, microsecond=0)
+    out = set()
+    while h < end:
+        if h.hour in hours:
+            out.add(h)
+        h += timedelta(hours=1)
+    return out
+
+
+def _chart_data(page, title_start: str) -> dict:
+    """The drawn chart whose title starts with `title_start`: its traces' x/y as plotly holds them, and the y tick
+    labels shown."""
+    return page.evaluate("""(t) => {
+        const d = [...document.querySelectorAll('.js-plotly-plot')]
+            .find(d => d.layout.title && d.layout.title.text.replace(/<[^>]*>/g, '').startsWith(t));
+        return d && {ticks: [...d.querySelectorAll('.ytick text')].map(e => e.textContent),
+                     traces: d._fullData.map(tr => ({name: tr.name, x: tr.x ? Array.from(tr.x).map(String) : [],
+                                                     y: tr.y ? Array.from(tr.y) : []}))};
+    }""", title_start)
+
+
+def _peak(chart: dict, name: str) -> datetime:
+    (tr,) = [t for t in chart["traces"] if t["name"] == name]
+    _, x = max((y, x) for x, y in zip(tr["x"], tr["y"], strict=True) if isinstance(y, (int, float)) and y == y)
+    return datetime.fromisoformat(x[:19])
+
+
+def _incident_shown(page, incident: set[datetime], burst: set[datetime]) -> None:
+    # the page's script may still be on its way to the charts when the heading shows: wait for the last of the three
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .some(d => d.layout.title && d.layout.title.text.includes('Throughput per hour'))""", timeout=180_000)
+    _wait_rendered(page, "Latency")
+    p95 = _chart_data(page, "P95 latency per hour")
+    assert p95 is not None, "no P95 chart"
+    assert {"100", "200", "500", "1,000"} <= set(p95["ticks"]), p95["ticks"]  # numbers between 100 and 1,000 ms
+    assert _peak(p95, "all") in incident
+    errors = _chart_data(page, "Error rate per hour")
+    assert errors["ticks"] and all(t.endswith("%") for t in errors["ticks"]), errors["ticks"]
+    assert _peak(errors, "all") in burst
+    assert _chart_data(page, "Throughput per hour")["ticks"]
+
+
+def test_oncall_sees_the_incident_in_two_clicks_and_the_link_reproduces_it(app_url, browser, demo_warehouse,
+                                                                          tmp_path):
+    """From the Overview: the "7 d" preset, then Latency: the demo's slow incident (6 h on window day 15) is the
+    P95 peak and its error burst (1 h on day 18) the error-rate peak, on numeric axes; the URL opens the same view in
+    a new browser context. A screenshot per state."""
+    incident = _demo_hours(demo_warehouse, DEMO_DAYS - 6, range(10, 16))
+    burst = _demo_hours(demo_warehouse, DEMO_DAYS - 3, range(14, 15))
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    _wait_rendered(page, "Overview")
+    page.screenshot(path=str(shots / "oncall-1-overview.png"))
+    page.locator('[data-testid="stSidebar"] [role="radio"]').filter(has_text="7 d").click()      # click 1
+    page.wait_for_url("**range=7d**", timeout=60_000)
+    _wait_rendered(page, "Overview")
+    page.screenshot(path=str(shots / "oncall-2-overview-7d.png"))
+    page.get_by_role("link", name="Latency", exact=True).first.click()                            # click 2
+    page.wait_for_url("**/latency?**range=7d**", timeout=60_000)
+    _wait_rendered(page, "Latency")
+    assert _errors(page) == []
+    _incident_shown(page, incident, burst)
+    page.screenshot(path=str(shots / "oncall-3-latency-7d.png"), full_page=True)
+
+    link = page.url
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1800})
+    try:
+        again = fresh.new_page()
+        again.goto(link)
+        _wait_rendered(again, "Latency")
+        assert again.locator('[data-testid="stSidebar"] [role="radio"][aria-checked="true"]').inner_text() == "7 d"
+        _incident_shown(again, incident, burst)
+        again.screenshot(path=str(shots / "oncall-4-link-in-new-context.png"), full_page=True)
+    finally:
+        fresh.close()
+
+    target = os.environ.get("MEMLENS_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in shots.iterdir():
+            shutil.copy(shot, Path(target) / shot.name)

@@ -81,8 +81,9 @@ def test_every_chart_maps_each_op_and_phase_to_one_colour():
 
 
 def test_other_split_values_keep_their_colour_whatever_else_is_shown():
-    """Services are not fixed in colors.py: each takes its colour from its name, the same in every selection."""
+    """Services are not fixed in colors.py: each takes the colour of its place among the warehouse's services
+    (batch, chat-api), the same in every selection, and two services never share one."""
     both = {n: c for _, n, c, _ in _traces(_page("latency", split="service"))}
     alone = {n: c for _, n, c, _ in _traces(_page("latency", split="service", service="batch"))}
-    assert both["batch"] == alone["batch"] == colors.color("service", "batch")
-    assert both["chat-api"] == colors.color("service", "chat-api")
+    assert both["batch"] == alone["batch"] == colors.PALETTE[0]
+    assert both["chat-api"] == colors.PALETTE[1]

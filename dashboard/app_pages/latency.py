@@ -32,16 +32,18 @@ if window is not None:
 SPLITS = {"service": "service", "op": "operation", "mode": "mode", "none": "total"}
 STATS = {"p95_ms": "P95", "p50_ms": "P50", "p99_ms": "P99", "avg_ms": "average"}
 left, right = st.columns([3, 2])
-split = sidebar.url_choice("Split by", list(SPLITS), "split", "service", SPLITS.get, where=left)
+split = sidebar.url_choice("Split by", list(SPLITS), "split", "none", SPLITS.get, where=left)
 stat = sidebar.url_choice("Latency", list(STATS), "stat", "p95_ms", STATS.get, where=right)
 by = ("bucket",) if split == "none" else ("bucket", split)
 key = None if split == "none" else split
 grain = ctx.grain
+held = ctx.q("filter_options", layer.ALL)  # every value in the warehouse: each keeps its colour in any selection
+among = list(held[held["kind"] == split]["value"].dropna())
 series = ctx.metric("latency", by, grain)
 series_before = ctx.metric("latency", by, grain, filters=before) if before is not None else None
 
 target = {"p95_ms": t.latency_p95_ms, "p99_ms": t.latency_p99_ms, "avg_ms": t.latency_avg_ms}.get(stat)
-fig = charts.over_time(series, series_before, stat, key, window)
+fig = charts.over_time(series, series_before, stat, key, window, among=among)
 values = pd.concat([series[stat], series_before[stat] if series_before is not None else pd.Series(dtype=float)])
 if target is not None and window is not None:
     ui.target_line(fig, f"search {STATS[stat]} target", x=[window.start, window.end], y=[target, target])
@@ -51,12 +53,12 @@ charts.value_axis(fig, values, "latency (ms)")
 ui.time_chart(fig, "latency", window)
 
 left, right = st.columns(2)
-fig = charts.over_time(series, series_before, "error_rate", key, window, legend=False)
+fig = charts.over_time(series, series_before, "error_rate", key, window, legend=False, among=among)
 ui.style(fig, f"Error rate per {grain} (UTC)")
 charts.value_axis(fig, [], "errors / calls", log=False)
 fig.update_yaxes(tickformat=".1%")
 ui.time_chart(fig, "errors", window, left)
-fig = charts.over_time(series, series_before, "ops", key, window, legend=False, empty=0.0)
+fig = charts.over_time(series, series_before, "ops", key, window, legend=False, empty=0.0, among=among)
 ui.style(fig, f"Throughput per {grain} (UTC)")
 charts.value_axis(fig, [], f"calls per {grain}", log=False)
 ui.time_chart(fig, "throughput", window, right)
