@@ -204,7 +204,7 @@ MIN_PHASE_CALLS_PER_DAY = 10
 def search_phases(con: duckdb.DuckDBPyConnection, filters: layer.Filters,
                   speed: layer.Speed = layer.EXACT) -> dict[str, Any]:
     """Measured's phase fields, from the layer's `phases` (searches only; additive, so the rollup serves it),
-    `phase_percentiles` (the events) and `storage_growth`: each phase's share of search time over the selection; the
+    `phase_p95_typical` (the events) and `storage_growth`: each phase's share of search time over the selection; the
     vector-search P95 in its first and last quarter (by the time of its first and last call: the median of the
     quarter's daily P95s, so one bad hour does not pass for growth) and the memories held at the end of each. Empty
     when no search has phase timings."""
@@ -225,11 +225,12 @@ def search_phases(con: duckdb.DuckDBPyConnection, filters: layer.Filters,
     quarter = (last - first) / 4
     ends = {"first": (first, first + quarter), "last": (last - quarter, last + timedelta(microseconds=1))}
     for name, (start, end) in ends.items():
-        daily = layer.query(con, "phase_percentiles", searches.replace(start=start, end=end), ("bucket",), "day")
-        vector = daily[daily["phase"] == "vector_search"]
-        counted = vector[vector["ran_ops"] >= MIN_PHASE_CALLS_PER_DAY]
-        if int(vector["ran_ops"].sum()) >= MIN_PHASE_CALLS and not counted.empty:
-            out[f"vector_search_p95_{name}_ms"] = float(counted["p95_ms"].median())
+        typical = layer.query(con, "phase_p95_typical", searches.replace(start=start, end=end),
+                              min_per_day=MIN_PHASE_CALLS_PER_DAY, min_calls=MIN_PHASE_CALLS)
+        vector = typical[typical["phase"] == "vector_search"]["typical_p95_ms"]
+        p95 = layer.plain(vector.iloc[0]) if len(vector) else None
+        if p95 is not None:
+            out[f"vector_search_p95_{name}_ms"] = float(p95)
         held = layer.one(layer.query(con, "storage_growth", filters.replace(start=None, end=end))).get("memories")
         out[f"memories_{name}"] = None if held is None else int(held)
     return out
