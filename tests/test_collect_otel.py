@@ -183,7 +183,7 @@ def test_hand_built_traces_give_known_figures_in_the_views(con, tmp_path):
                      "WHERE user_id = 'u3'") == [(25.0, 20.0, None)]
     breakdown = layer.query(con, "phases", layer.Filters(op="search"))
     assert [tuple(r) for r in breakdown[breakdown["phase"].isin(["embedding", "vector_search"])][
-        ["phase", "calls", "avg_ms"]].itertuples(index=False)] == [("embedding", 1, 25.0), ("vector_search", 1, 20.0)]
+        ["phase", "timed_ops", "avg_ms"]].itertuples(index=False)] == [("embedding", 1, 25.0), ("vector_search", 1, 20.0)]
 
 
 def test_recollecting_loads_nothing_new_and_appended_lines_load_once(con, tmp_path):
