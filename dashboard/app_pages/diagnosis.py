@@ -4,7 +4,7 @@ savings `optimize/` projects for them from this warehouse (the link lives in opt
 import streamlit as st
 
 from memlens import diagnosis
-from memlens.dashboard import state
+from memlens.dashboard import sidebar, state
 from memlens.figures import FIGURES, format_value
 from memlens.optimize.diagnosis_link import linked_savings
 
@@ -49,5 +49,5 @@ for r in diagnosis.evaluate_all(measured, ctx.cfg):
                 text += [f"- {ls.saving.title}: {figures}", f"  - formula: `{ls.saving.formula}`"]
         box("\n".join(text), icon=":material/task_alt:" if x.node.good else ":material/build:")
         if linked:
-            st.page_link("app_pages/optimization.py", label="Evidence and all recommendations on Optimize",
-                         icon=":material/savings:")
+            sidebar.link(st, "app_pages/optimization.py", "Evidence and all recommendations on Optimize",
+                         ":material/savings:")
