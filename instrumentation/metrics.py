@@ -22,8 +22,11 @@ PHASE_BUCKETS = (.0001, .00025, .0005, *LATENCY_BUCKETS)
 # and "" (no label in Prometheus) on every other op.
 _OP_LABELS = ("service", "mode", "op", "call_mode", "status", "infer")
 _PHASES = tuple(zip(PHASE_FIELDS, PHASES, strict=True))
+# llm_cached_input counts the part of llm_input the provider served from its prompt cache (a subset, not extra
+# tokens): a cost query prices it at (cached rate - input rate) on top of llm_input.
 _TOKEN_FIELDS = (("embedding_tokens", "embedding", "embedding_model"), ("llm_input_tokens", "llm_input", "llm_model"),
-                 ("llm_output_tokens", "llm_output", "llm_model"))
+                 ("llm_output_tokens", "llm_output", "llm_model"),
+                 ("llm_cached_input_tokens", "llm_cached_input", "llm_model"))
 _CHANGE_FIELDS = (("memories_created", "add"), ("memories_updated", "update"), ("memories_deleted", "delete"))
 _FAMILIES: dict[int, tuple[CollectorRegistry, dict[str, Any]]] = {}
 _FAMILIES_LOCK = threading.Lock()
@@ -44,7 +47,8 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
                               ("service", "mode", "op", "error_type"), registry=registry),
             "results": Counter("memlens_mem0_results_total", "Memories returned by search/get_all",
                                ("service", "mode", "op"), registry=registry),
-            "tokens": Counter("memlens_mem0_tokens_total", "Tokens used (embedding, llm_input, llm_output)",
+            "tokens": Counter("memlens_mem0_tokens_total", "Tokens used (embedding, llm_input, llm_output; "
+                              "llm_cached_input: the part of llm_input served from the provider's prompt cache)",
                               ("service", "kind", "model"), registry=registry),
             "cache": Counter("memlens_mem0_cache_requests_total", "Search cache lookups by outcome",
                              ("service", "op", "outcome"), registry=registry),

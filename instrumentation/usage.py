@@ -6,8 +6,10 @@ flight: it follows the call into `asyncio.to_thread` (AsyncMemory's worker threa
 and concurrent calls from other threads or tasks each see their own.
 
 Exact counts where the model says them: a local sentence-transformers model's attention mask (the
-tokens it really embedded), an OpenAI-compatible response's `usage`. Otherwise len(text)/4, flagged
-`tokens_estimated`.
+tokens it really embedded), an OpenAI-compatible response's `usage`, an Anthropic response's `usage`. Otherwise
+len(text)/4, flagged `tokens_estimated`. Where the provider says how many prompt tokens it served from its
+prompt cache (OpenAI `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`), that count is
+kept too (`llm_cached_input_tokens`: those tokens are billed at the model's cached rate).
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ CURRENT: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("memlens_
 
 
 class Usage:
-    __slots__ = ("embedding_calls", "embedding_tokens", "estimated", "llm_input", "llm_output", "llm_ran", "spans")
+    __slots__ = ("embedding_calls", "embedding_tokens", "estimated", "llm_cached_input", "llm_input", "llm_output",
+                 "llm_ran", "spans")
 
     def __init__(self) -> None:
         self.spans: list[tuple[int, float, float]] = []  # (phase, start, end) of the timed components (phases.py)
         self.embedding_calls = 0
         self.embedding_tokens = 0
         self.llm_ran = False
-        self.llm_input = 0
+        self.llm_input = 0  # every prompt token, cached ones included
         self.llm_output = 0
+        self.llm_cached_input: int | None = None  # of llm_input, served from the provider's prompt cache (None: not said)
         self.estimated = False
 
     def fill(self, ev: dict, embedding_model: str | None, llm_model: str | None) -> None:
@@ -48,6 +52,8 @@ class Usage:
         if self.llm_ran:
             ev["llm_input_tokens"] = self.llm_input
             ev["llm_output_tokens"] = self.llm_output
+            if self.llm_cached_input is not None:
+                ev["llm_cached_input_tokens"] = self.llm_cached_input
             if llm_model is not None:
                 ev["llm_model"] = llm_model
         if self.estimated:
@@ -109,7 +115,8 @@ def _hook_sentence_transformer(st_model: Any) -> bool:
 
 
 def _hook_openai_usage(resource: Any, on_usage: Any) -> bool:
-    """Wrap an OpenAI-compatible `...create` to read `response.usage` (exact, from the provider)."""
+    """Wrap a provider SDK's `...create` (OpenAI-compatible, or Anthropic's `messages.create`) to read
+    `response.usage` (exact, from the provider)."""
     original = getattr(resource, "create", None)
     if original is None or getattr(original, _HOOKED, False):
         return original is not None
@@ -136,13 +143,47 @@ def _embedding_usage(usage: Usage, u: Any, kwargs: dict) -> None:
         usage.estimated = True
 
 
+def _field(obj: Any, name: str) -> Any:
+    """`obj.name` or `obj[name]` (SDK objects and plain dicts alike), None when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _add_cached(usage: Usage, cached: int | None) -> None:
+    if cached is not None:
+        usage.llm_cached_input = (usage.llm_cached_input or 0) + cached
+
+
 def _llm_usage(usage: Usage, u: Any, kwargs: dict) -> None:
+    """OpenAI-compatible `usage`: prompt_tokens (cached ones included) and prompt_tokens_details.cached_tokens."""
     usage.llm_ran = True
-    pin = getattr(u, "prompt_tokens", None) if u is not None else None
-    pout = getattr(u, "completion_tokens", None) if u is not None else None
-    if isinstance(pin, int) and isinstance(pout, int):
+    pin, pout = _count(_field(u, "prompt_tokens")), _count(_field(u, "completion_tokens"))
+    if pin is not None and pout is not None:
         usage.llm_input += pin
         usage.llm_output += pout
+        cached = _count(_field(_field(u, "prompt_tokens_details"), "cached_tokens"))
+        _add_cached(usage, None if cached is None else min(cached, pin))
+
+
+def _anthropic_usage(usage: Usage, u: Any, kwargs: dict) -> None:
+    """Anthropic `usage`: input_tokens are the uncached prompt tokens; cache reads and cache writes are counted
+    apart (cache_read_input_tokens, cache_creation_input_tokens). All three are prompt tokens (llm_input); the cache
+    reads are the cached ones (cache writes are billed at the input rate here: the price table has no write rate)."""
+    usage.llm_ran = True
+    pin, pout = _count(_field(u, "input_tokens")), _count(_field(u, "output_tokens"))
+    if pin is not None and pout is not None:
+        read = _count(_field(u, "cache_read_input_tokens"))
+        written = _count(_field(u, "cache_creation_input_tokens")) or 0
+        usage.llm_input += pin + (read or 0) + written
+        usage.llm_output += pout
+        _add_cached(usage, read)
 
 
 def hook_embedder(embedder: Any) -> None:
@@ -193,6 +234,9 @@ def hook_llm(llm: Any) -> None:
     completions = getattr(chat, "completions", None) if chat is not None else None
     if completions is not None:
         _hook_openai_usage(completions, _llm_usage)
+    messages = getattr(client, "messages", None) if client is not None else None
+    if completions is None and messages is not None and hasattr(messages, "create"):  # Anthropic's client
+        _hook_openai_usage(messages, _anthropic_usage)
     original = getattr(llm, "generate_response", None)
     if original is None:
         return

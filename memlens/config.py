@@ -59,6 +59,9 @@ class Thresholds(_Strict):
 class LlmPrice(_Strict):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    # prompt tokens the provider served from its prompt cache (op-log llm_cached_input_tokens); None = billed at
+    # the input rate
+    cached_input: float | None = Field(default=None, ge=0)
 
 
 class Prices(_Strict):

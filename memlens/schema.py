@@ -1,11 +1,12 @@
-"""Operation-log schema (v2): the single definition every producer and consumer reads.
+"""Operation-log schema (v3): the single definition every producer and consumer reads.
 
 One JSON object per line, one per Mem0 operation. The instrumentation writes it, `memlens demo`
 writes it, the collectors validate and load it, the docs table is generated from it
 (`memlens schema --markdown`), and the DuckDB raw table's columns come from it.
 
 Versions only ever add optional fields at the end of FIELDS: a v1 line is a valid v2 line (its new fields
-are null). v2 added the per-phase timings (`<phase>_ms`, PHASES).
+are null). v2 added the per-phase timings (`<phase>_ms`, PHASES); v3 the provider-cached LLM prompt tokens
+(`llm_cached_input_tokens`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 OPS = ("add", "search", "get", "get_all", "update", "delete", "delete_all", "history")
 MODES = ("oss", "platform")
@@ -39,7 +40,8 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("schema_version", "integer", "INTEGER", True,
-          "1 or 2 (2 adds the phase timings `*_ms`, the last fields below; a v1 line is read as is)."),
+          "1, 2 or 3 (2 adds the phase timings `*_ms`, 3 `llm_cached_input_tokens`, the last fields below; an older "
+          "line is read as is)."),
     Field("event_id", "string", "VARCHAR", True,
           "Unique id of the event (uuid4 hex); re-ingesting the same event is a no-op."),
     Field("ts", "timestamp", "TIMESTAMP", True,
@@ -114,6 +116,12 @@ FIELDS: tuple[Field, ...] = (
     Field("graph_ms", "number", "DOUBLE", False,
           "Phase: graph memory: the Memory's graph store (`graph`, where enabled) or mem0 2.2's entity store "
           "(`entity_store`, entity linking).", nonnegative=True),
+    # v3: prompt caching. Providers bill prompt tokens served from their cache at a lower rate; the cost views
+    # price these at prices.llm.<model>.cached_input (the input rate where none is set).
+    Field("llm_cached_input_tokens", "integer", "INTEGER", False,
+          "Of `llm_input_tokens`, the prompt tokens the provider served from its prompt cache (OpenAI "
+          "`usage.prompt_tokens_details.cached_tokens`, Anthropic `usage.cache_read_input_tokens`); null when the "
+          "provider did not say.", nonnegative=True),
 )
 
 FIELD_BY_NAME = {f.name: f for f in FIELDS}

@@ -28,10 +28,11 @@ from memlens.resources import model_files
 from memlens.schema import render_sql
 
 LAYERS = ("raw", "staged", "metrics")
-WAREHOUSE_VERSION = 4
+WAREHOUSE_VERSION = 5
 """Layout version of the raw tables. 1: warehouses made before versions were recorded (no meta_warehouse).
 3: raw_otel_span_counts, raw_platform_stats, raw_platform_checkpoints (`memlens collect otel | platform`).
 4: raw_op_events gains the phase timings of op-log schema v2 (`*_ms`, nullable).
+5: raw_op_events.llm_cached_input_tokens (op-log schema v3), cfg_prices.usd_per_1m_cached_input (nullable).
 Bump it with every change to sql/raw (only additive: tables, nullable columns) and record the new layout in
 tests/golden/warehouse-layout.txt (tests/test_warehouse_versions.py says so when they differ)."""
 CONFIG_TABLES = ("cfg_settings", "cfg_prices")  # rewritten from the typed config at every connect
@@ -77,12 +78,13 @@ def load_config_tables(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         "INSERT INTO cfg_settings VALUES (?, ?, ?, ?, ?)",
         [t.slow_op_ms, t.slow_op_share, t.error_rate, cfg.targets.cache_hit_rate, t.storage_growth_per_week],
     )
-    rows: list[tuple[str, str, float, float, float]] = []
-    rows += [("embedding", m, p, 0.0, 0.0) for m, p in cfg.prices.embedding.items()]
-    rows += [("llm", m, p.input, p.output, 0.0) for m, p in cfg.prices.llm.items()]
-    rows += [("platform_call", op, 0.0, 0.0, p) for op, p in cfg.prices.platform_per_call.items()]
+    rows: list[tuple[str, str, float, float, float, float | None]] = []
+    rows += [("embedding", m, p, 0.0, 0.0, None) for m, p in cfg.prices.embedding.items()]
+    rows += [("llm", m, p.input, p.output, 0.0, p.cached_input) for m, p in cfg.prices.llm.items()]
+    rows += [("platform_call", op, 0.0, 0.0, p, None) for op, p in cfg.prices.platform_per_call.items()]
     con.execute("DELETE FROM cfg_prices")
-    con.executemany("INSERT INTO cfg_prices VALUES (?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO cfg_prices (kind, model, usd_per_1m_input, usd_per_1m_output, usd_per_call, "
+                    "usd_per_1m_cached_input) VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 _COLUMNS_SQL = """

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
-from memlens.schema import CACHE_OUTCOMES, CALL_MODES, MODES, OPS, STATUSES
+from memlens.schema import CACHE_OUTCOMES, CALL_MODES, MODES, OPS, SCHEMA_VERSION, STATUSES
 
 # Text a user id or service name may legally hold: anything encodable, including markup, quotes, SQL and the
 # Unicode line separators that str.splitlines() would wrongly split on (U+2028, U+0085).
@@ -94,7 +94,7 @@ BAD_FIELD_VALUES: list[tuple[str, str, object]] = [
     ("unknown mode", "mode", "hybrid"),
     ("unknown status", "status", "fine"),
     ("unknown cache", "cache", "warm"),
-    ("future schema", "schema_version", 3),
+    ("future schema", "schema_version", SCHEMA_VERSION + 1),
     ("schema as text", "schema_version", "1"),
     ("ts garbage", "ts", "yesterday"),
     ("ts far future", "ts", "2999-12-31T00:00:00Z"),

@@ -333,6 +333,73 @@ def test_infer_true_llm_tokens(tmp_path, report_usage):
         assert ev["llm_input_tokens"] > 100 and ev["tokens_estimated"] is True
 
 
+def test_infer_true_cached_prompt_tokens(tmp_path):
+    """OpenAI's prompt caching: usage.prompt_tokens_details.cached_tokens is recorded as llm_cached_input_tokens and
+    priced at the cached rate (gpt-4o-mini: $0.15 input, $0.075 cached, $0.60 output per 1M)."""
+    from mem0 import Memory
+
+    from memlens.collectors.oplog import collect_oplogs
+    from memlens.config import default_config
+    from memlens.warehouse import connect
+    from memlens.workloads.offline_mem0 import offline_config
+    from memlens.workloads.stub_llm import StubLLM
+
+    usage = {"prompt_tokens": 2048, "completion_tokens": 17, "total_tokens": 2065,
+             "prompt_tokens_details": {"cached_tokens": 1536}}
+    with StubLLM(usage=usage) as llm:  # a local stand-in for an OpenAI-compatible LLM, reporting cached tokens
+        memory = Memory.from_config(offline_config(tmp_path / "m", llm_base_url=llm.base_url, llm_model="gpt-4o-mini"))
+        writer = OpLogWriter(tmp_path / "logs", service="t-llm")
+        m = instrument(memory, writer=writer)
+        m.add("I like pizza and I live in Porto", user_id="bob")
+        writer.close()
+        memory.close()
+    (ev,) = _events(writer)
+    calls = llm.requests  # mem0 may call the LLM more than once per add: each reports the same usage
+    assert calls >= 1
+    assert (ev["llm_input_tokens"], ev["llm_cached_input_tokens"], ev["llm_output_tokens"]) == (
+        2048 * calls, 1536 * calls, 17 * calls)
+    con = connect(":memory:")
+    collect_oplogs(con, [tmp_path / "logs"], default_config(), progress=False)  # the real collector
+    (cost,) = con.execute("SELECT llm_cost_usd FROM stg_op_costs").fetchone()
+    assert cost == pytest.approx(calls * (512 * 0.15 + 1536 * 0.075 + 17 * 0.60) / 1e6)
+    con.close()
+
+
+def test_anthropic_usage_counts_cache_reads_as_cached_prompt_tokens():
+    """Anthropic's messages.create reports input_tokens without the cache reads and writes, which come apart: all
+    three are prompt tokens, the reads are the cached ones. A STAND-IN client object of the SDK's shape (the
+    anthropic SDK and its API cannot run offline)."""
+    from types import SimpleNamespace
+
+    from memlens.instrumentation import usage as u
+
+    class Messages:  # anthropic.Anthropic().messages
+        def create(self, **kwargs):
+            return SimpleNamespace(content=[SimpleNamespace(text="{}")], usage=SimpleNamespace(
+                input_tokens=40, output_tokens=12, cache_read_input_tokens=900, cache_creation_input_tokens=60))
+
+    class AnthropicLLM:  # mem0.llms.anthropic.AnthropicLLM's shape: self.client.messages.create(...)
+        def __init__(self):
+            self.client = SimpleNamespace(messages=Messages())
+
+        def generate_response(self, messages, **kwargs):
+            return self.client.messages.create(messages=messages).content[0].text
+
+    llm = AnthropicLLM()
+    u.hook_llm(llm)
+    usage = u.Usage()
+    token = u.CURRENT.set(usage)
+    try:
+        llm.generate_response([{"role": "user", "content": "hi"}])
+        llm.generate_response([{"role": "user", "content": "hi again"}])
+    finally:
+        u.CURRENT.reset(token)
+    ev: dict = {}
+    usage.fill(ev, None, "claude-3-5-haiku-latest")
+    assert (ev["llm_input_tokens"], ev["llm_cached_input_tokens"], ev["llm_output_tokens"]) == (2000, 1800, 24)
+    assert "tokens_estimated" not in ev
+
+
 def test_proxy_passes_other_attributes_through(memories):
     _, target = memories
     m = instrument(target)

@@ -127,3 +127,33 @@ def test_cost_per_1k_queries_is_per_mode(costs):
     assert f["cost_per_1k_oss"] == pytest.approx(0.76 * 1000 / 2)
     assert f["cost_per_1k_platform"] == pytest.approx(2.0)
     assert f["total_cost_usd"] == pytest.approx(0.762)
+
+
+def test_cached_prompt_tokens_priced_at_the_cached_rate():
+    """gpt-4o-mini: $0.15 / 1M input, $0.075 / 1M cached input, $0.60 / 1M output (defaults.yaml). A model without a
+    cached rate bills its cached tokens at the input rate; a cached count above the input count is capped."""
+    cfg = load_config(overrides={"prices": {"llm": {"no-cache-rate": {"input": 1.0, "output": 2.0}}}})
+    con = connect(":memory:", cfg)
+    insert_events(con, [
+        # 1M prompt tokens of which 600k cached: 400k x 0.15 + 600k x 0.075 = $0.06 + $0.045; + 100k x 0.60 = $0.06
+        event(NOV2, "add", infer=True, llm_model=MINI, llm_input_tokens=1_000_000, llm_cached_input_tokens=600_000,
+              llm_output_tokens=100_000),
+        # no cached rate: 1M x $1.00 whatever the cache served
+        event(NOV2, "add", infer=True, llm_model="no-cache-rate", llm_input_tokens=1_000_000,
+              llm_cached_input_tokens=500_000, llm_output_tokens=0),
+        # a provider's cached count above its prompt count: capped at the prompt (all 1000 cached: $0.000075)
+        event(NOV3, "add", infer=True, llm_model=MINI, llm_input_tokens=1000, llm_cached_input_tokens=5000,
+              llm_output_tokens=0),
+    ])
+    got = rows(con, "SELECT llm_model, llm_cached_input_tokens, llm_cached_input_usd_per_1m, llm_input_cost_usd, "
+                    "llm_cost_usd FROM stg_op_costs ORDER BY llm_model, llm_input_tokens DESC")
+    assert [(r["llm_model"], r["llm_cached_input_tokens"], r["llm_cached_input_usd_per_1m"]) for r in got] == [
+        (MINI, 600_000, 0.075), (MINI, 1000, 0.075), ("no-cache-rate", 500_000, 1.0)]
+    assert [round(r["llm_input_cost_usd"], 9) for r in got] == [0.105, 0.000075, 1.0]
+    assert round(got[0]["llm_cost_usd"], 9) == 0.165
+    model = layer.query(con, "cost_by_model").set_index("model")
+    assert model.loc[MINI, "cached_input_tokens"] == 601_000 and model.loc[MINI, "usd_per_1m_cached_input"] == 0.075
+    assert round(model.loc[MINI, "cost_usd"], 9) == 0.165075
+    total = layer.one(layer.query(con, "cost"))
+    assert total["llm_cached_input_tokens"] == 1_101_000 and round(total["llm_cost_usd"], 9) == 1.165075
+    con.close()

@@ -36,7 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [{"index": 0, "message": {"role": "assistant", "content": stub.content},
                          "finish_reason": "stop"}]}
         if stub.report_usage:
-            reply["usage"] = USAGE
+            reply["usage"] = stub.usage
         body = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -59,12 +59,15 @@ class StubLLM:
     """The fake served on 127.0.0.1 (a free port) while the `with` block runs.
 
     `content`: the assistant message (default: EXTRACTION as JSON). `report_usage`: include `usage` (some
-    OpenAI-compatible servers leave it out). `delay_s`: sleep before answering, to stand for a model's time."""
+    OpenAI-compatible servers leave it out); `usage`: the usage reported (default USAGE; e.g. with
+    `prompt_tokens_details: {cached_tokens: N}`, OpenAI's prompt caching). `delay_s`: sleep before answering, to
+    stand for a model's time."""
 
     def __init__(self, *, content: str | None = None, report_usage: bool = True, delay_s: float = 0.0,
-                 model: str = MODEL):
+                 model: str = MODEL, usage: dict[str, Any] | None = None):
         self.content = json.dumps(EXTRACTION) if content is None else content
         self.report_usage = report_usage
+        self.usage = USAGE if usage is None else usage
         self.delay_s = delay_s
         self.model = model
         self.requests = 0

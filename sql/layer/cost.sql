@@ -5,7 +5,8 @@
 -- grain: one row per group of the requested keys (/*keys*/); one row without keys.
 -- columns:
 --   ops (BIGINT calls), searches (BIGINT search calls)
---   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
+--   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens), llm_cached_input_tokens (BIGINT of the
+--   input tokens, those served from the provider's prompt cache: priced at the cached rate)
 --   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD; 0 without calls)
 --   embedding_share (DOUBLE embedding_cost_usd / total_cost_usd, 0..1; NULL when nothing cost anything)
 --   cost_per_1k_ops_usd (DOUBLE USD per 1,000 calls), cost_per_1k_searches_usd (DOUBLE USD per 1,000 searches;
@@ -19,6 +20,7 @@ SELECT /*keys*/
     CAST(coalesce(sum(embedding_tokens), 0) AS BIGINT) AS embedding_tokens,
     CAST(coalesce(sum(llm_input_tokens), 0) AS BIGINT) AS llm_input_tokens,
     CAST(coalesce(sum(llm_output_tokens), 0) AS BIGINT) AS llm_output_tokens,
+    CAST(coalesce(sum(llm_cached_input_tokens), 0) AS BIGINT) AS llm_cached_input_tokens,
     coalesce(sum(embedding_cost_usd), 0) AS embedding_cost_usd,
     coalesce(sum(llm_cost_usd), 0) AS llm_cost_usd,
     coalesce(sum(platform_cost_usd), 0) AS platform_cost_usd,

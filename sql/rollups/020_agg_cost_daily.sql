@@ -6,10 +6,11 @@
 -- models / op are grouped on too (one price per model: they add no rows).
 -- columns:
 --   day, week, month (DATE UTC), service, mode, op, agent_id, embedding_model, llm_model (VARCHAR),
---   is_demo (BOOLEAN), embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m (DOUBLE USD per 1M
---   tokens), platform_usd_per_call (DOUBLE USD per call) (NULL = no price row)
+--   is_demo (BOOLEAN), embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m,
+--   llm_cached_input_usd_per_1m (DOUBLE USD per 1M tokens), platform_usd_per_call (DOUBLE USD per call) (NULL = no price row)
 --   ops, searches (BIGINT calls), estimated_token_events (BIGINT calls with estimated token counts)
---   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
+--   embedding_tokens, llm_input_tokens, llm_output_tokens, llm_cached_input_tokens (BIGINT tokens; cached: of the
+--   input tokens, those served from the provider's prompt cache)
 --   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD, prices at refresh time)
 --   unpriced_tokens (BIGINT), unpriced_calls (BIGINT), unpriced_events (BIGINT calls lacking a price)
 --   embedding_events, llm_events, platform_events (BIGINT calls that used embedding / LLM tokens, Platform calls)
@@ -19,13 +20,15 @@
 CREATE OR REPLACE TABLE agg_cost_daily AS
 SELECT
     day, week, month, service, mode, op, agent_id, embedding_model, llm_model, is_demo,
-    embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m, platform_usd_per_call,
+    embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m, llm_cached_input_usd_per_1m,
+    platform_usd_per_call,
     CAST(sum(ops) AS BIGINT) AS ops,
     CAST(sum(searches) AS BIGINT) AS searches,
     CAST(sum(estimated_token_events) AS BIGINT) AS estimated_token_events,
     CAST(sum(embedding_tokens) AS BIGINT) AS embedding_tokens,
     CAST(sum(llm_input_tokens) AS BIGINT) AS llm_input_tokens,
     CAST(sum(llm_output_tokens) AS BIGINT) AS llm_output_tokens,
+    CAST(sum(llm_cached_input_tokens) AS BIGINT) AS llm_cached_input_tokens,
     sum(embedding_cost_usd) AS embedding_cost_usd,
     sum(llm_cost_usd) AS llm_cost_usd,
     sum(platform_cost_usd) AS platform_cost_usd,

@@ -4,7 +4,8 @@
 -- columns:
 --   day, week, month (DATE UTC), user_id, mode (VARCHAR), is_demo (BOOLEAN)
 --   ops, searches (BIGINT calls), estimated_token_events (BIGINT calls with estimated token counts)
---   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens)
+--   embedding_tokens, llm_input_tokens, llm_output_tokens, llm_cached_input_tokens (BIGINT tokens; cached: of the
+--   input tokens, those served from the provider's prompt cache)
 --   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD, prices at refresh time)
 --   unpriced_tokens (BIGINT), unpriced_calls (BIGINT), unpriced_events (BIGINT calls lacking a price)
 --   embedding_events, llm_events, platform_events (BIGINT calls that used embedding / LLM tokens, Platform calls)
@@ -20,6 +21,7 @@ SELECT
     CAST(sum(embedding_tokens) AS BIGINT) AS embedding_tokens,
     CAST(sum(llm_input_tokens) AS BIGINT) AS llm_input_tokens,
     CAST(sum(llm_output_tokens) AS BIGINT) AS llm_output_tokens,
+    CAST(sum(llm_cached_input_tokens) AS BIGINT) AS llm_cached_input_tokens,
     sum(embedding_cost_usd) AS embedding_cost_usd,
     sum(llm_cost_usd) AS llm_cost_usd,
     sum(platform_cost_usd) AS platform_cost_usd,

@@ -1,7 +1,9 @@
 -- stg_op_costs: what each operation cost, priced from cfg_prices (memlens/defaults.yaml `prices`).
 -- grain: one row per operation event (event_id), same rows as stg_op_events.
 -- Pricing rules: mode 'oss' pays for its own model calls: embedding_tokens x embedding usd_per_1m_input / 1e6,
--- llm_input_tokens x llm usd_per_1m_input / 1e6, llm_output_tokens x llm usd_per_1m_output / 1e6.
+-- llm_input_tokens x llm usd_per_1m_input / 1e6, llm_output_tokens x llm usd_per_1m_output / 1e6; of the input
+-- tokens, those the provider served from its prompt cache (llm_cached_input_tokens) are billed at the model's
+-- usd_per_1m_cached_input instead (the input rate where the price table has none).
 -- Mode 'platform' pays Mem0's per-call price for the op (cfg_prices kind 'platform_call'); the models run
 -- inside Mem0's service, so platform token counts (if any) are not priced again. A model matches its price
 -- row by exact name, else by its last path segment ('sentence-transformers/all-MiniLM-L6-v2' ->
@@ -12,10 +14,15 @@
 --   op, status, user_id, agent_id, run_id, tag, is_demo (BOOLEAN), is_search (BOOLEAN, op = 'search'),
 --   embedding_model, llm_model (VARCHAR), tokens_estimated (BOOLEAN, token counts are estimates)
 --   embedding_tokens, llm_input_tokens, llm_output_tokens (BIGINT tokens, NULL read as 0)
+--   llm_cached_input_tokens (BIGINT of llm_input_tokens, those served from the provider's prompt cache; NULL read
+--   as 0, capped at llm_input_tokens)
 --   embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m (DOUBLE USD per 1M tokens, NULL = no row)
+--   llm_cached_input_usd_per_1m (DOUBLE USD per 1M cached prompt tokens: the price table's cached_input, else the
+--   input rate; NULL = no row)
 --   platform_usd_per_call (DOUBLE USD per call, NULL = no row)
 --   embedding_cost_usd, llm_input_cost_usd, llm_output_cost_usd, llm_cost_usd, platform_cost_usd,
---   total_cost_usd (DOUBLE USD; llm_cost = input + output; total = embedding + llm + platform)
+--   total_cost_usd (DOUBLE USD; llm_input_cost = uncached input x input rate + cached input x cached rate;
+--   llm_cost = input + output; total = embedding + llm + platform)
 --   embedding_priced, llm_priced, platform_priced (BOOLEAN, false only when a price was needed and missing)
 --   priced (BOOLEAN, all three priced)
 --   unpriced_tokens (BIGINT tokens of OSS models with no price row: embedding + llm input + llm output)
@@ -34,7 +41,9 @@ WITH ev AS (
         e.embedding_model, e.llm_model, e.tokens_estimated,
         CAST(coalesce(e.embedding_tokens, 0) AS BIGINT) AS embedding_tokens,
         CAST(coalesce(e.llm_input_tokens, 0) AS BIGINT) AS llm_input_tokens,
-        CAST(coalesce(e.llm_output_tokens, 0) AS BIGINT) AS llm_output_tokens
+        CAST(coalesce(e.llm_output_tokens, 0) AS BIGINT) AS llm_output_tokens,
+        CAST(least(coalesce(e.llm_cached_input_tokens, 0), coalesce(e.llm_input_tokens, 0)) AS BIGINT)
+            AS llm_cached_input_tokens
     FROM stg_op_events AS e
 ),
 -- Each distinct model name is priced once (exact name, else its last path segment), so the per-event work is
@@ -48,7 +57,9 @@ embedding_price AS (
 llm_price AS (
     SELECT m.model,
            coalesce(p1.usd_per_1m_input, p2.usd_per_1m_input) AS usd_per_1m_input,
-           coalesce(p1.usd_per_1m_output, p2.usd_per_1m_output) AS usd_per_1m_output
+           coalesce(p1.usd_per_1m_output, p2.usd_per_1m_output) AS usd_per_1m_output,
+           CASE WHEN p1.model IS NOT NULL THEN coalesce(p1.usd_per_1m_cached_input, p1.usd_per_1m_input)
+                ELSE coalesce(p2.usd_per_1m_cached_input, p2.usd_per_1m_input) END AS usd_per_1m_cached_input
     FROM (SELECT DISTINCT llm_model AS model FROM raw_op_events WHERE llm_model IS NOT NULL) AS m
     LEFT JOIN cfg_prices AS p1 ON p1.kind = 'llm' AND p1.model = m.model
     LEFT JOIN cfg_prices AS p2 ON p2.kind = 'llm' AND p2.model = regexp_extract(m.model, '[^/]+$')
@@ -59,6 +70,7 @@ priced AS (
         pe.usd_per_1m AS embedding_usd_per_1m,
         pl.usd_per_1m_input AS llm_input_usd_per_1m,
         pl.usd_per_1m_output AS llm_output_usd_per_1m,
+        pl.usd_per_1m_cached_input AS llm_cached_input_usd_per_1m,
         pp.usd_per_call AS platform_usd_per_call,
         ev.mode = 'oss' AND ev.embedding_tokens > 0 AS needs_embedding_price,
         ev.mode = 'oss' AND (ev.llm_input_tokens + ev.llm_output_tokens) > 0 AS needs_llm_price,
@@ -73,8 +85,10 @@ costed AS (
         p.*,
         CASE WHEN p.mode = 'oss' THEN p.embedding_tokens * coalesce(p.embedding_usd_per_1m, 0) / 1e6 ELSE 0 END
             AS embedding_cost_usd,
-        CASE WHEN p.mode = 'oss' THEN p.llm_input_tokens * coalesce(p.llm_input_usd_per_1m, 0) / 1e6 ELSE 0 END
-            AS llm_input_cost_usd,
+        CASE WHEN p.mode = 'oss' THEN ((p.llm_input_tokens - p.llm_cached_input_tokens)
+                                           * coalesce(p.llm_input_usd_per_1m, 0)
+                                       + p.llm_cached_input_tokens * coalesce(p.llm_cached_input_usd_per_1m, 0)) / 1e6
+             ELSE 0 END AS llm_input_cost_usd,
         CASE WHEN p.mode = 'oss' THEN p.llm_output_tokens * coalesce(p.llm_output_usd_per_1m, 0) / 1e6 ELSE 0 END
             AS llm_output_cost_usd,
         CASE WHEN p.needs_platform_price THEN coalesce(p.platform_usd_per_call, 0) ELSE 0 END AS platform_cost_usd,
@@ -88,8 +102,9 @@ SELECT
     event_id, ts, day, week, month, hour, service, mode, call_mode, op, status,
     user_id, agent_id, run_id, tag, is_demo, is_search,
     embedding_model, llm_model, tokens_estimated,
-    embedding_tokens, llm_input_tokens, llm_output_tokens,
-    embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m, platform_usd_per_call,
+    embedding_tokens, llm_input_tokens, llm_output_tokens, llm_cached_input_tokens,
+    embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m, llm_cached_input_usd_per_1m,
+    platform_usd_per_call,
     embedding_cost_usd, llm_input_cost_usd, llm_output_cost_usd,
     llm_input_cost_usd + llm_output_cost_usd AS llm_cost_usd,
     platform_cost_usd,
