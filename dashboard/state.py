@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from memlens import cost_review, figures, health, layer
+from memlens import budgets, cost_review, figures, health, layer
 from memlens.config import Config, load_config
 from memlens.dashboard import data, timerange, ui
 from memlens.health import Measured
@@ -154,7 +154,12 @@ def _run(con: duckdb.DuckDBPyConnection, kind: str, name: Any, filters: data.Fil
     if kind == "measured":
         return health.measure(con, filters, speed, **extra)
     if kind == "review":
-        return cost_review.review(con, filters, extra["as_of"], config(), speed)
+        week = cost_review.Week(extra["monday"], extra["end"], extra["partial"])
+        return cost_review.weekly(con, week, filters, config(), speed)
+    if kind == "month":
+        return cost_review.month_to_date(con, filters, extra["through"], config(), speed)
+    if kind == "budgets":
+        return budgets.check_all(con, budgets.all_budgets(config()), extra["start"], extra["end"], speed)
     raise ValueError(kind)
 
 
@@ -251,12 +256,22 @@ class Ctx:
         end = self.filters.end
         return (end - timedelta(microseconds=1)).date() if end is not None else self.data_last
 
-    def review(self, as_of: date | None = None) -> cost_review.WeeklyReview | None:
-        """The weekly review ending `as_of` (default: the selection's last day) with the sidebar's filters."""
-        as_of = as_of or self.as_of
-        if as_of is None:
+    def review(self, week: cost_review.Week) -> cost_review.WeeklyReport:
+        """The weekly cost review of `week` with the sidebar's filters (not its time range): the report `memlens
+        report weekly` writes."""
+        return cached(self.path, self.load_key, "review", "review", self.no_time, self.speed, monday=week.monday,
+                      end=week.end, partial=week.partial)
+
+    def month(self, through: date | None = None) -> cost_review.MonthToDate | None:
+        """Month to date up to `through` (default: the selection's last day) with the month-end projection."""
+        through = through or self.as_of
+        if through is None:
             return None
-        return cached(self.path, self.load_key, "review", "review", self.no_time, self.speed, as_of=as_of)
+        return cached(self.path, self.load_key, "month", "month", self.no_time, self.speed, through=through)
+
+    def budgets(self, start: datetime, end: datetime) -> list[budgets.Status]:
+        """Every configured budget (each at its own scope) checked over [start, end)."""
+        return cached(self.path, self.load_key, "budgets", "budgets", data.ALL, self.speed, start=start, end=end)
 
     def guard(self) -> None:
         """Stop the page with what to do next when there is nothing to show."""
@@ -277,9 +292,9 @@ class Ctx:
 
     def measured(self, with_phases: bool = False) -> Measured:
         """The selection's Measured; `with_phases` adds where its searches' time went (a scan of the timed events)."""
-        review = self.review()
+        month = self.month()
         return cached(self.path, self.load_key, "measured", "measured", self.filters, self.speed,
-                      projected_month_usd=review.month.projected_usd if review else None, with_phases=with_phases)
+                      projected_month_usd=month.projected_usd if month else None, with_phases=with_phases)
 
 
 def set_current(ctx: Ctx) -> None:

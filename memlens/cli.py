@@ -19,7 +19,8 @@ Data flows one way: instrumented Mem0 -> operation logs / Prometheus metrics -> 
 
 
 # Packages that add their own subcommands: each module has `register(subparsers, common_parent_parser)`.
-COMMAND_MODULES: tuple[str, ...] = ("memlens.alerts.cli", "memlens.loadtest.cli", "memlens.optimize.cli")
+COMMAND_MODULES: tuple[str, ...] = ("memlens.alerts.cli", "memlens.loadtest.cli", "memlens.optimize.cli",
+                                  "memlens.report_cli")
 
 
 def _cfg(args: argparse.Namespace) -> Config:

@@ -70,6 +70,26 @@ class Prices(_Strict):
     platform_per_call: dict[str, float]
 
 
+BudgetPeriod = Literal["1d", "7d", "30d"]  # a UTC day; rolling 7 and 30 days (Prometheus' increase[7d] / [30d])
+
+
+class BudgetScope(_Strict):
+    """Whose spend a budget caps: the calls of this service / user / agent (all set ones must match); none set =
+    the whole team. Values are matched against the ids as the op log records them (hashed when
+    instrumentation.hash_user_ids is on)."""
+
+    service: str | None = Field(default=None, min_length=1)
+    user: str | None = Field(default=None, min_length=1)
+    agent: str | None = Field(default=None, min_length=1)
+
+
+class BudgetCfg(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")  # a Prometheus label value and a file-safe id
+    scope: BudgetScope = BudgetScope()
+    period: BudgetPeriod
+    usd: float = Field(ge=0, allow_inf_nan=False)
+
+
 class InstrumentationCfg(_Strict):
     service: str
     log_dir: str | None = None
@@ -373,6 +393,16 @@ class Config(_Strict):
     platform: PlatformCfg
     alerts: AlertsCfg
     optimize: OptimizeCfg
+    budgets: tuple[BudgetCfg, ...] = ()
+
+    @model_validator(mode="after")
+    def _budget_names_unique(self) -> Config:
+        seen: set[str] = set()
+        for b in self.budgets:
+            if b.name in seen:
+                raise ValueError(f"budgets: the name {b.name!r} is used twice (each budget needs its own name)")
+            seen.add(b.name)
+        return self
 
     def warehouse_path(self) -> Path:
         """$MEMLENS_WAREHOUSE (what `--warehouse` sets for the dashboard), else the default."""

@@ -380,3 +380,53 @@ def catalog() -> pd.DataFrame:
                                                                        if "latency" in i.provides
                                                                        and i.rollup is None))), "params": ""})
     return pd.DataFrame(sorted(rows, key=lambda r: r["metric"]))
+
+
+# ---- a figure over two windows ----------------------------------------------------------------------------------
+
+_CHANGE_SQL = ("layer", "combine", "change.sql")
+_CHANGE_COLUMNS = ("previous", "current", "delta", "delta_pct", "share_of_change")
+
+
+def change(con: duckdb.DuckDBPyConnection, name: str, current: Filters, previous: Filters, by: Sequence[str] = (),
+           values: Sequence[str] = ("total_cost_usd",), on: Sequence[str] | None = None, zero_fill: bool = True,
+           speed: Speed = EXACT, **params: Any) -> pd.DataFrame:
+    """Metric `name` over the `current` and `previous` windows side by side, per group, for each column of `values`:
+    `<value>_previous`, `_current`, `_delta`, `_delta_pct`, `_share_of_change` (sql/layer/combine/change.sql, the
+    one definition of change and change %). Each window is an ordinary layer query (the layer picks its input);
+    `on` are the columns that identify a group (default `by`; e.g. ("kind", "model") for cost_by_model), `zero_fill`
+    reads a group absent from a window as 0 (additive figures). Sorted by the first value's current figure,
+    largest first."""
+    from uuid import uuid4
+
+    keys = list(on if on is not None else by)
+    frames = {"previous_window": query(con, name, previous, by, None, speed, **params),
+              "current_window": query(con, name, current, by, None, speed, **params)}
+    for frame in frames.values():
+        missing = (set(keys) | set(values)) - set(frame.columns)
+        if missing:
+            raise LayerError(f"metric {name!r} has no columns {sorted(missing)}")
+    template = resource(MODELS, *_CHANGE_SQL).read_text(encoding="utf-8")
+    sql = _strip_comments(template)
+    sql = sql.replace(KEYS_MARK, "".join(f'coalesce(c."{k}", p."{k}") AS "{k}", ' for k in keys))
+    sql = sql.replace("/*match keys*/", " AND ".join(f'c."{k}" IS NOT DISTINCT FROM p."{k}"' for k in keys) or "true")
+    out: pd.DataFrame | None = None
+    for value in values:
+        names = {}
+        for rel, frame in frames.items():
+            names[rel] = f"ml_{rel}_{uuid4().hex}"  # unique per call: connections are shared by page threads
+            con.register(names[rel], frame[[*keys, value]].rename(columns={value: "value"}))
+        try:
+            text = sql.replace("current_window", names["current_window"]).replace("previous_window",
+                                                                                    names["previous_window"])
+            part = con.execute(text, {"zero_fill": zero_fill}).df()
+        finally:
+            for n in names.values():
+                con.unregister(n)
+        part = part.rename(columns={c: f"{value}_{c}" for c in _CHANGE_COLUMNS})
+        out = part if out is None else out.merge(part, on=keys, how="outer") if keys else pd.concat(
+            [out, part], axis=1)
+    assert out is not None
+    first = f"{values[0]}_current"
+    return out.sort_values([first, *keys], ascending=[False, *([True] * len(keys))], na_position="last",
+                           kind="stable").reset_index(drop=True)

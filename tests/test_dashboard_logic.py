@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import pandas as pd
 import pytest
-from view_support import event, insert_events, insert_history
+from view_support import insert_history
 
-from memlens import cost_review, diagnosis, figures, health, layer
+from memlens import diagnosis, figures, health, layer
 from memlens.config import load_config
 from memlens.health import Measured
 
@@ -194,85 +193,3 @@ def test_dot_has_every_node_and_no_unescaped_quotes(cfg):
     for i in range(4):
         assert f"q{i} [" in dot and f"a{i} [" in dot
     assert dot.count('fillcolor="#f8d7da"') == 6  # 3 lit questions + their 3 action notes
-
-
-# ---- cost review ----------------------------------------------------------------------------------------------
-# Hand-priced events: a search of 50k text-embedding-3-small tokens costs $0.001 ($0.02 / 1M); an add of 40k
-# gpt-4o input tokens $0.10 ($2.50 / 1M).
-
-def _calls(day: date, op: str, n: int, usd_each: float) -> list[dict]:
-    ts = datetime.combine(day, datetime.min.time()) + timedelta(hours=12)
-    if op == "search":
-        price = {"embedding_model": "text-embedding-3-small", "embedding_tokens": round(usd_each / 0.02e-6)}
-    elif usd_each:
-        price = {"llm_model": "gpt-4o", "llm_input_tokens": round(usd_each / 2.5e-6), "llm_output_tokens": 0}
-    else:
-        price = {}
-    return [event(ts, op, **price) for _ in range(n)]
-
-
-def _review(con, rows: list[list[dict]], as_of: date, cfg):
-    insert_events(con, [e for part in rows for e in part])
-    return cost_review.review(con, layer.ALL, as_of, cfg)
-
-
-def test_weekly_review_hand_computed(con, cfg):
-    rows = []
-    for i in range(14):  # Nov 9 .. Nov 22; as_of Nov 22 → this week Nov 16-22, last week Nov 9-15
-        d = date(2026, 11, 9) + timedelta(days=i)
-        this = i >= 7
-        rows.append(_calls(d, "search", 100, 0.001 if not this else 0.002))  # $0.10 / $0.20 a day
-        rows.append(_calls(d, "add", 10, 0.1))  # $1.00 a day
-    rows.append(_calls(date(2026, 10, 31), "add", 10, 5.0))  # previous month: not in MTD
-    r = _review(con, rows, date(2026, 11, 22), cfg)
-    assert r.this_week.first == date(2026, 11, 16) and r.last_week.last == date(2026, 11, 15)
-    assert r.last_week.total_cost_usd == pytest.approx(7 * 1.10)
-    assert r.this_week.total_cost_usd == pytest.approx(7 * 1.20)
-    assert r.delta_pct == pytest.approx(0.7 / 7.7)
-    assert r.this_week.cost_per_1k_oss == pytest.approx(8.4 * 1000 / 700)
-    assert r.this_week.cost_per_1k_platform is None  # no Platform calls
-    search = r.by_op.set_index("op").loc["search"]
-    assert search["delta_pct"] == pytest.approx(1.0) and search["this_week_ops"] == 700
-    # MTD: Nov 9..22 = 7 x 1.1 + 7 x 1.2 = 16.1; the month's data starts Nov 9: 14 observed days, 8 days left →
-    # 16.1 + 8 x 16.1 / 14 (memlens.optimize.forecast.project_month, the one month-end projection)
-    assert r.month.cost_usd == pytest.approx(16.1)
-    assert r.month.projected_usd == pytest.approx(16.1 + 8 * 16.1 / 14)
-    assert not r.month.over_budget and r.days_over_daily_budget == 0
-
-
-def test_reports_escape_user_text(con, cfg):
-    r = _review(con, [_calls(date(2026, 11, 20), "<script>alert(1)</script>", 1, 1.0)], date(2026, 11, 22), cfg)
-    page = cost_review.to_html(r, scope="user <img src=x onerror=alert(1)>", demo=True)
-    assert "<script>" not in page and "<img" not in page
-    assert "&lt;script&gt;" in page and "Demo data" in page
-    md = cost_review.to_markdown(r, scope="user *bold* | pipe")
-    assert "\\*bold\\*" in md and "\\|" in md and "<script>" not in md
-    csv_text = cost_review.to_csv(r)
-    assert csv_text.splitlines()[0].startswith("this_week,last_week,op,last_week_usd,this_week_usd")
-    assert csv_text.splitlines()[-1].split(",")[2] == "TOTAL"
-
-
-def test_review_change_column_is_words_where_a_percentage_is_undefined(con, cfg):
-    rows = [_calls(date(2026, 11, 10), "add", 1, 1.0),  # last week $1
-            _calls(date(2026, 11, 20), "add", 1, 1.5),  # this week $1.50: +50 %
-            _calls(date(2026, 11, 10), "delete", 3, 0.0),  # $0 both weeks
-            _calls(date(2026, 11, 20), "delete", 4, 0.0),
-            _calls(date(2026, 11, 20), "search", 5, 0.04)]  # $0 → $0.20
-    r = _review(con, rows, date(2026, 11, 22), cfg)
-    ops = r.by_op.set_index("op")
-    assert list(ops["change"]) == ["+50.0 %", "new", "no change"]  # by this week's cost
-    assert pd.isna(ops.loc["delete", "delta_pct"]) and "None" not in ops["change"].to_list()
-    assert cost_review.change_text(None, 1.0) == "n/a"
-    csv_rows = {line.split(",")[2]: line.split(",") for line in cost_review.to_csv(r).splitlines()[1:]}
-    header = cost_review.to_csv(r).splitlines()[0].split(",")
-    delete = dict(zip(header, csv_rows["delete"], strict=True))
-    assert delete["delta_pct"] == "" and delete["change"] == "no change"
-    assert dict(zip(header, csv_rows["TOTAL"], strict=True))["change"] == "+70.0 %"  # $1 → $1.70
-    md = cost_review.to_markdown(r)
-    assert "| delete | $0.0000 | $0.0000 | no change | 4 |" in md and "| search | $0.0000 | $0.2000 | new | 5 |" in md
-    assert "None" not in md and "(+70.0 % vs $1.00 last week)" in md
-    # Platform cost is $0 both weeks, and there were no searches last week (cost per 1k undefined).
-    assert "| Platform cost | $0.0000 | $0.0000 | no change |" in md
-    assert "| Cost per 1,000 queries (OSS) | n/a |" in md
-    page = cost_review.to_html(r)
-    assert "<td>delete</td><td>$0.0000</td><td>$0.0000</td><td>no change</td>" in page and "None" not in page

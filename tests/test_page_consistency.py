@@ -26,8 +26,9 @@ NOT_LAYER = {
     re.compile(r"^(op events|memory history|memory snapshots|quarantine|ingest runs)$"): "Data sources: table sizes",
     re.compile(r"^Month to date \(.*\)$"): "cost_review / forecast: tests/test_dashboard_logic.py",
     re.compile(r"^Month-end projection.*$"): "forecast.project_month: tests/test_optimize_savings.py",
-    re.compile(r"^(This|Last) week \(.*\)$"): "cost_review windows: tests/test_dashboard_logic.py",
-    re.compile(r"^Cost per 1,000 queries \((OSS|Platform)\), this week$"): "cost_review windows",
+    re.compile(r"^Total cost, (this week|this week so far|last week|same span last week) \(\d{4}-W\d{2}\)$"):
+        "the weekly review: tests/test_cost_review.py",
+    re.compile(r"^Budgets (set|exceeded.*)$"): "memlens.budgets: tests/test_cost_review.py",
 }
 SELECTIONS = {
     "all": {},

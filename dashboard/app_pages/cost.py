@@ -1,13 +1,15 @@
-"""Cost: daily/weekly/monthly cost, breakdowns and top spenders, month to date vs budget, weekly review."""
+"""Cost: cost over time, breakdowns and top spenders, budgets, and the weekly cost review (the report `memlens
+report weekly` writes: memlens.cost_review computes and words both)."""
 
-from datetime import date
+from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from memlens import cost_review
+from memlens import budgets, cost_review
 from memlens.dashboard import state, ui
+from memlens.safetext import md_escape
 
 ctx = state.current()
 st.title("Cost")
@@ -22,24 +24,28 @@ if int(modes["unpriced_tokens"].sum()) or int(modes["unpriced_calls"].sum()):
 if "platform" in set(modes["mode"]) and not any(ctx.cfg.prices.platform_per_call.values()):
     st.info("Platform calls are priced at $0 until you set `prices.platform_per_call` from your Mem0 plan.")
 
-tab_cost, tab_break, tab_week = st.tabs(["Cost over time", "Breakdown & top spenders", "Weekly cost review"])
+tab_cost, tab_break, tab_budget, tab_week = st.tabs(["Cost over time", "Breakdown & top spenders", "Budgets",
+                                                    "Weekly cost review"])
 
 with tab_cost:
-    review = ctx.review()
+    month = ctx.month()
     present = set(modes["mode"])
     shown = ["total_cost_usd"] + [f"cost_per_1k_{mode}" for mode in ("oss", "platform") if mode in present]
     c = st.columns(len(shown) + 2)
     for col, key in zip(c, shown, strict=False):
         ctx.show(col, key)
-    if review:
-        m = review.month
-        c[-2].metric(f"Month to date ({m.month_start:%b %Y}, up to {review.as_of:%b %d})", ui.money(m.cost_usd),
-                     help=f"{m.days_elapsed} of {m.days_in_month} days, up to {review.as_of}")
-        c[-1].metric(ui.projection_label(m.month_start, review.as_of), ui.money(m.projected_usd),
-                     delta=f"{'over' if m.over_budget else 'within'} {ui.money(m.budget_usd)} budget",
-                     delta_color="red" if m.over_budget else "green", delta_arrow="off",
-                     help="spent so far + the days left × the mean daily cost since the month's data starts "
-                     "(thresholds.monthly_budget_usd)")
+    if month:
+        c[-2].metric(f"Month to date ({month.month_start:%b %Y}, up to {month.through:%b %d})",
+                     ui.money(month.cost_usd),
+                     help=f"{month.through.day} of {month.days_in_month} days, up to {month.through}")
+        interval = (f"; {month.interval:.0%} interval {ui.money(month.low_usd)} – {ui.money(month.high_usd)}"
+                    if month.low_usd is not None else "")
+        verdict = ("no monthly budget at this scope" if month.budget_usd is None else
+                   f"{'over' if month.over_budget else 'within'} {ui.money(month.budget_usd)} budget")
+        c[-1].metric(ui.projection_label(month.month_start, month.through), ui.money(month.projected_usd),
+                     delta=verdict, delta_color="red" if month.over_budget else "green", delta_arrow="off",
+                     help="spent so far + the days left × the mean daily cost since the month's data starts"
+                     f"{interval} (thresholds.monthly_budget_usd: the team's budget, shown for the team's view only)")
     daily = ctx.metric("cost", ("bucket",), "day").rename(columns={"bucket": "day"})
     grain = st.segmented_control("Per", ["day", "week", "month"], default="day") or "day"
     per = daily.assign(day=pd.to_datetime(daily["day"]))
@@ -49,11 +55,14 @@ with tab_cost:
     fig = go.Figure([go.Bar(x=per["day"], y=per[col], name=name) for col, name in
                      (("embedding_cost_usd", "embedding"), ("llm_cost_usd", "LLM"), ("platform_cost_usd", "Platform"))])
     fig.update_layout(barmode="stack")
-    if grain == "day" and per["total_cost_usd"].max() > th.daily_budget_usd / 4:  # else the line flattens the bars
-        fig.add_hline(y=th.daily_budget_usd, line_dash="dash", line_color="#c0392b", annotation_text="daily budget")
+    daily_budget = next((b for b in budgets.at_scope(budgets.all_budgets(ctx.cfg), ctx.no_time) if b.period == "1d"),
+                        None)
+    if grain == "day" and daily_budget and per["total_cost_usd"].max() > daily_budget.usd / 4:  # else it flattens
+        fig.add_hline(y=daily_budget.usd, line_dash="dash", line_color="#c0392b",
+                      annotation_text=f"daily budget ({daily_budget.scope_text})")
     st.plotly_chart(ui.style(fig, f"Cost per {grain} (USD)", "USD"), width="stretch")
-    st.caption(f"Daily budget {ui.money(th.daily_budget_usd)}, monthly {ui.money(th.monthly_budget_usd)} "
-               "(thresholds in the config).")
+    st.caption(f"Team budgets: daily {ui.money(th.daily_budget_usd)}, monthly {ui.money(th.monthly_budget_usd)} "
+               "(thresholds in the config); per service, user and agent: the Budgets tab.")
 
 with tab_break:
     limit = 15
@@ -79,47 +88,131 @@ with tab_break:
             with st.expander("table"):
                 ui.table(df)
 
-with tab_week:
-    last = ctx.as_of
-    as_of = st.date_input("Week ending (inclusive)", value=last, max_value=ctx.data_last, key="review_as_of")
-    r = ctx.review(as_of if isinstance(as_of, date) else last)
-    st.caption("The 7 days ending on that day vs the 7 days before. Uses the sidebar's service, user, agent, op and "
-               "model filters, not its time range.")
-    if r is None:
-        st.info("No cost data to review.")
+with tab_budget:
+    if ctx.as_of is None:
+        st.info("No cost data.")
     else:
-        c = st.columns(4)
-        c[0].metric(f"This week ({r.this_week.label})", ui.money(r.this_week.total_cost_usd),
-                    delta=ui.delta_pct(r.delta_pct), delta_color="inverse")
-        c[1].metric(f"Last week ({r.last_week.label})", ui.money(r.last_week.total_cost_usd))
-        c[2].metric(f"{ui.figure_label('cost_per_1k_oss')}, this week", ui.money(r.this_week.cost_per_1k_oss),
-                    delta=ui.delta_pct(cost_review.pct_change(r.last_week.cost_per_1k_oss or 0,
-                                                              r.this_week.cost_per_1k_oss or 0)),
-                    delta_color="inverse")
-        c[3].metric(ui.projection_label(r.month.month_start, r.as_of), ui.money(r.month.projected_usd),
-                    delta=f"{'over' if r.month.over_budget else 'within'} {ui.money(r.month.budget_usd)} budget",
-                    delta_color="red" if r.month.over_budget else "green", delta_arrow="off")
-        ui.table(r.by_op, column_config={
-            "last_week_usd": st.column_config.NumberColumn("last week $", format="$%.4f"),
-            "this_week_usd": st.column_config.NumberColumn("this week $", format="$%.4f"),
-            "delta_usd": st.column_config.NumberColumn("change (USD)", format="%+.4f"),
-            "delta_pct": None,  # shown as `change`: words where a percentage is undefined ($0 last week)
-            "change": st.column_config.TextColumn("change"),
-            "last_week_ops": st.column_config.NumberColumn("calls last week"),
-            "this_week_ops": st.column_config.NumberColumn("calls this week"),
+        end = datetime.combine(ctx.as_of + timedelta(days=1), time.min)
+        statuses = ctx.budgets(end - timedelta(days=7), end)
+        here = {b.name for b in budgets.at_scope([s.budget for s in statuses], ctx.no_time)}
+        st.caption(f"Every budget at its own scope, up to the end of {ctx.as_of:%b %d, %Y} (the selection's last "
+                   "day): a daily budget on each of the 7 days before, a rolling one over its period ending then. "
+                   "Set them in the config: `budgets:` per service, user or agent (the team's daily budget is "
+                   "`thresholds.daily_budget_usd`). The weekly report compares a view with its own scope's budgets; "
+                   "the ones marked *this view* apply to the sidebar's selection.")
+        rows = pd.DataFrame([{
+            "budget": s.budget.name, "scope": s.budget.scope_text, "period": s.budget.period_text,
+            "budget_usd": s.budget.usd, "spent_usd": s.spent_usd, "used": s.used, "status": s.verdict,
+            "window": f"{s.start:%b %d %H:%M} – {s.end:%b %d %H:%M} UTC", "this_view": s.budget.name in here,
+        } for s in statuses])
+        over = [s for s in statuses if s.over]
+        c = st.columns(2)
+        c[0].metric("Budgets set", f"{len(statuses):,}")
+        c[1].metric("Budgets exceeded (last 7 days)", f"{len(over):,}",
+                    delta=", ".join(s.budget.name for s in over) or None, delta_color="red", delta_arrow="off")
+        fig = go.Figure(go.Bar(x=rows["used"].fillna(0), y=rows["budget"], orientation="h",
+                               marker_color=["#c0392b" if o else "#2e7d32" for o in rows["status"].str.startswith(
+                                   "over")]))
+        fig.add_vline(x=1.0, line_dash="dash", line_color="#555555")
+        fig.update_yaxes(autorange="reversed", type="category")
+        fig.update_xaxes(tickformat=".0%")
+        st.plotly_chart(ui.style(fig, "Spent / budget (daily budgets: the costliest day)", height=120 + 28 * len(rows)),
+                        width="stretch")
+        ui.table(rows, column_config={
+            "budget_usd": st.column_config.NumberColumn("budget", format="$%.2f"),
+            "spent_usd": st.column_config.NumberColumn("spent (daily: costliest day)", format="$%.4f"),
+            "used": st.column_config.NumberColumn("used", format="percent"),
+            "this_view": st.column_config.CheckboxColumn("this view"),
         })
-        scope = ", ".join(f"{k}={v}" for k, v in (("service", ctx.filters.service), ("user", ctx.filters.user),
-                          ("agent", ctx.filters.agent), ("op", ctx.filters.op), ("model", ctx.filters.model)) if v)
-        scope = scope or "all services, users, agents, operations and models"
-        demo = bool(ctx.demo_events)
-        md = cost_review.to_markdown(r, scope, demo)
-        stem = f"mem0-cost-review-{r.as_of:%Y-%m-%d}"
-        d = st.columns(3)
-        d[0].download_button("Download CSV", cost_review.to_csv(r), f"{stem}.csv", "text/csv",
-                             icon=":material/table:")
-        d[1].download_button("Download report (Markdown)", md, f"{stem}.md", "text/markdown",
-                             icon=":material/description:")
-        d[2].download_button("Download report (HTML)", cost_review.to_html(r, scope, demo), f"{stem}.html",
-                             "text/html", icon=":material/html:")
-        with st.expander("Report preview", expanded=False):
-            st.markdown(md)
+
+with tab_week:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    mondays = cost_review.week_choices(ctx.data_first, ctx.data_last, now)
+    this_monday = cost_review.monday_of(now.date())
+    complete = [m for m in mondays if m != this_monday]
+
+    def week_name(m) -> str:
+        w = cost_review.Week(m, datetime.combine(m, time.min) + cost_review.WEEK, False)
+        if m == this_monday:
+            return f"{w.iso} (in progress: the week so far, partial)"
+        return f"{w.iso} ({m:%b %d} – {w.last_day:%b %d})"
+
+    default = complete[0] if complete else mondays[0]
+    monday = st.selectbox("Week (ISO, UTC)", mondays, index=mondays.index(default), format_func=week_name,
+                          key="review_week")
+    if monday == this_monday:
+        last_ts = ctx.metric("span", filters=ctx.no_time)["last_ts"].iloc[0]
+        week = cost_review.resolve_week(None, True, now, None if pd.isna(last_ts) else last_ts.to_pydatetime())
+    else:
+        week = cost_review.Week(monday, datetime.combine(monday, time.min) + cost_review.WEEK, False)
+    r = ctx.review(week)
+    st.caption("Uses the sidebar's service, user, agent, op and model filters, not its time range. The same report "
+               f"as `memlens report weekly --week {week.iso}{' --partial' if week.partial else ''}` with those "
+               "filters.")
+    if week.partial:
+        st.warning(f"PARTIAL WEEK — {week.label}. Every figure covers this span only.", icon=":material/timelapse:")
+    else:
+        st.caption(week.label)
+    warn = cost_review.data_warning(r)
+    if warn:
+        st.info(warn)
+    c = st.columns(4)
+    prev_monday = week.monday - cost_review.WEEK
+    c[0].metric(f"Total cost, {week.current_label} ({week.iso})", ui.money(r.total),
+                delta=f"{cost_review.signed_usd(r.delta_usd)} "
+                      f"({cost_review.change_text(r.delta_pct, r.previous_total, r.total)})",
+                delta_color="inverse")
+    c[1].metric(f"Total cost, {week.previous_label} ({prev_monday:%G-W%V})", ui.money(r.previous_total))
+    if r.month:
+        m = r.month
+        c[2].metric(ui.projection_label(m.month_start, m.through), ui.money(m.projected_usd),
+                    delta=("no monthly budget at this scope" if m.budget_usd is None else
+                           f"{'over' if m.over_budget else 'within'} {ui.money(m.budget_usd)} budget"),
+                    delta_color="red" if m.over_budget else "green", delta_arrow="off",
+                    help=cost_review.month_line(r))
+    c[3].metric(f"Budgets exceeded, {week.current_label} ({week.iso})", f"{sum(s.over for s in r.budgets)} of "
+                f"{len(r.budgets)}", help=r.budget_note)
+    st.markdown(f"**{md_escape(cost_review.headline(r))}**")
+    charts = cost_review.charts(r)
+    left, right = st.columns(2)
+    left.image(charts["daily"], width="stretch")
+    right.image(charts["movers"], width="stretch")
+    st.subheader("Top movers")
+    ui.table(r.movers, column_config={
+        "previous_usd": st.column_config.NumberColumn(week.previous_label, format="$%.4f"),
+        "current_usd": st.column_config.NumberColumn(week.current_label, format="$%.4f"),
+        "delta_usd": st.column_config.NumberColumn("change", format="%+.4f"),
+        "delta_pct": st.column_config.NumberColumn("change %", format="percent"),
+        "share_of_change": st.column_config.NumberColumn("share of the change", format="percent"),
+    })
+    st.subheader("Budgets")
+    st.caption(r.budget_note + ".")
+    for s in r.budgets:
+        (st.error if s.over else st.success)(cost_review.budget_line(s))
+    st.subheader("Month to date")
+    st.write(cost_review.month_line(r))
+    st.subheader("Breakdowns")
+    for tab, dim in zip(st.tabs([f"By {cost_review.DIMENSION_TEXT[d].lower()}" for d in cost_review.DIMENSIONS]),
+                        cost_review.DIMENSIONS, strict=True):
+        with tab:
+            if dim == "model":
+                st.image(charts["model"], width="stretch")
+            ui.table(r.breakdowns[dim], column_config={
+                "key": st.column_config.TextColumn(cost_review.DIMENSION_TEXT[dim]),
+                "previous_usd": st.column_config.NumberColumn(week.previous_label, format="$%.4f"),
+                "current_usd": st.column_config.NumberColumn(week.current_label, format="$%.4f"),
+                "delta_usd": st.column_config.NumberColumn("change", format="%+.4f"),
+                "delta_pct": st.column_config.NumberColumn("change %", format="percent"),
+                "share_of_change": st.column_config.NumberColumn("share of the change", format="percent"),
+                "previous_calls": st.column_config.NumberColumn(f"calls {week.previous_label}"),
+                "current_calls": st.column_config.NumberColumn(f"calls {week.current_label}"),
+            })
+    stem = cost_review.file_stem(r)
+    d = st.columns(3)
+    d[0].download_button("Download CSV tables (zip)", cost_review.csv_zip(r), f"{stem}-csv.zip", "application/zip",
+                         icon=":material/table:")
+    md = cost_review.to_markdown(r)
+    d[1].download_button("Download report (Markdown)", md, f"{stem}.md", "text/markdown",
+                         icon=":material/description:")
+    d[2].download_button("Download report (HTML)", cost_review.to_html(r), f"{stem}.html", "text/html",
+                         icon=":material/html:")
