@@ -24,7 +24,7 @@ DASHBOARD = "grafana-dashboard.json"
 PROVISIONING = "grafana-provisioning.yaml"
 PROMETHEUS_RULE = "prometheus-rule.yaml"
 README = "README.md"
-SECTIONS = ("thresholds", "prices", "alerts")  # what the exporters read; everything else stays the defaults
+SECTIONS = ("thresholds", "prices", "alerts")  # what the exporters read (and `budgets:`); the rest stays the defaults
 
 CONFIG_HEADER = (
     "# memlens config: the thresholds, prices and alert settings the exports are made from.\n"
@@ -43,6 +43,8 @@ def render_config(cfg: Config) -> str:
     # a default scope the config dropped stays dropped when this file is merged over the defaults again
     removed = {name: None for name in default_config().alerts.scopes if scopes.get(name) is None}
     doc["alerts"]["scopes"] = {**{k: v for k, v in scopes.items() if v is not None}, **removed}
+    if cfg.budgets:  # the budget rules' source (memlens.budgets): a list, written whole
+        doc["budgets"] = [b.model_dump(mode="json", exclude_defaults=True) for b in cfg.budgets]
     return CONFIG_HEADER + yaml.dump(doc, Dumper=BlockDumper, sort_keys=False, width=4096, allow_unicode=True)
 
 

@@ -17,6 +17,9 @@ OPERATIONS = "memlens_mem0_operations_total"
 ERRORS = "memlens_mem0_errors_total"
 RESULTS = "memlens_mem0_results_total"
 TOKENS = "memlens_mem0_tokens_total"
+# The same counters for the calls of a budget's user / agent scope (labelled by budget, never by user id).
+BUDGET_TOKENS = "memlens_mem0_budget_tokens_total"
+BUDGET_OPERATIONS = "memlens_mem0_budget_operations_total"
 CACHE = "memlens_mem0_cache_requests_total"
 CHANGES = "memlens_mem0_memory_changes_total"
 
@@ -109,24 +112,32 @@ def token_rate(by: tuple[str, ...], window: str, match: str = "") -> str:
     return f"{_by(by)} (rate({TOKENS}{_sel(match)}[{window}]))"
 
 
-def _price_terms(cfg: Config) -> list[tuple[str, str, float]]:
+def _price_terms(cfg: Config, tokens: str = TOKENS, operations: str = OPERATIONS) -> list[tuple[str, str, float]]:
     """(metric, matchers, USD per unit) for every priced quantity of the config's price table."""
     terms: list[tuple[str, str, float]] = []
     for model, usd_per_1m in sorted(cfg.prices.embedding.items()):
-        terms.append((TOKENS, f'kind="embedding",model={repr_label(model)}', usd_per_1m / 1e6))
+        terms.append((tokens, f'kind="embedding",model={repr_label(model)}', usd_per_1m / 1e6))
     for model, price in sorted(cfg.prices.llm.items()):
-        terms.append((TOKENS, f'kind="llm_input",model={repr_label(model)}', price.input / 1e6))
-        terms.append((TOKENS, f'kind="llm_output",model={repr_label(model)}', price.output / 1e6))
+        terms.append((tokens, f'kind="llm_input",model={repr_label(model)}', price.input / 1e6))
+        terms.append((tokens, f'kind="llm_output",model={repr_label(model)}', price.output / 1e6))
+        # llm_cached_input counts the part of llm_input the provider served from its prompt cache: those tokens
+        # are priced at the cached rate, i.e. (cached - input) on top of the input rate (the warehouse's rule)
+        if price.cached_input is not None and price.cached_input != price.input:
+            terms.append((tokens, f'kind="llm_cached_input",model={repr_label(model)}',
+                          (price.cached_input - price.input) / 1e6))
     # Platform per-call prices only when set: a zero price adds nothing but a long term.
     for op, usd in sorted(cfg.prices.platform_per_call.items()):
         if usd > 0:
-            terms.append((OPERATIONS, f'mode="platform",op={repr_label(op)}', usd))
+            terms.append((operations, f'mode="platform",op={repr_label(op)}', usd))
     return terms
 
 
-def cost(cfg: Config, func: str, by: tuple[str, ...], window: str, match: str = "") -> str:
-    """USD per second (`func="rate"`) or USD in the window (`func="increase"`), priced with PromQL constants."""
-    terms = [f"{func}({metric}{_sel(match, m)}[{window}]) * {num(price)}" for metric, m, price in _price_terms(cfg)]
+def cost(cfg: Config, func: str, by: tuple[str, ...], window: str, match: str = "", tokens: str = TOKENS,
+         operations: str = OPERATIONS) -> str:
+    """USD per second (`func="rate"`) or USD in the window (`func="increase"`), priced with PromQL constants.
+    `tokens` / `operations`: the counters to price (the budget counters for a user or agent budget)."""
+    terms = [f"{func}({metric}{_sel(match, m)}[{window}]) * {num(price)}"
+             for metric, m, price in _price_terms(cfg, tokens, operations)]
     return f"{_by(by)} (\n    " + "\n  or ".join(terms) + "\n)"
 
 

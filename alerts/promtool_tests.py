@@ -20,7 +20,7 @@ from prometheus_client.utils import floatToGoString
 
 from memlens.alerts import promql
 from memlens.alerts.model import OP_LABEL_SETS, ThresholdAlert, matches, threshold_alerts
-from memlens.alerts.rules import BURN_WINDOWS, rule_groups, slo_alert_rules, threshold_rule
+from memlens.alerts.rules import BURN_WINDOWS, budget_rule, rule_groups, slo_alert_rules, threshold_rule
 from memlens.config import Config
 
 SERVICE = "checkout"
@@ -288,7 +288,48 @@ class Cases:
                       idle_store, s_only, 2 * g, interval="1h", fire_at=f"{168 + for_h + 2}h", pending_at="168h")
         self.long = False
         self.slo(s_only)
+        self.budgets()
         return self.tests, self.long_tests
+
+    def budgets(self) -> None:
+        """Budgets (the config's `budgets:`): a steady spend of the dearest embedding model at twice the budget per
+        period on the budget's own series fires once the rolling period holds it and `for:` has passed (and not at
+        half the period, when it only reaches the budget); half the budget, no spend and another scope's spend stay
+        silent. A service (or team) budget reads the service's token counter, a user or agent budget the budget
+        counter labelled with its name. Hourly samples, evaluated hourly (the "long" file)."""
+        cfg = self.cfg
+        model, usd_per_1m = max(cfg.prices.embedding.items(), key=lambda kv: (kv[1], kv[0]))
+        if usd_per_1m <= 0:
+            return
+        self.long = True
+        for b in cfg.budgets:
+            if b.usd <= 0:
+                continue
+            rule = budget_rule(cfg, b)
+            hours = {"1d": 24, "7d": 168, "30d": 720}[b.period]
+            for_h = max(1, math.ceil(_minutes(rule["for"]) / 60))
+            steps = hours + for_h + 6
+            per_scope = b.scope.user is not None or b.scope.agent is not None
+            metric = promql.BUDGET_TOKENS if per_scope else promql.TOKENS
+            service = b.scope.service or self.service
+
+            def spend(usd_per_period: float, labels: dict[str, str], metric: str = metric,
+                      hours: int = hours, steps: int = steps) -> list[dict[str, str]]:
+                per_h = usd_per_period / hours / (usd_per_1m / 1e6)
+                return [{"series": f"{metric}{series_labels(**labels, kind='embedding', model=model)}",
+                         "values": _counter(per_h, steps)}]
+
+            own = {**self.extra, "service": service, **({"budget": b.name} if per_scope else {})}
+            other = ({**own, "budget": f"{b.name}-other"} if per_scope
+                     else {**own, "service": f"{service}-other"} if b.scope.service is not None else None)
+            title = f"{rule['alert']} [{b.name}]"
+            self.standard(title, rule, spend(2 * b.usd, own), spend(0.5 * b.usd, own), spend(0, own),
+                          {"budget": b.name}, 2 * b.usd, interval="1h", fire_at=f"{hours + for_h + 2}h",
+                          pending_at=f"{hours // 2}h")
+            if other is not None:  # the same spend outside the budget's scope
+                self.add(f"{title}: another scope's spend: silent", spend(2 * b.usd, other),
+                         [(f"{hours + for_h + 2}h", rule["alert"], [])], "1h")
+        self.long = False
 
     def slo(self, s_only: dict[str, str]) -> None:
         """Burn rates: the share of bad calls, steady, so every window sees the same ratio."""

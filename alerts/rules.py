@@ -19,7 +19,7 @@ import yaml
 from memlens.alerts import promql
 from memlens.alerts.model import OP_SERIES, ThresholdAlert, source, threshold_alerts
 from memlens.alerts.promql import num
-from memlens.config import Config
+from memlens.config import BudgetCfg, Config
 
 STORAGE_PERIOD = "1w"   # "storage growth > 20 % per week"
 COST_PERIOD = "1d"      # "daily cost exceeds budget": a rolling 24 h
@@ -284,11 +284,65 @@ def slo_groups(cfg: Config) -> list[dict[str, Any]]:
     return groups
 
 
+# ---- budgets (memlens.budgets; the config's `budgets:`) -------------------------------------------------------
+
+BUDGET_ALERT = "Mem0CostOverBudget"
+BUDGET_ANCHOR = "cost-over-budget"
+
+
+def budget_rate(w: str) -> str:
+    """Recording rule: USD per second of each budget's scope (label `budget`), over the rate window."""
+    return f"budget:memlens_mem0_cost_usd:rate{w}"
+
+
+def budget_increase(period: str) -> str:
+    """Recording rule: USD spent by each budget's scope over its period (a rolling 1 d, 7 d or 30 d)."""
+    return f"budget:memlens_mem0_cost_usd:increase{period}"
+
+
+def _budget_cost(cfg: Config, b: BudgetCfg, func: str, window: str) -> str:
+    """A service (or team) budget prices the service's own counters; a user or agent budget the budget counters
+    the instrumentation keeps for that scope (labelled by the budget's name, never by a user id)."""
+    if b.scope.user is None and b.scope.agent is None:
+        service = {"service": "=" + b.scope.service} if b.scope.service is not None else {}  # literal, not a regex
+        return promql.cost(cfg, func, (), window, selector(cfg, service))
+    return promql.cost(cfg, func, (), window, selector(cfg, {"budget": "=" + b.name}), promql.BUDGET_TOKENS,
+                       promql.BUDGET_OPERATIONS)
+
+
+def budget_rule(cfg: Config, b: BudgetCfg) -> dict[str, Any]:
+    """The alert of one budget: its scope's spend over its period above the budget, for alerts.rules.budget.for."""
+    r = cfg.alerts.rules.budget
+    scope = ", ".join(f"{d}={v}" for d in ("service", "user", "agent") if (v := getattr(b.scope, d)) is not None)
+    scope = scope or "the team"
+    span = {"1d": "24 h", "7d": "7 days", "30d": "30 days"}[b.period]
+    return _alert(cfg, BUDGET_ALERT, f'{budget_increase(b.period)}{{budget={promql.repr_label(b.name)}}} > '
+                  f"{num(b.usd)}", r.for_, r.severity, BUDGET_ANCHOR,
+                  f"Mem0 cost over the {b.name} budget (${b.usd:g} per {span}, {scope})",
+                  f"{scope} spent ${{{{ $value | printf \"%.2f\" }}}} in the last {span} (budget {b.name}: "
+                  f"${b.usd:g}, for {r.for_}).",
+                  {**cfg.alerts.labels, **r.labels, "budget": b.name, "period": b.period})
+
+
+def budget_group(cfg: Config) -> list[dict[str, Any]]:
+    """The budgets' group: per budget a cost-rate and a cost-over-period recording rule, and its alert (none
+    without budgets)."""
+    if not cfg.budgets:
+        return []
+    w = cfg.alerts.rate_window
+    rules = []
+    for b in cfg.budgets:
+        rules += [_record(budget_rate(w), _budget_cost(cfg, b, "rate", w), {"budget": b.name}),
+                  _record(budget_increase(b.period), _budget_cost(cfg, b, "increase", b.period), {"budget": b.name})]
+    return [{"name": "memlens-mem0-budgets", "rules": rules + [budget_rule(cfg, b) for b in cfg.budgets]}]
+
+
 def rule_groups(cfg: Config) -> dict[str, Any]:
     return {"groups": [
         {"name": "memlens-mem0-recording", "rules": recording_rules(cfg)},
         {"name": "memlens-mem0-alerts", "rules": alert_rules(cfg)},
         *slo_groups(cfg),
+        *budget_group(cfg),
     ]}
 
 

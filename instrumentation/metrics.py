@@ -5,6 +5,7 @@ the Grafana export query exactly these). Never labelled by user id: unbounded la
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
@@ -58,14 +59,35 @@ def _families(registry: CollectorRegistry) -> dict[str, Any]:
             "phase": Histogram("memlens_mem0_phase_duration_seconds",
                                "Time Mem0 OSS operations spent per phase (embedding, vector_search, llm, ...)",
                                ("service", "mode", "op", "phase"), buckets=PHASE_BUCKETS, registry=registry),
+            # the calls of each user / agent budget of the config (`budgets:`), by budget name: the Prometheus
+            # budget alerts price them (labels stay bounded: one value per budget, never a user id)
+            "budget_tokens": Counter("memlens_mem0_budget_tokens_total",
+                                     "Tokens used by the calls of a user or agent budget's scope (kinds as "
+                                     "memlens_mem0_tokens_total)", ("service", "budget", "kind", "model"),
+                                     registry=registry),
+            "budget_ops": Counter("memlens_mem0_budget_operations_total",
+                                  "Mem0 operations of a user or agent budget's scope",
+                                  ("service", "budget", "mode", "op"), registry=registry),
         }
         _FAMILIES[id(registry)] = (registry, fam)
         return fam
 
 
 class MemlensMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None):
+    """`budgets`: the config's budgets (memlens.config.BudgetCfg; None = those of the config memlens reads, e.g.
+    $MEMLENS_CONFIG). Calls in the scope of a budget set per user or agent are counted once more under its name
+    (memlens_mem0_budget_*), so Prometheus can alert on that budget; service and team budgets use the series
+    above. Scope values match the ids as the event records them (hashed when hash_user_ids is on)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, budgets: Sequence[Any] | None = None):
         self.registry = registry if registry is not None else REGISTRY
+        if budgets is None:
+            from memlens.config import default_config
+
+            budgets = default_config().budgets
+        # (name, service, user, agent) of the budgets Prometheus cannot see otherwise
+        self._budgets = tuple((b.name, b.scope.service, b.scope.user, b.scope.agent) for b in budgets
+                              if b.scope.user is not None or b.scope.agent is not None)
         fam = _families(self.registry)
         self.duration = fam["duration"]
         self.ops = fam["ops"]
@@ -75,6 +97,8 @@ class MemlensMetrics:
         self.cache = fam["cache"]
         self.changes = fam["changes"]
         self.phase = fam["phase"]
+        self.budget_tokens = fam["budget_tokens"]
+        self.budget_ops = fam["budget_ops"]
         # `.labels()` costs a few µs (validation, a lock); each child is resolved once per label tuple.
         self._children: dict[tuple, Any] = {}
         self._lock = threading.Lock()
@@ -111,6 +135,15 @@ class MemlensMetrics:
             changed = event.get(field)
             if changed:
                 self._child(self.changes, service, change).inc(changed)
+        for name, b_service, b_user, b_agent in self._budgets:
+            if ((b_service is None or b_service == service) and (b_user is None or b_user == event.get("user_id"))
+                    and (b_agent is None or b_agent == event.get("agent_id"))):
+                self._child(self.budget_ops, service, name, mode, op).inc()
+                for field, kind, model_field in _TOKEN_FIELDS:
+                    tokens = event.get(field)
+                    if tokens:
+                        self._child(self.budget_tokens, service, name, kind, event.get(model_field) or "unknown").inc(
+                            tokens)
         if mode == "oss":
             for field, phase in _PHASES:
                 ms = event.get(field)

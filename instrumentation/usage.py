@@ -40,7 +40,8 @@ class Usage:
         self.llm_ran = False
         self.llm_input = 0  # every prompt token, cached ones included
         self.llm_output = 0
-        self.llm_cached_input: int | None = None  # of llm_input, served from the provider's prompt cache (None: not said)
+        # of llm_input, the tokens served from the provider's prompt cache (None: the provider did not say)
+        self.llm_cached_input: int | None = None
         self.estimated = False
 
     def fill(self, ev: dict, embedding_model: str | None, llm_model: str | None) -> None:

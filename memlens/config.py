@@ -224,6 +224,8 @@ class AlertRulesCfg(_Strict):
     cache_hit_rate: AlertRuleCfg
     daily_cost: AlertRuleCfg
     storage_growth: AlertRuleCfg
+    # every budget of `budgets:` (alerts Mem0CostOverBudget, one per budget)
+    budget: AlertRuleCfg = Field(default_factory=lambda: AlertRuleCfg(severity="warning", **{"for": "15m"}))
 
 
 class SloCfg(_Strict):
