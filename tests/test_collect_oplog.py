@@ -129,7 +129,7 @@ CORRUPT = [
     (ev(6, latency_ms=9e9), "latency_ms: 9000000000.0 is not below collector.max_latency_ms 3600000.0"),
     (ev(7, op="teleport"), 'op: unknown value "teleport" (expected one of add, search, get, get_all, update, '
                            'delete, delete_all, history)'),
-    (ev(8, schema_version=3, new_v3_field=1), "schema_version 3 not supported (this collector reads 1..2)"),
+    (ev(8, schema_version=4, new_v4_field=1), "schema_version 4 not supported (this collector reads 1..3)"),
     (ev(1, latency_ms=999.0), "duplicate event_id with different content (first seen at line 1)"),
     (ev(1), "DUP"),  # identical repeat: a duplicate, neither loaded twice nor quarantined
     (ev(9, ts="2999-01-01T00:00:00Z"), "ts: 2999-01-01T00:00:00 is in the future"),
