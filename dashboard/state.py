@@ -22,7 +22,7 @@ from memlens import budgets, cost_review, figures, health, layer
 from memlens.config import Config, load_config
 from memlens.dashboard import data, timerange, ui
 from memlens.health import Measured
-from memlens.optimize.advise import Advice
+from memlens.optimize.advise import Advice, CostAdvice, build_cost_advice
 from memlens.optimize.stored_advice import current_advice
 from memlens.warehouse import connect
 
@@ -186,6 +186,12 @@ def advice(path: str, load_key: tuple) -> Advice:
     the warehouse since the last collection when it is current (stored_advice), else computed once per load
     (load_key: recompute when new data lands)."""
     return holder(path).run(current_advice, config(), path)
+
+
+@st.cache_resource(show_spinner="Projecting the cost levers from your log…", max_entries=4)
+def cost_advice(path: str, load_key: tuple) -> CostAdvice:
+    """The Cost page's cost advice on the whole warehouse (optimize.advise.cost_advice), once per load."""
+    return holder(path).run(build_cost_advice, config())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -316,6 +316,13 @@ class OptimizeEmbeddingCfg(_Strict):
     default_dims: int = Field(gt=0)
 
 
+class OptimizeLlmCfg(_Strict):
+    # the extraction LLM a switch is projected to; None = the cheapest of prices.llm for the logged token mix
+    switch_to: str | None = None
+    # "LLM costs high?" of the cost decision tree: the LLM's share of all cost above this
+    cost_share_high: float = Field(default=0.40, gt=0, le=1)
+
+
 class OptimizeDedupCfg(_Strict):
     merge_threshold: float = Field(gt=0, le=1)
     review_threshold: float = Field(gt=0, le=1)
@@ -375,6 +382,7 @@ class OptimizeCfg(_Strict):
     batching: OptimizeBatchingCfg
     rerank: OptimizeRerankCfg
     embedding: OptimizeEmbeddingCfg
+    llm: OptimizeLlmCfg = Field(default_factory=OptimizeLlmCfg)
     dedup: OptimizeDedupCfg
     pruning: OptimizePruningCfg
     archival: OptimizeArchivalCfg

@@ -170,6 +170,8 @@ def _embedding_evidence(m: Measured) -> list[str]:
     return [f"adds carry {m.add_avg_messages:.1f} messages on average"] if m.add_avg_messages is not None else []
 
 
+def _llm_evidence(m: Measured) -> list[str]:
+    return [f"adds carry {m.add_avg_messages:.1f} messages on average"] if m.add_avg_messages is not None else []
 
 
 def _phase_share(phase: str) -> Test:
@@ -253,6 +255,12 @@ SLOW = Tree("slow", "Query performance issues", "checklist", (
 ))
 
 COST = Tree("cost", "High cost issues", "checklist", (
+    # memlens's LLM branch: in Mem0 OSS an add with infer=True runs the extraction LLM, often most of the bill
+    Node("llm", "LLM costs high?",
+         ("Use a cheaper extraction LLM", "Add already-structured facts with infer=False", "Batch messages per add",
+          "Skip adds that store nothing"),
+         lambda m, c: _above(m.llm_share, c.optimize.llm.cost_share_high, _pct, "LLM share of cost"),
+         _llm_evidence),
     Node("embedding", "Embedding costs high?",
          ("Use a smaller embedding model", "Batch operations", "Cache embeddings"),
          lambda m, c: _above(m.embedding_share, c.targets.embedding_cost_share, _pct, "embedding share of cost"),

@@ -95,6 +95,8 @@ FIGURES: dict[str, Figure] = {f.key: f for f in (
            (("mode", "platform"),), help="cost of the Platform calls / Platform searches x 1,000 (target < $0.10)"),
     Figure("embedding_share", "Embedding share of cost", "ratio", "cost", "embedding_share",
            help="embedding cost / all cost of the selection"),
+    Figure("llm_share", "LLM share of cost", "ratio", "cost", "llm_share",
+           help="LLM cost (add with infer=True) / all cost of the selection"),
     Figure("max_daily_cost_usd", "Highest daily cost", "usd", "cost", "total_cost_usd", by=("bucket",),
            grain="day", reduce="max", help="the costliest UTC day of the selection"),
     Figure("memories", "Memories held", "count", "storage_growth", "memories",

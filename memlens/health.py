@@ -44,6 +44,7 @@ class Measured:
     cost_per_1k: dict[str, float] = field(default_factory=dict)  # mode → USD per 1,000 searches
     total_cost_usd: float | None = None
     embedding_share: float | None = None
+    llm_share: float | None = None
     storage_growth_month: float | None = None
     storage_growth_is_estimate: bool = False  # less than 30 days of history: the 7-day rate x 30 / 7
     max_daily_cost_usd: float | None = None
@@ -182,8 +183,9 @@ def top_problems(items: list[Check], n: int = 3) -> list[Check]:
 # The figures a Measured is made of (memlens/figures.py keys).
 MEASURED_FIGURES = ("ops", "searches", "search_avg_ms", "search_p50_ms", "search_p95_ms", "search_p99_ms",
                     "error_rate", "slow_share", "hit_rate", "miss_penalty", "cost_per_1k_oss", "cost_per_1k_platform",
-                    "total_cost_usd", "embedding_share", "storage_growth_month", "storage_growth_month_estimate",
-                    "max_daily_cost_usd", "could_be_served", "could_be_served_through_cache")
+                    "total_cost_usd", "embedding_share", "llm_share", "storage_growth_month",
+                    "storage_growth_month_estimate", "max_daily_cost_usd", "could_be_served",
+                    "could_be_served_through_cache")
 
 
 def measure(con: duckdb.DuckDBPyConnection, filters: layer.Filters = layer.ALL, speed: layer.Speed = layer.EXACT,
@@ -252,6 +254,7 @@ def measured_from(v: dict[str, Any], shape: dict[str, Any], projected_month_usd:
         p99_ms=v.get("search_p99_ms"), error_rate=v.get("error_rate"), slow_share=v.get("slow_share"),
         hit_rate=v.get("hit_rate"), miss_penalty=v.get("miss_penalty"), cost_per_1k=per_1k,
         total_cost_usd=v.get("total_cost_usd"), embedding_share=v.get("embedding_share"),
+        llm_share=v.get("llm_share"),
         storage_growth_month=v.get("storage_growth_month_estimate") if estimate else v.get("storage_growth_month"),
         storage_growth_is_estimate=estimate, max_daily_cost_usd=v.get("max_daily_cost_usd"),
         projected_month_usd=projected_month_usd, search_avg_top_k=shape.get("search_avg_top_k"),

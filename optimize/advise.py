@@ -60,6 +60,43 @@ def rank(savings: list[sv.Saving], usd_month_total: float, latency_s_month_total
     return sorted(savings, key=lambda s: (-impact(s), -s.usd_month, s.key))
 
 
+def cost_levers(con: duckdb.DuckDBPyConnection, cfg: Config, days: float | None = None) -> list[sv.Saving]:
+    """The savings on what the calls cost (tokens and Platform calls), largest in dollars first: the LLM side of
+    Mem0 (a cheaper extraction model, infer=False for adds that were already facts, skipping adds that stored
+    nothing, batching), then the embedding side. SQL only: cheap enough for the Cost page. Projections overlap (an
+    add skipped saves nothing by a cheaper model too): each is against today's log, not after the others."""
+    days = sv.period_days(con) if days is None else days
+    items = [sv.switch_llm_model(con, cfg, days), sv.infer_off_for_facts(con, days), sv.skip_noop_adds(con, days),
+             sv.batch_adds(con, cfg, days), sv.switch_embedding_model(con, cfg, days), sv.reembedding(con, days)]
+    return sorted(items, key=lambda s: (-s.usd_month, s.key))
+
+
+@dataclass(frozen=True)
+class CostAdvice:
+    levers: list[sv.Saving]  # largest in dollars first
+    usd_month_calls: float  # what the calls cost per 30 days (the layer's cost): the levers' shares are of it
+    period_days: float
+
+    def table(self) -> pd.DataFrame:
+        """One row per lever: dollars per month, share of the calls' monthly cost, formula and note."""
+        return pd.DataFrame([{
+            "rank": i + 1, "recommendation": s.title, "usd_per_month": s.usd_month,
+            "share_of_call_cost": _share(s.usd_month, self.usd_month_calls), "calls_or_adds": s.calls_affected,
+            "formula": s.formula, "note": s.note,
+        } for i, s in enumerate(self.levers)], columns=["rank", "recommendation", "usd_per_month",
+                                                        "share_of_call_cost", "calls_or_adds", "formula", "note"])
+
+
+def build_cost_advice(con: duckdb.DuckDBPyConnection, cfg: Config) -> CostAdvice:
+    days = sv.period_days(con)
+    return CostAdvice(cost_levers(con, cfg, days), _calls_usd(con) * sv.DAYS_PER_MONTH / days, days)
+
+
+def _calls_usd(con: duckdb.DuckDBPyConnection) -> float:
+    """All the calls cost in the warehouse: the layer's cost figure."""
+    return float(layer.one(layer.query(con, "cost"))["total_cost_usd"] or 0.0)
+
+
 def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str, np.ndarray] | None = None,
                  vectors_source: str = "none", has_postgres: bool = False,
                  progress: Callable[[str], None] | None = None) -> Advice:
@@ -88,17 +125,14 @@ def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str,
         sv.lower_limit(con, cfg, days),
         sv.scope_searches(con, days),
         sv.rerank_off(con, cfg, days),
-        sv.switch_embedding_model(con, cfg, days),
-        sv.batch_adds(con, cfg, days),
-        sv.reembedding(con, days),
+        *cost_levers(con, cfg, days),
         sv.dedup_saving(dedup, days),
         sv.pruning_saving(pruning, days),
         sv.archival_saving(archival, days),
     ]
     # The bill and the wait the savings are shares of: the layer's cost and summed latency of the whole log.
-    usd = layer.one(layer.query(con, "cost"))["total_cost_usd"]
     wait_ms = layer.one(layer.query(con, "ops"))["total_ms"]
-    usd_month = (usd or 0.0) * sv.DAYS_PER_MONTH / days + archival.usd_month_now
+    usd_month = _calls_usd(con) * sv.DAYS_PER_MONTH / days + archival.usd_month_now
     wait_s_month = (wait_ms or 0.0) / 1000.0 * sv.DAYS_PER_MONTH / days
     advice = Advice(rank(items, usd_month, wait_s_month), cache, dedup, pruning, archival, forecast(con, cfg),
                     advise_store(con, cfg, dims, has_postgres), days, usd_month, wait_s_month)

@@ -29,6 +29,10 @@ ACTION_SAVINGS: dict[str, tuple[str, ...]] = {
     "Rerank only where it changes the answer": ("rerank",),
     "Use a lighter reranker": (),
     # High cost issues
+    "Use a cheaper extraction LLM": ("llm_model",),
+    "Add already-structured facts with infer=False": ("infer_off",),
+    "Batch messages per add": ("batching",),
+    "Skip adds that store nothing": ("noop_adds",),
     "Use a smaller embedding model": ("embedding",),
     "Batch operations": ("batching",),
     "Cache embeddings": ("reembed",),
@@ -38,7 +42,8 @@ ACTION_SAVINGS: dict[str, tuple[str, ...]] = {
     # Repeated searches are the part of the search frequency a cache removes: the what-if replay measures it.
     "Reduce search frequency": ("cache",),
     "Implement caching": ("cache",),
-    "Review all the strategies above": ("embedding", "batching", "reembed", "dedup", "archival", "pruning", "cache"),
+    "Review all the strategies above": ("llm_model", "infer_off", "noop_adds", "embedding", "batching", "reembed",
+                                        "dedup", "archival", "pruning", "cache"),
     # Low cache hit rate
     "Caching the wrong queries? Review the cache keys": ("cache",),
     "Increase the TTL": ("cache",),

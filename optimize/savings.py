@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from memlens import layer
-from memlens.config import Config
+from memlens.config import Config, LlmPrice
 from memlens.optimize.archival import ArchivalReport
 from memlens.optimize.cache_sim import CacheWhatIf
 from memlens.optimize.dedup import DedupReport
@@ -162,13 +162,30 @@ def switch_embedding_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: fl
 
 
 _BATCH_SQL = read_sql(__package__, "savings_batch_adds.sql")
+_PROMPT_OVERHEAD_SQL = read_sql(__package__, "savings_llm_prompt_overhead.sql")
+
+
+def prompt_overhead(con: duckdb.DuckDBPyConnection) -> tuple[float | None, pd.DataFrame]:
+    """USD of the fixed part of one add's LLM prompt (averaged over the adds that ran the LLM, per model: the
+    intercept of prompt tokens against messages per add, clipped to [0, the average prompt]), and the fit per model.
+    None when no model's adds vary in message count (nothing to fit)."""
+    fit = con.execute(_PROMPT_OVERHEAD_SQL).df()
+    known = fit[fit["fixed_prompt_tokens"].notna() & fit["usd_per_prompt_token"].notna()]
+    if known.empty:
+        return None, fit
+    fixed = known["fixed_prompt_tokens"].clip(lower=0).combine(known["avg_prompt_tokens"], min)
+    usd = float((fixed * known["usd_per_prompt_token"] * known["adds"]).sum() / known["adds"].sum())
+    return usd, fit
 
 
 def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Saving:
     w = cfg.optimize.batching.window_s
     ev = con.execute(_BATCH_SQL, {"window": w}).df()
+    overhead_usd, fit = prompt_overhead(con)
     formula = (f"calls saved = single-message adds - bursts (same user, <= {w:g} s apart); latency <= calls saved x "
-               "avg add ms (upper bound: a batched call takes longer); cost = platform adds saved x add price")
+               "avg add ms (upper bound: a batched call takes longer); cost = platform adds saved x add price + LLM "
+               "adds saved x the fixed part of the extraction prompt (intercept of prompt tokens vs messages per add) "
+               "x the input rate billed")
     if ev.empty:
         return Saving("batching", "Batch single adds", formula, period_days=days, evidence=ev,
                       note=f"no single adds of one user within {w:g} s of each other")
@@ -176,10 +193,121 @@ def batch_adds(con: duckdb.DuckDBPyConnection, cfg: Config, days: float) -> Savi
     saved = int(ev["calls_saved"].sum())
     lat = float((ev["calls_saved"] * ev["avg_add_ms"]).sum())
     platform_share = (ev["platform_adds"] / ev["single_adds"]).fillna(0)
-    cost = float((ev["calls_saved"] * platform_share).sum() * cfg.prices.platform_per_call.get("add", 0.0))
+    llm_share = (ev["llm_adds"] / ev["single_adds"]).fillna(0)
+    ev["llm_adds_saved"] = ev["calls_saved"] * llm_share
+    ev["llm_usd_saved"] = ev["llm_adds_saved"] * (overhead_usd or 0.0)
+    cost = float((ev["calls_saved"] * platform_share).sum() * cfg.prices.platform_per_call.get("add", 0.0)
+                 + ev["llm_usd_saved"].sum())
+    note = "memory.add(messages, user_id=...) once per burst (reference 6.1)"
+    if overhead_usd is not None:
+        rows = fit[fit["fixed_prompt_tokens"].notna()]
+        note += "; fixed prompt " + ", ".join(
+            f"{r.llm_model}: {max(r.fixed_prompt_tokens, 0):,.0f} of {r.avg_prompt_tokens:,.0f} tokens"
+            for r in rows.itertuples()) + f" (${overhead_usd:.6f} per add)"
+    elif ev["llm_adds"].sum() > 0:
+        note += "; the LLM part is not projected: no model's adds vary in message count, so the fixed part of the " \
+                "prompt cannot be told from the per-message part"
     return Saving("batching", "Batch single adds", formula, latency_saved_ms=lat, cost_saved_usd=cost,
-                  calls_affected=saved, period_days=days, evidence=ev.head(50),
-                  note="memory.add(messages, user_id=...) once per burst (reference 6.1)")
+                  calls_affected=saved, period_days=days, evidence=ev.head(50), note=note)
+
+
+# ---- the LLM side of Mem0 (add with infer=True): read from the metric layer's cost figures --------------------
+
+def _mix_cost(price: LlmPrice, input_tokens: float, cached: float, output: float) -> float:
+    """USD of a token mix at `price` (cached prompt tokens at the cached rate, the input rate where it has none)."""
+    cached_rate = price.input if price.cached_input is None else price.cached_input
+    return ((input_tokens - cached) * price.input + cached * cached_rate + output * price.output) / 1e6
+
+
+def switch_llm_model(con: duckdb.DuckDBPyConnection, cfg: Config, days: float,
+                     filters: layer.Filters = layer.ALL) -> Saving:
+    """The same extraction tokens priced at a cheaper LLM of the price table (optimize.llm.switch_to, or the
+    cheapest for the logged token mix); the LLM cost of each model is the layer's cost_by_model."""
+    by_model = layer.query(con, "cost_by_model", filters.replace(mode="oss"))
+    ev = by_model[by_model["kind"] == "llm"].drop(columns=["kind"]).reset_index(drop=True)
+    to = cfg.optimize.llm.switch_to
+    formula = ("per LLM in use: cost_usd - (uncached prompt x input rate + cached prompt x cached rate + completion "
+               "x output rate of the target) / 1e6, where the target costs less; target = optimize.llm.switch_to, "
+               "else the cheapest of prices.llm for the logged token mix")
+    if ev.empty:
+        return Saving("llm_model", "Use a cheaper extraction LLM", formula, period_days=days, evidence=ev,
+                      note="no add ran an LLM (infer=True) in the log")
+    tokens = (float(ev["input_tokens"].sum()), float(ev["cached_input_tokens"].sum()), float(ev["output_tokens"].sum()))
+    if to is None:
+        to = min(sorted(cfg.prices.llm), key=lambda m: _mix_cost(cfg.prices.llm[m], *tokens))
+    price = cfg.prices.llm.get(to)
+    title = f"Extract memories with {to}"
+    if price is None:
+        return Saving("llm_model", title, formula, period_days=days, evidence=ev,
+                      note=f"{to} has no price in prices.llm")
+    ev["target"] = to
+    ev["target_cost_usd"] = [_mix_cost(price, r.input_tokens, r.cached_input_tokens, r.output_tokens)
+                             for r in ev.itertuples()]
+    # a model without a price costs 0 in the log: nothing to compare, so nothing saved
+    ev["saved_usd"] = (ev["cost_usd"] - ev["target_cost_usd"]).where(ev["priced"], 0.0).clip(lower=0)
+    dearer = ev[ev["saved_usd"] > 0]
+    unpriced = ev.loc[~ev["priced"], "model"].dropna().tolist()
+    note = (f"the same prompts and completions at {to}'s prices; check extraction quality on a sample of your adds "
+            "first (a smaller model may extract fewer or worse facts)" if len(dearer) else
+            f"every LLM in use already costs no more than {to}")
+    if unpriced:
+        note += f"; not compared (no price): {', '.join(unpriced)}"
+    return Saving("llm_model", title, formula, cost_saved_usd=float(dearer["saved_usd"].sum()),
+                  calls_affected=int(dearer["events"].sum()), period_days=days, evidence=ev, note=note)
+
+
+def _add_outcomes(con: duckdb.DuckDBPyConnection, filters: layer.Filters) -> pd.DataFrame:
+    """The layer's cost of successful OSS adds per service, agent, infer and add_outcome (stg_op_costs)."""
+    return layer.query(con, "cost", filters.replace(op="add", mode="oss", status="ok"),
+                       ("service", "agent_id", "infer", "add_outcome"))
+
+
+def _outcome_evidence(df: pd.DataFrame, outcome: str, cost_col: str, infer_only: bool) -> pd.DataFrame:
+    """Per service and agent: the adds considered (infer=True ones only, or all), those with `outcome`, their
+    share and their cost."""
+    base = df[df["infer"].fillna(False).astype(bool)] if infer_only else df
+    keys = ["service", "agent_id"]
+    total = base.groupby(keys, dropna=False, as_index=False)["ops"].sum().rename(columns={"ops": "adds_considered"})
+    hit = base[base["add_outcome"] == outcome].groupby(keys, dropna=False, as_index=False).agg(
+        adds=("ops", "sum"), cost_usd=(cost_col, "sum"))
+    ev = total.merge(hit, on=keys, how="inner")
+    ev["share"] = ev["adds"] / ev["adds_considered"]
+    ev[keys] = ev[keys].astype(object).where(ev[keys].notna(), None)  # groupby turned a missing id into NaN
+    return ev.sort_values(["cost_usd", "service"], ascending=[False, True]).reset_index(drop=True)
+
+
+def infer_off_for_facts(con: duckdb.DuckDBPyConnection, days: float, filters: layer.Filters = layer.ALL) -> Saving:
+    """infer=True adds whose LLM stored exactly one memory per message and changed nothing else: the messages were
+    already one fact each, so infer=False would have stored them without the LLM call."""
+    df = _add_outcomes(con, filters)
+    ev = _outcome_evidence(df, "one_per_message", "llm_cost_usd", infer_only=True)
+    formula = ("LLM cost of the infer=True adds that created exactly one memory per message and updated / deleted "
+               "nothing (add_outcome = one_per_message): with infer=False Mem0 stores each message as it is, with "
+               "no LLM call (the embedding stays)")
+    title = "Add already-structured facts with infer=False"
+    if ev.empty:
+        return Saving("infer_off", title, formula, period_days=days, evidence=ev,
+                      note="no infer=True add stored exactly one memory per message")
+    return Saving("infer_off", title, formula, cost_saved_usd=float(ev["cost_usd"].sum()),
+                  calls_affected=int(ev["adds"].sum()), period_days=days, evidence=ev,
+                  note="where the caller already holds clean facts (forms, profile fields, tool results); infer=False "
+                       "also skips Mem0's dedup and update against existing memories, so keep infer=True for "
+                       "conversation")
+
+
+def skip_noop_adds(con: duckdb.DuckDBPyConnection, days: float, filters: layer.Filters = layer.ALL) -> Saving:
+    """Adds that created, updated and deleted nothing: all they cost (LLM and embedding) bought nothing."""
+    ev = _outcome_evidence(_add_outcomes(con, filters), "stored_nothing", "total_cost_usd", infer_only=False)
+    formula = ("cost (LLM + embedding) of the successful adds that created, updated and deleted nothing "
+               "(add_outcome = stored_nothing): the most a pre-check that skips them could save")
+    title = "Skip adds that store nothing"
+    if ev.empty:
+        return Saving("noop_adds", title, formula, period_days=days, evidence=ev,
+                      note="every add stored or changed a memory")
+    return Saving("noop_adds", title, formula, cost_saved_usd=float(ev["cost_usd"].sum()),
+                  calls_affected=int(ev["adds"].sum()), period_days=days, evidence=ev,
+                  note="an upper bound: skip greetings, acknowledgements and repeated messages before calling add (a "
+                       "length / pattern filter, or a hash of each user's recent messages)")
 
 
 _REEMBED_SQL = read_sql(__package__, "savings_reembedding.sql")

@@ -182,8 +182,8 @@ def test_cost_tree(cfg):
                  projected_month_usd=200.0, max_daily_cost_usd=2.0, add_avg_messages=1.0, searches=1000)
     r = diagnosis.evaluate(diagnosis.COST, m, cfg)
     assert {x.node.key: x.answer for x in r.results} == {
-        "embedding": "yes", "storage": "no", "query": "no", "overall": "yes"}  # $200 > $150 budget
-    assert "adds carry 1.0 messages on average" in r.results[0].evidence
+        "llm": "unknown", "embedding": "yes", "storage": "no", "query": "no", "overall": "yes"}  # $200 > $150 budget
+    assert "adds carry 1.0 messages on average" in r.results[1].evidence  # the embedding node (after the LLM one)
 
 
 def test_dot_has_every_node_and_no_unescaped_quotes(cfg):

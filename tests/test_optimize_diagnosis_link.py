@@ -36,8 +36,8 @@ def test_every_tree_action_is_mapped_and_nothing_else(con):
     # Every key named is one build_advice produces (computed here on an empty warehouse).
     produced = {s.key for s in build_advice(con, load_config()).savings}
     assert {k for keys in ACTION_SAVINGS.values() for k in keys} <= produced
-    assert produced == {"cache", "limit", "scope", "rerank", "embedding", "batching", "reembed", "dedup",
-                        "pruning", "archival"}
+    assert produced == {"cache", "limit", "scope", "rerank", "embedding", "llm_model", "infer_off", "noop_adds",
+                        "batching", "reembed", "dedup", "pruning", "archival"}
 
 
 def test_two_actions_backed_by_one_saving_show_it_once_with_its_figures():
@@ -123,4 +123,7 @@ def test_diagnosis_page_shows_the_advice_figures(tmp_path, monkeypatch):
     assert len({pl.proto.page_script_hash for pl in links}) == 1 and links[0].proto.page_script_hash
     # the fixture's 20 timed searches spend 70 % of their time embedding: that node's cache savings link too
     assert "Embedding most of search time?" in boxes and line in boxes["Embedding most of search time?"]
-    assert len(links) == 4  # average, embedding most of search time, second cache band, query costs
+    # and most of its cost is the LLM of its adds: the LLM node links the LLM levers
+    assert "Projected saving" in boxes["LLM costs high?"]
+    # average, embedding most of search time, second cache band, query costs, LLM costs
+    assert len(links) == 5

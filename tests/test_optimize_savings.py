@@ -230,4 +230,4 @@ def test_cli_json_output(tmp_path, capsys):
     args = p.parse_args(["advise", "--warehouse", str(path), "--json"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert len(out["recommendations"]) == 10 and out["cache"]["cacheable_searches"] == 0
+    assert len(out["recommendations"]) == 13 and out["cache"]["cacheable_searches"] == 0

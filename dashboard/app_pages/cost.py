@@ -24,8 +24,8 @@ if int(modes["unpriced_tokens"].sum()) or int(modes["unpriced_calls"].sum()):
 if "platform" in set(modes["mode"]) and not any(ctx.cfg.prices.platform_per_call.values()):
     st.info("Platform calls are priced at $0 until you set `prices.platform_per_call` from your Mem0 plan.")
 
-tab_cost, tab_break, tab_budget, tab_week = st.tabs(["Cost over time", "Breakdown & top spenders", "Budgets",
-                                                    "Weekly cost review"])
+tab_cost, tab_break, tab_budget, tab_week, tab_advice = st.tabs([
+    "Cost over time", "Breakdown & top spenders", "Budgets", "Weekly cost review", "Cost advice"])
 
 with tab_cost:
     month = ctx.month()
@@ -216,3 +216,29 @@ with tab_week:
                          icon=":material/description:")
     d[2].download_button("Download report (HTML)", cost_review.to_html(r), f"{stem}.html", "text/html",
                          icon=":material/html:")
+
+with tab_advice:
+    adv = state.cost_advice(ctx.path, ctx.load_key)
+    st.caption(f"What would cut the calls' cost, projected from the whole warehouse's log ({adv.period_days:.1f} days "
+               "scaled to 30; the sidebar filters do not apply), largest first in dollars. Each projection is "
+               "against today's log, so they overlap (an add you skip saves nothing by a cheaper model too). "
+               "Caching and storage levers: the Optimize page; the cost decision tree: the Diagnosis page.")
+    table = adv.table()
+    c = st.columns(2)
+    c[0].metric("Calls' cost per 30 days", ui.money(adv.usd_month_calls))
+    c[1].metric("Largest lever per 30 days", ui.money(table["usd_per_month"].iloc[0]) if len(table) else "–",
+                help=table["recommendation"].iloc[0] if len(table) else None)
+    fig = go.Figure(go.Bar(x=table["usd_per_month"], y=table["recommendation"], orientation="h"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    st.plotly_chart(ui.style(fig, "Projected saving (USD per 30 days)", "USD", height=120 + 34 * len(table)),
+                    width="stretch")
+    ui.table(table, column_config={
+        "usd_per_month": st.column_config.NumberColumn("USD / 30 days", format="$%.4f"),
+        "share_of_call_cost": st.column_config.NumberColumn("of the calls' cost", format="percent"),
+    })
+    for s in adv.levers:
+        with st.expander(f"Evidence: {s.title}"):
+            st.text(f"Formula: {s.formula}")
+            if s.note:
+                st.text(s.note)
+            ui.table(s.evidence)

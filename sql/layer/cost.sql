@@ -9,6 +9,7 @@
 --   input tokens, those served from the provider's prompt cache: priced at the cached rate)
 --   embedding_cost_usd, llm_cost_usd, platform_cost_usd, total_cost_usd (DOUBLE USD; 0 without calls)
 --   embedding_share (DOUBLE embedding_cost_usd / total_cost_usd, 0..1; NULL when nothing cost anything)
+--   llm_share (DOUBLE llm_cost_usd / total_cost_usd, 0..1; NULL when nothing cost anything)
 --   cost_per_1k_ops_usd (DOUBLE USD per 1,000 calls), cost_per_1k_searches_usd (DOUBLE USD per 1,000 searches;
 --   NULL without searches)
 --   estimated_token_events (BIGINT calls with estimated token counts), unpriced_tokens (BIGINT tokens of models
@@ -26,6 +27,7 @@ SELECT /*keys*/
     coalesce(sum(platform_cost_usd), 0) AS platform_cost_usd,
     coalesce(sum(total_cost_usd), 0) AS total_cost_usd,
     sum(embedding_cost_usd) / nullif(sum(total_cost_usd), 0) AS embedding_share,
+    sum(llm_cost_usd) / nullif(sum(total_cost_usd), 0) AS llm_share,
     sum(total_cost_usd) * 1000.0 / nullif(sum(ops), 0) AS cost_per_1k_ops_usd,
     sum(total_cost_usd) * 1000.0 / nullif(sum(searches), 0) AS cost_per_1k_searches_usd,
     CAST(coalesce(sum(estimated_token_events), 0) AS BIGINT) AS estimated_token_events,

@@ -20,6 +20,11 @@
 --   llm_cached_input_usd_per_1m (DOUBLE USD per 1M cached prompt tokens: the price table's cached_input, else the
 --   input rate; NULL = no row)
 --   platform_usd_per_call (DOUBLE USD per call, NULL = no row)
+--   infer (BOOLEAN add's infer=, NULL for other ops or not recorded), message_count (INTEGER messages of an add)
+--   add_outcome (VARCHAR what a successful add stored, for the LLM-side advice; NULL for other ops, failed adds
+--   and adds that recorded no memory counts): 'stored_nothing' (created, updated and deleted all 0: a no-op add),
+--   'one_per_message' (exactly one memory created per message, nothing updated or deleted: the LLM passed the
+--   messages through as facts), 'other'. An unrecorded updated / deleted count is read as 0.
 --   embedding_cost_usd, llm_input_cost_usd, llm_output_cost_usd, llm_cost_usd, platform_cost_usd,
 --   total_cost_usd (DOUBLE USD; llm_input_cost = uncached input x input rate + cached input x cached rate;
 --   llm_cost = input + output; total = embedding + llm + platform)
@@ -39,6 +44,14 @@ WITH ev AS (
         e.event_id, e.ts, e.day, e.week, e.month, e.hour, e.service, e.mode, e.call_mode, e.op, e.status,
         e.user_id, e.agent_id, e.run_id, e.tag, e.is_demo, e.op = 'search' AS is_search,
         e.embedding_model, e.llm_model, e.tokens_estimated,
+        CASE WHEN e.op = 'add' THEN e.infer END AS infer,
+        CASE WHEN e.op = 'add' THEN e.message_count END AS message_count,
+        CASE WHEN e.op <> 'add' OR e.status <> 'ok' OR e.memories_created IS NULL THEN NULL
+             WHEN e.memories_created = 0 AND coalesce(e.memories_updated, 0) = 0
+                  AND coalesce(e.memories_deleted, 0) = 0 THEN 'stored_nothing'
+             WHEN e.memories_created = coalesce(e.message_count, 1) AND coalesce(e.memories_updated, 0) = 0
+                  AND coalesce(e.memories_deleted, 0) = 0 THEN 'one_per_message'
+             ELSE 'other' END AS add_outcome,
         CAST(coalesce(e.embedding_tokens, 0) AS BIGINT) AS embedding_tokens,
         CAST(coalesce(e.llm_input_tokens, 0) AS BIGINT) AS llm_input_tokens,
         CAST(coalesce(e.llm_output_tokens, 0) AS BIGINT) AS llm_output_tokens,
@@ -104,7 +117,7 @@ SELECT
     embedding_model, llm_model, tokens_estimated,
     embedding_tokens, llm_input_tokens, llm_output_tokens, llm_cached_input_tokens,
     embedding_usd_per_1m, llm_input_usd_per_1m, llm_output_usd_per_1m, llm_cached_input_usd_per_1m,
-    platform_usd_per_call,
+    platform_usd_per_call, infer, message_count, add_outcome,
     embedding_cost_usd, llm_input_cost_usd, llm_output_cost_usd,
     llm_input_cost_usd + llm_output_cost_usd AS llm_cost_usd,
     platform_cost_usd,

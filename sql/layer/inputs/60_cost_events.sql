@@ -1,7 +1,7 @@
 -- cost_events: cost_facts from every priced operation in the selection (stg_op_costs): the exact input.
 -- provides: cost_facts
 -- filters: service mode op status user agent model tag tagged
--- keys: bucket day week month service mode op status user_id agent_id tag embedding_model llm_model
+-- keys: bucket day week month service mode op status user_id agent_id tag embedding_model llm_model infer add_outcome
 -- columns: every column of stg_op_costs, bucket (TIMESTAMP UTC start of the $grain bucket)
 SELECT *, date_trunc($grain, ts) AS bucket
 FROM stg_op_costs
