@@ -514,7 +514,8 @@ def chart_movers(r: WeeklyReport) -> str:
 
 
 def chart_breakdown(r: WeeklyReport, dim: str = "model") -> str:
-    df = _shown(r.breakdowns[dim], 8)
+    df = r.breakdowns[dim]
+    df = _shown(df[(df["previous_usd"] != 0) | (df["current_usd"] != 0)], 6)  # what cost nothing both weeks: tables
     suffix = " (partial week)" if r.week.partial else ""
     return svgchart.grouped_bars(f"Cost by {DIMENSION_TEXT[dim].lower()}{suffix}", [str(k) for k in df["key"]],
                                  [(r.week.previous_label, list(df["previous_usd"]), PREVIOUS_COLOR),

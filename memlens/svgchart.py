@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 FONT = "font-family:Helvetica,Arial,sans-serif"
 GRID, AXIS, TEXT = "#e5e5e5", "#999999", "#333333"
+LIMIT_SCALE = 4.0
 Fmt = Callable[[float], str]
 
 
@@ -41,11 +42,14 @@ def _clip(s: str, n: int) -> str:
 def grouped_bars(title: str, categories: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]],
                  fmt: Fmt, limit: tuple[str, float] | None = None, width: int = 640, height: int = 260) -> str:
     """Vertical bars: for each category one bar per series (name, values, colour), a legend, an optional dashed
-    horizontal line (label, value) such as a daily budget."""
+    horizontal line (label, value) such as a daily budget. A limit far above the bars (over LIMIT_SCALE x the largest)
+    is written in the corner instead of stretching the axis to it: the bars would flatten to nothing."""
     left, right, top, bottom = 64, 12, 34, 42
     plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for _, vals, _ in series for v in vals]
-    top_v = _nice_max(max([*values, limit[1] if limit else 0.0, 0.0]))
+    values = [v for _, vals, _ in series for v in vals if v is not None and math.isfinite(v)]
+    biggest = max([*values, 0.0])
+    off_scale = limit is not None and limit[1] > 0 and biggest > 0 and limit[1] > LIMIT_SCALE * biggest
+    top_v = _nice_max(max(biggest, 0.0 if limit is None or off_scale else limit[1]))
     y = lambda v: top + plot_h * (1 - v / top_v)  # noqa: E731
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
@@ -57,6 +61,7 @@ def grouped_bars(title: str, categories: Sequence[str], series: Sequence[tuple[s
     n, k = max(len(categories), 1), max(len(series), 1)
     slot = plot_w / n
     bar = slot * 0.8 / k
+    chars = max(4, min(16, int(slot / 6.5)))  # what fits under a bar at font size 10 (~6 px a character)
     for ci, cat in enumerate(categories):
         for si, (name, vals, color) in enumerate(series):
             v = vals[ci] if ci < len(vals) else 0.0
@@ -65,9 +70,12 @@ def grouped_bars(title: str, categories: Sequence[str], series: Sequence[tuple[s
             x0 = left + ci * slot + slot * 0.1 + si * bar
             out.append(f'<rect x="{x0:.1f}" y="{y(v):.1f}" width="{bar:.1f}" height="{y(0) - y(v):.1f}" '
                        f'fill="{color}"><title>{html.escape(f"{cat}, {name}: {fmt(v)}")}</title></rect>')
-        out.append(_text(left + (ci + 0.5) * slot, height - bottom + 15, _clip(cat, 14), "middle", 10))
+        out.append(_text(left + (ci + 0.5) * slot, height - bottom + 15, _clip(cat, chars), "middle", 10))
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="{AXIS}"/>')
-    if limit is not None and limit[1] > 0:
+    if off_scale:
+        out.append(_text(width - right - 2, 18, f"{limit[0]} {fmt(limit[1])} (above the scale)", "end", 10,
+                         "#c0392b"))
+    elif limit is not None and limit[1] > 0:
         ly = y(limit[1])
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{ly:.1f}" y2="{ly:.1f}" stroke="#c0392b" '
                    'stroke-dasharray="5,4"/>')

@@ -257,3 +257,12 @@ def test_change_words_where_a_percentage_is_undefined():
     delete = b[(b["section"] == "op") & (b["key"] == "delete")].iloc[0]
     assert pd.isna(delete["delta_pct"]) and delete["delta_usd"] == 0 and delete["current_calls"] == 4
     con.close()
+
+
+def test_a_budget_far_above_the_bars_is_written_not_drawn():
+    from memlens import svgchart
+
+    far = svgchart.grouped_bars("t", ["a"], [("s", [1.0], "#000")], str, ("daily budget", 5.0))
+    assert "daily budget 5.0 (above the scale)" in far and "stroke-dasharray" not in far
+    near = svgchart.grouped_bars("t", ["a"], [("s", [2.0], "#000")], str, ("daily budget", 5.0))
+    assert "stroke-dasharray" in near and "above the scale" not in near

@@ -230,7 +230,8 @@ with tab_advice:
                 help=table["recommendation"].iloc[0] if len(table) else None)
     fig = go.Figure(go.Bar(x=table["usd_per_month"], y=table["recommendation"], orientation="h"))
     fig.update_yaxes(autorange="reversed", type="category")
-    st.plotly_chart(ui.style(fig, "Projected saving (USD per 30 days)", "USD", height=120 + 34 * len(table)),
+    fig.update_xaxes(title="USD per 30 days", tickprefix="$")
+    st.plotly_chart(ui.style(fig, "Projected saving (USD per 30 days)", height=140 + 34 * len(table)),
                     width="stretch")
     ui.table(table, column_config={
         "usd_per_month": st.column_config.NumberColumn("USD / 30 days", format="$%.4f"),
