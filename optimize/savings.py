@@ -270,6 +270,8 @@ def _outcome_evidence(df: pd.DataFrame, outcome: str, cost_col: str, infer_only:
     total = base.groupby(keys, dropna=False, as_index=False)["ops"].sum().rename(columns={"ops": "adds_considered"})
     hit = base[base["add_outcome"] == outcome].groupby(keys, dropna=False, as_index=False).agg(
         adds=("ops", "sum"), cost_usd=(cost_col, "sum"))
+    for df_ in (total, hit):  # a key column of missing ids only comes back as float: match on one type
+        df_[keys] = df_[keys].astype(object).where(df_[keys].notna(), None)
     ev = total.merge(hit, on=keys, how="inner")
     ev["share"] = ev["adds"] / ev["adds_considered"]
     ev[keys] = ev[keys].astype(object).where(ev[keys].notna(), None)  # groupby turned a missing id into NaN
