@@ -61,7 +61,7 @@ def grouped_bars(title: str, categories: Sequence[str], series: Sequence[tuple[s
     n, k = max(len(categories), 1), max(len(series), 1)
     slot = plot_w / n
     bar = slot * 0.8 / k
-    chars = max(4, min(16, int(slot / 6.5)))  # what fits under a bar at font size 10 (~6 px a character)
+    chars = max(4, min(32, int(slot / 6.5)))  # what fits under a bar at font size 10 (~6 px a character)
     for ci, cat in enumerate(categories):
         for si, (name, vals, color) in enumerate(series):
             v = vals[ci] if ci < len(vals) else 0.0

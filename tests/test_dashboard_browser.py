@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -145,10 +146,14 @@ def test_every_page_renders_and_the_weekly_report_downloads(app_url, browser, tm
     page.screenshot(path=str(shots / "cost-weekly-review.png"), full_page=True)
 
     with page.expect_download() as info:
-        page.get_by_role("button", name="Download CSV").click()
-    csv_file = tmp_path / info.value.suggested_filename
-    info.value.save_as(csv_file)
-    assert csv_file.read_text(encoding="utf-8").splitlines()[-1].split(",")[2] == "TOTAL"
+        page.get_by_role("button", name="Download CSV tables (zip)").click()
+    csv_zip = tmp_path / info.value.suggested_filename
+    info.value.save_as(csv_zip)
+    with zipfile.ZipFile(csv_zip) as z:  # one table per file; totals are rows of their own type, never mixed in
+        names = sorted(Path(n).name for n in z.namelist())
+        summary = z.read(next(n for n in z.namelist() if n.endswith("/summary.csv"))).decode("utf-8")
+    assert names == ["breakdown.csv", "budgets.csv", "daily.csv", "month.csv", "movers.csv", "summary.csv"]
+    assert "TOTAL" not in summary and summary.splitlines()[1].split(",")[6] == "total_cost_usd"
 
     target = os.environ.get("MEMLENS_SCREENSHOTS")
     if target:

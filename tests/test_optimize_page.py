@@ -41,7 +41,7 @@ def test_optimize_page_renders_every_analysis(page):
     assert metrics["Could be served"] == "100.0 %"
     assert metrics["Replay at TTL 300 s, 10,000 entries"] == "0.0 %"
     ranked = page.dataframe[0].value
-    assert len(ranked) == 10 and list(ranked["rank"]) == list(range(1, 11))
+    assert len(ranked) == 13 and list(ranked["rank"]) == list(range(1, 14))
     # Bob's 20 unscoped searches at 300 ms vs alice's scoped 40 ms: 20 x 260 ms over the 13.1-day log.
     scope = ranked.set_index("recommendation").loc["Scope unscoped searches"]
     # The log runs from Nov 9 01:00 to the last add on Nov 22 03:00: 13 days 2 hours.

@@ -29,6 +29,8 @@ NOT_LAYER = {
     re.compile(r"^Total cost, (this week|this week so far|last week|same span last week) \(\d{4}-W\d{2}\)$"):
         "the weekly review: tests/test_cost_review.py",
     re.compile(r"^Budgets (set|exceeded.*)$"): "memlens.budgets: tests/test_cost_review.py",
+    re.compile(r"^(Calls' cost|Largest lever) per 30 days$"): "optimize.advise.build_cost_advice (whole warehouse): "
+                                                              "tests/test_optimize_llm_savings.py",
 }
 SELECTIONS = {
     "all": {},

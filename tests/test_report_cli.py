@@ -17,6 +17,7 @@ from memlens import cost_review as cr
 from memlens import layer
 from memlens.cli import main
 from memlens.config import load_config
+from memlens.optimize.advise import build_cost_advice
 from memlens.warehouse import connect
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -142,3 +143,16 @@ def test_demo_report_equals_the_cost_pages_review(demo, tmp_path, monkeypatch):
         con.close()
     assert any(cr.headline(r) in m.value.replace("\\", "") for m in at.markdown)
     assert r.demo_ops > 0 and "Demo data" in cr.to_markdown(r)
+    # the Cost advice tab: the levers build_cost_advice projects from the same warehouse, largest in dollars first;
+    # on the demo (adds with infer=True are most of the bill) the LLM levers lead
+    con = connect(demo, load_config(), read_only=True)
+    try:
+        adv = build_cost_advice(con, load_config())
+    finally:
+        con.close()
+    page_adv = next(f for f in frames if "share_of_call_cost" in f)
+    assert list(page_adv["recommendation"]) == [s.title for s in adv.levers]
+    assert list(page_adv["usd_per_month"]) == pytest.approx([s.usd_month for s in adv.levers])
+    assert list(page_adv["usd_per_month"]) == sorted(page_adv["usd_per_month"], reverse=True)
+    assert adv.levers[0].key == "llm_model" and {s.key for s in adv.levers[:3]} == {"llm_model", "infer_off",
+                                                                                   "noop_adds"}

@@ -188,7 +188,7 @@ def unknown_values() -> Builder:
 def future_schema() -> Builder:
     b = Builder("future_schema.jsonl")
     b.good_line(2)
-    b.mutated("schema_version 3 (from the future)", R_SCHEMA, schema_version=3)
+    b.mutated("schema_version 4 (from the future)", R_SCHEMA, schema_version=4)
     b.mutated("schema_version 99", R_SCHEMA, schema_version=99)
     b.mutated("schema_version 0", R_SCHEMA, schema_version=0)
     b.mutated("schema_version missing", R_SCHEMA, schema_version=DROP)
