@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import threading
 import time
 import uuid
@@ -18,31 +17,11 @@ from pathlib import Path
 import duckdb
 
 from memlens import resources
+from memlens.collectors.redaction import EXCERPT_CHARS, REDACTED, SECRET_PATTERN, excerpt, redact
 from memlens.config import Config
 from memlens.schema import render_sql
 
-EXCERPT_CHARS = 200
 WAREHOUSE_POLL_SECONDS = 0.05  # how often a collection retries opening a warehouse a reader holds
-
-# Anything that looks like a credential is masked before an excerpt or message is stored. The same pattern
-# runs in Python (`redact`) and in DuckDB (`regexp_replace`, RE2): it only uses syntax both share.
-SECRET_PATTERN = (
-    r"(?i)\b(?:sk|m0|pk|rk)-[A-Za-z0-9_\-]{6,}"  # OpenAI / Mem0 style keys
-    r"|\b(?:bearer|token)\s+[A-Za-z0-9_\-.=/+]{6,}"  # Authorization header values
-    r"|(?:api[_-]?key|authorization|secret|password|token)[\"']?\s*[:=]\s*[\"']?"  # key=value, key: "value"
-    r"(?:(?:bearer|token)\s+)?[^\s\"',}]{4,}"
-)
-_SECRET_RE = re.compile(SECRET_PATTERN)
-REDACTED = "[REDACTED]"
-
-
-def redact(text: str) -> str:
-    return _SECRET_RE.sub(REDACTED, text)
-
-
-def excerpt(text: str) -> str:
-    """First EXCERPT_CHARS characters with secrets masked (masked before cutting, so no half-secret survives)."""
-    return redact(text[: EXCERPT_CHARS * 4])[:EXCERPT_CHARS]
 
 
 @cache
@@ -223,5 +202,6 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, result: IngestResult) -> Non
         result.messages.append(f"rollup refresh failed ({type(exc).__name__}: {exc}); the dashboard reads raw rows")
 
 
-__all__ = ["CollectorError", "IngestResult", "WarehouseLocked", "collection_run", "collection_warehouse", "excerpt",
-           "read_sql", "redact", "refresh_rollups", "utcnow", "writer_lock"]
+__all__ = ["EXCERPT_CHARS", "REDACTED", "SECRET_PATTERN", "CollectorError", "IngestResult", "WarehouseLocked",
+           "collection_run", "collection_warehouse", "excerpt", "read_sql", "redact", "refresh_rollups", "utcnow",
+           "writer_lock"]

@@ -11,6 +11,7 @@ import streamlit as st
 from memlens.dashboard import charts, colors, sidebar, timerange
 from memlens.figures import FIGURES, format_value
 from memlens.health import Check
+from memlens.safetext import csv_cell
 
 STATUS_COLOR = {"green": "green", "amber": "orange", "red": "red", "unknown": "gray"}
 STATUS_WORD = {"green": "on target", "amber": "watch", "red": "off target", "unknown": "no data"}
@@ -117,7 +118,8 @@ def table(df: pd.DataFrame, column_config: dict | None = None, dash: tuple[str, 
         if c in dash:
             shown[c] = [MISSING if _missing(v) else f"{v:g}" if isinstance(v, float) else str(v) for v in shown[c]]
         elif pd.api.types.is_object_dtype(shown[c]) or pd.api.types.is_string_dtype(shown[c]):
-            shown[c] = [MISSING if _missing(v) else v for v in shown[c]]
+            # csv_cell: the table's toolbar exports CSV, where `=HYPERLINK(...)` in a user id would run
+            shown[c] = [MISSING if _missing(v) else csv_cell(v) for v in shown[c]]
     config = {c: st.column_config.Column(label(str(c))) for c in df.columns} | (column_config or {})
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kw)
 

@@ -17,7 +17,14 @@ from memlens.resources import read_text
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: YAML's .inf / .nan are refused everywhere (a budget of .inf makes an alert that can
+    # never fire, a NaN target compares false with everything), with the key named in the error.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+NonNegative = Annotated[float, Field(ge=0)]  # prices: 0 = free, never negative
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class WarehouseCfg(_Strict):
@@ -25,18 +32,18 @@ class WarehouseCfg(_Strict):
 
 
 class CostPer1k(_Strict):
-    platform: float
-    oss: float
+    platform: float = Field(ge=0)
+    oss: float = Field(ge=0)
 
 
 class Targets(_Strict):
-    latency_avg_ms: float
-    latency_p95_ms: float
-    latency_p99_ms: float
+    latency_avg_ms: float = Field(gt=0)
+    latency_p95_ms: float = Field(gt=0)
+    latency_p99_ms: float = Field(gt=0)
     cache_hit_rate: float = Field(ge=0, le=1)
     cache_miss_penalty: float = Field(gt=0)
     cost_per_1k_queries_usd: CostPer1k
-    storage_growth_per_month: float
+    storage_growth_per_month: float = Field(ge=0)
     embedding_cost_share: float = Field(ge=0, le=1)
     cpu_avg: float = Field(ge=0, le=1)
     memory_avg: float = Field(ge=0, le=1)
@@ -55,6 +62,12 @@ class Thresholds(_Strict):
     monthly_budget_usd: float = Field(ge=0)
     low_cache_bands: tuple[float, float, float]
 
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> Thresholds:
+        if not 0 <= self.low_cache_bands[0] < self.low_cache_bands[1] < self.low_cache_bands[2] <= 1:
+            raise ValueError("low_cache_bands must be increasing rates between 0 and 1")
+        return self
+
 
 class LlmPrice(_Strict):
     input: float = Field(ge=0)
@@ -65,9 +78,9 @@ class LlmPrice(_Strict):
 
 
 class Prices(_Strict):
-    embedding: dict[str, float]
+    embedding: dict[str, NonNegative]
     llm: dict[str, LlmPrice]
-    platform_per_call: dict[str, float]
+    platform_per_call: dict[str, NonNegative]
 
 
 BudgetPeriod = Literal["1d", "7d", "30d"]  # a UTC day; rolling 7 and 30 days (Prometheus' increase[7d] / [30d])
@@ -288,10 +301,10 @@ class AlertsCfg(_Strict):
 
 
 class OptimizeCacheCfg(_Strict):
-    ttl_grid_s: tuple[float, ...]
+    ttl_grid_s: tuple[Positive, ...]
     recommended_ttl_s: float = Field(gt=0)
     max_entries: int | None = Field(default=10_000, gt=0)
-    lru_sizes: tuple[int, ...]
+    lru_sizes: tuple[PositiveInt, ...]
     hit_latency_ms: float | None = Field(default=None, ge=0)
     assumed_hit_latency_ms: float = Field(ge=0)
     exact_max_requests: int = Field(gt=0)
@@ -312,7 +325,7 @@ class OptimizeRerankCfg(_Strict):
 
 class OptimizeEmbeddingCfg(_Strict):
     switch_to: str
-    dims: dict[str, int]
+    dims: dict[str, PositiveInt]
     default_dims: int = Field(gt=0)
 
 
@@ -363,8 +376,8 @@ class OptimizeVectorStoreCfg(_Strict):
     prototype_max_vectors: int = Field(gt=0)
     pgvector_max_vectors: int = Field(gt=0)
     enterprise_min_vectors: int = Field(gt=0)
-    traffic_ops_per_s: tuple[float, float]
-    pool_sizes: tuple[int, int, int]
+    traffic_ops_per_s: tuple[Positive, Positive]
+    pool_sizes: tuple[PositiveInt, PositiveInt, PositiveInt]
     hnsw_m: int = Field(gt=0)
     hnsw_ef_construct: int = Field(gt=0)
     quantile: float = Field(gt=0, le=1)
@@ -395,7 +408,7 @@ class Config(_Strict):
     targets: Targets
     thresholds: Thresholds
     prices: Prices
-    ttl_guidelines: dict[str, tuple[int, int]]
+    ttl_guidelines: dict[str, tuple[PositiveInt, PositiveInt]]
     instrumentation: InstrumentationCfg
     collector: CollectorCfg
     dashboard: DashboardCfg
@@ -412,6 +425,13 @@ class Config(_Strict):
             if b.name in seen:
                 raise ValueError(f"budgets: the name {b.name!r} is used twice (each budget needs its own name)")
             seen.add(b.name)
+        return self
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Config:
+        for name, (low, high) in self.ttl_guidelines.items():
+            if low > high:
+                raise ValueError(f"ttl_guidelines.{name}: [min, max] with min <= max, got [{low}, {high}]")
         return self
 
     def warehouse_path(self) -> Path:
@@ -488,7 +508,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         return Config.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            ": ".join(filter(None, [".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, ")]))
+            for err in exc.errors()
         )
         raise ConfigError(f"{source}: {problems}") from exc
 

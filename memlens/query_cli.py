@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -80,7 +79,9 @@ def run(con: Any, args: argparse.Namespace) -> pd.DataFrame:
 
 def print_frame(df: pd.DataFrame, as_csv: bool, name: str) -> None:
     if as_csv:
-        df.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_MINIMAL)
+        from memlens.safetext import to_csv
+
+        to_csv(df, sys.stdout)  # text cells that would run as spreadsheet formulas are neutralised
     elif df.empty:
         print(f"{name}: no rows (collect some logs first, or run `memlens demo`)")
     else:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from memlens.config import Config, ConfigError, load_config
+from memlens.safetext import to_csv as safe_csv
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -134,7 +135,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         else:
             advice = build_advice(con, cfg, vectors, source, args.has_postgres, progress=progress)
     if args.export_merge_ids:
-        advice.dedup.merge_ids.to_csv(args.export_merge_ids, index=False)
+        safe_csv(advice.dedup.merge_ids, args.export_merge_ids)
     if args.json:
         out = {"recommendations": advice.table().to_dict(orient="records"),
                "cache": _cache_json(advice.cache),

@@ -58,3 +58,40 @@ def test_bad_config_names_file_and_field(tmp_path: Path, text: str, fragment: st
 def test_missing_config_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("thresholds:\n  daily_budget_usd: .inf\n", "thresholds.daily_budget_usd: Input should be a finite number"),
+        ("targets:\n  latency_p95_ms: .nan\n", "targets.latency_p95_ms: Input should be a finite number"),
+        ("targets:\n  latency_p99_ms: -500\n", "targets.latency_p99_ms: Input should be greater than 0"),
+        ("targets:\n  cache_hit_rate: 1.5\n", "targets.cache_hit_rate: Input should be less than or equal to 1"),
+        ("prices:\n  embedding:\n    my-model: -0.01\n", "prices.embedding.my-model: Input should be greater than"),
+        ("prices:\n  llm:\n    m: {input: .inf, output: 1}\n", "prices.llm.m.input: Input should be a finite number"),
+        ("ttl_guidelines:\n  session_context: [120, 60]\n", "ttl_guidelines.session_context: [min, max] with min"),
+        ("thresholds:\n  low_cache_bands: [0.6, 0.3, 0.8]\n", "thresholds: low_cache_bands must be increasing"),
+        ("optimize:\n  cache:\n    ttl_grid_s: [60, -.inf]\n", "optimize.cache.ttl_grid_s.1: Input should be a finite"),
+    ],
+)
+def test_non_finite_and_out_of_range_values_are_refused_naming_the_key(tmp_path: Path, text: str, fragment: str):
+    """Issue 12 #19: `.inf` / `.nan` / negative values would make alerts that never fire (`> inf`) or targets that
+    compare false with everything; they are refused with the key named."""
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert fragment in str(err.value), str(err.value)
+
+
+def test_export_with_an_infinite_budget_fails_in_one_line(tmp_path: Path):
+    import subprocess
+    import sys
+
+    f = tmp_path / "inf.yaml"
+    f.write_text("thresholds:\n  daily_budget_usd: .inf\n")
+    out = subprocess.run([sys.executable, "-m", "memlens.cli", "export", "alerts", "--config", str(f)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        f"memlens: {f}: thresholds.daily_budget_usd: Input should be a finite number"]

@@ -277,3 +277,67 @@ def test_prometheus_credentials_never_stored_or_printed(tmp_path):
         assert run.returncode == 0, run.stderr
         assert out.stat().st_size > 1000
         assert file_leaks(out) == [] and OPENAI_KEY not in run.stdout + run.stderr
+
+
+# Issue 12 #9: secret shapes seen in real logs, each with the part that must not survive. Made up, never valid.
+SHAPES = {
+    "basic auth in a URL": ("GET https://alice:Sup3rS3cretPass@api.example.com/v1 failed", "Sup3rS3cretPass"),
+    "database URL password": ("dsn=postgresql://mem0:Db-Pa55w0rd-Xq9@db.internal:5432/mem0", "Db-Pa55w0rd-Xq9"),
+    "AWS access key id": ("key id AKIAZ7Q3N5L2X8W4R6T1 in env", "AKIAZ7Q3N5L2X8W4R6T1"),
+    "AWS secret key (named)": ("aws_secret_access_key=Zk9+Qw3/Rt7yUi1oPa5sDf8gHj2kLz4xCv6bNm0q", "Zk9+Qw3/Rt7yUi1o"),
+    "AWS secret key (bare)": ("creds Zk9+Qw3/Rt7yUi1oPa5sDf8gHj2kLz4xCv6bNm0q end", "Zk9+Qw3/Rt7yUi1o"),
+    "GitHub token": ("push with ghp_Xq7Lm2Nv9Rb4Tk6Wc1Yh8Jd3Gf5Ps0Ua2Qe4 now", "Xq7Lm2Nv9Rb4Tk6Wc1Yh8Jd3"),
+    "GitHub fine-grained token": ("github_pat_11AB2CD3E0q7Lm2Nv9Rb4T_k6Wc1Yh8Jd3Gf5Ps0Ua2Qe4Xz", "11AB2CD3E0q7Lm2"),
+    "JWT": ("session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ ok",
+            "eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"),
+    "Google API key": ("maps AIzaSyQ7mL2nV9rB4tK6wC1yH8jD3gF5pS0uA2q end", "AIzaSyQ7mL2nV9rB4tK6wC1yH8jD3gF5pS0uA2q"),
+    "Slack webhook": ("post to https://hooks.slack.com/services/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",
+                      "Xq7Lm2Nv9Rb4Tk6Wc1Yh8Jd3"),
+    "Slack token": ("xoxb-1234567890-0987654321-Xq7Lm2Nv9Rb4Tk6W", "Xq7Lm2Nv9Rb4Tk6W"),
+    "multi-word password": ("login failed password=correct horse battery staple", "horse battery staple"),
+    "quoted multi-word password": ('{"db_password": "correct horse battery staple"}', "horse battery staple"),
+    "password escaped inside JSON text": ('{"msg":"retry with password=\\"correct horse battery\\""}',
+                                          "horse battery"),
+    "client secret": ("client_secret: 9f8e7d6c5b4a3f2e1d0c", "9f8e7d6c5b4a3f2e1d0c"),
+    "private key": ("-----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEAxq7Lm2Nv9Rb4", "MIIEowIBAAKCAQEAxq7Lm2Nv9Rb4"),
+    "OpenAI key": (f"key {OPENAI_KEY}", OPENAI_KEY[3:20]),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_secret_shape_is_redacted(shape):
+    """The same pattern masks each shape in Python (run messages, rejected-line excerpts) and in DuckDB (RE2,
+    the excerpts of lines that fail validation)."""
+    import duckdb
+
+    from memlens.collectors.redaction import REDACTED, SECRET_PATTERN, excerpt, redact
+
+    text, secret = SHAPES[shape]
+    py = redact(text)
+    sql = duckdb.connect().execute("SELECT regexp_replace(?, ?, ?, 'g')",
+                                   [text, SECRET_PATTERN, REDACTED]).fetchone()[0]
+    assert secret not in py and REDACTED in py, py
+    assert sql == py
+    assert secret not in excerpt("x" * 180 + text)  # masked before the excerpt is cut
+
+
+def test_quarantined_lines_keep_no_secret_in_clear(tmp_path):
+    """Every shape inside broken op-log lines (invalid JSON, a wrong type, invalid UTF-8): the quarantine excerpts
+    hold none of them, whichever path (DuckDB validation or Python's pre-parse rejection) quarantined the line."""
+    from reliability_support import dumps, valid_event, write_jsonl
+
+    from memlens.collectors.oplog import collect_oplogs
+    from memlens.warehouse import connect
+
+    lines: list[str | bytes] = []
+    for i, (text, _) in enumerate(SHAPES.values()):
+        ev = valid_event(i, seed=912)
+        lines.append(dumps({**ev, "latency_ms": text}))  # wrong type: reason from DuckDB, excerpt via RE2
+        lines.append(dumps(ev)[:-1] + ', "note": ' + json.dumps(text))  # cut: invalid JSON
+        lines.append(text.encode() + b" \xff\xfe")  # invalid UTF-8: rejected in Python
+    log = write_jsonl(tmp_path / "secrets.jsonl", lines)
+    con = connect(":memory:")
+    result = collect_oplogs(con, [log], load_config())
+    assert result.rows_quarantined == len(lines)
+    excerpts = "\n".join(e for (e,) in con.execute("SELECT excerpt FROM raw_quarantine").fetchall())
+    assert [name for name, (_, secret) in SHAPES.items() if secret in excerpts] == []

@@ -11,6 +11,7 @@ import streamlit as st
 
 from memlens.dashboard import state, ui
 from memlens.optimize.vector_store import cache_config_code
+from memlens.safetext import to_csv as safe_csv
 
 ctx = state.current()
 st.title("Optimize")
@@ -136,7 +137,7 @@ left, right = st.columns(2)
 with left:
     st.caption("Duplicate pairs (first 200)")
     ui.table(d.pairs.head(200))
-    st.download_button("Download ids to merge (CSV)", d.merge_ids.to_csv(index=False), "memlens-merge-ids.csv",
+    st.download_button("Download ids to merge (CSV)", safe_csv(d.merge_ids), "memlens-merge-ids.csv",
                        "text/csv", disabled=d.merge_ids.empty)
 with right:
     st.caption("Pruning candidates by reason")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from memlens.dashboard import state, ui
 from memlens.loadtest.runs_view import list_runs, run_label, side_by_side
+from memlens.safetext import csv_frame
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -31,7 +32,7 @@ a_id = left.selectbox("Run A (baseline)", ids, index=min(1, len(ids) - 1), forma
 b_id = right.selectbox("Run B", ids, index=0, format_func=labels.get, key="run_b")
 
 table = side_by_side(runs, a_id, b_id)
-st.dataframe(table, hide_index=True, width="stretch",
+st.dataframe(csv_frame(table), hide_index=True, width="stretch",
              column_config={"B / A": st.column_config.NumberColumn("B / A", format="%.3f")})
 
 pick = runs.set_index("run_id").loc[[a_id, b_id]]
@@ -41,4 +42,4 @@ fig = go.Figure([go.Bar(name=f"{name} · {rid}", x=["avg", "P50", "P95", "P99"],
 st.plotly_chart(ui.style(fig, "Latency, A vs B", "ms"), width="stretch")
 
 with st.expander(f"All {len(runs)} stored runs"):
-    st.dataframe(runs, hide_index=True, width="stretch")
+    st.dataframe(csv_frame(runs), hide_index=True, width="stretch")
