@@ -139,3 +139,111 @@ def test_history_of_a_real_offline_memory(con, tmp_path):
     assert [e for e, _ in times] == ["ADD", "UPDATE", "DELETE"]
     assert all(abs((ts - datetime.now(UTC).replace(tzinfo=None)).total_seconds()) < 600 for _, ts in times)
     assert collect_history(con, db).rows_loaded == 0
+
+
+def _adds(n: int, start: int, tag: str) -> list[tuple]:
+    return [(f"{tag}-{i}", f"m-{tag}-{i}", None, "x", "ADD", f"2026-11-0{1 + i % 9}T10:00:00+00:00", None, 0, None,
+             "user") for i in range(start, start + n)]
+
+
+def test_history_table_recreated_in_the_same_file_is_read_again(con, tmp_path):
+    """Issue 12 #2 (as Memory.reset() does it): the table is dropped and re-created in the same file (same inode,
+    rowids from 1 again, already past the checkpoint): 100 rows, reset, 150 new rows → all 250 are loaded."""
+    db = make_db(tmp_path / "history.db", _adds(100, 0, "before"))
+    inode = db.stat().st_ino
+    assert collect_history(con, db).rows_loaded == 100
+    w = sqlite3.connect(db)
+    w.execute("DROP TABLE history")
+    w.execute(CREATE)
+    w.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _adds(150, 0, "after"))
+    w.commit()
+    w.close()
+    assert db.stat().st_ino == inode
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_duplicate, r.rows_quarantined) == (150, 0, 0)
+    assert any("reset" in m for m in r.messages), r.messages
+    assert con.execute("SELECT count(*), count(DISTINCT history_id) FROM raw_memory_history").fetchone() == (250, 250)
+    # Rewritten in place, same length: every row deleted and others inserted (the rowids repeat).
+    w = sqlite3.connect(db)
+    w.execute("DELETE FROM history")
+    w.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _adds(150, 0, "rewritten"))
+    w.commit()
+    w.close()
+    assert collect_history(con, db).rows_loaded == 150
+    # Grown, not re-created: only the new rows are read.
+    w = sqlite3.connect(db)
+    w.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _adds(5, 150, "rewritten"))
+    w.commit()
+    w.close()
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_duplicate, r.messages) == (5, 0, [])
+
+
+@pytest.mark.mem0
+def test_history_after_a_real_memory_reset_loses_nothing(con, tmp_path):
+    """Issue 12 #2 with a real offline mem0.Memory: 20 adds, collect, Memory.reset(), 30 adds, collect (the issue's
+    100 / 150 rows have the same shape: more new rows than the checkpoint's rowid; the hand-built test above runs
+    those sizes)."""
+    from memlens.workloads.offline_mem0 import offline_memory
+
+    memory = offline_memory(tmp_path / "m")
+    for i in range(20):
+        memory.add(f"fact number {i}", user_id="alice", infer=False)
+    db = tmp_path / "m" / "history.db"
+    inode = db.stat().st_ino
+    assert collect_history(con, db).rows_loaded == 20
+    memory.reset()
+    ids = [memory.add(f"new fact {i}", user_id="bob", infer=False)["results"][0]["id"] for i in range(30)]
+    assert db.stat().st_ino == inode  # the same file: only the table was re-created
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_duplicate, r.rows_quarantined) == (30, 0, 0)
+    loaded = {m for (m,) in con.execute("SELECT memory_id FROM raw_memory_history").fetchall()}
+    assert set(ids) <= loaded and len(loaded) == 50
+
+
+def test_bad_history_rows_are_quarantined_and_the_rest_loads(con, tmp_path):
+    """Issue 12 #7: is_deleted='maybe', an id and a role that are not UTF-8: each row quarantined with the column
+    named; the good rows around them load."""
+    db = make_db(tmp_path / "history.db", _adds(3, 0, "ok"))
+    w = sqlite3.connect(db)
+    w.execute("INSERT INTO history VALUES ('h-maybe', 'm9', NULL, 'x', 'ADD', '2026-11-01T10:00:00+00:00', NULL, "
+              "'maybe', NULL, 'user')")
+    w.execute("INSERT INTO history VALUES (CAST(X'68FF6964' AS TEXT), 'm10', NULL, 'x', 'ADD', "
+              "'2026-11-01T10:00:00+00:00', NULL, 0, NULL, 'user')")
+    w.execute("INSERT INTO history VALUES ('h-role', 'm11', NULL, 'x', 'ADD', '2026-11-01T10:00:00+00:00', NULL, 0, "
+              "NULL, CAST(X'C328' AS TEXT))")
+    w.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _adds(2, 3, "ok"))
+    w.commit()
+    w.close()
+    r = collect_history(con, db)
+    assert (r.rows_loaded, r.rows_quarantined) == (5, 3)
+    q = con.execute("SELECT source_line, reason, excerpt FROM raw_quarantine ORDER BY 1").fetchall()
+    assert q == [(4, "is_deleted: expected 0 or 1, got 'maybe'", "id=h-maybe memory_id=m9 event=ADD"),
+                 (5, "id: invalid UTF-8 at byte 2", "id=h\\xffid memory_id=m10 event=ADD"),
+                 (6, "role: invalid UTF-8 at byte 1", "id=h-role memory_id=m11 event=ADD")]
+    assert collect_history(con, db).rows_loaded == 0  # checkpointed past them: not quarantined twice
+    assert con.execute("SELECT count(*) FROM raw_quarantine").fetchone()[0] == 3
+
+
+def test_a_history_table_that_is_not_mem0s_is_refused_in_one_line(con, tmp_path):
+    """Issue 12 #7: another program's `history` table: one line naming the missing columns, nothing written; the
+    CLI prints it without a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    other = tmp_path / "browser-history.db"
+    w = sqlite3.connect(other)
+    w.execute("CREATE TABLE history (id INTEGER PRIMARY KEY, url TEXT, visited_at TEXT)")
+    w.execute("INSERT INTO history (url, visited_at) VALUES ('https://example.com', '2026-11-01')")
+    w.commit()
+    w.close()
+    with pytest.raises(CollectorError, match=r"its `history` table is not Mem0's \(no column memory_id, old_memory, "
+                                             r"new_memory, event, created_at, updated_at, is_deleted, actor_id, role\)"):
+        collect_history(con, other)
+    assert con.execute("SELECT count(*) FROM raw_ingest_runs").fetchone()[0] == 0
+    out = subprocess.run([sys.executable, "-m", "memlens.cli", "collect", "history", "--db", str(other),
+                          "--warehouse", str(tmp_path / "wh.duckdb")], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, MEMLENS_HOME=str(tmp_path)))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "is not Mem0's" in out.stderr
