@@ -37,8 +37,11 @@ def utcnow() -> datetime:
 
 
 def display_path(path: Path) -> str:
-    """Paths as stored in the warehouse: absolute, resolved (the checkpoint key)."""
-    return str(path.expanduser().resolve())
+    """Paths as stored in the warehouse and shown in messages: absolute, resolved (the checkpoint key), always
+    valid text. A name that is not valid UTF-8 (Python holds its bytes as lone surrogates, which DuckDB and the
+    terminal refuse) shows those bytes as `\\xNN` escapes; the file itself is still opened by its real name."""
+    text = str(path.expanduser().resolve())
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class CollectorError(RuntimeError):

@@ -251,3 +251,29 @@ def test_fuzz_volume():
         pytest.skip("property test not run in this session")
     print(f"fuzzed {FUZZ_STATS['files']} files, {FUZZ_STATS['lines']} lines, {FUZZ_STATS['bad']} bad")
     assert FUZZ_STATS["lines"] >= 1000 and FUZZ_STATS["bad"] >= 200
+
+
+def test_file_and_folder_names_that_are_not_utf8_load(tmp_path):
+    """Issue 12 #6: a folder and a log file whose names are not valid UTF-8 (bytes 0xFF, 0xFE) next to a normal one:
+    a real `memlens collect logs` process loads both, names them with \\x escapes, and a rerun adds nothing."""
+    import os
+
+    root = os.fsencode(tmp_path)
+    os.mkdir(root + b"/logs-\xff")
+    odd = Path(os.fsdecode(root + b"/logs-\xff/oplog-\xfe\xfd.jsonl"))
+    write_events(odd, 30, seed=66)
+    write_events(tmp_path / "plain" / "plain.jsonl", 20, seed=67)
+    wh = tmp_path / "wh.duckdb"
+    env = dict(os.environ, MEMLENS_HOME=str(tmp_path))
+    for expected in (50, 0):
+        out = subprocess.run([PY, "-m", "memlens.cli", "collect", "logs", "-q", str(tmp_path), "--warehouse", str(wh)],
+                             capture_output=True, env=env, timeout=120)
+        assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr.decode(errors="replace")[-1500:]
+        assert f"{expected} loaded".encode() in out.stdout, out.stdout
+    con = connect(wh)
+    try:
+        files = dict(con.execute("SELECT source_file, count(*) FROM raw_op_events GROUP BY 1").fetchall())
+    finally:
+        con.close()
+    assert files[str(tmp_path / "logs-\\xff" / "oplog-\\xfe\\xfd.jsonl")] == 30
+    assert sum(files.values()) == 50
