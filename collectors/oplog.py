@@ -1,11 +1,21 @@
-"""Op-log collector: op-log (schema v1 or v2) JSONL (.jsonl, .log, .jsonl.gz) and Parquet files → raw_op_events.
+"""Op-log collector: op-log (schema v1 or v2) JSONL (.jsonl, .log, gzip, logrotate's rotated names) and Parquet
+→ raw_op_events.
 
-Incremental: a checkpoint per file (raw_ingest_checkpoints) records how many bytes of complete lines were
-consumed, the file's identity (dev:inode) and a hash of its head, so a run reads only what was appended
-since the last one and notices a rotated or replaced file. A partially written last line is left for the
-next run. Each batch of lines is validated in DuckDB (collectors/sql/oplog_check.sql), then its good rows,
-its quarantined rows and the moved checkpoint are committed in ONE transaction: a crash between batches
-never loses or double-counts an event. Idempotent by event_id.
+Three stages, each with one job:
+
+1. Which part of each file is new (`collectors/logfiles.py`): checkpoints belong to content, not names, so a rotated
+   file (renamed, copied before a copytruncate, compressed later) continues the checkpoint of the file it was, and
+   a file replaced by other content is read again. An untouched file is not even opened.
+2. Cutting it into lines (`LineReader`, `lines_table`), bounded in memory (collector.read_bytes), hashing every byte
+   it consumes (the next checkpoint's content identity). A partially written last line, and the end of a gzip
+   stream still being written, are left for the next run.
+3. Loading (`OplogLoader`): the lines of one or more files (small files share a transaction) are validated in
+   DuckDB (collectors/sql/oplog_check.sql), and their good rows, their quarantined lines and the moved checkpoints
+   are committed in ONE transaction: a crash between transactions never loses or double-counts an event.
+   Events are idempotent by event_id; quarantined lines by line_key (the stream, the line number and the line's
+   bytes), so the same line read again under another name is counted as a duplicate, never quarantined twice.
+
+Stages 1 and 2 run in a worker thread one step ahead of stage 3 (`read_ahead`).
 """
 
 from __future__ import annotations
@@ -16,20 +26,20 @@ import threading
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from memlens import schema
 from memlens.collectors.base import (
     EXCERPT_CHARS,
     SECRET_PATTERN,
-    CollectorError,
     IngestResult,
     collection_run,
     display_path,
@@ -38,13 +48,22 @@ from memlens.collectors.base import (
     refresh_rollups,
     utcnow,
 )
+from memlens.collectors.logfiles import (
+    Checkpoint,
+    CheckpointIndex,
+    LogFile,
+    discover,
+    file_identity,
+    file_sha256,
+    log_kind,
+    resume_point,
+)
 from memlens.config import Config
 
-PLAIN_SUFFIXES = (".jsonl", ".log")
-GZIP_SUFFIXES = (".jsonl.gz", ".log.gz")
-PARQUET_SUFFIXES = (".parquet",)
-HEAD_BYTES = 4096  # the head hash covers this much of a file: enough to tell two log files apart
 READ_CHUNK_BYTES = 1 << 24  # bytes asked from a log per read (fewer when collector.read_bytes is smaller)
+PARQUET_FETCH_ROWS = 16_384  # rows DuckDB hands over per step while streaming a Parquet file
+LINE_BITS = 40  # a row of a transaction is keyed (file number << LINE_BITS) | line number
+LINE_MASK = (1 << LINE_BITS) - 1
 NO_LINES = pa.table({"line_no": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
 
 # JSON types (DuckDB json_type names) a field of each schema type may hold; JSON null = not given.
@@ -57,65 +76,6 @@ ProgressFn = Callable[[int, int, str], None]
 T = TypeVar("T")
 
 
-def log_kind(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(GZIP_SUFFIXES):
-        return "gzip"
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
-    if name.endswith(PLAIN_SUFFIXES):
-        return "plain"
-    return None
-
-
-def discover(paths: list[Path]) -> list[Path]:
-    """Log files under `paths` (folders recursively), sorted, each once. A missing path is an error."""
-    found: dict[str, Path] = {}
-    for p in paths:
-        p = p.expanduser()
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and log_kind(f):
-                    found.setdefault(display_path(f), f)
-        elif p.is_file():
-            if not log_kind(p):
-                raise CollectorError(f"{p}: not an op log (expected {', '.join(PLAIN_SUFFIXES + GZIP_SUFFIXES)} "
-                                     f"or {', '.join(PARQUET_SUFFIXES)})")
-            found.setdefault(display_path(p), p)
-        else:
-            raise CollectorError(f"{p}: no such file or folder")
-    return [found[k] for k in sorted(found)]
-
-
-def head_sha(path: Path, nbytes: int) -> str:
-    with path.open("rb") as f:
-        return hashlib.sha256(f.read(nbytes)).hexdigest()
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    identity: str | None
-    byte_offset: int
-    line_no: int
-    file_size: int | None
-    file_mtime: float | None
-    head_sha: str | None
-
-
-def load_checkpoint(con: duckdb.DuckDBPyConnection, key: str) -> Checkpoint | None:
-    row = con.execute(
-        "SELECT file_identity, byte_offset, line_no, file_size, file_mtime, head_sha "
-        "FROM raw_ingest_checkpoints WHERE source_file = ?", [key]).fetchall()
-    return Checkpoint(*row[0]) if row else None
-
-
-def save_checkpoint(con: duckdb.DuckDBPyConnection, key: str, cp: Checkpoint) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO raw_ingest_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [key, cp.identity, cp.byte_offset, cp.line_no, cp.file_size, cp.file_mtime, cp.head_sha, utcnow()],
-    )
-
-
 @dataclass
 class Batch:
     """Complete lines `data` (each ending in a newline), the first one being line `first_line` of the file."""
@@ -123,6 +83,7 @@ class Batch:
     first_line: int
     end_offset: int  # stream offset just after `data`
     end_line: int  # lines consumed through `data`
+    prefix_sha: str  # sha256 of the stream's bytes [0, end_offset)
 
 
 @dataclass
@@ -134,52 +95,69 @@ class Rejected:
 
 
 class LineReader:
-    """Cuts a byte stream into batches of complete lines, bounded in memory.
+    """Cuts a byte stream into batches of complete lines, bounded in memory, hashing every byte it consumes.
 
     Batches hold exactly batch_lines lines while the lines held stay under read_bytes (the default is a multiple
     of DuckDB's row group: each batch's rows are then written straight into the database file at commit, not
     through the write-ahead log), fewer at the end of the stream or when the byte bound is reached first.
-    A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as
-    Rejected. A damaged compressed stream (cut short or corrupt) ends it: `error` says why and `tail` holds
-    the incomplete last line, for the caller to quarantine. I/O errors propagate (nothing is consumed).
+    A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as Rejected.
+    A gzip stream that ends early (`truncated`: still being written, or cut) ends like a plain file: its incomplete
+    last line stays unconsumed, for the next run. Corrupt compressed data ends it too: `error` says why and `tail`
+    holds the incomplete last line, for the caller to quarantine. I/O errors propagate (nothing is consumed).
     """
 
-    def __init__(self, stream: BinaryIO, offset: int, line_no: int, read_bytes: int, max_line_bytes: int,
-                 batch_lines: int, tail_is_line: bool) -> None:
+    def __init__(self, stream: Any, offset: int, line_no: int, read_bytes: int, max_line_bytes: int,
+                 batch_lines: int, tail_is_line: bool, hasher: Any = None) -> None:
         self.stream, self.offset, self.line_no = stream, offset, line_no
         self.read_bytes = max(read_bytes, max_line_bytes + 1)
         self.chunk_bytes = min(self.read_bytes, READ_CHUNK_BYTES)
         self.max_line_bytes, self.batch_lines, self.tail_is_line = max_line_bytes, batch_lines, tail_is_line
+        self.hasher = hasher if hasher is not None else hashlib.sha256()
         self.error: str | None = None
+        self.truncated = False
         self.tail = b""
         self.rejected: list[Rejected] = []
 
     def _read(self) -> bytes:
-        if self.error:
+        if self.error or self.truncated:
             return b""
         try:
             return self.stream.read(self.chunk_bytes)
-        except (EOFError, zlib.error) as exc:  # a damaged gzip (GunzipStream); OSError propagates: retried next run
+        except EOFError:  # a gzip stream that stops before its end marker: still being written, or cut
+            self.truncated = True
+            return b""
+        except zlib.error as exc:  # corrupt compressed data; OSError propagates: retried next run
             self.error = f"{type(exc).__name__}: {exc}"
             return b""
 
     def _skip_long_line(self, buf: bytes) -> bytes:
         """Discard an over-long line without holding it; return what follows its newline ('' at EOF)."""
         head, skipped = buf[:EXCERPT_CHARS * 4], len(buf)
+        hasher = self.hasher.copy()  # adopted only once the line is consumed
+        hasher.update(buf)
         while True:
             data = self._read()
-            if not data:  # the over-long line never ended: it stays unconsumed (maybe still being written)
-                self.tail = head
+            if not data:
+                if self.tail_is_line and not (self.error or self.truncated):  # a finished gzip: the line is whole
+                    self._reject_long(head, skipped, skipped, hasher)
+                    return b""
+                self.tail = head  # the over-long line never ended: it stays unconsumed (maybe still being written)
                 return b""
             nl = data.find(b"\n")
             if nl >= 0:
-                skipped += nl + 1
-                self.line_no += 1
-                self.rejected.append(Rejected(self.line_no, f"line is {skipped - 1:,} bytes, over "
-                                              f"collector.max_line_bytes {self.max_line_bytes:,}", head))
-                self.offset += skipped
+                hasher.update(data[:nl + 1])
+                self._reject_long(head, skipped + nl, skipped + nl + 1, hasher)
                 return data[nl + 1:]
+            hasher.update(data)
             skipped += len(data)
+
+    def _reject_long(self, head: bytes, length: int, nbytes: int, hasher: Any) -> None:
+        """The over-long line (`length` bytes, `nbytes` with its newline) is consumed and rejected."""
+        self.line_no += 1
+        self.rejected.append(Rejected(self.line_no, f"line is {length:,} bytes, over collector.max_line_bytes "
+                                      f"{self.max_line_bytes:,}", head))
+        self.offset += nbytes
+        self.hasher = hasher
 
     def batches(self) -> Iterator[Batch]:
         buf = b""  # an incomplete line (or nothing)
@@ -189,7 +167,8 @@ class LineReader:
             data = self._read()
             eof = not data
             buf = buf + data if buf else data
-            synthetic_nl = eof and bool(buf) and self.tail_is_line and not self.error and not buf.endswith(b"\n")
+            whole = self.tail_is_line and not (self.error or self.truncated)
+            synthetic_nl = eof and bool(buf) and whole and not buf.endswith(b"\n")
             if synthetic_nl:
                 buf += b"\n"  # a finished compressed file: its last line is complete even without a newline
             last_nl = buf.rfind(b"\n")
@@ -201,21 +180,20 @@ class LineReader:
             flush = eof or (last_nl < 0 and len(buf) > self.max_line_bytes) or held_bytes >= self.read_bytes
             if held and (flush or held_lines >= self.batch_lines):
                 # whole batches; the rest is held for the next read unless the held lines must all go now
-                rest = yield from self._split(b"".join(held), keep_rest=not flush)
+                rest = yield from self._split(b"".join(held), keep_rest=not flush,
+                                              synthetic_nl=synthetic_nl and not buf)
                 held, held_lines, held_bytes = ([rest], rest.count(b"\n"), len(rest)) if rest else ([], 0, 0)
             if last_nl < 0 and not eof and len(buf) > self.max_line_bytes:  # (the held lines went out above)
                 buf = self._skip_long_line(buf)
-                if not buf and (self.tail or self.error):
+                if not buf and (self.tail or self.error or self.truncated):
                     return
             if eof:
-                if synthetic_nl:
-                    self.offset -= 1  # the newline added above is not in the stream
                 self.tail = buf
                 return
 
-    def _split(self, block: bytes, keep_rest: bool) -> Generator[Batch, None, bytes]:
+    def _split(self, block: bytes, keep_rest: bool, synthetic_nl: bool = False) -> Generator[Batch, None, bytes]:
         """Batches of batch_lines lines; the lines after the last whole batch are returned when keep_rest, else
-        handed out as a last, shorter batch."""
+        handed out as a last, shorter batch. `synthetic_nl`: the block's last newline is not in the stream."""
         ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
         start = 0
         for i in range(0, len(ends), self.batch_lines):
@@ -223,10 +201,13 @@ class LineReader:
             if keep_rest and n < self.batch_lines:
                 return block[start:]
             stop = int(ends[i + n - 1]) + 1
-            batch = Batch(block[start:stop], self.line_no + 1, self.offset + stop - start, self.line_no + n)
-            self.offset, self.line_no = batch.end_offset, batch.end_line
+            last = synthetic_nl and stop == len(block)
+            consumed = block[start:stop - 1] if last else block[start:stop]
+            self.hasher.update(consumed)
+            self.offset += len(consumed)
+            self.line_no += n
+            yield Batch(block[start:stop], self.line_no - n + 1, self.offset, self.line_no, self.hasher.hexdigest())
             start = stop
-            yield batch
         return b""
 
 
@@ -249,7 +230,7 @@ def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejec
     if utf8_ok and not too_long.any():
         offsets = np.concatenate(([0], ends)).astype(np.int32)
         lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
-        return _parallel(pa.table({"line_no": line_nos, "line": lines})), []
+        return pa.table({"line_no": line_nos, "line": lines}), []
     rejected: list[Rejected] = []
     values: list[str | None] = []
     for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
@@ -266,7 +247,7 @@ def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejec
             values.append(None)
     keep = [v is not None for v in values]
     table = pa.table({"line_no": line_nos, "line": pa.array(values, pa.string())}).filter(pa.array(keep))
-    return _parallel(table), rejected
+    return table, rejected
 
 
 def _parallel(table: pa.Table, rows_per_batch: int = 16_384) -> pa.Table:
@@ -274,12 +255,186 @@ def _parallel(table: pa.Table, rows_per_batch: int = 16_384) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=rows_per_batch), table.schema)
 
 
+# ---- parts: what the reader hands the loader ------------------------------------------------------------------
+
+@dataclass
+class Part:
+    """A piece of one file, ready to commit: its lines (Arrow: line_no, line), the lines rejected before parsing,
+    and the checkpoint that holds once they are committed. `nbytes`: bytes of lines; `progress`: bytes of the file
+    itself gone through (the progress bar's unit)."""
+    key: str
+    stream_key: str
+    table: pa.Table
+    rejected: list[Rejected]
+    checkpoint: Checkpoint | None
+    nbytes: int = 0
+    progress: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+def line_key(stream_key: str, line_no: int, raw: bytes) -> str:
+    """The identity of one line of one log (the same in oplog_bad.sql for the lines DuckDB rejects)."""
+    return hashlib.sha256(f"{stream_key}:{line_no}:".encode() + raw).hexdigest()
+
+
+def _text_parts(path: Path, key: str, kind: str, index: CheckpointIndex, cfg: Config) -> Iterator[Part]:
+    """The unread part of one JSONL file (plain or gzip), batch by batch, then its closing checkpoint."""
+    c = cfg.collector
+    st = path.stat()
+    identity = file_identity(st)
+    own = index.own(key)
+    if own is not None and own.unchanged(identity, st):
+        return
+    with LogFile(path, kind) as f:
+        res = resume_point(f, key, st, index)
+        if res is None:  # not even a first complete line yet
+            yield Part(key, "", NO_LINES, [], None, progress=st.st_size)
+            return
+        reader = LineReader(f, res.offset, res.line_no, c.read_bytes, c.max_line_bytes, c.batch_lines,
+                            tail_is_line=kind == "gzip", hasher=res.hasher)
+        messages, position = res.messages, 0
+        for batch in reader.batches():
+            table, rejected = lines_table(batch, c.max_line_bytes)
+            pending, reader.rejected = reader.rejected, []  # lines rejected while reading this batch
+            cp = Checkpoint(key, identity, batch.end_offset, batch.end_line, None, None, None, res.stream_key,
+                            batch.prefix_sha)
+            index.add(cp)
+            now = f.raw_position()
+            yield Part(key, res.stream_key, table, pending + rejected, cp, len(batch.data), now - position, messages)
+            messages, position = [], now
+        # What corrupt data left, over-long lines at the very end, and the checkpoint that closes the pass.
+        pending, offset, line_no = reader.rejected, reader.offset, reader.line_no
+        if reader.error:
+            line_no += 1
+            pending.append(Rejected(line_no, f"compressed data is corrupt ({reader.error}); the rest of the file "
+                                    "is unreadable", reader.tail))
+            offset += len(reader.tail)
+            reader.hasher.update(reader.tail)
+            messages.append(f"{key}: {reader.error} after line {line_no - 1:,}; the rest is unreadable")
+        elif reader.truncated:
+            messages.append(f"{key}: compressed stream ends early after line {line_no:,} (still being written?); "
+                            "the rest is read once it is complete")
+        cp = Checkpoint(key, identity, offset, line_no, st.st_size, st.st_mtime, st.st_ctime, res.stream_key,
+                        reader.hasher.hexdigest())
+        index.add(cp)
+        yield Part(key, res.stream_key, NO_LINES, pending, cp, 0, max(0, st.st_size - position), messages)
+
+
+def _parquet_parts(path: Path, key: str, index: CheckpointIndex, cfg: Config,
+                   duck: Callable[[], duckdb.DuckDBPyConnection]) -> Iterator[Part]:
+    """A Parquet file, streamed by DuckDB in record batches and cut into parts of at most batch_lines rows or
+    read_bytes bytes (memory stays bounded, whatever the file's size or row groups). Each row becomes the JSON
+    object it would have been as a log line; its row number is its line number. Identity: the file's sha256."""
+    c = cfg.collector
+    st = path.stat()
+    identity = file_identity(st)
+    own = index.own(key)
+    if own is not None and (own.unchanged(identity, st) or _legacy_parquet_done(own, path, st)):
+        return
+    sha = file_sha256(path)
+    known = [cp for cp in index.candidates(sha, None) if cp.prefix_sha == sha]
+    if own is not None and own.prefix_sha == sha:
+        known.append(own)
+    best = max(known, key=lambda cp: (cp.file_size is not None, cp.line_no), default=None)
+    messages = []
+    if best is not None and best.key != key:
+        messages.append(f"{key}: the same file as {best.key}; read from row {best.line_no + 1:,}")
+    elif own is not None and best is None:
+        messages.append(f"{key}: replaced since the last run (its content differs); read again from the start")
+    start = best.line_no if best is not None else 0
+
+    def done(rows: int) -> Checkpoint:
+        return Checkpoint(key, identity, st.st_size, rows, st.st_size, st.st_mtime, st.st_ctime, sha, sha)
+
+    if best is not None and best.file_size is not None:  # every row of this content was read already
+        cp = done(best.line_no)
+        index.add(cp)
+        yield Part(key, sha, NO_LINES, [], cp, progress=st.st_size, messages=messages)
+        return
+    rows = start
+    try:
+        reader = duck().sql(
+            "SELECT file_row_number + 1 AS line_no, to_json(p)::VARCHAR AS line "
+            "FROM read_parquet(?, file_row_number = true) p WHERE file_row_number >= ?",
+            params=[str(path), start]).to_arrow_reader(PARQUET_FETCH_ROWS)
+        held: list[pa.RecordBatch] = []
+        held_rows = held_bytes = 0
+        for rb in _batches_then_end(reader):
+            if rb is not None:
+                held.append(rb)
+                held_rows += rb.num_rows
+                held_bytes += rb.column(1).nbytes
+            if held and (rb is None or held_rows >= c.batch_lines or held_bytes >= c.read_bytes):
+                table = pa.Table.from_batches(held)
+                rows = int(pc.max(table["line_no"]).as_py())
+                cp = Checkpoint(key, identity, st.st_size, rows, None, None, None, sha, sha)
+                index.add(cp)
+                yield Part(key, sha, table, [], cp, held_bytes, 0, messages)
+                held, held_rows, held_bytes, messages = [], 0, 0, []
+    except duckdb.Error as exc:  # the rows before the damage are loaded; the file itself is quarantined (line 0)
+        cp = done(rows)
+        index.add(cp)
+        yield Part(key, sha, NO_LINES, [Rejected(0, f"unreadable Parquet file: {exc}", b"")], cp,
+                   progress=st.st_size, messages=[*messages, f"{key}: unreadable Parquet file, quarantined"])
+        return
+    cp = done(rows)
+    index.add(cp)
+    yield Part(key, sha, NO_LINES, [], cp, progress=st.st_size, messages=messages)
+
+
+def _batches_then_end(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch | None]:
+    yield from reader
+    yield None
+
+
+def _legacy_parquet_done(own: Checkpoint, path: Path, st: Any) -> bool:
+    """A Parquet checkpoint of an older memlens (identity size:mtime_ns:sha256 of the first 4 KiB), still true."""
+    if own.prefix_sha is not None or own.identity is None or own.identity.count(":") != 2:
+        return False
+    with path.open("rb") as f:
+        head = hashlib.sha256(f.read(4096)).hexdigest()
+    return own.identity == f"{st.st_size}:{st.st_mtime_ns}:{head}"
+
+
+def file_parts(files: list[Path], index: CheckpointIndex, cfg: Config) -> Iterator[Part]:
+    """Every new part of every file, in order. A file that vanishes or cannot be read is reported (a part with a
+    message only) and the others go on."""
+    private: list[duckdb.DuckDBPyConnection] = []
+
+    def duck() -> duckdb.DuckDBPyConnection:  # this thread's own DuckDB, for reading Parquet
+        if not private:
+            private.append(duckdb.connect())
+        return private[0]
+
+    try:
+        for path in files:
+            key = display_path(path)
+            kind = log_kind(path)
+            try:
+                if kind == "parquet":
+                    yield from _parquet_parts(path, key, index, cfg, duck)
+                else:
+                    yield from _text_parts(path, key, kind, index, cfg)
+            except OSError as exc:  # vanished or unreadable file: the others still load
+                yield Part(key, "", NO_LINES, [], None,
+                           messages=[f"{key}: skipped, {type(exc).__name__}: {exc.strerror or exc}"])
+    finally:
+        for con in private:
+            con.close()
+
+
+# ---- loading ----------------------------------------------------------------------------------------------------
+
 class OplogLoader:
-    """Loads batches into the warehouse, one transaction each (rows + quarantine + checkpoint)."""
+    """Loads parts into the warehouse. Parts are gathered until they hold collector.batch_lines lines or
+    collector.read_bytes bytes, then committed in one transaction (rows + quarantine + checkpoints): a big file
+    commits batch by batch, thousands of small files share a few transactions."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, result: IngestResult) -> None:
         self.con, self.cfg, self.result = con, cfg, result
         self.now = utcnow()
+        self.pending: list[Part] = []
+        self.pending_lines = self.pending_bytes = 0
         c = cfg.collector
         self.check_params = {
             "names": [f.name for f in schema.FIELDS],
@@ -300,60 +455,83 @@ class OplogLoader:
                 "earliest_ts")
         self.fast_params = {k: v for k, v in self.check_params.items() if k in fast}
         self.reason_params = {k: v for k, v in self.check_params.items() if k != "type_pattern"}
+        self.key_params = {"line_bits": LINE_BITS, "line_mask": LINE_MASK}
         con.execute(read_sql("oplog_macros.sql"))
 
-    def commit(self, key: str, table: pa.Table, rejected: list[Rejected], cp: Checkpoint) -> None:
-        """One transaction: validate and insert the lines of `table`, quarantine, move the checkpoint."""
+    def add(self, part: Part) -> None:
+        self.result.messages.extend(part.messages)
+        if part.checkpoint is None and not part.rejected:
+            return
+        self.pending.append(part)
+        self.pending_lines += part.table.num_rows + len(part.rejected)
+        self.pending_bytes += part.nbytes
+        if self.pending_lines >= self.cfg.collector.batch_lines or self.pending_bytes >= self.cfg.collector.read_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            parts, self.pending = self.pending, []
+            self.pending_lines = self.pending_bytes = 0
+            self.commit(parts)
+            self.result.bytes_read += sum(p.nbytes for p in parts)
+
+    def commit(self, parts: list[Part]) -> None:
+        """One transaction: validate and insert the lines of `parts`, quarantine, move their checkpoints."""
         con = self.con
-        con.register("oplog_chunk", table)  # a view over the Arrow table: no copy
+        files: dict[tuple[str, str], int] = {}
+        tables, rejected = [], []
+        for p in parts:
+            file_no = files.setdefault((p.key, p.stream_key), len(files))
+            base = file_no << LINE_BITS
+            if p.table.num_rows:
+                tables.append(p.table.set_column(0, "line_no", pc.add(p.table["line_no"], base)))
+            rejected += [(base | r.line_no, r.reason, excerpt(r.raw.decode("utf-8", "replace")),
+                          line_key(p.stream_key, r.line_no, r.raw)) for r in p.rejected]
+        chunk = _parallel(pa.concat_tables(tables)) if tables else NO_LINES
+        checkpoints = {p.checkpoint.key: p.checkpoint for p in parts if p.checkpoint is not None}
+        con.register("oplog_chunk", chunk)  # views over Arrow tables: no copy
+        con.register("oplog_files", pa.table({
+            "file_no": pa.array(list(files.values()), pa.int64()),
+            "source_file": [k for k, _ in files], "stream_key": [s for _, s in files]}))
+        con.register("oplog_rejected_arrow", pa.table({
+            "line_no": pa.array([r[0] for r in rejected], pa.int64()), "reason": pa.array([r[1] for r in rejected],
+                                                                                       pa.string()),
+            "excerpt": pa.array([r[2] for r in rejected], pa.string()),
+            "line_key": pa.array([r[3] for r in rejected], pa.string())}))
+        con.register("oplog_checkpoints", pa.Table.from_pylist([cp.row() for cp in checkpoints.values()]))
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(read_sql("oplog_check.sql"), self.fast_params)
             [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
             if slow:
                 con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
-            con.execute(read_sql("oplog_verdict.sql"))
+            con.execute(read_sql("oplog_verdict.sql"), self.key_params)
+            con.execute(read_sql("oplog_bad.sql"), {**self.key_params, "secret_pattern": SECRET_PATTERN,
+                                                    "excerpt_chars": EXCERPT_CHARS})
             [(loaded, dup, bad)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
-            con.execute(read_sql("oplog_insert_events.sql"), {"source_file": key, "ingested_at": self.now})
-            con.execute(read_sql("oplog_insert_quarantine.sql"), {
-                "source_file": key, "quarantined_at": self.now, "secret_pattern": SECRET_PATTERN,
-                "excerpt_chars": EXCERPT_CHARS})
-            if rejected:
-                con.register("oplog_rejected_arrow", pa.table({
-                    "line_no": pa.array([r.line_no for r in rejected], pa.int64()),
-                    "reason": [r.reason for r in rejected],
-                    "excerpt": [excerpt(r.raw.decode("utf-8", "replace")) for r in rejected]}))
-                con.execute("INSERT INTO raw_quarantine SELECT ?, line_no, reason, excerpt, 'oplog', ? "
-                            "FROM oplog_rejected_arrow", [key, self.now])
-                con.unregister("oplog_rejected_arrow")
-            save_checkpoint(con, key, cp)
+            con.execute(read_sql("oplog_insert_events.sql"), {**self.key_params, "ingested_at": self.now})
+            con.execute(read_sql("oplog_insert_quarantine.sql"), {"quarantined_at": self.now})
+            if checkpoints:
+                con.execute("INSERT OR REPLACE INTO raw_ingest_checkpoints BY NAME SELECT * FROM oplog_checkpoints")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with _quiet():  # a failed statement may have ended the transaction already: keep the first error
+                con.execute("ROLLBACK")
             raise
         finally:
-            con.unregister("oplog_chunk")
+            for name in ("oplog_chunk", "oplog_files", "oplog_rejected_arrow", "oplog_checkpoints"):
+                con.unregister(name)
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup
-        self.result.rows_quarantined += bad + len(rejected)
+        self.result.rows_quarantined += bad
 
 
-def _resume_point(cp: Checkpoint | None, path: Path, kind: str, identity: str, size: int) -> tuple[int, int]:
-    """(byte offset, lines consumed) to continue from: 0 unless the checkpoint is for this very file.
+class _quiet:
+    def __enter__(self) -> None:
+        return None
 
-    The same file = same dev:inode, not shorter than what was consumed (plain), and the same head bytes.
-    """
-    if cp is None or cp.identity != identity or cp.head_sha is None:
-        return 0, 0
-    if kind == "plain":
-        if cp.byte_offset > size:  # truncated in place (copytruncate rotation)
-            return 0, 0
-        head_len = min(HEAD_BYTES, cp.byte_offset)
-    else:  # the head as it was hashed: of the file's size when the checkpoint was written
-        head_len = min(HEAD_BYTES, cp.file_size if cp.file_size is not None else size)
-    if head_sha(path, head_len) != cp.head_sha:
-        return 0, 0
-    return cp.byte_offset, cp.line_no
+    def __exit__(self, exc_type: Any, *rest: object) -> bool:
+        return exc_type is not None and issubclass(exc_type, duckdb.Error)
 
 
 def read_ahead(items: Iterator[T]) -> Iterator[T]:
@@ -391,140 +569,6 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
         worker.join()
 
 
-def _stream_file(loader: OplogLoader, path: Path, key: str, kind: str, on_bytes: Callable[[int], None]) -> None:
-    """Read the unread part of one JSONL file (plain or gzip) and commit it batch by batch.
-
-    gzip: the checkpoint counts decompressed bytes; its size and mtime are only recorded once the whole
-    file is read, so an interrupted run resumes and an unchanged finished file is not even opened.
-    """
-    c = loader.cfg.collector
-    st = path.stat()
-    identity = f"{st.st_dev}:{st.st_ino}"
-    cp = load_checkpoint(loader.con, key)
-    gz = kind == "gzip"
-    if gz and cp and (cp.identity, cp.file_size, cp.file_mtime) == (identity, st.st_size, st.st_mtime):
-        return
-    offset, line_no = _resume_point(cp, path, kind, identity, st.st_size)
-    if cp and cp.byte_offset > 0 and offset == 0:
-        loader.result.messages.append(f"{key}: rotated or replaced since the last run; read again from the start")
-    if not gz and offset == st.st_size:
-        return
-
-    def head(consumed: int) -> str:
-        return head_sha(path, min(HEAD_BYTES, st.st_size if gz else consumed))
-
-    with path.open("rb") as raw:
-        stream = GunzipStream(raw) if gz else raw
-        if gz:
-            _skip(stream, offset)
-        else:
-            raw.seek(offset)
-        reader = LineReader(stream, offset, line_no, c.read_bytes, c.max_line_bytes, c.batch_lines, tail_is_line=gz)
-        position = raw.tell() if gz else offset
-
-        def prepared() -> Iterator[tuple[Batch, pa.Table, list[Rejected], int]]:
-            for batch in reader.batches():
-                table, rejected = lines_table(batch, c.max_line_bytes)
-                pending, reader.rejected = reader.rejected, []  # lines rejected while reading this batch
-                yield batch, table, pending + rejected, raw.tell() if gz else batch.end_offset
-
-        with closing(read_ahead(prepared())) as ready:  # closed (worker stopped) before the file is
-            for batch, table, rejected, now in ready:
-                loader.commit(key, table, rejected, Checkpoint(
-                    identity, batch.end_offset, batch.end_line, None if gz else st.st_size,
-                    None if gz else st.st_mtime, head(batch.end_offset)))
-                loader.result.bytes_read += len(batch.data)
-                on_bytes(now - position)
-                position = now
-        # What a broken stream left, over-long lines at the very end, and a finished gzip's seal.
-        pending, offset, line_no = reader.rejected, reader.offset, reader.line_no
-        if reader.error:
-            line_no += 1
-            pending.append(Rejected(line_no, f"compressed stream ends early or is corrupt ({reader.error}); "
-                                    "the rest of the file is unreadable", reader.tail))
-            offset += len(reader.tail)
-            loader.result.messages.append(f"{key}: {reader.error} after line {line_no - 1}")
-        elif gz and reader.tail:
-            line_no += 1
-            pending.append(Rejected(line_no, f"last line is over collector.max_line_bytes {c.max_line_bytes:,}",
-                                    reader.tail))
-        if gz or pending:  # for gzip, recording size and mtime seals the file as fully read
-            loader.commit(key, NO_LINES, pending,
-                          Checkpoint(identity, offset, line_no, st.st_size, st.st_mtime, head(offset)))
-        on_bytes(max(0, st.st_size - position))  # incl. a partial last line left for the next run
-
-
-class GunzipStream:
-    """Incremental gunzip of a (multi-member) gzip file that hands out every byte before a cut or corruption.
-
-    gzip.GzipFile.read(n) raises on a truncated file and drops what it decompressed in that call; here the
-    bytes before the damage are returned first and the error is raised by the following read.
-    """
-
-    def __init__(self, raw: BinaryIO, read_size: int = 1 << 16) -> None:
-        self.raw, self.read_size = raw, read_size
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._in_member = False
-        self._spill = b""
-        self._error: Exception | None = None
-
-    def read(self, n: int) -> bytes:
-        out, self._spill = bytearray(self._spill[:n]), self._spill[n:]
-        while len(out) < n and self._error is None:
-            chunk = self.raw.read(self.read_size)
-            if not chunk:
-                if self._in_member:
-                    self._error = EOFError("compressed file ended before the end-of-stream marker was reached")
-                break
-            try:
-                while chunk:
-                    out += self._d.decompress(chunk)
-                    self._in_member = not self._d.eof
-                    chunk = b""
-                    if self._d.eof:  # the next member (if any) starts in the unused data
-                        chunk = self._d.unused_data.lstrip(b"\x00")  # zero padding between members is allowed
-                        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            except zlib.error as exc:
-                self._error = exc
-        if len(out) > n:
-            self._spill, out = bytes(out[n:]), out[:n]
-        if not out and self._error is not None:
-            raise self._error
-        return bytes(out)
-
-
-def _skip(stream: BinaryIO, nbytes: int) -> None:
-    """Skip already-consumed decompressed bytes (gzip cannot seek without decompressing anyway)."""
-    while nbytes > 0:
-        got = len(stream.read(min(nbytes, 1 << 24)))
-        if not got:
-            break
-        nbytes -= got
-
-
-def _load_parquet(loader: OplogLoader, path: Path, key: str) -> None:
-    """Parquet files are written once: load each fingerprint once, through the same validation as JSONL.
-
-    Each row becomes the JSON object it would have been as a log line; its row number is its line number.
-    """
-    st = path.stat()
-    fingerprint = f"{st.st_size}:{st.st_mtime_ns}:{head_sha(path, HEAD_BYTES)}"
-    cp = load_checkpoint(loader.con, key)
-    if cp and cp.identity == fingerprint:
-        return
-    try:
-        table = loader.con.sql(
-            "SELECT file_row_number + 1 AS line_no, to_json(p)::VARCHAR AS line "
-            "FROM read_parquet(?, file_row_number = true) p ORDER BY line_no", params=[str(path)]).to_arrow_table()
-    except duckdb.Error as exc:
-        loader.commit(key, NO_LINES, [Rejected(0, f"unreadable Parquet file: {exc}", b"")],
-                      Checkpoint(fingerprint, st.st_size, 0, st.st_size, st.st_mtime, None))
-        loader.result.messages.append(f"{key}: unreadable Parquet file, quarantined")
-        return
-    loader.commit(key, table, [], Checkpoint(fingerprint, st.st_size, table.num_rows, st.st_size, st.st_mtime, None))
-    loader.result.bytes_read += st.st_size
-
-
 def _progress_callback(progress: bool | ProgressFn, total: int) -> tuple[Callable[[int, str], None], Callable]:
     """(advance(nbytes, file), close) for a tqdm bar, a caller's callable, or nothing."""
     done = 0
@@ -542,15 +586,18 @@ def _progress_callback(progress: bool | ProgressFn, total: int) -> tuple[Callabl
     return lambda n, current: None, lambda: None
 
 
-def _pending_bytes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
+def _pending_bytes(index: CheckpointIndex, files: list[Path]) -> int:
+    """Bytes the progress bar expects: untouched files count nothing, a plain file what follows its checkpoint."""
     total = 0
     for f in files:
         try:
-            size = f.stat().st_size
+            st = f.stat()
         except OSError:
             continue
-        cp = load_checkpoint(con, display_path(f))
-        total += max(0, size - cp.byte_offset) if cp and log_kind(f) == "plain" else size
+        own = index.own(display_path(f))
+        if own is not None and own.unchanged(file_identity(st), st):
+            continue
+        total += max(0, st.st_size - own.byte_offset) if own and log_kind(f) == "plain" else st.st_size
     return total
 
 
@@ -562,20 +609,15 @@ def collect_oplogs(con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: Confi
     with collection_run(con, "oplog", ", ".join(str(p) for p in paths)) as book:
         result = book.result
         result.files_seen = len(files)
+        index = CheckpointIndex.load(con)
         loader = OplogLoader(con, cfg, result)
-        advance, close = _progress_callback(progress, _pending_bytes(con, files))
+        advance, close = _progress_callback(progress, _pending_bytes(index, files))
         try:
-            for path in files:
-                key = display_path(path)
-                kind = log_kind(path)
-                try:
-                    if kind == "parquet":
-                        _load_parquet(loader, path, key)
-                        advance(path.stat().st_size, key)
-                    else:
-                        _stream_file(loader, path, key, kind, lambda n, k=key: advance(n, k))
-                except OSError as exc:  # vanished or unreadable file: the others still load
-                    result.messages.append(f"{key}: skipped, {type(exc).__name__}: {exc.strerror or exc}")
+            with closing(read_ahead(file_parts(files, index, cfg))) as parts:  # worker stopped before files close
+                for part in parts:
+                    loader.add(part)
+                    advance(part.progress, part.key)
+            loader.flush()
         finally:
             close()
         if not files:

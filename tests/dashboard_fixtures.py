@@ -67,7 +67,8 @@ def make_warehouse(path: Path, events: list[dict[str, Any]] | None = None, demo:
         insert_events(con, evs)
         con.execute("INSERT INTO raw_ingest_runs VALUES ('run1', 'oplog', 'fixture.jsonl', ?, ?, 1, ?, 0, 1, 'ok', '')",
                     [INGESTED, INGESTED, len(evs)])
-        con.execute("INSERT INTO raw_quarantine VALUES ('fixture.jsonl', 99, 'invalid JSON', ?, 'oplog', ?)",
+        con.execute("INSERT INTO raw_quarantine (source_file, source_line, reason, excerpt, source, quarantined_at) "
+                    "VALUES ('fixture.jsonl', 99, 'invalid JSON', ?, 'oplog', ?)",
                     ["<b>not json</b>", INGESTED])
     finally:
         con.close()

@@ -238,8 +238,8 @@ def test_a_history_table_that_is_not_mem0s_is_refused_in_one_line(con, tmp_path)
     w.execute("INSERT INTO history (url, visited_at) VALUES ('https://example.com', '2026-11-01')")
     w.commit()
     w.close()
-    with pytest.raises(CollectorError, match=r"its `history` table is not Mem0's \(no column memory_id, old_memory, "
-                                             r"new_memory, event, created_at, updated_at, is_deleted, actor_id, role\)"):
+    missing = "memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
+    with pytest.raises(CollectorError, match=rf"its `history` table is not Mem0's \(no column {missing}\)"):
         collect_history(con, other)
     assert con.execute("SELECT count(*) FROM raw_ingest_runs").fetchone()[0] == 0
     out = subprocess.run([sys.executable, "-m", "memlens.cli", "collect", "history", "--db", str(other),

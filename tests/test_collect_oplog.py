@@ -93,11 +93,13 @@ def test_same_files_twice_change_nothing(con, tmp_path):
     assert (first.rows_loaded, first.rows_quarantined) == (3, 1)
     assert (second.rows_loaded, second.rows_duplicate, second.rows_quarantined, second.bytes_read) == (0, 0, 0, 0)
     assert snapshot(con) == before
-    # Forgetting every checkpoint and reading it all again still adds no event (idempotent by event_id).
+    # Forgetting every checkpoint and reading it all again still adds no event (idempotent by event_id) and
+    # quarantines no line twice (by line_key): all four lines are duplicates.
     con.execute("DELETE FROM raw_ingest_checkpoints")
     third = collect_oplogs(con, [tmp_path], CFG)
-    assert (third.rows_loaded, third.rows_duplicate) == (0, 3)
+    assert (third.rows_loaded, third.rows_duplicate, third.rows_quarantined) == (0, 4, 0)
     assert rows(con, "SELECT count(*), count(DISTINCT event_id) FROM raw_op_events") == [(3, 3)]
+    assert rows(con, "SELECT count(*) FROM raw_quarantine") == [(1,)]
 
 
 def test_appended_lines_and_partial_last_line(con, tmp_path):
@@ -205,19 +207,42 @@ def test_gzip_input_unchanged_rerun_and_truncated_stream(con, tmp_path):
     assert (r.rows_loaded, r.rows_quarantined) == (5, 0)
     assert collect_oplogs(con, [gz], CFG).bytes_read == 0  # unchanged size and mtime: not even opened
 
-    cut = tmp_path / "cut.jsonl.gz"
+    # Corrupt compressed data (not a stream that merely ends early): the lines before it load, the rest is
+    # quarantined once with the reason, and the same file is not re-reported.
+    bad = tmp_path / "corrupt.jsonl.gz"
+    blob = gzip.compress("".join(json.dumps(ev(100 + i)) + "\n" for i in range(400)).encode())
+    bad.write_bytes(blob + gzip.compress(b"x" * 100)[:40] + b"this is not gzip data\n")  # a member, then damage
+    r = collect_oplogs(con, [bad], CFG)
+    loaded = rows(con, "SELECT count(*), max(source_line) FROM raw_op_events WHERE source_file = ?",
+                  [str(bad.resolve())])[0]
+    assert loaded == (400, 400)
+    q = rows(con, "SELECT source_line, reason FROM raw_quarantine WHERE source_file = ?", [str(bad.resolve())])
+    assert len(q) == 1 and q[0][0] == 401
+    assert q[0][1].startswith("compressed data is corrupt (error: Error -3"), q
+    assert r.rows_loaded == loaded[0] and r.rows_quarantined == 1
+    assert collect_oplogs(con, [bad], CFG).rows_quarantined == 0  # the same broken file is not re-reported
+
+
+def test_gzip_still_being_written_is_read_like_a_growing_plain_file(con, tmp_path):
+    """Issue 12 #5: a .jsonl.gz collected when 60 % of it is written: the complete lines load, the cut line waits
+    (no quarantine row, no "unreadable" message); when the file is complete every line loads once, with the right
+    line numbers."""
+    gz = tmp_path / "live.jsonl.gz"
     body = "".join(json.dumps(ev(100 + i)) + "\n" for i in range(400)).encode()
     blob = gzip.compress(body)
-    cut.write_bytes(blob[: len(blob) // 2])
-    r = collect_oplogs(con, [cut], CFG)
-    loaded = rows(con, "SELECT count(*), max(source_line) FROM raw_op_events WHERE source_file = ?",
-                  [str(cut.resolve())])[0]
-    assert 0 < loaded[0] < 400 and loaded[1] == loaded[0]
-    q = rows(con, "SELECT source_line, reason FROM raw_quarantine WHERE source_file = ?", [str(cut.resolve())])
-    assert len(q) == 1 and q[0][0] == loaded[0] + 1
-    assert q[0][1].startswith("compressed stream ends early or is corrupt (EOFError")
-    assert r.rows_loaded == loaded[0] and r.rows_quarantined == 1
-    assert collect_oplogs(con, [cut], CFG).rows_quarantined == 0  # the same broken file is not re-reported
+    gz.write_bytes(blob[: len(blob) * 6 // 10])
+    r = collect_oplogs(con, [gz], CFG)
+    first = r.rows_loaded
+    assert 0 < first < 400 and (r.rows_quarantined, r.rows_duplicate) == (0, 0)
+    assert [m for m in r.messages if "ends early" in m and "still being written" in m], r.messages
+    assert rows(con, "SELECT count(*) FROM raw_quarantine") == [(0,)]
+    gz.write_bytes(blob)  # the writer finishes (same file, same inode)
+    r = collect_oplogs(con, [gz], CFG)
+    assert (r.rows_loaded, r.rows_duplicate, r.rows_quarantined) == (400 - first, 0, 0)
+    assert rows(con, "SELECT count(*), min(source_line), max(source_line), count(DISTINCT source_line) "
+                     "FROM raw_op_events") == [(400, 1, 400, 400)]
+    assert rows(con, "SELECT count(*) FROM raw_op_events WHERE event_id <> printf('ev-%04d', 99 + source_line)") == [
+        (0,)]
 
 
 def test_gzip_resumes_by_consumed_lines_when_rewritten_with_more(con, tmp_path):

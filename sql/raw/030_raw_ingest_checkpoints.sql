@@ -1,7 +1,11 @@
 -- raw_ingest_checkpoints: how far each input file has been read (moves only with committed rows).
--- grain: source_file. columns: source_file, file_identity (dev:inode or parquet fingerprint),
--- byte_offset (bytes of complete lines consumed), line_no (lines consumed), file_size, file_mtime,
--- head_sha (sha256 of the first 4 KiB, detects a rotated/replaced file), updated_at.
+-- grain: source_file. columns: source_file, file_identity (dev:inode), byte_offset (bytes of complete lines
+-- consumed, decompressed for gzip; a Parquet file's size; a history DB's last rowid), line_no (lines consumed),
+-- file_size, file_mtime, file_ctime (set by the checkpoint that ends a complete pass: a file whose three are
+-- unchanged is not opened again), head_sha (op logs: sha256 of the first line, the stream key rotated copies share;
+-- Parquet: sha256 of the file; history: anchor of the rows read), updated_at, prefix_sha (sha256 of the bytes
+-- consumed: a file continues this checkpoint only if its own first byte_offset bytes hash to it).
+-- collectors/logfiles.py explains how they are used.
 CREATE TABLE IF NOT EXISTS raw_ingest_checkpoints (
     source_file    VARCHAR PRIMARY KEY,
     file_identity  VARCHAR,
@@ -10,5 +14,7 @@ CREATE TABLE IF NOT EXISTS raw_ingest_checkpoints (
     file_size      BIGINT,
     file_mtime     DOUBLE,
     head_sha       VARCHAR,
-    updated_at     TIMESTAMP NOT NULL
+    updated_at     TIMESTAMP NOT NULL,
+    file_ctime     DOUBLE,
+    prefix_sha     VARCHAR
 );
