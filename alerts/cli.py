@@ -137,19 +137,17 @@ def _utc(text: str | None) -> datetime | None:
 
 def cmd_collect_prometheus(args: argparse.Namespace) -> int:
     from memlens.collectors.base import CollectorError
-    from memlens.collectors.prometheus import collect_prometheus
-    from memlens.warehouse import open_warehouse
+    from memlens.collectors.prometheus import collect_prometheus_into
 
     # The collector logs its errors for applications that configure logging; here they are printed once,
-    # without a traceback, and without urllib3's retry chatter.
+    # without a traceback.
     logging.getLogger("memlens.collectors.prometheus").addHandler(logging.NullHandler())
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
     cfg = _cfg(args)
     warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
     try:
         start, end = _utc(args.start), _utc(args.end)
-        with open_warehouse(warehouse, cfg) as con:
-            result = collect_prometheus(con, args.url, cfg, start=start, end=end, step=args.step)
+        # The warehouse is held only to read the checkpoints and to store: a slow Prometheus keeps nobody out.
+        result = collect_prometheus_into(warehouse, args.url, cfg, start=start, end=end, step=args.step)
     except CollectorError as exc:
         print(f"memlens collect prometheus: {exc}", file=sys.stderr)
         return 1

@@ -131,29 +131,58 @@ def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
         os.close(fd)
 
 
+def lock_holder(db_file: Path) -> str | None:
+    """What the collection lock file says about the collection holding the warehouse (pid, command, since)."""
+    try:
+        text = lock_path(db_file.expanduser().resolve()).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def connect_waiting(path: Path, cfg: Config, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to collector.warehouse_wait_seconds while another process holds DuckDB's lock
+    on the file (a page render reading, a collection writing) instead of failing on the first conflict; then one
+    line naming the collection that holds it, when there is one."""
+    from memlens.warehouse import WarehouseBusy, connect
+
+    deadline = time.monotonic() + cfg.collector.warehouse_wait_seconds
+    while True:
+        try:
+            return connect(path, cfg, read_only=read_only)
+        except WarehouseBusy as exc:
+            if time.monotonic() < deadline:
+                time.sleep(WAREHOUSE_POLL_SECONDS)
+                continue
+            waited = f"waited {cfg.collector.warehouse_wait_seconds:g} s"
+            holder = lock_holder(Path(path))
+            if holder:
+                raise CollectorError(f"warehouse {path} is busy: a collection ({holder}) is writing to it ({waited}); "
+                                     "try again when it finishes") from None
+            raise CollectorError(f"{exc} ({waited} to {'read' if read_only else 'write'})") from None
+
+
 @contextmanager
 def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """Take the collection lock, then open the warehouse: a second collection is refused by our lock, naming
-    its holder, before it could trip over DuckDB's own file lock."""
-    from memlens.warehouse import WarehouseBusy, connect
-
+    its holder, before it could trip over DuckDB's own file lock. DuckDB's own file lock is also taken by
+    readers (the dashboard holds the file while a page renders): wait for a gap (connect_waiting)."""
     with writer_lock(Path(path), what):
-        # DuckDB's own file lock is also taken by readers: the dashboard holds the file while a page renders.
-        # Wait for a gap (collector.warehouse_wait_seconds) instead of failing on the first conflict.
-        deadline = time.monotonic() + cfg.collector.warehouse_wait_seconds
-        while True:
-            try:
-                con = connect(path, cfg)
-                break
-            except WarehouseBusy as exc:  # another process has the file open
-                if time.monotonic() >= deadline:
-                    raise CollectorError(f"{exc} (waited {cfg.collector.warehouse_wait_seconds:g} s to write)"
-                                         ) from None
-                time.sleep(WAREHOUSE_POLL_SECONDS)
+        con = connect_waiting(path, cfg)
         try:
             yield con
         finally:
             con.close()
+
+
+@contextmanager
+def reading_warehouse(path: Path, cfg: Config) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse read-only for a read command (`memlens query`), waiting while a collection writes."""
+    con = connect_waiting(path, cfg, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 class RunBook:

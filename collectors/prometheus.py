@@ -1,10 +1,15 @@
 """Prometheus collector: memlens range queries → raw_prom_samples (`memlens collect prometheus`).
 
-Every query is fetched before the warehouse is touched, so a Prometheus that is down, slow (timeout
-from the config), refuses the credentials or rejects a query gives one clear CollectorError and leaves
-the warehouse exactly as it was. Then one transaction inserts the points (duplicates ignored: the
-primary key is source_url, query_name, labels, ts) and moves the per-query checkpoints, so re-running
-is idempotent and an incremental run starts where the last one ended.
+Fetch, then store. Every query is fetched first, each answer turned at once into compact columns and spooled to
+a temporary Parquet file (memory stays bounded by one answer, whatever the range: `collectors/prom_client.py`
+chunks ranges and enforces a wall-clock deadline per request and per run). A Prometheus that is down, slow,
+refuses the credentials or rejects a query gives one clear CollectorError and leaves the warehouse exactly as it
+was; the CLI does not even hold the warehouse while fetching (`collect_prometheus_into`). Then one transaction
+upserts the points (primary key source_url, query_name, labels, ts) and moves the per-query checkpoints.
+
+Late points: Prometheus may receive a sample seconds or minutes after its timestamp (remote write, slow scrapes,
+rule evaluation), so each run re-fetches prometheus.lookback before its checkpoint; points that arrived since fill
+their gap, values computed from more samples replace the earlier ones (upsert: re-collecting stays idempotent).
 """
 
 from __future__ import annotations
@@ -14,26 +19,30 @@ import logging
 import math
 import os
 import re
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
+import pyarrow.parquet as pq
 
 from memlens.alerts import promql
-from memlens.collectors.base import CollectorError, IngestResult, collection_run, redact, utcnow
+from memlens.collectors.base import CollectorError, IngestResult, collection_run, collection_warehouse, utcnow
+from memlens.collectors.prom_client import PromClient, endpoint
 from memlens.config import Config
 
 log = logging.getLogger(__name__)
 
 SOURCE = "prometheus"
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one range query
+MAX_ANSWER_POINTS = 200_000  # an answer with more points (many series) halves the steps asked per request
 SO = ("service", "op")
 SOP = ("service", "op", "phase")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -109,15 +118,11 @@ def _headers(cfg: Config) -> dict[str, str] | None:
     return {"Authorization": value}
 
 
-def connect_prometheus(url: str, cfg: Config) -> PrometheusConnect:
+def client(url: str, cfg: Config, run_deadline: float) -> PromClient:
     p = cfg.prometheus
     headers = _headers(cfg)
-    if headers:  # the configured header wins over user:password in the URL (requests would prefer the URL's)
-        url = public_url(url)
-    retry = Retry(total=p.retries, connect=p.retries, read=False, backoff_factor=0.2,  # a slow answer is not retried
-                  status_forcelist=(502, 503, 504), allowed_methods=("GET",))
-    return PrometheusConnect(url=url.rstrip("/"), headers=headers, disable_ssl=not p.verify_tls,
-                             retry=retry, timeout=p.timeout_s)
+    ep = endpoint(url, public_url(url), headers["Authorization"] if headers else None, p.verify_tls)
+    return PromClient(ep, p.timeout_s, p.retries, run_deadline, p.deadline_s)
 
 
 def _to_utc(ts: float) -> datetime:
@@ -129,148 +134,211 @@ def _align(ts: float, step: float) -> float:
     return math.floor(ts / step) * step
 
 
-def _fetch(pc: PrometheusConnect, url: str, q: Query, start: float, end: float, step: float,
-           timeout_s: float) -> list[dict]:
-    """All series of `q` over [start, end], in chunks Prometheus accepts. Errors → CollectorError."""
-    series: list[dict] = []
-    chunk = step * MAX_POINTS
-    t = start
-    while t <= end:
-        t_end = min(end, t + chunk - step)
-        try:
-            series += pc.custom_query_range(q.expr, datetime.fromtimestamp(t, UTC), datetime.fromtimestamp(t_end, UTC),
-                                            step=f"{step:g}")
-        except requests.exceptions.Timeout as exc:
-            raise CollectorError(f"Prometheus at {url} did not answer query {q.name} within "
-                                 f"{timeout_s:g} s (prometheus.timeout_s)") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise CollectorError(f"cannot reach Prometheus at {url} ({_reason(exc)}); is it running and is "
-                                 f"prometheus.url / --url right?") from exc
-        except PrometheusApiClientException as exc:
-            text = str(exc)  # "HTTP Status Code 400 (b'{...\"error\": \"...\"}')": keep the status and the error
-            status = re.search(r"HTTP Status Code \d+", text)
-            error = re.search(r'"error":\s*"((?:[^"\\]|\\.)*)"', text)
-            detail = f"{status.group(0) if status else 'error'}: {error.group(1) if error else text[:300]}"
-            raise CollectorError(f"Prometheus at {url} rejected query {q.name} ({detail}); "
-                                 f"check the URL, the credentials and the Prometheus version") from exc
-        except requests.exceptions.RetryError as exc:  # 502/503/504 still after prometheus.retries attempts
-            code = re.search(r"too many (\d+) error responses", str(exc))
-            raise CollectorError(f"Prometheus at {url} answered HTTP {code.group(1) if code else '5xx'} to query "
-                                 f"{q.name} (also after prometheus.retries); it may be overloaded or restarting, "
-                                 "try again later") from exc
-        except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
-            raise CollectorError(f"Prometheus at {url} gave an unusable answer to {q.name}: "
-                                 f"{type(exc).__name__}: {redact(str(exc))[:300]}") from exc
-        t = t_end + step
-    return series
+_DICT = pa.dictionary(pa.int32(), pa.string())
+SPOOL_SCHEMA = pa.schema([("query_name", _DICT), ("labels", _DICT), ("service", _DICT), ("op", _DICT),
+                          ("ts", pa.timestamp("us")), ("value", pa.float64())])
 
 
-def _reason(exc: Exception) -> str:
-    """The OS-level cause of a connection error ("Connection refused"), not urllib3's retry wrapper."""
-    text = str(exc)
-    found = (re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
-             or re.search(r"(Name or service not known|SSL[^'\")]*)", text))
-    return redact(found.group(1).strip() if found else type(exc).__name__)
-
-
-def _columns(fetched: list[tuple[Query, list[dict]]], source: str, step: float, run_id: str,
-             now: datetime) -> pa.Table:
-    """The finite points of every series as an Arrow table (columnar: no per-point Python objects kept)."""
-    names, keys, services, ops, stamps, values = [], [], [], [], [], []
-    for q, series in fetched:
-        for s in series:
-            labels = dict(s.get("metric", {}))
-            key = json.dumps(labels, sort_keys=True, separators=(",", ":"))
-            points = np.array(s.get("values", []), dtype=float).reshape(-1, 2)  # Prometheus sends values as text
-            points = points[np.isfinite(points[:, 1])]
-            n = len(points)
-            names += [q.name] * n
-            keys += [key] * n
-            services += [labels.get("service")] * n
-            ops += [labels.get("op")] * n
-            stamps.append(points[:, 0])
-            values.append(points[:, 1])
+def _answer_table(name: str, series: list[dict]) -> tuple[pa.Table, int]:
+    """The finite points of one answer as compact columns (the per-series text dictionary-encoded: 4 bytes a point
+    instead of the labels' text), and the number of points received."""
+    keys, services, ops, stamps, values, index = [], [], [], [], [], []
+    received = 0
+    for i, s in enumerate(series):
+        labels = dict(s.get("metric", {}))
+        keys.append(json.dumps(labels, sort_keys=True, separators=(",", ":")))
+        services.append(labels.get("service"))
+        ops.append(labels.get("op"))
+        points = np.array(s.get("values", []), dtype=float).reshape(-1, 2)  # Prometheus sends values as text
+        received += len(points)
+        points = points[np.isfinite(points[:, 1])]
+        stamps.append(points[:, 0])
+        values.append(points[:, 1])
+        index.append(np.full(len(points), i, np.int32))
+    idx = np.concatenate(index) if index else np.array([], np.int32)
     ts = np.concatenate(stamps) if stamps else np.array([], dtype=float)
-    n = len(ts)
+
+    def column(per_series: list[str | None]) -> pa.DictionaryArray:
+        """Per-point codes into the distinct texts of the series; a series without the label gives nulls."""
+        texts = sorted({t for t in per_series if t is not None})
+        codes = np.array([texts.index(t) if t is not None else -1 for t in per_series] or [0], np.int32)[idx]
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=codes < 0), pa.array(texts, pa.string()))
+
     return pa.table({
-        "source_url": pa.array([source] * n, pa.string()),
-        "query_name": pa.array(names, pa.string()),
-        "labels": pa.array(keys, pa.string()),
-        "service": pa.array(services, pa.string()),
-        "op": pa.array(ops, pa.string()),
+        "query_name": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ts), np.int32)), pa.array([name])),
+        "labels": column(keys), "service": column(services), "op": column(ops),
         "ts": pa.array(np.round(ts * 1e6).astype("int64"), pa.timestamp("us")),
         "value": pa.array(np.concatenate(values) if values else [], pa.float64()),
-        "step_seconds": pa.array([step] * n, pa.float64()),
-        "run_id": pa.array([run_id] * n, pa.string()),
-        "ingested_at": pa.array([now] * n, pa.timestamp("us")),
-    })
+    }, schema=SPOOL_SCHEMA), received
+
+
+@dataclass
+class Fetched:
+    """What a fetch brought: the spool file of points, the queries answered (for their checkpoints), counts."""
+    spool: Path
+    source: str
+    step_s: float
+    end_s: float
+    answered: dict[str, float] = field(default_factory=dict)  # query name -> start of the range fetched
+    series: int = 0
+    points: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which range each query needs: [start, end] on the step grid, per query name."""
+    source: str
+    step_s: float
+    end_s: float
+    ranges: dict[str, float]  # query name -> start
+
+
+def plan(checkpoints: dict[str, datetime], source: str, cfg: Config, start: datetime | None = None,
+         end: datetime | None = None, step: str | float | None = None) -> Plan:
+    """`start`/`end` are UTC datetimes (naive = UTC). Without `start`, each query resumes prometheus.lookback
+    before its checkpoint (late points), or covers `prometheus.window` back from `end` (default: the last complete
+    step). `step` defaults to `prometheus.step`."""
+    step_s = parse_duration(str(step if step is not None else cfg.prometheus.step), "step")
+    if step_s <= 0:
+        raise ValueError("step must be positive")
+    end_s = _align(end.replace(tzinfo=end.tzinfo or UTC).timestamp(), step_s) if end else \
+        _align(datetime.now(UTC).timestamp(), step_s) - step_s
+    default_start = end_s - parse_duration(cfg.prometheus.window, "prometheus.window")
+    lookback = parse_duration(cfg.prometheus.lookback, "prometheus.lookback")
+    ranges = {}
+    for q in queries(cfg):
+        if start is not None:
+            q_start = start.replace(tzinfo=start.tzinfo or UTC).timestamp()
+        elif q.name in checkpoints:
+            q_start = checkpoints[q.name].replace(tzinfo=UTC).timestamp() + step_s - lookback
+        else:
+            q_start = default_start
+        q_start = _align(q_start, step_s)
+        if q_start <= end_s:
+            ranges[q.name] = q_start
+    return Plan(source, step_s, end_s, ranges)
+
+
+def read_checkpoints(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, datetime]:
+    return dict(con.execute("SELECT query_name, last_ts FROM raw_prom_checkpoints WHERE source_url = ?",
+                            [source]).fetchall())
+
+
+def fetch(url: str, cfg: Config, p: Plan, spool_dir: Path) -> Fetched:
+    """Every planned range, chunked, into `spool_dir`/points.parquet. Errors (and running out of time) raise
+    CollectorError; nothing outside the spool is written."""
+    t0 = time.monotonic()
+    pc = client(url, cfg, t0 + cfg.prometheus.deadline_s)
+    out = Fetched(spool_dir / "points.parquet", p.source, p.step_s, p.end_s)
+    by_name = {q.name: q for q in queries(cfg)}
+    with pq.ParquetWriter(out.spool, SPOOL_SCHEMA) as writer:
+        for name, q_start in p.ranges.items():
+            q = by_name[name]
+            log.info("prometheus %s: %s from %s to %s step %gs", p.source, name, _to_utc(q_start), _to_utc(p.end_s),
+                     p.step_s)
+            try:
+                _fetch_query(pc, q, q_start, p.end_s, p.step_s, writer, out)
+            except CollectorError as exc:
+                log.error("memlens collect prometheus: %s (warehouse unchanged)", exc)
+                raise
+            out.answered[name] = q_start
+    out.seconds = time.monotonic() - t0
+    return out
+
+
+def _fetch_query(pc: PromClient, q: Query, start: float, end: float, step: float, writer: pq.ParquetWriter,
+                 out: Fetched) -> None:
+    """One query over [start, end], in chunks Prometheus accepts, each answer spooled as soon as it arrives."""
+    steps = MAX_POINTS
+    t = start
+    series: set[str] = set()
+    while t <= end:
+        t_end = min(end, t + (steps - 1) * step)
+        answer = pc.query_range(q.name, q.expr, t, t_end, step)
+        table, received = _answer_table(q.name, answer)
+        if table.num_rows:
+            writer.write_table(table)
+        out.points += table.num_rows
+        series.update(json.dumps(s.get("metric", {}), sort_keys=True) for s in answer)
+        del answer, table
+        if received > MAX_ANSWER_POINTS and steps > 1:  # many series: ask for shorter ranges
+            steps = max(1, steps // 2)
+        t = t_end + step
+    out.series += len(series)
+
+
+def store(con: duckdb.DuckDBPyConnection, got: Fetched) -> IngestResult:
+    """One transaction: each range fetched replaces what the warehouse held for it (so a point that arrived late
+    lands, a value computed from more samples replaces the earlier one, and re-collecting adds nothing), then the
+    checkpoints of the queries answered move."""
+    with collection_run(con, SOURCE, got.source) as book:
+        result = book.result
+        now = utcnow()
+        result.files_seen = len(got.answered)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("prom_ranges", pa.table({
+                "query_name": list(got.answered), "start_ts": pa.array(
+                    [_to_utc(s) for s in got.answered.values()], pa.timestamp("us"))}))
+            [(held,)] = con.execute(
+                "SELECT count(*) FROM raw_prom_samples s JOIN prom_ranges r USING (query_name) "
+                "WHERE s.source_url = ? AND s.ts BETWEEN r.start_ts AND ?", [got.source, _to_utc(got.end_s)]).fetchall()
+            con.execute(
+                "DELETE FROM raw_prom_samples s USING prom_ranges r WHERE s.source_url = ? AND s.query_name = "
+                "r.query_name AND s.ts BETWEEN r.start_ts AND ?", [got.source, _to_utc(got.end_s)])
+            if got.points:
+                con.execute(
+                    "INSERT INTO raw_prom_samples SELECT ?, query_name, labels, service, op, ts, value, ?, ?, ? "
+                    "FROM read_parquet(?)", [got.source, got.step_s, result.run_id, now, str(got.spool)])
+            for name in got.answered:  # a backfill of an older range never moves a checkpoint back
+                con.execute(
+                    "INSERT INTO raw_prom_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "last_ts = greatest(last_ts, excluded.last_ts), step_seconds = excluded.step_seconds, "
+                    "updated_at = excluded.updated_at",
+                    [got.source, name, _to_utc(got.end_s), got.step_s, now],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("prom_ranges")
+        # Points in the warehouse already (fetched again, maybe with a revised value) count as duplicates.
+        result.rows_loaded = max(0, got.points - held)
+        result.rows_duplicate = got.points - result.rows_loaded
+        result.messages.append(f"{len(got.answered)} queries, {got.series} series from {got.source} "
+                               f"(fetch {got.seconds:.2f} s, step {got.step_s:g} s, up to {_to_utc(got.end_s)} UTC)")
+    return result
+
+
+@contextmanager
+def _spool() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="memlens-prom-") as tmp:
+        yield Path(tmp)
 
 
 def collect_prometheus(con: duckdb.DuckDBPyConnection, url: str | None, cfg: Config,
                        start: datetime | None = None, end: datetime | None = None,
                        step: str | float | None = None) -> IngestResult:
-    """Range-query the memlens metrics into raw_prom_samples.
+    """Range-query the memlens metrics into raw_prom_samples, on an open warehouse (see the module docstring)."""
+    url = (url or cfg.prometheus.url).rstrip("/")
+    p = plan(read_checkpoints(con, public_url(url)), public_url(url), cfg, start, end, step)
+    with _spool() as tmp:
+        return store(con, fetch(url, cfg, p, tmp))
 
-    `start`/`end` are UTC datetimes (naive = UTC). Without `start`, each query resumes after its checkpoint,
-    or covers `prometheus.window` back from `end` (default now). `step` defaults to `prometheus.step`.
-    """
+
+def collect_prometheus_into(path: Path, url: str | None, cfg: Config, start: datetime | None = None,
+                            end: datetime | None = None, step: str | float | None = None) -> IngestResult:
+    """The same into the warehouse file at `path`, holding it only to read the checkpoints and to store: the fetch,
+    however slow, never keeps another collection, a page render or `memlens query` out."""
     url = (url or cfg.prometheus.url).rstrip("/")
     source = public_url(url)
-    step_s = parse_duration(str(step if step is not None else cfg.prometheus.step), "step")
-    if step_s <= 0:
-        raise ValueError("step must be positive")
-    # Default end: the last complete step (the current one may still miss a scrape).
-    end_s = _align(end.replace(tzinfo=end.tzinfo or UTC).timestamp(), step_s) if end else \
-        _align(datetime.now(UTC).timestamp(), step_s) - step_s
-    default_start = end_s - parse_duration(cfg.prometheus.window, "prometheus.window")
-    checkpoints = dict(con.execute(
-        "SELECT query_name, last_ts FROM raw_prom_checkpoints WHERE source_url = ?", [source]).fetchall())
-
-    t0 = time.perf_counter()
-    fetched: list[tuple[Query, list[dict]]] = []
-    with connect_prometheus(url, cfg) as pc:
-        for q in queries(cfg):
-            if start is not None:
-                q_start = start.replace(tzinfo=start.tzinfo or UTC).timestamp()
-            elif q.name in checkpoints:
-                q_start = checkpoints[q.name].replace(tzinfo=UTC).timestamp() + step_s
-            else:
-                q_start = default_start
-            q_start = _align(q_start, step_s)
-            if q_start > end_s:
-                continue  # already collected up to `end`
-            log.info("prometheus %s: %s from %s to %s step %gs", source, q.name, _to_utc(q_start), _to_utc(end_s),
-                     step_s)
-            try:
-                fetched.append((q, _fetch(pc, source, q, q_start, end_s, step_s, cfg.prometheus.timeout_s)))
-            except CollectorError as exc:
-                log.error("memlens collect prometheus: %s (warehouse unchanged)", exc)
-                raise
-    fetch_seconds = time.perf_counter() - t0
-
-    with collection_run(con, SOURCE, source) as book:
-        result = book.result
-        now = utcnow()
-        batch = _columns(fetched, source, step_s, result.run_id, now)
-        result.files_seen = len(fetched)
-        before = con.execute("SELECT count(*) FROM raw_prom_samples").fetchone()[0]
-        con.execute("BEGIN TRANSACTION")
-        if batch.num_rows:
-            con.register("prom_batch", batch)
-            con.execute("INSERT OR IGNORE INTO raw_prom_samples BY NAME SELECT * FROM prom_batch")
-            con.unregister("prom_batch")
-        for q, _ in fetched:  # a backfill of an older range never moves a checkpoint back
-            con.execute(
-                "INSERT INTO raw_prom_checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                "last_ts = greatest(last_ts, excluded.last_ts), step_seconds = excluded.step_seconds, "
-                "updated_at = excluded.updated_at",
-                [source, q.name, _to_utc(end_s), step_s, now],
-            )
-        con.execute("COMMIT")
-        loaded = con.execute("SELECT count(*) FROM raw_prom_samples").fetchone()[0] - before
-        result.rows_loaded = loaded
-        result.rows_duplicate = batch.num_rows - loaded
-        series = sum(len(s) for _, s in fetched)
-        result.messages.append(f"{len(fetched)} queries, {series} series from {source} "
-                               f"(fetch {fetch_seconds:.2f} s, step {step_s:g} s, up to {_to_utc(end_s)} UTC)")
-    return result
+    with collection_warehouse(path, cfg, "memlens collect prometheus (reading checkpoints)") as con:
+        checkpoints = read_checkpoints(con, source)
+    p = plan(checkpoints, source, cfg, start, end, step)
+    with _spool() as tmp:
+        got = fetch(url, cfg, p, tmp)
+        with collection_warehouse(path, cfg, "memlens collect prometheus") as con:
+            return store(con, got)

@@ -122,7 +122,8 @@ def cmd_workload(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from memlens import layer, query_cli
-    from memlens.warehouse import open_warehouse, view_names
+    from memlens.collectors.base import reading_warehouse
+    from memlens.warehouse import view_names
 
     cfg = _cfg(args)
     known = set(layer.metrics()) | {"latency"} | set(view_names())
@@ -131,7 +132,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             print(f"unknown metric or view {args.name!r}; available:", file=sys.stderr)
         (sys.stderr if args.name else sys.stdout).write(query_cli.listing() + "\n")  # one write: `| head` is fine
         return 2 if args.name else 0
-    with open_warehouse(_warehouse(args, cfg), cfg, read_only=True) as con:
+    with reading_warehouse(_warehouse(args, cfg), cfg) as con:  # read-only; waits while a collection writes
         try:
             df = query_cli.run(con, args)
         except layer.LayerError as exc:

@@ -141,6 +141,8 @@ _DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"  # a Prometheus duration
 class PrometheusCfg(_Strict):
     url: str
     timeout_s: float = Field(gt=0)
+    deadline_s: float = Field(gt=0)
+    lookback: str = Field(pattern=_DURATION)
     retries: int = Field(ge=0)
     verify_tls: bool = True
     auth_header_env: str | None = None

@@ -1,6 +1,9 @@
 """A local fake of Prometheus's range-query API (stdlib HTTP server on 127.0.0.1) with selectable failure modes:
-ok, slow (2 s), error500, error400 (Prometheus error JSON), garbage (HTML), partial (503 after 3 queries), warnings.
-Every series holds a NaN and a +Inf point among finite ones."""
+ok, slow (2 s), drip (the whole answer one byte every 0.5 s), error500, error400 (Prometheus error JSON), garbage
+(HTML), partial (503 after 3 queries), warnings. Every answer holds a NaN and a +Inf point (its 2nd and 3rd) among
+finite ones, unless `server.odd_points` is False.
+`server.received_until` (epoch seconds, or None) stands for ingestion lag: points stamped later have not reached
+this Prometheus yet and are left out of answers."""
 
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ class FakePrometheus(BaseHTTPRequestHandler):
 
     def _matrix(self, start: float, end: float, step: float, warnings: bool = False) -> bytes:
         n = int((end - start) / step) + 1
-        values = [[start + i * step, "NaN" if i == 1 else "+Inf" if i == 2 else f"{0.01 * (i + 1):.3f}"]
-                  for i in range(n)]
+        until, odd = self.server.received_until, self.server.odd_points
+        values = [[start + i * step, "NaN" if odd and i == 1 else "+Inf" if odd and i == 2 else f"{0.01 * (i + 1):.3f}"]
+                  for i in range(n) if until is None or start + i * step <= until]
         body = {"status": "success", "data": {"resultType": "matrix", "result": [
             {"metric": {"service": "svc", "op": "search"}, "values": values}]}}
         if warnings:
@@ -51,6 +55,18 @@ class FakePrometheus(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(2)
             self._send(200, self._matrix(start, end, step or 60))
+        elif mode == "drip":  # status line, headers and body: one byte every 0.5 s, until the client leaves
+            body = self._matrix(start, end, step or 60)
+            raw = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                   .encode() + body)
+            try:
+                for i in range(len(raw)):
+                    self.wfile.write(raw[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                pass
+            self.close_connection = True
         elif mode == "error500":
             self._send(500, b"internal error: out of memory")
         elif mode == "error400":
@@ -68,7 +84,7 @@ class FakePrometheus(BaseHTTPRequestHandler):
 def serve_fake_prometheus(mode: str = "ok") -> Iterator[tuple[ThreadingHTTPServer, str]]:
     """(server, base URL); set `server.mode` to change the failure mode while it runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
-    server.mode, server.calls = mode, 0
+    server.mode, server.calls, server.received_until, server.odd_points = mode, 0, None, True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -94,10 +94,12 @@ def test_collects_every_query_idempotently_and_incrementally(con, cfg):
         assert first.rows_loaded == 11 * n_queries and first.rows_duplicate == 0
         again = collect_prometheus(con, prom.url, cfg, start=END - timedelta(minutes=10), end=END)
         assert again.rows_loaded == 0 and again.rows_duplicate == 11 * n_queries
-        later = collect_prometheus(con, prom.url, cfg, end=END + timedelta(minutes=3))  # resumes at checkpoint
-        assert later.rows_loaded == 3 * n_queries
+        # Resumes at the checkpoint, minus prometheus.lookback (10 m): the 10 points before it are fetched again
+        # (late points land; the same keys are upserted, not doubled), 3 are new.
+        later = collect_prometheus(con, prom.url, cfg, end=END + timedelta(minutes=3))
+        assert (later.rows_loaded, later.rows_duplicate) == (3 * n_queries, 10 * n_queries)
         start = float(prom.requests[-1][0]["start"][0])
-        assert start == (END + timedelta(minutes=1)).timestamp()
+        assert start == (END + timedelta(minutes=1) - timedelta(minutes=10)).timestamp()
     rows = con.execute("SELECT query_name, service, op, labels, count(*) FROM raw_prom_samples "
                        "WHERE query_name = 'latency_p95_seconds' GROUP BY ALL").fetchall()
     assert rows == [("latency_p95_seconds", "svc", "search", '{"op":"search","service":"svc"}', 14)]
@@ -136,16 +138,20 @@ def test_closed_port_is_a_clear_error_and_leaves_the_warehouse_unchanged(con, cf
 
 
 def test_connection_settings_come_from_the_config(monkeypatch):
-    from memlens.collectors.prometheus import connect_prometheus
+    from memlens.collectors.prometheus import client
 
     monkeypatch.setenv("PROM_TOKEN", "Bearer abc123-secret")
-    cfg = load_config(None, overrides={"prometheus": {"verify_tls": False, "timeout_s": 3,
+    cfg = load_config(None, overrides={"prometheus": {"verify_tls": False, "timeout_s": 3, "deadline_s": 40,
                                                       "auth_header_env": "PROM_TOKEN"}})
-    with connect_prometheus("https://prom.example.com:9443/", cfg) as pc:
-        assert pc._session.verify is False and pc._timeout == 3
-        assert pc.headers == {"Authorization": "Bearer abc123-secret"} and pc.url == "https://prom.example.com:9443"
-    with connect_prometheus("https://prom.example.com", load_config(None)) as pc:
-        assert pc._session.verify is True and pc._timeout == 10 and pc.headers is None
+    pc = client("https://u:p@prom.example.com:9443/prom/", cfg, run_deadline=100.0)
+    assert (pc.ep.scheme, pc.ep.host, pc.ep.port, pc.ep.prefix, pc.ep.verify_tls) == (
+        "https", "prom.example.com", 9443, "/prom", False)
+    assert (pc.timeout_s, pc.deadline_s, pc.run_deadline, pc.retries) == (3, 40, 100.0, 1)
+    assert pc.ep.headers["Authorization"] == "Bearer abc123-secret"  # the configured header wins over u:p
+    assert pc.ep.public == "https://prom.example.com:9443/prom"
+    pc = client("https://prom.example.com", load_config(None), run_deadline=0.0)
+    assert pc.ep.verify_tls is True and pc.timeout_s == 10 and "Authorization" not in pc.ep.headers
+    assert pc.ep.port == 443 and pc.deadline_s == 300
 
 
 def test_slow_prometheus_times_out_and_leaves_the_warehouse_unchanged(con, cfg):
