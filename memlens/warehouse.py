@@ -28,11 +28,12 @@ from memlens.resources import model_files
 from memlens.schema import render_sql
 
 LAYERS = ("raw", "staged", "metrics")
-WAREHOUSE_VERSION = 5
+WAREHOUSE_VERSION = 6
 """Layout version of the raw tables. 1: warehouses made before versions were recorded (no meta_warehouse).
 3: raw_otel_span_counts, raw_platform_stats, raw_platform_checkpoints (`memlens collect otel | platform`).
 4: raw_op_events gains the phase timings of op-log schema v2 (`*_ms`, nullable).
 5: raw_op_events.llm_cached_input_tokens (op-log schema v3), cfg_prices.usd_per_1m_cached_input (nullable).
+6: op-log content identity (raw_ingest_checkpoints.file_ctime, prefix_sha; raw_quarantine.line_key).
 Bump it with every change to sql/raw (only additive: tables, nullable columns) and record the new layout in
 tests/golden/warehouse-layout.txt (tests/test_warehouse_versions.py says so when they differ)."""
 CONFIG_TABLES = ("cfg_settings", "cfg_prices")  # rewritten from the typed config at every connect
