@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
@@ -168,11 +169,27 @@ def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.
     its holder, before it could trip over DuckDB's own file lock. DuckDB's own file lock is also taken by
     readers (the dashboard holds the file while a page renders): wait for a gap (connect_waiting)."""
     with writer_lock(Path(path), what):
-        con = connect_waiting(path, cfg)
         try:
+            con = connect_waiting(path, cfg)
+        except duckdb.Error as exc:
+            full = no_space_message(exc, Path(path))
+            if full:
+                raise CollectorError(full) from None
+            raise
+        try:
+            close_stale_runs(con)
             yield con
         finally:
             con.close()
+
+
+def close_stale_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Runs still marked running when a collection takes the warehouse were stopped without finishing (the
+    process was killed, the machine went down): the collection lock proves nobody runs them. Mark them so."""
+    with suppress(duckdb.Error):  # bookkeeping only (a read-only or full warehouse keeps them as they are)
+        con.execute("UPDATE raw_ingest_runs SET status = 'interrupted', finished_at = ?, message = "
+                    "concat_ws('; ', message, 'stopped without finishing (the process ended before it could say "
+                    "why); what it committed is kept') WHERE status = 'running'", [utcnow()])
 
 
 @contextmanager
@@ -212,15 +229,49 @@ class RunBook:
 @contextmanager
 def collection_run(con: duckdb.DuckDBPyConnection, source: str, target: str) -> Iterator[RunBook]:
     """Lock the warehouse, book a run, and record its outcome (also when it fails)."""
-    with writer_lock(warehouse_file(con), f"memlens collect {source}"):
+    db_file = warehouse_file(con)
+    with writer_lock(db_file, f"memlens collect {source}"):
         book = RunBook(con, source, target)
         try:
             yield book
         except BaseException as exc:  # each batch rolled its own transaction back: record why the run stopped
-            with suppress(duckdb.Error):  # a broken connection must not hide the original error
-                book.finish("error", f"{type(exc).__name__}: {exc}")
+            full = no_space_message(exc, db_file)
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (memlens.cli turns it into Interrupted)
+                status, text = "interrupted", f"interrupted ({exc.args[0] if exc.args else 'SIGINT'})"
+            else:
+                status, text = "error", full or f"{type(exc).__name__}: {exc}"
+            with suppress(duckdb.Error):  # a broken connection (or a full disk) must not hide the original error
+                book.finish(status, text)
+            if full:
+                raise CollectorError(full) from None
             raise
         book.finish("ok")
+
+
+def no_space_message(exc: BaseException, db_file: Path | None) -> str | None:
+    """One line for a full disk (DuckDB reports it inside a commit or write error), or None for other errors."""
+    if not ((isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)):
+        return None
+    where = device_of(db_file) if db_file is not None else "the device holding the warehouse"
+    return (f"no space left on {where} while writing warehouse {db_file}: the transaction in progress was rolled "
+            "back and everything committed before is kept; free some space and run the same command again (it "
+            "continues where it stopped)")
+
+
+def device_of(path: Path) -> str:
+    """The filesystem holding `path`: its device and mount point (from /proc/self/mounts), for messages."""
+    d = path.resolve()
+    while not d.exists() and d.parent != d:
+        d = d.parent
+    try:
+        dev = os.stat(d).st_dev
+        while d.parent != d and os.stat(d.parent).st_dev == dev:
+            d = d.parent
+        mounts = [line.split()[:2] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    except OSError:
+        return str(d)
+    source = next((src for src, point in reversed(mounts) if point == str(d)), None)
+    return f"{source} (mounted at {d})" if source else str(d)
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:

@@ -98,12 +98,15 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
         events = con.execute("SELECT count(*) FROM raw_op_events").fetchone()[0]
         if events and not rollups.is_fresh(con):  # built by another memlens or config: the pages need them
             rollups.refresh(con)
-        if events or not load_demo_if_empty:
+        if not load_demo_if_empty:
             return Bootstrap(events, False, "")
         try:
             from memlens.collectors.base import writer_lock
-            from memlens.workloads.demo import ensure_demo
+            from memlens.workloads.demo import demo_state, ensure_demo
 
+            state = demo_state(con)  # a demo stopped half-way is finished, not taken for a full one
+            if state.holds_data and not state.unfinished:
+                return Bootstrap(events, False, "")
             with writer_lock(None if str(path) == ":memory:" else Path(path), "dashboard: first-start demo"):
                 ensure_demo(con, cfg, progress=progress)
         except ImportError as exc:

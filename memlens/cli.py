@@ -321,6 +321,22 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (*errors, CollectorError, WarehouseError)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is (like Ctrl-C's KeyboardInterrupt): a collection stops between two
+    statements, its open transaction rolls back, and its run is recorded as interrupted."""
+
+
+def _stop_on_sigterm() -> None:
+    import signal
+    import threading
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    if threading.current_thread() is threading.main_thread():  # (main() also runs inside tests' threads)
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     import logging
 
@@ -329,8 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     announce = logging.StreamHandler(sys.stderr)
     announce.setFormatter(logging.Formatter("memlens: %(message)s"))
     warehouse_log.addHandler(announce)
+    _stop_on_sigterm()
     try:
         return args.func(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, no traceback
+        name = exc.args[0] if isinstance(exc, Interrupted) and exc.args else "SIGINT"
+        print(f"memlens: interrupted ({name}); everything committed before is kept: run the same command again to "
+              "continue", file=sys.stderr)
+        return 143 if name == "SIGTERM" else 130
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in FULL_INSTALL_MODULES:
             raise

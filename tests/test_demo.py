@@ -303,3 +303,71 @@ def test_demo_snapshot_respects_the_snapshot_limit(written):
         assert any("snapshot_max_memories=100" in m for m in result.snapshot.messages)
     finally:
         con.close()
+
+
+def _demo_cmd(wh, out, *extra: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "memlens.cli", "demo", "--warehouse", str(wh), "--events", "20000", "--days", "7",
+            "--users", "30", "--seed", "3", "--out", str(out), *extra]
+
+
+def _counts(wh) -> tuple[int, int, int, str | None]:
+    with connect(wh, read_only=True) as con:
+        return (scalar(con, "SELECT count(*) FROM raw_op_events"), scalar(con, "SELECT count(DISTINCT event_id) "
+                "FROM raw_op_events"), scalar(con, "SELECT count(*) FROM raw_quarantine"),
+                scalar(con, "SELECT status FROM raw_ingest_runs WHERE source = 'demo' ORDER BY started_at DESC "
+                            "LIMIT 1"))
+
+
+def test_the_same_demo_twice_changes_nothing(tmp_path):
+    """Issue 12 #18: `memlens demo` twice with the same arguments (the second a moment later: every timestamp would
+    move) loads nothing twice and quarantines nothing (it quarantined the moved events); another demo into the same
+    warehouse is refused in one line."""
+    import subprocess
+
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "logs"
+    first = subprocess.run(_demo_cmd(wh, out), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(_demo_cmd(wh, out), capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0 and "nothing to do" in second.stdout, second.stdout + second.stderr
+    assert _counts(wh) == (20_000, 20_000, 0, "ok")
+    other = subprocess.run([*_demo_cmd(wh, out)[:-2], "--seed", "4", "--out", str(out)], capture_output=True,
+                           text=True, timeout=600)
+    assert other.returncode == 2 and "one demo per warehouse" in other.stderr and "Traceback" not in other.stderr
+    assert _counts(wh) == (20_000, 20_000, 0, "ok")
+
+
+@pytest.mark.parametrize("finish", ["--if-empty", "first start"])
+def test_a_demo_killed_half_way_is_finished_not_taken_for_complete(tmp_path, finish):
+    """Issue 12 #18: a demo SIGKILLed while its op logs load (small batches: it stops between commits) is not a
+    finished demo: `memlens demo --if-empty` and the dashboard's first start (ensure_demo) finish it from identical
+    files, ending with exactly the events a clean run gives and nothing quarantined."""
+    import os
+    import re
+    import signal
+    import subprocess
+
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "logs"
+    cfg = tmp_path / "small-batches.yaml"
+    cfg.write_text("collector:\n  batch_lines: 2000\n", encoding="utf-8")
+    proc = subprocess.Popen([*_demo_cmd(wh, out), "--config", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    seen = b""
+    while chunk := os.read(proc.stderr.fileno(), 4096):
+        seen = seen[-64:] + chunk
+        if any(int(p) >= 40 for p in re.findall(rb"(\d+)%\|", seen)):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    events, _, _, status = _counts(wh)
+    assert 0 < events < 20_000 and status == "running", (events, status)  # really stopped half-way
+    if finish == "--if-empty":
+        done = subprocess.run([*_demo_cmd(wh, out), "--if-empty", "--config", str(cfg)], capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0 and "finishing the demo load" in done.stdout, done.stdout + done.stderr
+    else:
+        assert demo.ensure_demo(wh, default_config(), out_dir=out) is True
+        assert demo.ensure_demo(wh, default_config(), out_dir=out) is False  # and now it is complete
+    assert _counts(wh) == (20_000, 20_000, 0, "ok")

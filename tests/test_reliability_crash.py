@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def _kill_at(cmd: list[str], env: dict, percent: float, extra_delay: float) -> N
 
 
 def _state(warehouse: Path) -> dict:
-    con = connect(warehouse)
+    con = connect(warehouse, read_only=True)  # (never writes: also on a full disk)
     try:
         return {
             "events": table_fingerprint(con, "raw_op_events"),
@@ -156,3 +157,120 @@ def test_kills_landed_mid_collection():
         pytest.skip("kill tests not run in this session")
     total = FILES * LINES_PER_FILE
     assert sum(0 < k < total for k in KILLS) >= len(KILLS) - 1, KILLS
+
+
+def _runs(warehouse: Path) -> list[tuple[str, str, str | None]]:
+    con = connect(warehouse, read_only=True)
+    try:
+        return con.execute("SELECT source, status, message FROM raw_ingest_runs ORDER BY started_at").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_cleanly_and_resumes_exactly(logs, clean, tmp_path, sig):
+    """Issue 12 #17: Ctrl-C (SIGINT) and SIGTERM mid-collection: one line, no traceback, exit 130 / 143, the run
+    recorded as interrupted (SIGTERM left it `running` forever), checkpoints consistent with the committed rows, and
+    the rerun equal to a clean run."""
+    warehouse = tmp_path / "interrupted.duckdb"
+    proc = subprocess.Popen(_cmd(logs, warehouse, quiet=False), env=logs["env"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    seen = b""
+    while chunk := os.read(proc.stderr.fileno(), 4096):
+        seen = seen[-64:] + chunk
+        if any(int(m.group(1)) >= 30 for m in PROGRESS.finditer(seen)):
+            proc.send_signal(sig)
+            break
+    err = proc.stderr.read().decode("utf-8", "replace")
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    name = signal.Signals(sig).name
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), err[-2000:]
+    assert "Traceback" not in err
+    assert err.rstrip().splitlines()[-1] == (f"memlens: interrupted ({name}); everything committed before is kept: "
+                                             "run the same command again to continue")
+    assert _runs(warehouse) == [("oplog", "interrupted", f"interrupted ({name})")]
+    state = _state(warehouse)
+    _check_consistent(state)
+    assert 0 < sum(n for n, _ in state["per_file"].values()) < FILES * LINES_PER_FILE
+    finished = subprocess.run(_cmd(logs, warehouse), env=logs["env"], capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    final = _state(warehouse)
+    assert (final["events"], final["quarantine"], final["checkpoints"]) == (
+        clean["events"], clean["quarantine"], clean["checkpoints"])
+
+
+def test_a_killed_run_is_marked_interrupted_by_the_next_collection(logs, tmp_path):
+    """SIGKILL gives no chance to record anything: the next collection (which holds the collection lock, so the
+    killed run cannot be running) marks it interrupted instead of leaving it `running` forever."""
+    warehouse = tmp_path / "killed.duckdb"
+    _kill_at(_cmd(logs, warehouse, quiet=False), logs["env"], 20, 0.0)
+    assert [s for _, s, _ in _runs(warehouse)] == ["running"]
+    subprocess.run(_cmd(logs, warehouse), env=logs["env"], check=True, capture_output=True, timeout=600)
+    (_, status, message), (_, last, _) = _runs(warehouse)
+    assert status == "interrupted" and "stopped without finishing" in message and last == "ok"
+
+
+NAMESPACE = textwrap.dedent("""\
+    set -e
+    mount -t tmpfs -o size=7m memlens-test-full "$MNT"
+    set +e
+    "$PY" -m memlens.cli collect logs -q "$LOGS" --warehouse "$MNT/wh.duckdb" --config "$CFG" \\
+        >"$OUT/first.out" 2>"$OUT/first.err"
+    echo $? >"$OUT/first.rc"
+    "$PY" -c "$STATE" "$MNT/wh.duckdb" "$OUT/after-full.json"
+    set -e
+    mount -o remount,size=300m "$MNT"
+    "$PY" -m memlens.cli collect logs -q "$LOGS" --warehouse "$MNT/wh.duckdb" --config "$CFG" >"$OUT/second.out"
+    "$PY" -c "$STATE" "$MNT/wh.duckdb" "$OUT/final.json"
+    """)
+STATE_SCRIPT = textwrap.dedent("""\
+    import json, sys
+    sys.path.insert(0, %r)
+    from pathlib import Path
+    from test_reliability_crash import _runs, _state
+    state = _state(Path(sys.argv[1]))
+    state["runs"] = _runs(Path(sys.argv[1]))
+    Path(sys.argv[2]).write_text(json.dumps(state, default=list))
+    """)
+
+
+def test_disk_full_says_so_keeps_the_warehouse_consistent_and_resumes(logs, clean, tmp_path):
+    """Issue 12 #16: the warehouse on a real filesystem that fills up (a 7 MiB tmpfs mounted in a private mount
+    namespace): one line "no space left on DEVICE" (it said "cannot rollback - no transaction is active"), the
+    committed batches consistent with their checkpoints; with space again the same command finishes, equal to a
+    clean run."""
+    import json
+    import shutil
+
+    if not shutil.which("unshare"):
+        pytest.skip("util-linux unshare is not installed: no private mount namespace for a small filesystem")
+    mnt, out = tmp_path / "mnt", tmp_path / "out"
+    mnt.mkdir()
+    out.mkdir()
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
+    env = dict(logs["env"], MNT=str(mnt), OUT=str(out), PY=sys.executable, LOGS=str(logs["dir"]),
+               CFG=str(logs["cfg"]), STATE=STATE_SCRIPT % str(Path(__file__).parent))
+    probe = subprocess.run([*unshare, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here ({probe.stderr.strip()})")
+    run = subprocess.run([*unshare, "sh", "-c", NAMESPACE], env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    first_err = (out / "first.err").read_text()
+    assert (out / "first.rc").read_text().strip() == "2", first_err
+    assert "Traceback" not in first_err and len(first_err.strip().splitlines()) == 1, first_err
+    expected = (f"memlens: no space left on memlens-test-full (mounted at {mnt}) while writing warehouse "
+                f"{mnt / 'wh.duckdb'}: the transaction in progress was rolled back")
+    assert first_err.startswith(expected), first_err
+    assert "cannot rollback" not in first_err
+    after = json.loads((out / "after-full.json").read_text())
+    after["checkpoints"] = [tuple(c) for c in after["checkpoints"]]
+    after["per_file"] = {k: tuple(v) for k, v in after["per_file"].items()}
+    _check_consistent(after)
+    assert 0 < sum(n for n, _ in after["per_file"].values()) < FILES * LINES_PER_FILE
+    final = json.loads((out / "final.json").read_text())
+    assert tuple(final["events"]) == clean["events"]
+    assert [tuple(q) for q in final["quarantine"]] == [tuple(q) for q in clean["quarantine"]]
+    assert [tuple(c) for c in final["checkpoints"]] == [tuple(c) for c in clean["checkpoints"]]
+    statuses = [(s, m) for _, s, m in final["runs"]]
+    assert statuses[-1][0] == "ok" and statuses[0][0] in ("error", "interrupted"), statuses

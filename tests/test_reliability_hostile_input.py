@@ -278,3 +278,23 @@ def test_file_and_folder_names_that_are_not_utf8_load(tmp_path):
         con.close()
     assert files[str(tmp_path / "logs-\\xff" / "oplog-\\xfe\\xfd.jsonl")] == 30
     assert sum(files.values()) == 50
+
+
+def test_duplicate_keys_are_quarantined_not_guessed(tmp_path):
+    """Issue 12 #20: `latency_ms` given twice (10, then 99999999): DuckDB would keep the first, Python's json and jq
+    keep the last. The line is quarantined naming the key; a repeated key with the same value too (it is not one
+    JSON reading), an unknown nested object with a repeated key loads (no schema field is in doubt)."""
+    ev = valid_event(1, 88)
+    first_wins = dumps(dict(ev, latency_ms=10))[:-1] + ', "latency_ms": 99999999}'
+    assert json.loads(first_wins)["latency_ms"] == 99999999  # what Python reads
+    same_value = dumps(dict(valid_event(2, 88)))[:-1] + ', "op": "' + valid_event(2, 88)["op"] + '"}'
+    nested = dumps(valid_event(3, 88))[:-1] + ', "client": {"v": 1, "v": 2}}'
+    log = write_jsonl(tmp_path / "dupkeys.jsonl", [dumps(valid_event(0, 88)), first_wins, same_value, nested])
+    con = connect(":memory:")
+    result = collect_oplogs(con, [log], default_config())
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 2)
+    assert quarantine_rows(con) == [
+        ("dupkeys.jsonl", 2, "duplicate key latency_ms (JSON readers disagree on which value counts: the line is "
+                             "ambiguous)"),
+        ("dupkeys.jsonl", 3, "duplicate key op (JSON readers disagree on which value counts: the line is ambiguous)")]
+    assert con.execute("SELECT count(*) FROM raw_op_events WHERE event_id = ?", [ev["event_id"]]).fetchone() == (0,)

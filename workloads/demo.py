@@ -7,12 +7,20 @@ history store (`demo-history.db`, the `history` table of mem0 2.2.1) whose memor
 of the demo's add events. The same file holds `demo_memories`, the memories alive at the end with their owners
 (what get_all would list), loaded as a snapshot so growth pages can attribute every memory. Loading goes
 through the real collectors, exactly as a user's own logs would.
+
+A warehouse holds one demo. Its load is booked as a run (raw_ingest_runs, source `demo`, target the DemoSpec: sizes,
+seed and the window's end), marked ok only when every part is in: the same demo again is a no-op, and one stopped
+half-way (killed, interrupted) is finished by the next `memlens demo` (same arguments), `memlens demo --if-empty`
+or the dashboard's first start, from identical files (the recorded end makes them so; the collectors continue
+where they stopped).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,6 +68,67 @@ DUCKDB_MEMORY_LIMIT = "1GB"  # the renderer's DuckDB spills beyond this
 def _now_us() -> int:
     # a minute in the past: collectors reject events from the future, and this leaves room for clock skew
     return int(time.time() * dm.US) - 60 * dm.US
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """What determines a demo's files: sizes, seed, and the end of its window (microseconds since the epoch)."""
+    events: int = DEFAULT_EVENTS
+    days: int = DEFAULT_DAYS
+    users: int = DEFAULT_USERS
+    seed: int = DEFAULT_SEED
+    end_us: int | None = None  # None: now (fixed by `anchored`)
+
+    def anchored(self) -> DemoSpec:
+        return self if self.end_us is not None else DemoSpec(self.events, self.days, self.users, self.seed,
+                                                             _now_us())
+
+    @property
+    def end(self) -> datetime:
+        return datetime.fromtimestamp(self.end_us / dm.US, UTC)
+
+    def text(self) -> str:
+        return (f"demo events={self.events} days={self.days} users={self.users} seed={self.seed} "
+                f"end_us={self.end_us}")
+
+    def describe(self) -> str:
+        return (f"{self.events:,} events over {self.days} days for {self.users} users, seed {self.seed}, "
+                f"ending {self.end:%Y-%m-%d %H:%M} UTC")
+
+    def same_workload(self, other: DemoSpec) -> bool:
+        return (self.events, self.days, self.users, self.seed) == (other.events, other.days, other.users, other.seed)
+
+    @classmethod
+    def parse(cls, text: str | None) -> DemoSpec | None:
+        m = re.fullmatch(r"demo events=(\d+) days=(\d+) users=(\d+) seed=(-?\d+) end_us=(\d+)", text or "")
+        return cls(*(int(g) for g in m.groups())) if m else None
+
+
+@dataclass(frozen=True)
+class DemoState:
+    """What a warehouse holds: the demo booked last (and whether its load finished), and events of its own."""
+    spec: DemoSpec | None
+    complete: bool
+    own_events: int  # events not marked demo
+    demo_events: int
+
+    @property
+    def holds_data(self) -> bool:
+        """Nothing to load: the user's own events, a finished demo, or demo rows of a memlens that booked none."""
+        return bool(self.own_events or (self.spec and self.complete) or (self.spec is None and self.demo_events))
+
+    @property
+    def unfinished(self) -> DemoSpec | None:
+        return self.spec if self.spec is not None and not self.complete else None
+
+
+def demo_state(con: duckdb.DuckDBPyConnection) -> DemoState:
+    row = con.execute("SELECT target, status FROM raw_ingest_runs WHERE source = 'demo' "
+                      "ORDER BY started_at DESC LIMIT 1").fetchone()
+    own, demo_rows = con.execute("SELECT count(*) FILTER (WHERE NOT coalesce(demo, false)), "
+                                 "count(*) FILTER (WHERE demo) FROM raw_op_events").fetchone()
+    spec = DemoSpec.parse(row[0]) if row else None
+    return DemoState(spec, bool(row) and row[1] == "ok", int(own), int(demo_rows))
 
 
 def _to_us(end: datetime | None) -> int:
@@ -213,11 +282,26 @@ def _step(progress: DemoProgress | None, step: str, text: str, within: float = 0
 
 
 def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config,
-              progress: bool | DemoProgress = False) -> DemoLoad:
+              progress: bool | DemoProgress = False, spec: DemoSpec | None = None) -> DemoLoad:
     """Load written demo files through the real collectors (op logs, history, and a snapshot of the demo's
     memory store); rebuild the rollups once afterwards (each collector would otherwise rebuild them in full).
 
-    `progress`: True for the CLI's byte progress bar, or a DemoProgress told each step (the dashboard)."""
+    `progress`: True for the CLI's byte progress bar, or a DemoProgress told each step (the dashboard). `spec`:
+    book the load as the warehouse's demo (see the module docstring)."""
+    from memlens.collectors.base import collection_run
+
+    if spec is None:
+        return _load_demo(con, files, cfg, progress)
+    with collection_run(con, "demo", spec.text()) as book:
+        loaded = _load_demo(con, files, cfg, progress)
+        book.result.files_seen = len(files)
+        book.result.rows_loaded = loaded.oplog.rows_loaded
+        book.result.messages.append(f"DEMO workload: {spec.describe()}")
+    return loaded
+
+
+def _load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config,
+               progress: bool | DemoProgress) -> DemoLoad:
     from memlens import rollups
     from memlens.collectors.base import refresh_rollups
     from memlens.collectors.history import collect_history
@@ -239,8 +323,13 @@ def load_demo(con: duckdb.DuckDBPyConnection, files: list[Path], cfg: Config,
     history = collect_history(con, history_db, refresh=False)
     limit = cfg.collector.snapshot_max_memories
     _step(report, "snapshot", "Taking a snapshot of the demo memory store")
-    snapshot = write_snapshot(con, SNAPSHOT_SOURCE, f"demo memory store ({history_db.name})",
-                              lambda result: _demo_memory_records(history_db, limit, result), store_text=False)
+    if con.execute("SELECT count(*) FROM raw_memory_snapshots WHERE source = ?", [SNAPSHOT_SOURCE]).fetchone()[0]:
+        from memlens.collectors.base import IngestResult  # a resumed demo: its store was snapshotted already
+
+        snapshot = IngestResult(run_id="-", source="snapshot", messages=["the demo store's snapshot is there"])
+    else:
+        snapshot = write_snapshot(con, SNAPSHOT_SOURCE, f"demo memory store ({history_db.name})",
+                                  lambda result: _demo_memory_records(history_db, limit, result), store_text=False)
     if oplog.rows_loaded or history.rows_loaded or not rollups.is_fresh(con):
         _step(report, "rollups", "Building the dashboard's pre-aggregated tables")
         refresh_rollups(con, oplog)  # a failure is reported in the op-log run's messages
@@ -257,28 +346,47 @@ def warehouse_event_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def run_demo(args: argparse.Namespace, cfg: Config, warehouse_path: Path) -> int:
-    """CLI: write the demo workload, load it unless --no-load, print a summary that says it is demo data."""
-    from memlens.warehouse import open_warehouse
+    """CLI: write the demo workload, load it unless --no-load, print a summary that says it is demo data.
 
-    if args.if_empty:
-        with open_warehouse(warehouse_path, cfg) as con:
-            existing = warehouse_event_count(con)
-        if existing:
-            print(f"warehouse {warehouse_path} already holds {existing:,} events; demo not loaded (--if-empty)")
+    The same demo again does nothing; a demo stopped half-way is finished (same arguments, or --if-empty)."""
+    from memlens.collectors.base import collection_warehouse
+
+    spec = DemoSpec(args.events, args.days, args.users, args.seed)
+    state = None
+    if not args.no_load:
+        with collection_warehouse(warehouse_path, cfg, "memlens demo") as con:
+            state = demo_state(con)
+        done = f"warehouse {warehouse_path} already holds"
+        if state.unfinished and (args.if_empty or state.unfinished.same_workload(spec)):
+            spec = state.unfinished
+            print(f"finishing the demo load that stopped before its end ({spec.describe()})")
+        elif args.if_empty and state.holds_data:
+            print(f"{done} {state.own_events + state.demo_events:,} events; demo not loaded (--if-empty)")
             return 0
+        elif state.spec and state.complete and state.spec.same_workload(spec):
+            print(f"{done} this demo ({state.spec.describe()}); nothing to do. A different --seed or size "
+                  "needs another warehouse (--warehouse NEW.duckdb)")
+            return 0
+        elif state.spec:
+            print(f"memlens: {done} {'an unfinished' if state.unfinished else 'a'} demo ({state.spec.describe()}); "
+                  "one demo per warehouse: use another warehouse (--warehouse NEW.duckdb)"
+                  + (" or run `memlens demo` with its arguments to finish it" if state.unfinished else ""),
+                  file=sys.stderr)
+            return 2
+    spec = spec.anchored()
     out = Path(args.out).expanduser() if args.out else default_out_dir()
     t0 = time.perf_counter()
-    files = generate_demo(out, args.events, args.days, args.users, args.seed)
+    files = generate_demo(out, spec.events, spec.days, spec.users, spec.seed, end=spec.end)
     oplogs = _oplog_files(files)
-    print(f"DEMO data: wrote {args.events:,} synthetic events over {args.days} days for {args.users} users "
-          f"(seed {args.seed}) to {out}: {len(oplogs)} op-log files + {HISTORY_DB_NAME} "
+    print(f"DEMO data: wrote {spec.events:,} synthetic events over {spec.days} days for {spec.users} users "
+          f"(seed {spec.seed}) to {out}: {len(oplogs)} op-log files + {HISTORY_DB_NAME} "
           f"in {time.perf_counter() - t0:.1f} s. Every row is marked demo=true.")
     if args.no_load:
         print(f"not loaded (--no-load); load with: memlens collect logs {out} && "
               f"memlens collect history --db {out / HISTORY_DB_NAME}")
         return 0
-    with open_warehouse(warehouse_path, cfg) as con:
-        result = load_demo(con, files, cfg, progress=True)
+    with collection_warehouse(warehouse_path, cfg, "memlens demo") as con:
+        result = load_demo(con, files, cfg, progress=True, spec=spec)
     print(result.oplog.summary())
     print(result.history.summary())
     print(result.snapshot.summary())
@@ -289,17 +397,28 @@ def run_demo(args: argparse.Namespace, cfg: Config, warehouse_path: Path) -> int
 
 def ensure_demo(con_or_path: duckdb.DuckDBPyConnection | str | Path, cfg: Config,
                 out_dir: Path | None = None, progress: DemoProgress | None = None) -> bool:
-    """Load the default demo when the warehouse has no events (dashboard first start). True when loaded.
-    `progress` is told what is happening at each step (only when the demo is loaded)."""
+    """Load the default demo when the warehouse holds no data, or finish a demo load that stopped half-way
+    (dashboard first start). True when loaded. `progress` is told what is happening at each step."""
     from memlens.warehouse import open_warehouse
 
     if isinstance(con_or_path, duckdb.DuckDBPyConnection):
-        if warehouse_event_count(con_or_path):
+        state = demo_state(con_or_path)
+        if state.holds_data and not state.unfinished:
             return False
-        _step(progress, "generate", f"Writing the demo workload: {DEFAULT_EVENTS:,} synthetic events over "
-              f"{DEFAULT_DAYS} days for {DEFAULT_USERS} users")
-        files = generate_demo(out_dir or default_out_dir(), DEFAULT_EVENTS, DEFAULT_DAYS, DEFAULT_USERS, DEFAULT_SEED)
-        load_demo(con_or_path, files, cfg, progress or False)
-        return True
+        return load_default_demo(con_or_path, cfg, out_dir, progress) is not None
     with open_warehouse(con_or_path, cfg) as con:
         return ensure_demo(con, cfg, out_dir, progress)
+
+
+def load_default_demo(con: duckdb.DuckDBPyConnection, cfg: Config, out_dir: Path | None = None,
+                      progress: DemoProgress | None = None) -> DemoLoad | None:
+    """The default demo into `con`, or the end of the demo load that stopped half-way; None when the warehouse
+    holds a finished demo already (loading it again would only repeat it)."""
+    state = demo_state(con)
+    if state.spec is not None and state.complete:
+        return None
+    spec = (state.unfinished or DemoSpec(DEFAULT_EVENTS, DEFAULT_DAYS, DEFAULT_USERS, DEFAULT_SEED)).anchored()
+    _step(progress, "generate", f"Writing the demo workload: {spec.events:,} synthetic events over "
+          f"{spec.days} days for {spec.users} users")
+    files = generate_demo(out_dir or default_out_dir(), spec.events, spec.days, spec.users, spec.seed, end=spec.end)
+    return load_demo(con, files, cfg, progress or False, spec=spec)

@@ -1,7 +1,8 @@
 -- oplog_checked: the lines of the current batch (view `oplog_chunk(line_no, line)`), parsed and validated.
 -- grain: line_no (blank lines skipped). columns: line_no, reason (NULL here; set by oplog_reasons.sql on the
--- lines that are not fast_ok), is_json, is_object, ts_text (the raw ts), fast_ok (BOOLEAN loadable on the
--- fast path), then the schema-v1 columns typed as in raw_op_events.
+-- lines that are not fast_ok), is_json, is_object, ts_text (the raw ts), dup_key (the first top-level key the
+-- line gives twice, else NULL), fast_ok (BOOLEAN loadable on the fast path), then the schema-v1 columns typed
+-- as in raw_op_events.
 --
 -- A field is valid when its JSON type fits (a number is not a string, 1.5 is not an integer; absent or null
 -- = not given) and its value casts to the column type (2^40 is not an INTEGER); ts must be an ISO 8601 string
@@ -24,23 +25,29 @@ WITH lines AS (
 ), parsed AS MATERIALIZED (
     SELECT line_no, line, is_json, is_object,
         CASE WHEN is_object THEN from_json(line, {{ op_event_json_structure }}) END AS t,
-        CASE WHEN is_object THEN json_type(line, $paths)::VARCHAR END AS types
+        CASE WHEN is_object THEN json_type(line, $paths)::VARCHAR END AS types,
+        CASE WHEN is_object THEN json_keys(line) END AS keys
     FROM lines
+), key_lists AS (
+    -- a key given twice makes the line ambiguous (DuckDB keeps the first value, Python's json and jq the last):
+    -- the first such key of each distinct key list (a log has a handful), found once per list
+    SELECT keys, list_filter(keys, lambda k, i: list_position(keys, k) < i)[1] AS dup_key
+    FROM (SELECT DISTINCT keys FROM parsed WHERE keys IS NOT NULL)
 ), signatures AS (
     -- a log has few distinct type lists (shapes of events): each is checked once, not once per line
     SELECT types, regexp_full_match(types, $type_pattern) AS types_ok,
            len($paths) - (length(types) - length(replace(types, 'NULL', ''))) // 4 AS n_given
     FROM (SELECT DISTINCT types FROM parsed WHERE types IS NOT NULL)
 ), typed AS (
-    SELECT line_no, line, is_json, is_object, types_ok, n_given, t,
+    SELECT line_no, line, is_json, is_object, types_ok, n_given, dup_key, t,
         {{ op_event_typed_fields }},
         t.ts AS ts_text,
         -- typed values present: equal to the number of non-null fields only when every one of them cast
         {{ op_event_typed_count }} AS n_typed
-    FROM parsed LEFT JOIN signatures USING (types)
+    FROM parsed LEFT JOIN signatures USING (types) LEFT JOIN key_lists USING (keys)
 )
-SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text,
-    coalesce(is_object AND types_ok AND n_given = n_typed
+SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text, dup_key,
+    coalesce(is_object AND types_ok AND n_given = n_typed AND dup_key IS NULL
         AND service IS NOT NULL  -- NULL in any other required field fails a check below
         AND schema_version BETWEEN 1 AND $schema_version AND event_id <> ''
         AND coalesce(least({{ op_event_integers }}), 0) >= 0

@@ -26,6 +26,8 @@ FROM (
         coalesce(
             CASE WHEN NOT is_json THEN 'invalid JSON (truncated or malformed line)' END,
             CASE WHEN NOT is_object THEN 'not a JSON object (got ' || lower(json_type(line)) || ')' END,
+            CASE WHEN dup_key IS NOT NULL THEN 'duplicate key ' || dup_key || ' (JSON readers disagree on which '
+                 || 'value counts: the line is ambiguous)' END,
             CASE WHEN schema_version > $schema_version OR schema_version < 1
                  THEN 'schema_version ' || schema_version || ' not supported (this collector reads 1..'
                       || $schema_version || ')' END,

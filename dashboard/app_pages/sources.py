@@ -67,20 +67,23 @@ with right, st.container(border=True):
         st.warning("This warehouse holds your own data: demo rows would be mixed in (still labelled). Use another "
                    "warehouse path in the sidebar to keep them apart.")
     if st.button("Load the demo", icon=":material/science:"):
-        from memlens.workloads.demo import default_out_dir, generate_demo, load_demo
+        from memlens.workloads.demo import load_default_demo
 
         bar = st.progress(0.0, text="Writing the demo workload (synthetic op logs and a Mem0 history)…")
-        files = generate_demo(default_out_dir())
         try:
             with state.write_access(ctx.path, "dashboard: load the demo") as con:
-                loaded = load_demo(con, files, ctx.cfg, progress=lambda text, share: bar.progress(share, text=text))
+                loaded = load_default_demo(con, ctx.cfg, progress=lambda text, share: bar.progress(share, text=text))
         except (CollectorError, duckdb.Error) as exc:
             bar.empty()
             st.error(f"The demo was not loaded: {exc}")
         else:
-            bar.progress(1.0, text="Done")
-            st.success(f"Demo loaded: {loaded.oplog.summary()}")
-            st.button("Show the demo", on_click=st.rerun)
+            if loaded is None:  # loading it again would only repeat the same events
+                bar.empty()
+                st.info("This warehouse holds the demo already.")
+            else:
+                bar.progress(1.0, text="Done")
+                st.success(f"Demo loaded: {loaded.oplog.summary()}")
+                st.button("Show the demo", on_click=st.rerun)
 
 otel_box, platform_box = st.columns(2)
 with otel_box, st.container(border=True):

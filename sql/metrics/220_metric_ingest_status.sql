@@ -6,7 +6,7 @@
 --   source (VARCHAR)
 --   runs (BIGINT collection runs), failed_runs (BIGINT runs with status 'error')
 --   first_run_at, last_run_at (TIMESTAMP UTC start of the first / latest run)
---   last_status (VARCHAR ok | error of the latest run), last_message (VARCHAR its message)
+--   last_status (VARCHAR ok | error | interrupted | running of the latest run), last_message (VARCHAR its message)
 --   last_rows_loaded (BIGINT rows loaded by the latest run)
 --   files_seen, rows_loaded, rows_duplicate, rows_quarantined (BIGINT summed over all runs)
 --   quarantined_lines (BIGINT rows in raw_quarantine for the source), quarantine_files (BIGINT distinct files)
