@@ -24,17 +24,20 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
-from memlens.collectors.base import CollectorError, display_path, utcnow
+from memlens.collectors.base import EXCERPT_CHARS, CollectorError, display_path, utcnow
 
 HEAD_BYTES = 4096  # the stream key covers the first line, at most this much of it
 HASH_CHUNK_BYTES = 1 << 20  # bytes read per step while hashing a consumed prefix
+READ_CHUNK_BYTES = 1 << 24  # bytes asked from a log per read (fewer when collector.read_bytes is smaller)
 PLAIN_SUFFIXES = (".jsonl", ".log")
 GZIP_SUFFIXES = (".jsonl.gz", ".log.gz")
 PARQUET_SUFFIXES = (".parquet",)
@@ -334,6 +337,212 @@ def resume_point(f: LogFile, key: str, st: os.stat_result, index: CheckpointInde
                         f"read from line {best.line_no + 1:,}")
     f.seek(best.byte_offset)
     return Resume(best.byte_offset, best.line_no, saved[best.byte_offset].copy(), skey, best, messages)
+
+
+def save_checkpoints(con: duckdb.DuckDBPyConnection, checkpoints: Iterable[Checkpoint]) -> None:
+    """Write checkpoints (one per file: the last wins) inside the caller's transaction."""
+    rows = list({cp.key: cp.row() for cp in checkpoints}.values())
+    if not rows:
+        return
+    con.register("logfile_checkpoints", pa.Table.from_pylist(rows))
+    try:
+        con.execute("INSERT OR REPLACE INTO raw_ingest_checkpoints BY NAME SELECT * FROM logfile_checkpoints")
+    finally:
+        con.unregister("logfile_checkpoints")
+
+
+@dataclass
+class Batch:
+    """Complete lines `data` (each ending in a newline), the first one being line `first_line` of the file."""
+    data: bytes
+    first_line: int
+    end_offset: int  # stream offset just after `data`
+    end_line: int  # lines consumed through `data`
+    prefix_sha: str  # sha256 of the stream's bytes [0, end_offset)
+
+
+@dataclass
+class Rejected:
+    """A line quarantined before parsing (over the size limit, invalid UTF-8, unreadable tail)."""
+    line_no: int
+    reason: str
+    raw: bytes
+
+
+class LineReader:
+    """Cuts a byte stream into batches of complete lines, bounded in memory, hashing every byte it consumes.
+
+    Batches hold exactly batch_lines lines while the lines held stay under read_bytes (the default is a multiple
+    of DuckDB's row group: each batch's rows are then written straight into the database file at commit, not
+    through the write-ahead log), fewer at the end of the stream or when the byte bound is reached first.
+    A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as Rejected.
+    A gzip stream that ends early (`truncated`: still being written, or cut) ends like a plain file: its incomplete
+    last line stays unconsumed, for the next run. Corrupt compressed data ends it too: `error` says why and `tail`
+    holds the incomplete last line, for the caller to quarantine. I/O errors propagate (nothing is consumed).
+    """
+
+    def __init__(self, stream: Any, offset: int, line_no: int, read_bytes: int, max_line_bytes: int,
+                 batch_lines: int, tail_is_line: bool, hasher: Any = None) -> None:
+        self.stream, self.offset, self.line_no = stream, offset, line_no
+        self.read_bytes = max(read_bytes, max_line_bytes + 1)
+        self.chunk_bytes = min(self.read_bytes, READ_CHUNK_BYTES)
+        self.max_line_bytes, self.batch_lines, self.tail_is_line = max_line_bytes, batch_lines, tail_is_line
+        self.hasher = hasher if hasher is not None else hashlib.sha256()
+        self.error: str | None = None
+        self.truncated = False
+        self.tail = b""
+        self.rejected: list[Rejected] = []
+
+    def _read(self) -> bytes:
+        if self.error or self.truncated:
+            return b""
+        try:
+            return self.stream.read(self.chunk_bytes)
+        except EOFError:  # a gzip stream that stops before its end marker: still being written, or cut
+            self.truncated = True
+            return b""
+        except zlib.error as exc:  # corrupt compressed data; OSError propagates: retried next run
+            self.error = f"{type(exc).__name__}: {exc}"
+            return b""
+
+    def _skip_long_line(self, buf: bytes) -> bytes:
+        """Discard an over-long line without holding it; return what follows its newline ('' at EOF)."""
+        head, skipped = buf[:EXCERPT_CHARS * 4], len(buf)
+        hasher = self.hasher.copy()  # adopted only once the line is consumed
+        hasher.update(buf)
+        while True:
+            data = self._read()
+            if not data:
+                if self.tail_is_line and not (self.error or self.truncated):  # a finished gzip: the line is whole
+                    self._reject_long(head, skipped, skipped, hasher)
+                    return b""
+                self.tail = head  # the over-long line never ended: it stays unconsumed (maybe still being written)
+                return b""
+            nl = data.find(b"\n")
+            if nl >= 0:
+                hasher.update(data[:nl + 1])
+                self._reject_long(head, skipped + nl, skipped + nl + 1, hasher)
+                return data[nl + 1:]
+            hasher.update(data)
+            skipped += len(data)
+
+    def _reject_long(self, head: bytes, length: int, nbytes: int, hasher: Any) -> None:
+        """The over-long line (`length` bytes, `nbytes` with its newline) is consumed and rejected."""
+        self.line_no += 1
+        self.rejected.append(Rejected(self.line_no, f"line is {length:,} bytes, over collector.max_line_bytes "
+                                      f"{self.max_line_bytes:,}", head))
+        self.offset += nbytes
+        self.hasher = hasher
+
+    def batches(self) -> Iterator[Batch]:
+        buf = b""  # an incomplete line (or nothing)
+        held: list[bytes] = []  # blocks of complete lines not handed out yet
+        held_lines = held_bytes = 0
+        while True:
+            data = self._read()
+            eof = not data
+            buf = buf + data if buf else data
+            whole = self.tail_is_line and not (self.error or self.truncated)
+            synthetic_nl = eof and bool(buf) and whole and not buf.endswith(b"\n")
+            if synthetic_nl:
+                buf += b"\n"  # a finished compressed file: its last line is complete even without a newline
+            last_nl = buf.rfind(b"\n")
+            if last_nl >= 0:
+                block, buf = buf[:last_nl + 1], buf[last_nl + 1:]
+                held.append(block)
+                held_lines += block.count(b"\n")
+                held_bytes += len(block)
+            flush = eof or (last_nl < 0 and len(buf) > self.max_line_bytes) or held_bytes >= self.read_bytes
+            if held and (flush or held_lines >= self.batch_lines):
+                # whole batches; the rest is held for the next read unless the held lines must all go now
+                rest = yield from self._split(b"".join(held), keep_rest=not flush,
+                                              synthetic_nl=synthetic_nl and not buf)
+                held, held_lines, held_bytes = ([rest], rest.count(b"\n"), len(rest)) if rest else ([], 0, 0)
+            if last_nl < 0 and not eof and len(buf) > self.max_line_bytes:  # (the held lines went out above)
+                buf = self._skip_long_line(buf)
+                if not buf and (self.tail or self.error or self.truncated):
+                    return
+            if eof:
+                self.tail = buf
+                return
+
+    def _split(self, block: bytes, keep_rest: bool, synthetic_nl: bool = False) -> Generator[Batch, None, bytes]:
+        """Batches of batch_lines lines; the lines after the last whole batch are returned when keep_rest, else
+        handed out as a last, shorter batch. `synthetic_nl`: the block's last newline is not in the stream."""
+        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        start = 0
+        for i in range(0, len(ends), self.batch_lines):
+            n = min(self.batch_lines, len(ends) - i)
+            if keep_rest and n < self.batch_lines:
+                return block[start:]
+            stop = int(ends[i + n - 1]) + 1
+            last = synthetic_nl and stop == len(block)
+            consumed = block[start:stop - 1] if last else block[start:stop]
+            self.hasher.update(consumed)
+            self.offset += len(consumed)
+            self.line_no += n
+            yield Batch(block[start:stop], self.line_no - n + 1, self.offset, self.line_no, self.hasher.hexdigest())
+            start = stop
+        return b""
+
+
+@dataclass
+class Piece:
+    """What reading a file hands its collector, in order: a batch of complete lines (None in the closing piece),
+    the lines rejected while reading (over-long, the rest of a corrupt gzip), the checkpoint that holds once they
+    are committed, whether the file is read from its first byte, the file's bytes gone through (progress), and
+    what to tell the user."""
+    key: str
+    stream_key: str
+    batch: Batch | None
+    rejected: list[Rejected]
+    checkpoint: Checkpoint | None
+    from_start: bool
+    progress: int
+    messages: list[str]
+
+
+def read_pieces(path: Path, key: str, kind: str, index: CheckpointIndex, c: Any, batch_lines: int) -> Iterator[Piece]:
+    """The unread part of one line-oriented file (plain or gzip), batch by batch, then a closing piece whose
+    checkpoint records the file's state (the quick check of the next run). `c`: the collector config (read_bytes,
+    max_line_bytes). Checkpoints made here are added to `index` (later files of the run may continue them)."""
+    st = path.stat()
+    identity = file_identity(st)
+    own = index.own(key)
+    if own is not None and own.unchanged(identity, st):
+        return
+    with LogFile(path, kind) as f:
+        res = resume_point(f, key, st, index)
+        if res is None:  # not even a first complete line yet
+            yield Piece(key, "", None, [], None, False, st.st_size, [])
+            return
+        reader = LineReader(f, res.offset, res.line_no, c.read_bytes, c.max_line_bytes, batch_lines,
+                            tail_is_line=kind == "gzip", hasher=res.hasher)
+        messages, position, from_start = res.messages, 0, res.offset == 0
+        for batch in reader.batches():
+            pending, reader.rejected = reader.rejected, []  # lines rejected while reading this batch
+            cp = Checkpoint(key, identity, batch.end_offset, batch.end_line, None, None, None, res.stream_key,
+                            batch.prefix_sha)
+            index.add(cp)
+            now = f.raw_position()
+            yield Piece(key, res.stream_key, batch, pending, cp, from_start, now - position, messages)
+            messages, position, from_start = [], now, False
+        # What corrupt data left, over-long lines at the very end, and the checkpoint that closes the pass.
+        pending, offset, line_no = reader.rejected, reader.offset, reader.line_no
+        if reader.error:
+            line_no += 1
+            pending.append(Rejected(line_no, f"compressed data is corrupt ({reader.error}); the rest of the file "
+                                    "is unreadable", reader.tail))
+            offset += len(reader.tail)
+            reader.hasher.update(reader.tail)
+            messages.append(f"{key}: {reader.error} after line {line_no - 1:,}; the rest is unreadable")
+        elif reader.truncated:
+            messages.append(f"{key}: compressed stream ends early after line {line_no:,} (still being written?); "
+                            "the rest is read once it is complete")
+        cp = Checkpoint(key, identity, offset, line_no, st.st_size, st.st_mtime, st.st_ctime, res.stream_key,
+                        reader.hasher.hexdigest())
+        index.add(cp)
+        yield Piece(key, res.stream_key, None, pending, cp, from_start, max(0, st.st_size - position), messages)
 
 
 def file_sha256(path: Path) -> str:

@@ -45,6 +45,7 @@ class MappedLoader:
         self.now = utcnow()
         checks = OplogLoader(con, cfg, result)
         self.fast_params, self.reason_params = checks.fast_params, checks.reason_params
+        self.key_params = checks.key_params  # row keys here are plain line numbers (file number 0)
 
     def commit(self, key: str, events: list[Mapped], bad: list[Unmappable],
                also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> tuple[int, int, int]:
@@ -58,6 +59,8 @@ class MappedLoader:
                           "label": pa.array([m.label for m in events], pa.string())})
         con.register("oplog_chunk", chunk)
         con.register("mapped_lines", lines)
+        con.register("oplog_files", pa.table({"file_no": pa.array([0], pa.int64()), "source_file": [key],
+                                              "stream_key": [""]}))
         con.execute("BEGIN TRANSACTION")
         try:
             loaded = dup = bad_rows = 0
@@ -66,7 +69,7 @@ class MappedLoader:
                 [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
                 if slow:
                     con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
-                con.execute(read_sql("oplog_verdict.sql"))
+                con.execute(read_sql("oplog_verdict.sql"), self.key_params)
                 [(loaded, dup, bad_rows)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
                 con.execute(read_sql("mapped_insert_events.sql"), {"source_file": key, "ingested_at": self.now})
                 con.execute(read_sql("mapped_insert_quarantine.sql"), {
@@ -86,6 +89,7 @@ class MappedLoader:
         finally:
             con.unregister("oplog_chunk")
             con.unregister("mapped_lines")
+            con.unregister("oplog_files")
         quarantined = bad_rows + len(bad)
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup

@@ -23,8 +23,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -49,18 +48,19 @@ from memlens.collectors.base import (
     utcnow,
 )
 from memlens.collectors.logfiles import (
+    Batch,
     Checkpoint,
     CheckpointIndex,
-    LogFile,
+    Rejected,
     discover,
     file_identity,
     file_sha256,
     log_kind,
-    resume_point,
+    read_pieces,
+    save_checkpoints,
 )
 from memlens.config import Config
 
-READ_CHUNK_BYTES = 1 << 24  # bytes asked from a log per read (fewer when collector.read_bytes is smaller)
 PARQUET_FETCH_ROWS = 16_384  # rows DuckDB hands over per step while streaming a Parquet file
 LINE_BITS = 40  # a row of a transaction is keyed (file number << LINE_BITS) | line number
 LINE_MASK = (1 << LINE_BITS) - 1
@@ -74,141 +74,6 @@ EXPECTED = {"string": "string", "timestamp": "ISO 8601 timestamp string", "integ
 
 ProgressFn = Callable[[int, int, str], None]
 T = TypeVar("T")
-
-
-@dataclass
-class Batch:
-    """Complete lines `data` (each ending in a newline), the first one being line `first_line` of the file."""
-    data: bytes
-    first_line: int
-    end_offset: int  # stream offset just after `data`
-    end_line: int  # lines consumed through `data`
-    prefix_sha: str  # sha256 of the stream's bytes [0, end_offset)
-
-
-@dataclass
-class Rejected:
-    """A line quarantined before parsing (over the size limit, invalid UTF-8, unreadable tail)."""
-    line_no: int
-    reason: str
-    raw: bytes
-
-
-class LineReader:
-    """Cuts a byte stream into batches of complete lines, bounded in memory, hashing every byte it consumes.
-
-    Batches hold exactly batch_lines lines while the lines held stay under read_bytes (the default is a multiple
-    of DuckDB's row group: each batch's rows are then written straight into the database file at commit, not
-    through the write-ahead log), fewer at the end of the stream or when the byte bound is reached first.
-    A line longer than max_line_bytes is skipped while streaming (never held whole) and reported as Rejected.
-    A gzip stream that ends early (`truncated`: still being written, or cut) ends like a plain file: its incomplete
-    last line stays unconsumed, for the next run. Corrupt compressed data ends it too: `error` says why and `tail`
-    holds the incomplete last line, for the caller to quarantine. I/O errors propagate (nothing is consumed).
-    """
-
-    def __init__(self, stream: Any, offset: int, line_no: int, read_bytes: int, max_line_bytes: int,
-                 batch_lines: int, tail_is_line: bool, hasher: Any = None) -> None:
-        self.stream, self.offset, self.line_no = stream, offset, line_no
-        self.read_bytes = max(read_bytes, max_line_bytes + 1)
-        self.chunk_bytes = min(self.read_bytes, READ_CHUNK_BYTES)
-        self.max_line_bytes, self.batch_lines, self.tail_is_line = max_line_bytes, batch_lines, tail_is_line
-        self.hasher = hasher if hasher is not None else hashlib.sha256()
-        self.error: str | None = None
-        self.truncated = False
-        self.tail = b""
-        self.rejected: list[Rejected] = []
-
-    def _read(self) -> bytes:
-        if self.error or self.truncated:
-            return b""
-        try:
-            return self.stream.read(self.chunk_bytes)
-        except EOFError:  # a gzip stream that stops before its end marker: still being written, or cut
-            self.truncated = True
-            return b""
-        except zlib.error as exc:  # corrupt compressed data; OSError propagates: retried next run
-            self.error = f"{type(exc).__name__}: {exc}"
-            return b""
-
-    def _skip_long_line(self, buf: bytes) -> bytes:
-        """Discard an over-long line without holding it; return what follows its newline ('' at EOF)."""
-        head, skipped = buf[:EXCERPT_CHARS * 4], len(buf)
-        hasher = self.hasher.copy()  # adopted only once the line is consumed
-        hasher.update(buf)
-        while True:
-            data = self._read()
-            if not data:
-                if self.tail_is_line and not (self.error or self.truncated):  # a finished gzip: the line is whole
-                    self._reject_long(head, skipped, skipped, hasher)
-                    return b""
-                self.tail = head  # the over-long line never ended: it stays unconsumed (maybe still being written)
-                return b""
-            nl = data.find(b"\n")
-            if nl >= 0:
-                hasher.update(data[:nl + 1])
-                self._reject_long(head, skipped + nl, skipped + nl + 1, hasher)
-                return data[nl + 1:]
-            hasher.update(data)
-            skipped += len(data)
-
-    def _reject_long(self, head: bytes, length: int, nbytes: int, hasher: Any) -> None:
-        """The over-long line (`length` bytes, `nbytes` with its newline) is consumed and rejected."""
-        self.line_no += 1
-        self.rejected.append(Rejected(self.line_no, f"line is {length:,} bytes, over collector.max_line_bytes "
-                                      f"{self.max_line_bytes:,}", head))
-        self.offset += nbytes
-        self.hasher = hasher
-
-    def batches(self) -> Iterator[Batch]:
-        buf = b""  # an incomplete line (or nothing)
-        held: list[bytes] = []  # blocks of complete lines not handed out yet
-        held_lines = held_bytes = 0
-        while True:
-            data = self._read()
-            eof = not data
-            buf = buf + data if buf else data
-            whole = self.tail_is_line and not (self.error or self.truncated)
-            synthetic_nl = eof and bool(buf) and whole and not buf.endswith(b"\n")
-            if synthetic_nl:
-                buf += b"\n"  # a finished compressed file: its last line is complete even without a newline
-            last_nl = buf.rfind(b"\n")
-            if last_nl >= 0:
-                block, buf = buf[:last_nl + 1], buf[last_nl + 1:]
-                held.append(block)
-                held_lines += block.count(b"\n")
-                held_bytes += len(block)
-            flush = eof or (last_nl < 0 and len(buf) > self.max_line_bytes) or held_bytes >= self.read_bytes
-            if held and (flush or held_lines >= self.batch_lines):
-                # whole batches; the rest is held for the next read unless the held lines must all go now
-                rest = yield from self._split(b"".join(held), keep_rest=not flush,
-                                              synthetic_nl=synthetic_nl and not buf)
-                held, held_lines, held_bytes = ([rest], rest.count(b"\n"), len(rest)) if rest else ([], 0, 0)
-            if last_nl < 0 and not eof and len(buf) > self.max_line_bytes:  # (the held lines went out above)
-                buf = self._skip_long_line(buf)
-                if not buf and (self.tail or self.error or self.truncated):
-                    return
-            if eof:
-                self.tail = buf
-                return
-
-    def _split(self, block: bytes, keep_rest: bool, synthetic_nl: bool = False) -> Generator[Batch, None, bytes]:
-        """Batches of batch_lines lines; the lines after the last whole batch are returned when keep_rest, else
-        handed out as a last, shorter batch. `synthetic_nl`: the block's last newline is not in the stream."""
-        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-        start = 0
-        for i in range(0, len(ends), self.batch_lines):
-            n = min(self.batch_lines, len(ends) - i)
-            if keep_rest and n < self.batch_lines:
-                return block[start:]
-            stop = int(ends[i + n - 1]) + 1
-            last = synthetic_nl and stop == len(block)
-            consumed = block[start:stop - 1] if last else block[start:stop]
-            self.hasher.update(consumed)
-            self.offset += len(consumed)
-            self.line_no += n
-            yield Batch(block[start:stop], self.line_no - n + 1, self.offset, self.line_no, self.hasher.hexdigest())
-            start = stop
-        return b""
 
 
 def lines_table(batch: Batch, max_line_bytes: int) -> tuple[pa.Table, list[Rejected]]:
@@ -279,45 +144,14 @@ def line_key(stream_key: str, line_no: int, raw: bytes) -> str:
 
 def _text_parts(path: Path, key: str, kind: str, index: CheckpointIndex, cfg: Config) -> Iterator[Part]:
     """The unread part of one JSONL file (plain or gzip), batch by batch, then its closing checkpoint."""
-    c = cfg.collector
-    st = path.stat()
-    identity = file_identity(st)
-    own = index.own(key)
-    if own is not None and own.unchanged(identity, st):
-        return
-    with LogFile(path, kind) as f:
-        res = resume_point(f, key, st, index)
-        if res is None:  # not even a first complete line yet
-            yield Part(key, "", NO_LINES, [], None, progress=st.st_size)
-            return
-        reader = LineReader(f, res.offset, res.line_no, c.read_bytes, c.max_line_bytes, c.batch_lines,
-                            tail_is_line=kind == "gzip", hasher=res.hasher)
-        messages, position = res.messages, 0
-        for batch in reader.batches():
-            table, rejected = lines_table(batch, c.max_line_bytes)
-            pending, reader.rejected = reader.rejected, []  # lines rejected while reading this batch
-            cp = Checkpoint(key, identity, batch.end_offset, batch.end_line, None, None, None, res.stream_key,
-                            batch.prefix_sha)
-            index.add(cp)
-            now = f.raw_position()
-            yield Part(key, res.stream_key, table, pending + rejected, cp, len(batch.data), now - position, messages)
-            messages, position = [], now
-        # What corrupt data left, over-long lines at the very end, and the checkpoint that closes the pass.
-        pending, offset, line_no = reader.rejected, reader.offset, reader.line_no
-        if reader.error:
-            line_no += 1
-            pending.append(Rejected(line_no, f"compressed data is corrupt ({reader.error}); the rest of the file "
-                                    "is unreadable", reader.tail))
-            offset += len(reader.tail)
-            reader.hasher.update(reader.tail)
-            messages.append(f"{key}: {reader.error} after line {line_no - 1:,}; the rest is unreadable")
-        elif reader.truncated:
-            messages.append(f"{key}: compressed stream ends early after line {line_no:,} (still being written?); "
-                            "the rest is read once it is complete")
-        cp = Checkpoint(key, identity, offset, line_no, st.st_size, st.st_mtime, st.st_ctime, res.stream_key,
-                        reader.hasher.hexdigest())
-        index.add(cp)
-        yield Part(key, res.stream_key, NO_LINES, pending, cp, 0, max(0, st.st_size - position), messages)
+    for piece in read_pieces(path, key, kind, index, cfg.collector, cfg.collector.batch_lines):
+        if piece.batch is None:
+            yield Part(key, piece.stream_key, NO_LINES, piece.rejected, piece.checkpoint, 0, piece.progress,
+                       piece.messages)
+            continue
+        table, rejected = lines_table(piece.batch, cfg.collector.max_line_bytes)
+        yield Part(key, piece.stream_key, table, piece.rejected + rejected, piece.checkpoint, len(piece.batch.data),
+                   piece.progress, piece.messages)
 
 
 def _parquet_parts(path: Path, key: str, index: CheckpointIndex, cfg: Config,
@@ -364,13 +198,18 @@ def _parquet_parts(path: Path, key: str, index: CheckpointIndex, cfg: Config,
                 held.append(rb)
                 held_rows += rb.num_rows
                 held_bytes += rb.column(1).nbytes
-            if held and (rb is None or held_rows >= c.batch_lines or held_bytes >= c.read_bytes):
+            while held_rows and (rb is None or held_rows >= c.batch_lines or held_bytes >= c.read_bytes):
+                # a part of at most batch_lines rows and about read_bytes bytes; the rest waits for the next one
                 table = pa.Table.from_batches(held)
-                rows = int(pc.max(table["line_no"]).as_py())
+                n = min(held_rows, c.batch_lines, max(1, held_rows * c.read_bytes // max(held_bytes, 1)))
+                part, rest = table.slice(0, n), table.slice(n)
+                rows = int(pc.max(part["line_no"]).as_py())
                 cp = Checkpoint(key, identity, st.st_size, rows, None, None, None, sha, sha)
                 index.add(cp)
-                yield Part(key, sha, table, [], cp, held_bytes, 0, messages)
-                held, held_rows, held_bytes, messages = [], 0, 0, []
+                nbytes = part.column(1).nbytes
+                yield Part(key, sha, part, [], cp, nbytes, 0, messages)
+                held, messages = rest.to_batches(), []
+                held_rows, held_bytes = rest.num_rows, held_bytes - nbytes
     except duckdb.Error as exc:  # the rows before the damage are loaded; the file itself is quarantined (line 0)
         cp = done(rows)
         index.add(cp)
@@ -462,10 +301,13 @@ class OplogLoader:
         self.result.messages.extend(part.messages)
         if part.checkpoint is None and not part.rejected:
             return
+        c, lines = self.cfg.collector, part.table.num_rows + len(part.rejected)
+        if self.pending_lines + lines > c.batch_lines or self.pending_bytes + part.nbytes > c.read_bytes:
+            self.flush()  # a transaction holds at most batch_lines lines and read_bytes bytes (or one bigger part)
         self.pending.append(part)
-        self.pending_lines += part.table.num_rows + len(part.rejected)
+        self.pending_lines += lines
         self.pending_bytes += part.nbytes
-        if self.pending_lines >= self.cfg.collector.batch_lines or self.pending_bytes >= self.cfg.collector.read_bytes:
+        if self.pending_lines >= c.batch_lines or self.pending_bytes >= c.read_bytes:
             self.flush()
 
     def flush(self) -> None:
@@ -498,7 +340,6 @@ class OplogLoader:
                                                                                        pa.string()),
             "excerpt": pa.array([r[2] for r in rejected], pa.string()),
             "line_key": pa.array([r[3] for r in rejected], pa.string())}))
-        con.register("oplog_checkpoints", pa.Table.from_pylist([cp.row() for cp in checkpoints.values()]))
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(read_sql("oplog_check.sql"), self.fast_params)
@@ -508,18 +349,20 @@ class OplogLoader:
             con.execute(read_sql("oplog_verdict.sql"), self.key_params)
             con.execute(read_sql("oplog_bad.sql"), {**self.key_params, "secret_pattern": SECRET_PATTERN,
                                                     "excerpt_chars": EXCERPT_CHARS})
-            [(loaded, dup, bad)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
+            [(loaded, dup, _)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
+            [(seen, bad)] = con.execute("SELECT count(*) FILTER (WHERE seen), count(*) FILTER (WHERE NOT seen) "
+                                        "FROM oplog_bad").fetchall()
+            dup += seen  # lines quarantined before (same line_key): read again, not quarantined twice
             con.execute(read_sql("oplog_insert_events.sql"), {**self.key_params, "ingested_at": self.now})
             con.execute(read_sql("oplog_insert_quarantine.sql"), {"quarantined_at": self.now})
-            if checkpoints:
-                con.execute("INSERT OR REPLACE INTO raw_ingest_checkpoints BY NAME SELECT * FROM oplog_checkpoints")
+            save_checkpoints(con, checkpoints.values())
             con.execute("COMMIT")
         except BaseException:
             with _quiet():  # a failed statement may have ended the transaction already: keep the first error
                 con.execute("ROLLBACK")
             raise
         finally:
-            for name in ("oplog_chunk", "oplog_files", "oplog_rejected_arrow", "oplog_checkpoints"):
+            for name in ("oplog_chunk", "oplog_files", "oplog_rejected_arrow"):
                 con.unregister(name)
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup

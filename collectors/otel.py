@@ -5,12 +5,13 @@ also `.json` / `.json.gz` as the Collector's file exporter names them), as writt
 exporter or the in-process `opentelemetry-exporter-otlp-json-file`. Spans become op events through the mapping
 files (collectors/otel_mapping.py); the events are validated and loaded like op-log lines (collectors/mapped.py).
 
-Incremental and idempotent like the op-log collector: a checkpoint per file (raw_ingest_checkpoints: bytes of
-complete lines consumed, file identity, head hash) so a run reads only what was appended, a rotated or replaced
-file is read again from its start, and the event_id `otel:<trace_id>:<span_id>` makes a re-read span a duplicate,
-never a second event. A line that is not valid OTLP/JSON is quarantined whole (file, line, reason naming the field);
-a span that is not valid is quarantined alone and the rest of its line loads. Every span read is counted by what
-became of it (raw_otel_span_counts), so spans no mapping knows are reported, not dropped silently.
+Incremental and idempotent like the op-log collector (the same file reading, collectors/logfiles.py): a checkpoint
+per file that follows content, not names, so a run reads only what was appended, a rotated copy continues what was
+read of it, a replaced file is read again from its start, and the event_id `otel:<trace_id>:<span_id>` makes a
+re-read span a duplicate, never a second event. A line that is not valid OTLP/JSON is quarantined whole (file,
+line, reason naming the field); a span that is not valid is quarantined alone and the rest of its line loads.
+Every span read is counted by what became of it (raw_otel_span_counts), so spans no mapping knows are reported,
+not dropped silently.
 """
 
 from __future__ import annotations
@@ -29,21 +30,10 @@ from memlens.collectors.base import (
     refresh_rollups,
     utcnow,
 )
+from memlens.collectors.logfiles import Checkpoint, CheckpointIndex, read_pieces, save_checkpoints
 from memlens.collectors.mapped import Mapped as MappedEvent
 from memlens.collectors.mapped import MappedLoader, Unmappable
-from memlens.collectors.oplog import (
-    HEAD_BYTES,
-    Checkpoint,
-    GunzipStream,
-    LineReader,
-    ProgressFn,
-    _progress_callback,
-    _resume_point,
-    _skip,
-    head_sha,
-    load_checkpoint,
-    save_checkpoint,
-)
+from memlens.collectors.oplog import ProgressFn, _progress_callback
 from memlens.collectors.otel_mapping import CountKey, SpanClassifier, SpanError, decode_line, op_event
 from memlens.config import Config
 
@@ -92,6 +82,7 @@ class OtelRun:
     def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, result: IngestResult) -> None:
         self.con, self.cfg, self.result = con, cfg, result
         self.loader = MappedLoader(con, cfg, result, SOURCE)
+        self.index = CheckpointIndex.load(con)  # what was read of every file, by name and by content
         self.classifier = SpanClassifier()
         self.totals: dict[CountKey, int] = {}
 
@@ -146,68 +137,26 @@ class OtelRun:
                     "spans = spans + excluded.spans, last_seen_at = excluded.last_seen_at",
                     [[*k, n, now] for k, n in counts.items()])
             if checkpoint is not None:
-                save_checkpoint(con, key, checkpoint)
+                save_checkpoints(con, [checkpoint])
 
         self.loader.commit(key, events, bad, also)
         for k, n in counts.items():
             self.totals[k] = self.totals.get(k, 0) + n
 
     def read_file(self, path: Path, key: str, kind: str, on_bytes: Callable[[int], None]) -> None:
-        """The unread part of one trace file, batch by batch (a transaction each, with its checkpoint)."""
+        """The unread part of one trace file, batch by batch (a transaction each, with its checkpoint). What is new
+        in a file, rotation and gzip still being written are decided as for op logs (collectors/logfiles.py)."""
         c = self.cfg.collector
-        st = path.stat()
-        identity = f"{st.st_dev}:{st.st_ino}"
-        cp = load_checkpoint(self.con, key)
-        gz = kind == "gzip"
-        if gz and cp and (cp.identity, cp.file_size, cp.file_mtime) == (identity, st.st_size, st.st_mtime):
-            return
-        offset, line_no = _resume_point(cp, path, kind, identity, st.st_size)
-        if cp and cp.byte_offset > 0 and offset == 0:
-            self.result.messages.append(f"{key}: rotated or replaced since the last run; read again from the start")
-        if not gz and offset == st.st_size:
-            return
-        reset = offset == 0
-
-        def head(consumed: int) -> str:
-            return head_sha(path, min(HEAD_BYTES, st.st_size if gz else consumed))
-
-        with path.open("rb") as raw:
-            stream = GunzipStream(raw) if gz else raw
-            if gz:
-                _skip(stream, offset)
-            else:
-                raw.seek(offset)
-            reader = LineReader(stream, offset, line_no, c.read_bytes, c.max_line_bytes,
-                                min(c.batch_lines, BATCH_LINES), tail_is_line=gz)
-            position = raw.tell() if gz else offset
-            for batch in reader.batches():
-                events, bad, counts = self.map_lines(key, batch.data, batch.first_line)
-                bad += [Unmappable(r.line_no, r.reason, r.raw.decode("utf-8", "replace")) for r in reader.rejected]
-                reader.rejected = []
-                self.commit(key, events, bad, counts, Checkpoint(
-                    identity, batch.end_offset, batch.end_line, None if gz else st.st_size,
-                    None if gz else st.st_mtime, head(batch.end_offset)), reset_counts=reset)
-                reset = False
-                self.result.bytes_read += len(batch.data)
-                now = raw.tell() if gz else batch.end_offset
-                on_bytes(now - position)
-                position = now
-            pending = [Unmappable(r.line_no, r.reason, r.raw.decode("utf-8", "replace")) for r in reader.rejected]
-            offset, line_no = reader.offset, reader.line_no
-            if reader.error:
-                line_no += 1
-                pending.append(Unmappable(line_no, f"compressed stream ends early or is corrupt ({reader.error}); "
-                                          "the rest of the file is unreadable", reader.tail.decode("utf-8", "replace")))
-                offset += len(reader.tail)
-                self.result.messages.append(f"{key}: {reader.error} after line {line_no - 1}")
-            elif gz and reader.tail:
-                line_no += 1
-                pending.append(Unmappable(line_no, f"last line is over collector.max_line_bytes "
-                                          f"{c.max_line_bytes:,}", reader.tail.decode("utf-8", "replace")))
-            if gz or pending:  # for gzip, recording size and mtime seals the file as fully read
-                self.commit(key, [], pending, {}, Checkpoint(identity, offset, line_no, st.st_size, st.st_mtime,
-                                                             head(offset)), reset_counts=reset)
-        on_bytes(max(0, st.st_size - position))
+        for piece in read_pieces(path, key, kind, self.index, c, min(c.batch_lines, BATCH_LINES)):
+            self.result.messages.extend(piece.messages)
+            events, bad, counts = self.map_lines(key, piece.batch.data, piece.batch.first_line) if piece.batch \
+                else ([], [], {})
+            bad += [Unmappable(r.line_no, r.reason, r.raw.decode("utf-8", "replace")) for r in piece.rejected]
+            if piece.checkpoint is not None or bad:
+                self.commit(key, events, bad, counts, piece.checkpoint, reset_counts=piece.from_start)
+            if piece.batch is not None:
+                self.result.bytes_read += len(piece.batch.data)
+            on_bytes(piece.progress)
 
     def finish(self) -> None:
         """Spans still waiting for an operation that never came are unknown: counted in their files."""

@@ -14,11 +14,13 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from memlens.collectors import oplog
+from memlens.collectors import logfiles, oplog
 from memlens.collectors.base import WarehouseLocked, writer_lock
-from memlens.collectors.oplog import LineReader, OplogLoader, collect_oplogs
+from memlens.collectors.logfiles import LineReader
+from memlens.collectors.oplog import OplogLoader, collect_oplogs
 from memlens.config import default_config, load_config
 from memlens.warehouse import connect
 
@@ -329,7 +331,7 @@ def test_batches_hold_whole_batch_lines_across_reads(monkeypatch, read_bytes, si
     the next read, unless the lines held reach read_bytes (then all of them go) or the stream ends. Offsets and
     line numbers stay exact; the partial last line is left."""
 
-    monkeypatch.setattr(oplog, "READ_CHUNK_BYTES", 25)
+    monkeypatch.setattr(logfiles, "READ_CHUNK_BYTES", 25)
     data = b"".join(b'{"n":%05d}\n' % i for i in range(1, 11)) + b'{"n":'  # ten 12-byte lines + a partial one
     reader = LineReader(io.BytesIO(data), 0, 0, read_bytes, 20, 3, tail_is_line=False)
     batches = list(reader.batches())
@@ -392,7 +394,7 @@ def test_failed_batch_rolls_back_and_rerun_matches_clean_run(tmp_path, monkeypat
         collect_oplogs(con, [tmp_path], cfg)
     assert rows(con, "SELECT count(*) FROM raw_op_events") == [(6,)]  # two committed batches, checkpoint with them
     assert rows(con, "SELECT line_no FROM raw_ingest_checkpoints") == [(6,)]
-    assert rows(con, "SELECT status, rows_loaded FROM raw_ingest_runs") == [("error", 6)]
+    assert rows(con, "SELECT status, rows_loaded FROM raw_ingest_runs") == [("interrupted", 6)]
     monkeypatch.setattr(OplogLoader, "commit", real_commit)
     collect_oplogs(con, [tmp_path], cfg)
     assert snapshot(con) == snapshot(clean)
@@ -452,3 +454,70 @@ def test_missing_path_is_a_clear_error(con, tmp_path):
 
     with pytest.raises(CollectorError, match=r"nope\.jsonl: no such file or folder"):
         collect_oplogs(con, [tmp_path / "nope.jsonl"], CFG)
+
+
+def test_small_files_share_transactions(tmp_path, monkeypatch):
+    """Issue 12 #12: 2,000 files of 3 lines were 2,000 commits (~100 ms each, holding the writer lock); they now
+    share transactions of up to collector.batch_lines lines: here 2 (batch_lines 5,000: 1,666 files, then the
+    other 334), each with its files' checkpoints. A failure in the second rolls back only that one; the rerun
+    completes, equal to a clean run."""
+    cfg = load_config(overrides={"collector": {"batch_lines": 5000}})
+    (tmp_path / "logs").mkdir()
+    for f in range(2000):
+        write_lines(tmp_path / "logs" / f"oplog-{f:04d}.jsonl", [ev(3 * f + k) for k in range(3)])
+    clean = connect(":memory:", cfg)
+    assert collect_oplogs(clean, [tmp_path / "logs"], cfg).rows_loaded == 6000
+    real_commit, calls = OplogLoader.commit, []
+
+    def counting(self, parts):
+        calls.append(len({p.key for p in parts}))
+        if len(calls) == 2 and fail:
+            raise KeyboardInterrupt("simulated kill")
+        return real_commit(self, parts)
+
+    monkeypatch.setattr(OplogLoader, "commit", counting)
+    fail = True
+    con = connect(":memory:", cfg)
+    with pytest.raises(KeyboardInterrupt):
+        collect_oplogs(con, [tmp_path / "logs"], cfg)
+    assert calls == [1666, 334] and rows(con, "SELECT count(*) FROM raw_op_events") == [(4998,)]
+    assert rows(con, "SELECT count(*), sum(line_no) FROM raw_ingest_checkpoints") == [(1666, 4998)]
+    fail, calls[:] = False, []
+    r = collect_oplogs(con, [tmp_path / "logs"], cfg)
+    assert r.rows_loaded == 1002 and calls == [334]
+    assert snapshot(con) == snapshot(clean)
+
+
+def test_parquet_is_read_in_parts_within_read_bytes(tmp_path, monkeypatch):
+    """Issue 12 #11: a Parquet file of one 60,000-row row group is validated and committed in parts of at most
+    batch_lines rows / read_bytes bytes (it was read whole: 150k rows took 610 MB). Parts follow the row order, so
+    a run stopped between parts resumes at the next row: equal to a clean run."""
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([dict(ev(i), user_id=f"u{i % 50}", ts="2026-11-20T10:00:00Z") for i in range(60_000)])
+    pq.write_table(table, tmp_path / "events.parquet", row_group_size=60_000)
+    cfg = load_config(overrides={"collector": {"batch_lines": 20_000, "read_bytes": 4 << 20}})
+    clean = connect(":memory:", cfg)
+    assert collect_oplogs(clean, [tmp_path / "events.parquet"], cfg).rows_loaded == 60_000
+    real_commit, sizes = OplogLoader.commit, []
+
+    def recording(self, parts):
+        sizes.append(sum(p.table.num_rows for p in parts))
+        if len(sizes) == 3 and fail:
+            raise KeyboardInterrupt("simulated kill")
+        return real_commit(self, parts)
+
+    monkeypatch.setattr(OplogLoader, "commit", recording)
+    fail = True
+    con = connect(":memory:", cfg)
+    with pytest.raises(KeyboardInterrupt):
+        collect_oplogs(con, [tmp_path / "events.parquet"], cfg)
+    assert len(sizes) == 3 and all(0 < n <= 20_000 for n in sizes)
+    committed = sizes[0] + sizes[1]
+    assert rows(con, "SELECT count(*), max(source_line) FROM raw_op_events") == [(committed, committed)]
+    assert rows(con, "SELECT line_no FROM raw_ingest_checkpoints") == [(committed,)]
+    fail = False
+    assert collect_oplogs(con, [tmp_path / "events.parquet"], cfg).rows_loaded == 60_000 - committed
+    assert snapshot(con) == snapshot(clean)
+    assert collect_oplogs(con, [tmp_path / "events.parquet"], cfg).files_seen == 1  # unchanged: not read again
+    assert snapshot(con) == snapshot(clean)

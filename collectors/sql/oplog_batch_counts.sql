@@ -1,9 +1,9 @@
--- Counts of the current transaction after oplog_check, oplog_verdict and oplog_bad: (loaded, duplicate,
--- quarantined). Duplicates: events already loaded (same event_id, same content) and rejected lines quarantined
--- before (same line_key).
+-- Counts of the current batch after oplog_check.sql and oplog_verdict.sql: (loaded, duplicate, quarantined).
+-- (The op-log loader counts its quarantine from oplog_bad.sql instead, where a line quarantined before is a
+-- duplicate; the mapped collectors use these.)
 SELECT
     (SELECT count(*) FROM oplog_checked WHERE reason IS NULL)
         - (SELECT count(*) FROM oplog_verdict) AS loaded,
-    (SELECT count(*) FROM oplog_verdict WHERE disposition = 'duplicate')
-        + (SELECT count(*) FROM oplog_bad WHERE seen) AS duplicate,
-    (SELECT count(*) FROM oplog_bad WHERE NOT seen) AS quarantined;
+    (SELECT count(*) FROM oplog_verdict WHERE disposition = 'duplicate') AS duplicate,
+    (SELECT count(*) FROM oplog_checked WHERE reason IS NOT NULL)
+        + (SELECT count(*) FROM oplog_verdict WHERE disposition = 'quarantine') AS quarantined;
