@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,13 +30,29 @@ REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 
 
+def _peak_mb() -> float:
+    """VmHWM: the peak resident size of this program (getrusage's ru_maxrss keeps the forked parent's size)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _use_source(src: str) -> None:
+    """Import memlens from `src` (a tree laid out as the installed package: src/memlens/...) instead of this
+    checkout: to measure the code before a change in the same run (--src)."""
+    sys.path.insert(0, src)
+    sys.meta_path[:] = [m for m in sys.meta_path if "editable" not in type(m).__module__.lower()
+                        and "__editable__" not in str(m)]
+
+
 def child(kind: str, args: list[str]) -> None:
     """One measured collection in this process: prints {"seconds", "peak_mb", "base_mb", ...} as JSON."""
+    if os.environ.get("MEMLENS_BENCH_SRC"):
+        _use_source(os.environ["MEMLENS_BENCH_SRC"])
     sys.path.insert(0, str(TESTS))
     from memlens.config import load_config
     from memlens.warehouse import connect
@@ -65,7 +80,7 @@ def child(kind: str, args: list[str]) -> None:
         out = {"loaded": r.rows_loaded}
     seconds = time.perf_counter() - t0
     con.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_mb()
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "base_mb": base, **out}))
 
 
@@ -155,6 +170,8 @@ def main() -> None:
         child(sys.argv[2], sys.argv[3:])
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--src", help="measure the memlens package found in this folder (laid out as installed: "
+                   "SRC/memlens/collectors/...) instead of this checkout, e.g. the code before a change")
     sub = p.add_subparsers(dest="case", required=True)
     a = sub.add_parser("parquet")
     a.add_argument("--rows", type=int, nargs="+", default=[150_000, 600_000])
@@ -167,6 +184,8 @@ def main() -> None:
     c.add_argument("--points", type=int, default=1_000_000)
     c.add_argument("--repeat", type=int, default=1)
     args = p.parse_args()
+    if args.src:
+        os.environ["MEMLENS_BENCH_SRC"] = args.src
     sys.path.insert(0, str(TESTS))
     if args.case == "parquet":
         bench_parquet(args.rows, args.repeat)

@@ -110,6 +110,8 @@ def test_collects_every_query_idempotently_and_incrementally(con, cfg):
 
 def test_long_ranges_are_split_and_backfill_keeps_the_checkpoint(con, cfg):
     """3 h at 1 s = 10,801 points per series: two range queries each (Prometheus caps a series at 11,000)."""
+    # a request's limit is wall-clock time now: 10,000 points of JSON need more than the fixture's 0.5 s on a busy box
+    cfg = load_config(None, overrides={"prometheus": {"timeout_s": 30, "retries": 0, "window": "10m", "step": "60s"}})
     n_queries = len(queries(cfg))
     with PromAPIStandIn() as prom:
         result = collect_prometheus(con, prom.url, cfg, start=END - timedelta(hours=3), end=END, step="1s")
