@@ -10,7 +10,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -87,9 +87,17 @@ def test_every_view_as_csv_has_no_formula_cell(hostile_warehouse):
 
 
 def _review(op: str):
-    daily = pd.DataFrame([(date(2026, 11, 20), op, 3, 1, 0.0, 0.5, 0.0, 0.5)], columns=[
-        "day", "op", "ops", "searches", "embedding_cost_usd", "llm_cost_usd", "platform_cost_usd", "total_cost_usd"])
-    return cost_review.review(daily, date(2026, 11, 22), default_config())
+    """A weekly review over three priced calls of `op` (written straight into the raw table: an op name the
+    collector would refuse, to check the CSV does not trust its input)."""
+    from view_support import event, insert_events
+
+    from memlens import layer
+
+    con = connect(":memory:")
+    ts = datetime(2026, 11, 20, 12)
+    insert_events(con, [event(ts, op, llm_model="gpt-4o", llm_input_tokens=40_000, llm_output_tokens=0)
+                        for _ in range(3)])
+    return cost_review.review(con, layer.ALL, date(2026, 11, 22), default_config())
 
 
 def test_weekly_report_keeps_a_multiline_user_id_on_its_line():
