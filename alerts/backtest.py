@@ -433,16 +433,6 @@ def episode_table(bt: Backtest, rule: str | None = None) -> pd.DataFrame:
                                        "firing_minutes", "worst_value"])
 
 
-def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading quote."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
-                      for v in out[c]]
-    return out
-
-
 def run(con: duckdb.DuckDBPyConnection, cfg: Config, end: datetime | None = None,
         start: datetime | None = None) -> Backtest | None:
     fig = figures(con, cfg, end, start)

@@ -79,6 +79,7 @@ def cmd_alerts_backtest(args: argparse.Namespace) -> int:
     """When each alert of the config would have fired on the warehouse's history."""
     import pandas as pd
 
+    from memlens import safetext
     from memlens.alerts import backtest
     from memlens.warehouse import open_warehouse
 
@@ -105,7 +106,7 @@ def cmd_alerts_backtest(args: argparse.Namespace) -> int:
         return 2
     if args.format == "csv":
         out = episodes if args.episodes or args.rule else table
-        backtest.csv_safe(out).to_csv(sys.stdout, index=False)
+        safetext.to_csv(out, sys.stdout)  # the one CSV writer: formula cells neutralised
         return 0
     span = f"{bt.start or 'the first call'} .. {bt.end} UTC, evaluated every {cfg.alerts.evaluation_interval}"
     print(f"Backtest of {len(bt.rules)} rules on {warehouse} ({span})\n")

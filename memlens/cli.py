@@ -326,15 +326,19 @@ class Interrupted(KeyboardInterrupt):
     statements, its open transaction rolls back, and its run is recorded as interrupted."""
 
 
-def _stop_on_sigterm() -> None:
+def _stop_on_sigterm():
+    """Turn SIGTERM into Interrupted while main() runs; returns what puts the previous handler back (main() also
+    runs inside other programs, such as a test process, whose own SIGTERM handling must survive it)."""
     import signal
     import threading
 
     def stop(signum: int, frame: object) -> None:
         raise Interrupted(signal.Signals(signum).name)
 
-    if threading.current_thread() is threading.main_thread():  # (main() also runs inside tests' threads)
-        signal.signal(signal.SIGTERM, stop)
+    if threading.current_thread() is not threading.main_thread():  # (main() also runs inside tests' threads)
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     announce = logging.StreamHandler(sys.stderr)
     announce.setFormatter(logging.Formatter("memlens: %(message)s"))
     warehouse_log.addHandler(announce)
-    _stop_on_sigterm()
+    restore_sigterm = _stop_on_sigterm()
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, no traceback
@@ -363,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memlens: {exc}", file=sys.stderr)
         return 2
     finally:
+        restore_sigterm()
         warehouse_log.removeHandler(announce)
 
 
