@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 from pathlib import Path
 
@@ -206,7 +207,11 @@ def test_async_memory_same_results_and_events(tmp_path):
         same_store = await target.search("chess", filters={"user_id": "u0"})
         assert b == same_store
         assert b["results"][0]["memory"] == a["results"][0]["memory"] == "fact number 2 about chess"
-        assert b["results"][0]["score"] == a["results"][0]["score"]
+        # Two separate stores: in `target` the four adds ran concurrently (gather -> worker threads), so MiniLM
+        # embedded the texts while other threads ran torch too, and torch's CPU kernels may then sum in another
+        # order: the scores then differ in their last digits (this test failed so). That is float noise, not a
+        # different answer: the memory found is asserted above, and a real difference is far above 1e-6.
+        assert math.isclose(b["results"][0]["score"], a["results"][0]["score"], rel_tol=1e-6)
         missing = "00000000-0000-4000-8000-000000000000"
         for coro_i, coro_p in ((m.delete(missing), plain.delete(missing)),
                                (m.search("q", filters={}), plain.search("q", filters={}))):

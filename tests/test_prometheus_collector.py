@@ -81,8 +81,10 @@ def fingerprint(con) -> tuple:
 
 @pytest.fixture
 def cfg():
-    return load_config(None, overrides={"prometheus": {"timeout_s": 0.5, "retries": 0, "window": "10m",
-                                                       "step": "60s"}})
+    # wall-clock limits far beyond any load: answering tests must not fail because the machine is busy; the tests
+    # of the limits set their own
+    return load_config(None, overrides={"prometheus": {"timeout_s": 3600, "deadline_s": 36000, "retries": 0,
+                                                       "window": "10m", "step": "60s"}})
 
 
 def test_collects_every_query_idempotently_and_incrementally(con, cfg):
@@ -110,8 +112,7 @@ def test_collects_every_query_idempotently_and_incrementally(con, cfg):
 
 def test_long_ranges_are_split_and_backfill_keeps_the_checkpoint(con, cfg):
     """3 h at 1 s = 10,801 points per series: two range queries each (Prometheus caps a series at 11,000)."""
-    # a request's limit is wall-clock time now: 10,000 points of JSON need more than the fixture's 0.5 s on a busy box
-    cfg = load_config(None, overrides={"prometheus": {"timeout_s": 30, "retries": 0, "window": "10m", "step": "60s"}})
+    # (the fixture's limits are beyond any load: 10,000 points of JSON took more than 0.5 s on a busy box)
     n_queries = len(queries(cfg))
     with PromAPIStandIn() as prom:
         result = collect_prometheus(con, prom.url, cfg, start=END - timedelta(hours=3), end=END, step="1s")
@@ -156,13 +157,15 @@ def test_connection_settings_come_from_the_config(monkeypatch):
     assert pc.ep.port == 443 and pc.deadline_s == 300
 
 
-def test_slow_prometheus_times_out_and_leaves_the_warehouse_unchanged(con, cfg):
+def test_slow_prometheus_times_out_and_leaves_the_warehouse_unchanged(con):
+    cfg = load_config(None, overrides={"prometheus": {"timeout_s": 0.5, "retries": 0, "window": "10m",
+                                                      "step": "60s"}})
     before = fingerprint(con)
-    with PromAPIStandIn(delay_s=2.0) as prom:
-        t0 = time.monotonic()
-        with pytest.raises(CollectorError, match=r"did not answer query latency_p50_seconds within 0.5 s"):
-            collect_prometheus(con, prom.url, cfg, end=END)
-        assert time.monotonic() - t0 < 2.0
+    # The answer comes after 60 s: had the 0.5 s limit not cut the request, the collection would succeed and the
+    # test fail, however slow the machine (no timing asserted).
+    with (PromAPIStandIn(delay_s=60.0) as prom,
+          pytest.raises(CollectorError, match=r"did not answer query latency_p50_seconds within 0.5 s")):
+        collect_prometheus(con, prom.url, cfg, end=END)
     assert fingerprint(con) == before
 
 
