@@ -100,14 +100,18 @@ def writer_lock(db_file: Path | None, what: str) -> Iterator[None]:
         yield
         return
     path = lock_path(db_file.expanduser().resolve())
-    path.parent.mkdir(parents=True, exist_ok=True)  # a first collection into a new folder
     key, me = str(path), threading.get_ident()
     with _HELD_GUARD:
         nested = _HELD.get(key) == me
     if nested:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # a first collection into a new folder
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # read-only storage, no permission: a collection cannot run there, reading still can
+        raise CollectorError(f"cannot write to warehouse {db_file}: {exc.strerror} ({path.parent}); reading "
+                             "commands (memlens query, the dashboard) still work there") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -231,3 +231,53 @@ def test_copytruncate_and_rename_rotation_between_runs(tmp_path):
     result = collect_oplogs(con, [tmp_path], CFG)
     assert (result.rows_loaded, result.rows_duplicate, result.rows_quarantined) == (70, 10, 0)
     assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM raw_op_events").fetchone() == (270, 270)
+
+
+READ_ONLY_NAMESPACE = """\
+set -e
+mount --bind "$DIR" "$DIR"
+mount -o remount,bind,ro "$DIR"
+if touch "$DIR/probe" 2>/dev/null; then echo "the bind mount is writable" >&2; exit 3; fi
+set +e
+"$PY" -m memlens.cli query metric_latency_daily --csv --warehouse "$DIR/wh.duckdb" >"$OUT/query.out" 2>"$OUT/query.err"
+echo $? >"$OUT/query.rc"
+"$PY" -m memlens.cli collect logs -q "$LOGS" --warehouse "$DIR/wh.duckdb" >"$OUT/collect.out" 2>"$OUT/collect.err"
+echo $? >"$OUT/collect.rc"
+"""
+
+
+def test_a_warehouse_on_read_only_storage_is_read_and_a_collection_says_why_it_cannot_write(tmp_path):
+    """Issue 12 #15: the warehouse on a real read-only filesystem (a read-only bind mount in a private mount
+    namespace; chmod would not stop root). `memlens query` reads it (before: it rewrote tables and views at open
+    and failed); a collection into it says so in one line instead of a traceback; the file is untouched."""
+    import hashlib
+    import shutil
+
+    if not shutil.which("unshare"):
+        pytest.skip("util-linux unshare is not installed: no private mount namespace for a read-only mount")
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
+    probe = subprocess.run([*unshare, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here ({probe.stderr.strip()})")
+    data, logs, out = tmp_path / "ro", tmp_path / "logs", tmp_path / "out"
+    for d in (data, logs, out):
+        d.mkdir()
+    write_events(logs / "a.jsonl", 50)
+    env = dict(os.environ, MEM0_TELEMETRY="False")
+    subprocess.run([*CLI, "collect", "logs", "-q", str(logs), "--warehouse", str(data / "wh.duckdb")], env=env,
+                   check=True, capture_output=True, timeout=600)
+    writable = subprocess.run([*CLI, "query", "metric_latency_daily", "--csv", "--warehouse",
+                               str(data / "wh.duckdb")], env=env, check=True, capture_output=True, text=True,
+                              timeout=600).stdout
+    write_events(logs / "b.jsonl", 10, start=50)  # something a collection would load
+    digest = hashlib.sha256((data / "wh.duckdb").read_bytes()).hexdigest()
+    run = subprocess.run([*unshare, "sh", "-c", READ_ONLY_NAMESPACE], capture_output=True, text=True, timeout=900,
+                         env=dict(env, DIR=str(data), OUT=str(out), LOGS=str(logs), PY=sys.executable))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (out / "query.rc").read_text().strip() == "0", (out / "query.err").read_text()
+    assert (out / "query.out").read_text() == writable and writable.count("\n") > 1  # same rows as read-write
+    err = (out / "collect.err").read_text()
+    assert (out / "collect.rc").read_text().strip() == "2", err
+    assert err == (f"memlens: cannot write to warehouse {data / 'wh.duckdb'}: Read-only file system ({data}); "
+                   "reading commands (memlens query, the dashboard) still work there\n")
+    assert hashlib.sha256((data / "wh.duckdb").read_bytes()).hexdigest() == digest
