@@ -210,8 +210,8 @@ def test_overlapping_scopes_are_a_clear_error():
 
 
 @pytest.mark.parametrize(("overrides", "fragment"), [
-    ({"alerts": {"runbook_base_url": "docs/runbooks.md"}}, "alerts.runbook_base_url: Value error, must be an "
-                                                           "absolute http(s) URL"),
+    ({"alerts": {"runbook_base_url": "docs/runbooks.md"}}, "alerts.runbook_base_url: must be an absolute "
+                                                           "http(s) URL"),
     ({"alerts": {"scopes": {"x": {"match": {"mode": "oss"}}}}}, "a scope matches on op, infer only"),
     ({"alerts": {"scopes": {"x": {"match": {"op": "=~(unclosed"}}}}}, "bad regex"),
     ({"alerts": {"keep_labels": ["op"]}}, "set by memlens itself"),
