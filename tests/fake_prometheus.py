@@ -1,7 +1,8 @@
 """A local fake of Prometheus's range-query API (stdlib HTTP server on 127.0.0.1) with selectable failure modes:
-ok, slow (2 s), drip (the whole answer one byte every 0.5 s), error500, error400 (Prometheus error JSON), garbage
-(HTML), partial (503 after 3 queries), warnings. Every answer holds a NaN and a +Inf point (its 2nd and 3rd) among
-finite ones, unless `server.odd_points` is False.
+ok, slow (each answer after `server.slow_s`, 2 s unless set, from call `server.slow_from_call` on), drip (the whole
+answer one byte every 0.5 s), error500, error400 (Prometheus error JSON), garbage (HTML), partial (503 after 3
+queries), warnings. Every answer holds a NaN and a +Inf point (its 2nd and 3rd) among finite ones, unless
+`server.odd_points` is False.
 `server.received_until` (epoch seconds, or None) stands for ingestion lag: points stamped later have not reached
 this Prometheus yet and are left out of answers."""
 
@@ -52,8 +53,8 @@ class FakePrometheus(BaseHTTPRequestHandler):
         form.update(parse_qs(urlsplit(self.path).query))
         start, end, step = (float(form[k][0].rstrip("s")) if k in form else 0.0 for k in ("start", "end", "step"))
         mode = srv.mode
-        if mode == "slow":
-            time.sleep(2)
+        if mode == "slow" and srv.calls >= srv.slow_from_call:
+            time.sleep(srv.slow_s)
             self._send(200, self._matrix(start, end, step or 60))
         elif mode == "drip":  # status line, headers and body: one byte every 0.5 s, until the client leaves
             body = self._matrix(start, end, step or 60)
@@ -85,6 +86,7 @@ def serve_fake_prometheus(mode: str = "ok") -> Iterator[tuple[ThreadingHTTPServe
     """(server, base URL); set `server.mode` to change the failure mode while it runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
     server.mode, server.calls, server.received_until, server.odd_points = mode, 0, None, True
+    server.slow_s, server.slow_from_call = 2.0, 1
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server, f"http://127.0.0.1:{server.server_address[1]}"
