@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import threading
 import time
 import uuid
@@ -238,7 +239,8 @@ def collection_run(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
         book = RunBook(con, source, target)
         try:
             yield book
-        except BaseException as exc:  # each batch rolled its own transaction back: record why the run stopped
+        except BaseException as caught:  # each batch rolled its own transaction back: record why the run stopped
+            exc = swallowed_interrupt(caught) or caught
             full = no_space_message(exc, db_file)
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (memlens.cli turns it into Interrupted)
                 status, text = "interrupted", f"interrupted ({exc.args[0] if exc.args else 'SIGINT'})"
@@ -248,8 +250,23 @@ def collection_run(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
                 book.finish(status, text)
             if full:
                 raise CollectorError(full) from None
+            if exc is not caught:
+                raise exc from None
             raise
         book.finish("ok")
+
+
+_SWALLOWED = re.compile(r"\b(?:KeyboardInterrupt|Interrupted): ?(SIG[A-Z]+)?")
+
+
+def swallowed_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """A Ctrl-C or SIGTERM that lands while DuckDB is calling back into Python (reading an Arrow table's schema in
+    `register`) comes out as a duckdb.Error whose message names the interrupt: it is still the interrupt (the run is
+    interrupted, not failed). Returns it as a KeyboardInterrupt carrying the signal's name."""
+    if not isinstance(exc, duckdb.Error):
+        return None
+    m = _SWALLOWED.search(str(exc))
+    return KeyboardInterrupt(m.group(1) or "SIGINT") if m else None
 
 
 def no_space_message(exc: BaseException, db_file: Path | None) -> str | None:

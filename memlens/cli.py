@@ -353,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: one line, no traceback
-        name = exc.args[0] if isinstance(exc, Interrupted) and exc.args else "SIGINT"
+        # Interrupted carries SIGTERM; an interrupt DuckDB swallowed carries its signal's name too
+        name = str(exc.args[0]) if exc.args and str(exc.args[0]).startswith("SIG") else "SIGINT"
         print(f"memlens: interrupted ({name}); everything committed before is kept: run the same command again to "
               "continue", file=sys.stderr)
         return 143 if name == "SIGTERM" else 130

@@ -21,6 +21,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 from reliability_support import dumps, event_id, iter_events, table_fingerprint, write_jsonl
 
@@ -274,3 +275,24 @@ def test_disk_full_says_so_keeps_the_warehouse_consistent_and_resumes(logs, clea
     assert [tuple(c) for c in final["checkpoints"]] == [tuple(c) for c in clean["checkpoints"]]
     statuses = [(s, m) for _, s, m in final["runs"]]
     assert statuses[-1][0] == "ok" and statuses[0][0] in ("error", "interrupted"), statuses
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_duckdb_swallowed_is_still_an_interrupt(tmp_path, name):
+    """Ctrl-C landing while DuckDB reads an Arrow table's schema in `register` came out as "Invalid Input Error:
+    reading the schema of the object registered as 'oplog_chunk' failed: KeyboardInterrupt:" (seen in
+    test_interrupt_stops_cleanly_and_resumes_exactly[ctrl-c]: exit 1 and a traceback). The exact error DuckDB
+    raises is injected: the run is recorded interrupted and the interrupt goes on (the CLI's one line, 130 / 143)."""
+    from memlens.collectors.base import collection_run
+
+    raised = "KeyboardInterrupt: " if name == "SIGINT" else "Interrupted: SIGTERM"
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        with pytest.raises(KeyboardInterrupt) as info, collection_run(con, "oplog", "logs"):
+            raise duckdb.InvalidInputException("Invalid Input Error: reading the schema of the object registered as "
+                                               f"'oplog_chunk' failed: {raised}")
+        assert info.value.args == (name,)
+        assert con.execute("SELECT status, message FROM raw_ingest_runs").fetchall() == [
+            ("interrupted", f"interrupted ({name})")]
+    finally:
+        con.close()
