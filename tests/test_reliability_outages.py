@@ -240,7 +240,7 @@ mount --bind "$DIR" "$DIR"
 mount -o remount,bind,ro "$DIR"
 if touch "$DIR/probe" 2>/dev/null; then echo "the bind mount is writable" >&2; exit 3; fi
 set +e
-"$PY" -m memlens.cli query metric_latency_daily --csv --warehouse "$DIR/wh.duckdb" >"$OUT/query.out" 2>"$OUT/query.err"
+"$PY" -m memlens.cli query latency --by day,op --csv --warehouse "$DIR/wh.duckdb" >"$OUT/query.out" 2>"$OUT/query.err"
 echo $? >"$OUT/query.rc"
 "$PY" -m memlens.cli collect logs -q "$LOGS" --warehouse "$DIR/wh.duckdb" >"$OUT/collect.out" 2>"$OUT/collect.err"
 echo $? >"$OUT/collect.rc"
@@ -267,7 +267,7 @@ def test_a_warehouse_on_read_only_storage_is_read_and_a_collection_says_why_it_c
     env = dict(os.environ, MEM0_TELEMETRY="False")
     subprocess.run([*CLI, "collect", "logs", "-q", str(logs), "--warehouse", str(data / "wh.duckdb")], env=env,
                    check=True, capture_output=True, timeout=600)
-    writable = subprocess.run([*CLI, "query", "metric_latency_daily", "--csv", "--warehouse",
+    writable = subprocess.run([*CLI, "query", "latency", "--by", "day,op", "--csv", "--warehouse",
                                str(data / "wh.duckdb")], env=env, check=True, capture_output=True, text=True,
                               timeout=600).stdout
     write_events(logs / "b.jsonl", 10, start=50)  # something a collection would load
