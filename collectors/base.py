@@ -260,13 +260,20 @@ _SWALLOWED = re.compile(r"\b(?:KeyboardInterrupt|Interrupted): ?(SIG[A-Z]+)?")
 
 
 def swallowed_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
-    """A Ctrl-C or SIGTERM that lands while DuckDB is calling back into Python (reading an Arrow table's schema in
-    `register`) comes out as a duckdb.Error whose message names the interrupt: it is still the interrupt (the run is
-    interrupted, not failed). Returns it as a KeyboardInterrupt carrying the signal's name."""
-    if not isinstance(exc, duckdb.Error):
+    """A Ctrl-C or SIGTERM that lands inside DuckDB comes out as DuckDB's own error: "… failed: KeyboardInterrupt"
+    while it calls back into Python (reading an Arrow table's schema in `register`), "Query interrupted" while a
+    query runs. It is still the interrupt (the run is interrupted, not failed): returned as a KeyboardInterrupt
+    carrying the signal's name (memlens.stopping says which arrived)."""
+    from memlens import stopping
+
+    if not isinstance(exc, duckdb.Error | RuntimeError):
         return None
     m = _SWALLOWED.search(str(exc))
-    return KeyboardInterrupt(m.group(1) or "SIGINT") if m else None
+    if m:
+        return KeyboardInterrupt(m.group(1) or (stopping.received[-1] if stopping.received else "SIGINT"))
+    if "Query interrupted" in str(exc) and stopping.received:
+        return KeyboardInterrupt(stopping.received[-1])
+    return None
 
 
 def no_space_message(exc: BaseException, db_file: Path | None) -> str | None:

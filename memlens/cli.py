@@ -327,18 +327,24 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _stop_on_sigterm():
-    """Turn SIGTERM into Interrupted while main() runs; returns what puts the previous handler back (main() also
-    runs inside other programs, such as a test process, whose own SIGTERM handling must survive it)."""
+    """Turn SIGTERM into Interrupted (SIGINT stays KeyboardInterrupt) while main() runs, noting which arrived in
+    memlens.stopping; returns what puts the previous handlers back (main() also runs inside other programs, such as
+    a test process, whose own signal handling must survive it)."""
     import signal
     import threading
 
+    from memlens import stopping
+
     def stop(signum: int, frame: object) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        stopping.received.append(name)  # what an error DuckDB raises instead is told apart by
+        raise Interrupted(name) if signum == signal.SIGTERM else KeyboardInterrupt()
 
     if threading.current_thread() is not threading.main_thread():  # (main() also runs inside tests' threads)
         return lambda: None
-    previous = signal.signal(signal.SIGTERM, stop)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    stopping.received.clear()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -277,22 +277,42 @@ def test_disk_full_says_so_keeps_the_warehouse_consistent_and_resumes(logs, clea
     assert statuses[-1][0] == "ok" and statuses[0][0] in ("error", "interrupted"), statuses
 
 
-@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
-def test_an_interrupt_duckdb_swallowed_is_still_an_interrupt(tmp_path, name):
-    """Ctrl-C landing while DuckDB reads an Arrow table's schema in `register` came out as "Invalid Input Error:
-    reading the schema of the object registered as 'oplog_chunk' failed: KeyboardInterrupt:" (seen in
-    test_interrupt_stops_cleanly_and_resumes_exactly[ctrl-c]: exit 1 and a traceback). The exact error DuckDB
-    raises is injected: the run is recorded interrupted and the interrupt goes on (the CLI's one line, 130 / 143)."""
+@pytest.mark.parametrize(("name", "error"), [
+    ("SIGINT", duckdb.InvalidInputException("Invalid Input Error: reading the schema of the object registered as "
+                                            "'oplog_chunk' failed: KeyboardInterrupt: ")),
+    ("SIGTERM", duckdb.InvalidInputException("Invalid Input Error: reading the schema of the object registered as "
+                                             "'oplog_chunk' failed: Interrupted: SIGTERM")),
+    ("SIGTERM", RuntimeError("Query interrupted")),
+], ids=["sigint-in-register", "sigterm-in-register", "sigterm-in-a-query"])
+def test_an_interrupt_duckdb_swallowed_is_still_an_interrupt(tmp_path, monkeypatch, name, error):
+    """A signal whose handler raises inside DuckDB comes out as DuckDB's own error: "… failed: KeyboardInterrupt"
+    while it reads an Arrow table's schema in `register` (seen in test_interrupt_stops_cleanly_and_resumes_exactly
+    [ctrl-c]), "Query interrupted" while a query runs (seen in [sigterm]): exit 1 and a traceback, the run an error.
+    The exact errors DuckDB raised are injected: the run is recorded interrupted and the interrupt goes on (the
+    CLI's one line, 130 / 143)."""
+    from memlens import stopping
     from memlens.collectors.base import collection_run
 
-    raised = "KeyboardInterrupt: " if name == "SIGINT" else "Interrupted: SIGTERM"
+    monkeypatch.setattr(stopping, "received", [name])
     con = connect(tmp_path / "w.duckdb")
     try:
         with pytest.raises(KeyboardInterrupt) as info, collection_run(con, "oplog", "logs"):
-            raise duckdb.InvalidInputException("Invalid Input Error: reading the schema of the object registered as "
-                                               f"'oplog_chunk' failed: {raised}")
+            raise error
         assert info.value.args == (name,)
         assert con.execute("SELECT status, message FROM raw_ingest_runs").fetchall() == [
             ("interrupted", f"interrupted ({name})")]
+    finally:
+        con.close()
+
+
+def test_query_interrupted_without_a_signal_stays_an_error(tmp_path):
+    """"Query interrupted" with no stop signal received (another cause) is not taken for Ctrl-C."""
+    from memlens.collectors.base import collection_run
+
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        with pytest.raises(RuntimeError, match="Query interrupted"), collection_run(con, "oplog", "logs"):
+            raise RuntimeError("Query interrupted")
+        assert con.execute("SELECT status FROM raw_ingest_runs").fetchall() == [("error",)]
     finally:
         con.close()
