@@ -10,7 +10,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -86,31 +86,31 @@ def test_every_view_as_csv_has_no_formula_cell(hostile_warehouse):
     assert found == {}
 
 
-def _review(op: str):
-    """A weekly review over three priced calls of `op` (written straight into the raw table: an op name the
-    collector would refuse, to check the CSV does not trust its input)."""
+def _review(op: str, user_id: str | None = None):
+    """The weekly review of 2026-W47 over three priced calls of `op` (written straight into the raw table: an op
+    name the collector would refuse, to check the exports do not trust their input)."""
     from view_support import event, insert_events
 
     from memlens import layer
 
     con = connect(":memory:")
     ts = datetime(2026, 11, 20, 12)
-    insert_events(con, [event(ts, op, llm_model="gpt-4o", llm_input_tokens=40_000, llm_output_tokens=0)
-                        for _ in range(3)])
-    return cost_review.review(con, layer.ALL, date(2026, 11, 22), default_config())
+    insert_events(con, [event(ts, op, user_id=user_id, llm_model="gpt-4o", llm_input_tokens=40_000,
+                              llm_output_tokens=0) for _ in range(3)])
+    week = cost_review.resolve_week("2026-W47", False, datetime(2026, 11, 30))
+    return cost_review.weekly(con, week, layer.ALL, default_config())
 
 
 def test_weekly_report_keeps_a_multiline_user_id_on_its_line():
-    r = _review("search")
-    md = cost_review.to_markdown(r, scope=f"user={MULTILINE}")
-    scope_lines = [line for line in md.splitlines() if line.startswith("Scope:")]
-    assert len(scope_lines) == 1 and "You are fired" in scope_lines[0]
-    assert not [line for line in md.splitlines() if line.lstrip().startswith(("# You", "- item", "| a"))]
+    md = cost_review.to_markdown(_review("search", user_id=MULTILINE))
+    assert "You are fired" in md  # the user's row is there, on one line
+    assert not [line for line in md.splitlines() if line.lstrip().startswith(("# You", "- item", "| a | b"))]
     assert md_escape("a\r\n\r\nb\u2028c\u0085d") == "a b c d"
-    # The CSV of the same review: a hostile op name (it cannot pass the collector, but the CSV must not trust it).
-    text = cost_review.to_csv(_review("=HYPERLINK(1)"))
-    assert [c for r in csv.reader(io.StringIO(text, newline="")) for c in r if _is_formula(c)] == []
-    assert "'=HYPERLINK(1)" in text
+    # The CSVs of a review: a hostile op name (it cannot pass the collector, but the CSV must not trust it).
+    texts = cost_review.csv_texts(_review("=HYPERLINK(1)"))
+    assert [c for text in texts.values() for r in csv.reader(io.StringIO(text, newline="")) for c in r
+            if _is_formula(c)] == []
+    assert any("'=HYPERLINK(1)" in text for text in texts.values())
 
 
 def test_dashboard_tables_hold_no_formula_cell(hostile_warehouse, tmp_path, monkeypatch):
