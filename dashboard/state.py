@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from memlens import budgets, cost_review, figures, health, layer
+from memlens import budgets, cost_review, figures, health, layer, window_change
 from memlens.config import Config, load_config
 from memlens.dashboard import data, timerange, ui
 from memlens.health import Measured
@@ -153,6 +153,8 @@ def _run(con: duckdb.DuckDBPyConnection, kind: str, name: Any, filters: data.Fil
         return figures.values(con, name, filters, speed)
     if kind == "measured":
         return health.measure(con, filters, speed, **extra)
+    if kind == "changes":  # the selection against extra["before"], the same window a week earlier
+        return window_change.changes(con, filters, data.Filters(**dict(extra["before"])), speed)
     if kind == "review":
         week = cost_review.Week(extra["monday"], extra["end"], extra["partial"])
         return cost_review.weekly(con, week, filters, config(), speed)

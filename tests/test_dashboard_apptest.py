@@ -246,6 +246,8 @@ def test_diagnosis_lights_the_measured_path(warehouse):
     # the 20 timed searches: embedding 210 of 300 ms
     assert "**Embedding most of search time?** Yes: embedding is 70.0 % of search time vs 50.0 %." in lit
     assert "search time by phase (20 searches): embedding 70.0 %, vector search 20.0 %, Mem0's own code 10.0 %" in lit
+    # against the week before (the default window, all data, Nov 9-23, vs Nov 2-16: week 1's 10 searches of alice)
+    assert "What changed against the week before" in [h.value for h in at.subheader]
 
 
 def test_sources_page(warehouse):

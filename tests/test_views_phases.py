@@ -199,3 +199,43 @@ def test_health_measures_where_search_time_went_on_demand(loaded):
     assert (m.memories_first, m.memories_last) == (2, 5)
     # a selection without searches measures no phases
     assert health.measure(loaded, layer.Filters(op="add"), with_phases=True).search_phase_calls == 0
+
+
+def test_what_changed_against_the_week_before_known_answers(con):
+    """memlens.window_change over two windows a week apart: before, alice's 2 searches (top_k 5: embedding 10,
+    vector search 10 of 25 ms); now, alice's 2 (top_k 5: vector search 20 of 35 ms) and bob's 2 (top_k 20:
+    embedding 10, vector search 40 of 55 ms)."""
+    from memlens import window_change
+
+    w0, w1 = datetime(2026, 11, 2), datetime(2026, 11, 9)
+    timed = {"schema_version": 2, "embedding_ms": 10.0}
+    insert_events(con, [
+        *[event(w0 + timedelta(hours=i), "search", 25.0, user_id="alice", top_k=5,
+                vector_search_ms=10.0, **timed) for i in range(2)],
+        *[event(w1 + timedelta(hours=i), "search", 35.0, user_id="alice", top_k=5,
+                vector_search_ms=20.0, **timed) for i in range(2)],
+        *[event(w1 + timedelta(hours=3 + i), "search", 55.0, user_id="bob", top_k=20,
+                vector_search_ms=40.0, **timed) for i in range(2)],
+    ])
+    week = timedelta(days=7)
+    ch = window_change.changes(con, layer.Filters(w1, w1 + week), layer.Filters(w0, w0 + week))
+    # vector search per search: before 10, now (20 + 20 + 40 + 40) / 4 = 30 ms; embedding unchanged; rest 5 -> 5
+    ph = ch.phases.set_index("phase")
+    assert ph.index[0] == "vector_search"
+    assert (ph.loc["vector_search", "ms_before"], ph.loc["vector_search", "ms_now"],
+            ph.loc["vector_search", "change_ms"]) == (pytest.approx(10.0), pytest.approx(30.0), pytest.approx(20.0))
+    assert ph.loc["embedding", "change_ms"] == pytest.approx(0.0)
+    # users: alice 25 -> 35 ms; bob is new (nothing to compare)
+    users = ch.users.set_index("user_id")
+    assert users.loc["alice", "change_ms"] == pytest.approx(10.0) and pd.isna(users.loc["bob", "avg_ms_before"])
+    # shapes: top_k 5 25 -> 35 ms, top_k 20 new; every search's scope (user) and rerank (off) 25 -> 45 ms
+    shapes = ch.shapes.set_index(["shape", "value"])
+    assert shapes.loc[("top_k", "5"), "change_ms"] == pytest.approx(10.0)
+    assert shapes.loc[("top_k", "20"), "ops_now"] == 2 and pd.isna(shapes.loc[("top_k", "20"), "avg_ms_before"])
+    assert shapes.loc[("rerank", "off"), "change_ms"] == pytest.approx(20.0)
+    top = ch.shapes.iloc[0]
+    assert (top["shape"], top["value"], top["avg_ms_now"]) == ("scope", "user", 45.0)  # first of the ties
+    assert ch.evidence() == [
+        "search time in vector search: 10.0 → 30.0 ms per search (+20.0 ms)",
+        "user alice: average 25 → 35 ms (+10 ms, 2 calls now)",
+        "searches with scope user: average 25 → 45 ms (+20 ms, 4 calls now)"]

@@ -3,8 +3,8 @@ savings `optimize/` projects for them from this warehouse (the link lives in opt
 
 import streamlit as st
 
-from memlens import diagnosis
-from memlens.dashboard import sidebar, state
+from memlens import diagnosis, figures
+from memlens.dashboard import sidebar, state, ui
 from memlens.figures import FIGURES, format_value
 from memlens.optimize.diagnosis_link import linked_savings
 
@@ -16,6 +16,22 @@ st.caption("The reference's decision trees, asked against your data in the curre
            "the saving projected from your own log and memories (whole warehouse, per 30 days; the sidebar "
            "filters do not apply), as ranked on **Optimize**.")
 adv = state.advice(ctx.path, ctx.load_key) if ctx.on_demand("projected savings", key="diag_savings") else None
+
+before = ctx.previous
+if before is not None and ctx.on_demand("what changed against the week before", key="diag_changes"):
+    st.subheader("What changed against the week before")
+    ch = state.cached(ctx.path, ctx.load_key, "changes", "changes", ctx.filters, ctx.speed, before=before.key())
+    st.caption("The selected window against the same window a week earlier: search time per phase, the users and "
+               "the search shapes (top_k, scope, rerank) whose average latency grew most.")
+    for line in ch.evidence() or ["Nothing grew against the week before."]:
+        st.text(line)  # user ids are user text: shown as text, never as markdown
+    cols = st.columns(3)
+    ms = {c: st.column_config.NumberColumn(c.replace("_", " "), format="%.1f")
+          for c in ("ms_now", "ms_before", "avg_ms_now", "avg_ms_before", "change_ms")}
+    for col, table in zip(cols, (ch.phases.assign(phase=ch.phases["phase"].map(figures.PHASE_LABELS)), ch.users,
+                                 ch.shapes), strict=True):
+        with col:
+            ui.table(table, column_config=ms)
 
 phases = ctx.on_demand("where search time went (phase timings)", key="diag_phases")
 measured = ctx.measured(with_phases=phases)
