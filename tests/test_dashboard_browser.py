@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -292,10 +293,10 @@ def _chart_data(page, title_start: str) -> dict:
     }""", title_start)
 
 
-def _peak(chart: dict, name: str) -> datetime:
+def _series(chart: dict, name: str) -> dict[datetime, float]:
     (tr,) = [t for t in chart["traces"] if t["name"] == name]
-    _, x = max((y, x) for x, y in zip(tr["x"], tr["y"], strict=True) if isinstance(y, (int, float)) and y == y)
-    return datetime.fromisoformat(x[:19])
+    return {datetime.fromisoformat(x[:19]): y for x, y in zip(tr["x"], tr["y"], strict=True)
+            if isinstance(y, (int, float)) and y == y}
 
 
 def _incident_shown(page, incident: set[datetime], burst: set[datetime]) -> None:
@@ -306,13 +307,20 @@ def _incident_shown(page, incident: set[datetime], burst: set[datetime]) -> None
     p95 = _chart_data(page, "P95 latency per hour")
     assert p95 is not None, "no P95 chart"
     assert {"100", "200", "500", "1,000"} <= set(p95["ticks"]), p95["ticks"]  # numbers between 100 and 1,000 ms
-    assert _peak(p95, "all") in incident
+    # the incident's hours stand out: their median P95 over 1.5 x the median of the other hours of the window (the
+    # single highest hour can be an outlier's, depending on where the demo's hours fall)
+    p95s = _series(p95, "all")
+    inside = [v for t, v in p95s.items() if t in incident]
+    outside = [v for t, v in p95s.items() if t not in incident]
+    assert len(inside) >= 5 and statistics.median(inside) > 1.5 * statistics.median(outside), (inside, outside)
     errors = _chart_data(page, "Error rate per hour")
     assert errors["ticks"] and all(t.endswith("%") for t in errors["ticks"]), errors["ticks"]
-    assert _peak(errors, "all") in burst
+    rates = _series(errors, "all")
+    assert max(rates, key=rates.get) in burst, sorted(rates.items(), key=lambda kv: -kv[1])[:3]
     assert _chart_data(page, "Throughput per hour")["ticks"]
 
 
+@pytest.mark.timeout(1200)  # two renders of the Latency page of the 30k demo, under a loaded 2-core machine
 def test_oncall_sees_the_incident_in_two_clicks_and_the_link_reproduces_it(app_url, browser, demo_warehouse,
                                                                           tmp_path):
     """From the Overview: the "7 d" preset, then Latency: the demo's slow incident (6 h on window day 15) is the
