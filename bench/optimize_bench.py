@@ -1,6 +1,6 @@
-"""What-if cache simulator at 1M and 10M searches, dedup scan of 100k memories: medians and baseline ratios.
+"""What-if cache simulator at 1M and 10M searches, dedup scan of 1M memories: medians and baseline ratios.
 
-    .venv/bin/python bench/optimize_bench.py                       # 1M and 10M searches, 100k memories
+    .venv/bin/python bench/optimize_bench.py                       # 1M and 10M searches, 1M memories
     .venv/bin/python bench/optimize_bench.py --sizes 100000 --memories 10000 --repeat 1   # smoke run
 
 Synthetic trace: users ~ n/100, each asking a Zipf-distributed set of queries, ~1 s mean gaps, a write
@@ -11,7 +11,7 @@ Synthetic trace: users ~ n/100, each asking a Zipf-distributed set of queries, ~
 - LRU stack distances alone (exact, every size at once), against a baseline measured in the same run: a
   brute-force OrderedDict LRU replay of one size on a 200k-request prefix, extrapolated per request and
   multiplied by the number of sizes on the curve (one replay per size is what brute force needs);
-- dedup: per-owner cosine GEMM over 100k random 384-d vectors (~100 per owner) vs a global all-pairs GEMM
+- dedup: per-owner cosine GEMM over 1M random 384-d vectors (~100 per owner) vs a global all-pairs GEMM
   of a 10k subset extrapolated quadratically (what an unblocked scan would cost).
 """
 
@@ -78,8 +78,8 @@ def timed(fn, repeat: int) -> tuple[float, float, object]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    ap.add_argument("--memories", type=int, default=100_000)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000], help="none: dedup only")
+    ap.add_argument("--memories", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     cfg = load_config()

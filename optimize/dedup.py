@@ -9,7 +9,10 @@ snapshot texts. Nothing is deleted unless `delete_duplicates(..., dry_run=False,
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +23,9 @@ from threadpoolctl import threadpool_limits
 from memlens.config import Config
 
 _ROW_BLOCK = 2048  # rows of a big owner's Gram matrix computed at once (bounded memory)
-_BIG_OWNER = 2048  # owners up to this many memories are batched with others of similar size
-_BATCH_FLOATS = 1 << 22  # floats per batched GEMM input or output (16 MiB of float32: stays in cache-friendly sizes)
+_BIG_OWNER = 2048  # owners up to this many memories are batched with the others of the same size
+_BATCH_FLOATS = 1 << 20  # floats per batched GEMM input or output (4 MiB of float32: stays in cache)
+_WORKERS = min(4, os.cpu_count() or 1)  # threads of the near-duplicate scan
 
 
 def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
@@ -36,61 +40,110 @@ def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
 
 def near_duplicate_pairs(owners: np.ndarray, vectors: np.ndarray, review_threshold: float,
                          merge_threshold: float) -> pd.DataFrame:
-    """All pairs i < j of the same owner with cosine >= review_threshold (indices into the inputs).
+    """All pairs i < j of the same owner with cosine >= review_threshold (indices into the inputs), sorted by (i, j).
 
-    Owners of similar size are stacked (zero-padded to the next power of two) into one batched GEMM, so a
-    million memories in ~100-memory owners cost a few hundred matmuls, not one Python step per owner. Owners
-    larger than _BIG_OWNER get their own row-blocked GEMM.
+    Owners with two or more memories are taken in order of size, so the owners of one size form a (owners,
+    size, dims) block: one batched GEMM per few hundred owners, with no padding, no masks and no per-owner
+    Python step. Each batch gathers its rows into a buffer that stays in cache and is reused, and the
+    batches run on up to _WORKERS threads (numpy and BLAS release the GIL). Owners larger than _BIG_OWNER
+    get their own row-blocked GEMM.
     """
     owners = np.asarray(owners)
     if len(owners) != len(vectors):
         raise ValueError(f"{len(owners)} owners but {len(vectors)} vectors")
-    v = np.asarray(vectors, np.float32)
+    v = np.ascontiguousarray(vectors, np.float32)
     if v.ndim != 2:
         raise ValueError(f"vectors must be a 2-D array, got shape {v.shape}")
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    v = v / np.where(norms == 0, 1, norms)
     order = np.argsort(owners, kind="stable")
     starts = np.flatnonzero(np.r_[True, owners[order][1:] != owners[order][:-1]]) if len(order) else order
     sizes = np.diff(np.r_[starts, len(order)])
-    out_i, out_j, out_c = [], [], []
+    pairing = np.flatnonzero(sizes >= 2)
+    pairing = pairing[np.argsort(sizes[pairing], kind="stable")]  # by size; equal sizes keep the owner order
+    p_starts, p_sizes = starts[pairing], sizes[pairing]
+    # each pairing owner's memories in input order (the stable argsort keeps i < j), owners of one size adjacent
+    first = np.cumsum(p_sizes) - p_sizes
+    rows = order[np.repeat(p_starts - first, p_sizes) + np.arange(int(p_sizes.sum()))]
+    dims = v.shape[1]
+    tasks = []  # (size, rows of whole owners of that size)
+    offset = 0
+    for s, count in zip(*(a.tolist() for a in np.unique(p_sizes, return_counts=True)), strict=True):
+        step = 1 if s > _BIG_OWNER else max(1, _BATCH_FLOATS // (s * max(s, dims)))  # owners per GEMM
+        for b0 in range(0, count, step):
+            tasks.append((s, rows[offset + b0 * s:offset + min(b0 + step, count) * s]))
+        offset += s * count
 
-    def emit(i: np.ndarray, j: np.ndarray, c: np.ndarray) -> None:
-        out_i.append(i)
-        out_j.append(j)
-        out_c.append(c)
+    scratch = threading.local()  # per thread: the buffers of one batch, reused by the next (freed on return)
 
-    pad = np.maximum(2, 2 ** np.ceil(np.log2(np.maximum(sizes, 1)))).astype(np.int64)
-    small = (sizes >= 2) & (sizes <= _BIG_OWNER)
-    # Small GEMMs gain nothing from BLAS threads, and threads fighting over a busy machine cost 20x (measured).
+    def scan(task: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        s, batch_rows = task
+        if s > _BIG_OWNER:
+            return _big_owner(v, batch_rows, review_threshold)
+        return _owners_of_one_size(v, batch_rows, s, review_threshold, scratch)
+
+    # Small GEMMs gain nothing from BLAS threads, and BLAS threads spinning on a busy machine cost 20x (measured);
+    # our own threads each run one single-threaded GEMM at a time instead.
     with threadpool_limits(limits=1, user_api="blas"):
-        for p in np.unique(pad[small]):
-            group = starts[small & (pad == p)]
-            gsize = sizes[small & (pad == p)]
-            upper = np.triu(np.ones((p, p), bool), k=1)
-            step = max(1, _BATCH_FLOATS // (p * max(p, v.shape[1])))
-            for b0 in range(0, len(group), step):
-                st, sz = group[b0:b0 + step], gsize[b0:b0 + step]
-                offs = np.arange(p)
-                valid = offs[None, :] < sz[:, None]
-                idx = order[np.minimum(st[:, None] + offs[None, :], len(order) - 1)]
-                x = v[idx] * valid[:, :, None]
-                g = x @ x.transpose(0, 2, 1)
-                bb, r, c = np.nonzero((g >= review_threshold) & upper[None] & valid[:, :, None] & valid[:, None, :])
-                emit(idx[bb, r], idx[bb, c], g[bb, r, c])
-    for s0, n in zip(starts[sizes > _BIG_OWNER], sizes[sizes > _BIG_OWNER], strict=True):
-        idx = order[s0:s0 + n]
-        block = v[idx]
-        for r0 in range(0, n, _ROW_BLOCK):
-            g = block[r0:r0 + _ROW_BLOCK] @ block.T
-            rows, cols = np.nonzero(g >= review_threshold)
-            keep = cols > rows + r0  # upper triangle only: each pair once, no self-pairs
-            emit(idx[rows[keep] + r0], idx[cols[keep]], g[rows[keep], cols[keep]])
-    if not out_i:
+        if len(tasks) > 1 and _WORKERS > 1:
+            with ThreadPoolExecutor(_WORKERS, thread_name_prefix="memlens-dedup") as pool:
+                found = [f for f in pool.map(scan, tasks) if f is not None]
+        else:
+            found = [f for f in map(scan, tasks) if f is not None]
+    if not found:
         return pd.DataFrame({"i": [], "j": [], "cosine": [], "action": []})
-    cos = np.concatenate(out_c).astype(np.float64)
-    return pd.DataFrame({"i": np.concatenate(out_i), "j": np.concatenate(out_j), "cosine": cos,
-                         "action": np.where(cos >= merge_threshold, "merge", "review")})
+    i, j, cos = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    by = np.lexsort((j, i))
+    i, j, cos = i[by], j[by], cos[by].astype(np.float64)
+    return pd.DataFrame({"i": i, "j": j, "cosine": cos, "action": np.where(cos >= merge_threshold, "merge", "review")})
+
+
+def _buffer(scratch: threading.local, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    n = int(np.prod(shape))
+    buf = getattr(scratch, name, None)
+    if buf is None or len(buf) < n:
+        buf = np.empty(max(n, _BATCH_FLOATS), dtype)
+        setattr(scratch, name, buf)
+    return buf[:n].reshape(shape)
+
+
+def _unit(v: np.ndarray, rows: np.ndarray, out: np.ndarray, squares: np.ndarray) -> np.ndarray:
+    """v[rows] scaled to unit length into `out` (zero vectors stay zero): the same float32 operations as
+    v / np.linalg.norm(v, axis=1, keepdims=True), so a cosine does not depend on how the rows were batched."""
+    np.take(v, rows, axis=0, out=out)
+    np.multiply(out, out, out=squares)
+    norms = np.sqrt(np.add.reduce(squares, axis=1, keepdims=True))
+    norms[norms == 0] = 1
+    return np.divide(out, norms, out=out)
+
+
+def _owners_of_one_size(v: np.ndarray, rows: np.ndarray, s: int, threshold: float,
+                        scratch: threading.local) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Pairs among the rows of b owners of s memories each (rows[k*s:(k+1)*s] is owner k)."""
+    b, dims = len(rows) // s, v.shape[1]
+    x = _unit(v, rows, _buffer(scratch, "vectors", (b * s, dims), np.float32),
+              _buffer(scratch, "squares", (b * s, dims), np.float32)).reshape(b, s, dims)
+    g = np.matmul(x, x.transpose(0, 2, 1), out=_buffer(scratch, "gram", (b, s, s), np.float32))
+    g.reshape(b, s * s)[:, ::s + 1] = -np.inf  # a memory is not its own duplicate
+    hit = np.greater_equal(g, threshold, out=_buffer(scratch, "hit", (b, s, s), np.bool_))
+    if not hit.any():
+        return None
+    k, r, c = np.nonzero(hit)
+    upper = r < c  # the Gram matrix is symmetric: each pair once
+    k, r, c = k[upper], r[upper], c[upper]
+    return rows[k * s + r], rows[k * s + c], g[k, r, c]
+
+
+def _big_owner(v: np.ndarray, rows: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    block = _unit(v, rows, np.empty((len(rows), v.shape[1]), np.float32),
+                  np.empty((len(rows), v.shape[1]), np.float32))
+    out_i, out_j, out_c = [], [], []
+    for r0 in range(0, len(rows), _ROW_BLOCK):
+        g = block[r0:r0 + _ROW_BLOCK] @ block.T
+        r, c = np.nonzero(g >= threshold)
+        keep = c > r + r0  # upper triangle only: each pair once, no self-pairs
+        out_i.append(rows[r[keep] + r0])
+        out_j.append(rows[c[keep]])
+        out_c.append(g[r[keep], c[keep]])
+    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_c)
 
 
 def _merge_groups(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:

@@ -121,6 +121,48 @@ def test_near_duplicate_pairs_match_brute_force(rows, big_owner):
     assert set(zip(got["i"].astype(int), got["j"].astype(int), strict=True)) == expected
 
 
+def _pairs_by_definition(owners, v, threshold):
+    """The definition, one owner at a time in float64: pairs i < j of one owner with cosine >= threshold."""
+    norms = np.linalg.norm(v, axis=1)
+    unit = v / np.where(norms == 0, 1, norms)[:, None]
+    out = {}
+    for owner in np.unique(owners):
+        idx = np.flatnonzero(owners == owner)
+        g = unit[idx] @ unit[idx].T
+        for r, c in zip(*np.nonzero(g >= threshold), strict=True):
+            if r < c:
+                out[(int(idx[r]), int(idx[c]))] = float(g[r, c])
+    return out
+
+
+@pytest.mark.parametrize("big_owner", [2048, 40])
+def test_near_duplicate_pairs_equal_the_definition_on_a_random_corpus(big_owner):
+    # 3,000 memories of 64 dims: owners of 1 to 200 memories (string ids, shuffled rows), zero vectors, and
+    # planted near-copies (noise of a few sizes) so that pairs fall on both sides of both thresholds.
+    rng = np.random.default_rng(7)
+    sizes = np.r_[rng.integers(1, 12, 120), rng.integers(40, 200, 10), [1, 2, 2, 3]]
+    owners = np.repeat([f"user-{k}" for k in range(len(sizes))], sizes)
+    v = rng.normal(size=(len(owners), 64)).astype(np.float32)
+    for k in rng.choice(len(v), 600, replace=False):
+        src = rng.choice(np.flatnonzero(owners == owners[k]))
+        v[k] = v[src] + rng.normal(scale=rng.choice([0.05, 0.2, 0.4, 0.6]), size=64)
+    v[rng.choice(len(v), 5, replace=False)] = 0.0
+    shuffle = rng.permutation(len(v))
+    owners, v = owners[shuffle], v[shuffle]
+    expected = _pairs_by_definition(owners, v.astype(np.float64), 0.8)
+    merges = sum(c >= 0.95 for c in expected.values())
+    assert len(expected) > 100 and 0 < merges < len(expected)  # both merge and review pairs
+    close = [c for c in _pairs_by_definition(owners, v.astype(np.float64), 0.79).values()
+             if min(abs(c - 0.8), abs(c - 0.95)) < 1e-5]
+    assert not close  # no cosine so close to a threshold that float32 rounding could decide its side
+    with patch.object(dedup, "_BIG_OWNER", big_owner):
+        got = near_duplicate_pairs(owners, v, 0.8, 0.95)
+    pairs = list(zip(got["i"].astype(int), got["j"].astype(int), strict=True))
+    assert pairs == sorted(expected)  # every pair once, i < j, sorted
+    assert got["cosine"].to_numpy() == pytest.approx([expected[p] for p in pairs], abs=1e-6)
+    assert list(got["action"]) == ["merge" if expected[p] >= 0.95 else "review" for p in pairs]
+
+
 def test_delete_is_dry_run_unless_confirmed():
     calls = []
 
