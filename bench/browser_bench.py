@@ -35,6 +35,7 @@ PAGES = ["Overview", "Latency", "Cache", "Cost", "Growth & storage", "Diagnosis"
          "Data sources", "Runs"]
 BUDGET_START_S, BUDGET_FIRST_S, BUDGET_AGAIN_S = 2.0, 2.0, 0.5
 IDLE_JS = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                   && !document.querySelector('[data-stale="true"]')
                    && !document.querySelector('[data-testid="stSkeleton"]')
                    && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                           .every(c => c.querySelector('.main-svg'))"""

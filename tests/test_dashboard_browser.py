@@ -106,10 +106,12 @@ def browser():
 
 def _wait_rendered(page, title: str) -> None:
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
-    # The script has finished when the "running" status widget is gone; lazily loaded elements (charts, tables)
-    # show skeletons until their code arrives; every plotly chart has drawn its svg.
+    # The script has finished when the "running" status widget is gone and no element is greyed out as stale (a
+    # rerun of the same page keeps its heading); lazily loaded elements (charts, tables) show skeletons until their
+    # code arrives; every plotly chart has drawn its svg.
     page.wait_for_function(
         """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                 && !document.querySelector('[data-stale="true"]')
                  && !document.querySelector('[data-testid="stSkeleton"]')
                  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                         .every(c => c.querySelector('.main-svg'))""", timeout=90_000)
