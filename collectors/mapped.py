@@ -39,13 +39,14 @@ class Unmappable:
 
 class MappedLoader:
     def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, result: IngestResult, source: str) -> None:
-        from memlens.collectors.oplog import OplogLoader  # its validation parameters and macros, not its reader
+        from memlens.collectors.oplog import OplogLoader, check_lines  # its validation, not its reader
 
         self.con, self.result, self.source = con, result, source
         self.now = utcnow()
         checks = OplogLoader(con, cfg, result)
         self.fast_params, self.reason_params = checks.fast_params, checks.reason_params
         self.key_params = checks.key_params  # row keys here are plain line numbers (file number 0)
+        self.check_lines = check_lines
 
     def commit(self, key: str, events: list[Mapped], bad: list[Unmappable],
                also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> tuple[int, int, int]:
@@ -65,10 +66,8 @@ class MappedLoader:
         try:
             loaded = dup = bad_rows = 0
             if events:
-                con.execute(read_sql("oplog_check.sql"), self.fast_params)
-                [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
-                if slow:
-                    con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
+                # inside the transaction, where no statement may fail: each line tested before it is parsed
+                self.check_lines(con, self.fast_params, self.reason_params, parse_once=False)
                 con.execute(read_sql("oplog_verdict.sql"), self.key_params)
                 [(loaded, dup, bad_rows)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
                 con.execute(read_sql("mapped_insert_events.sql"), {"source_file": key, "ingested_at": self.now})

@@ -340,12 +340,14 @@ class OplogLoader:
                                                                                        pa.string()),
             "excerpt": pa.array([r[2] for r in rejected], pa.string()),
             "line_key": pa.array([r[3] for r in rejected], pa.string())}))
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(read_sql("oplog_check.sql"), self.fast_params)
-            [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
-            if slow:
-                con.execute(read_sql("oplog_reasons.sql"), self.reason_params)
+            check_lines(con, self.fast_params, self.reason_params)  # temp tables only: before the transaction
+            con.execute("BEGIN TRANSACTION")
+        except BaseException:
+            for name in ("oplog_chunk", "oplog_files", "oplog_rejected_arrow"):
+                con.unregister(name)
+            raise
+        try:
             con.execute(read_sql("oplog_verdict.sql"), self.key_params)
             con.execute(read_sql("oplog_bad.sql"), {**self.key_params, "secret_pattern": SECRET_PATTERN,
                                                     "excerpt_chars": EXCERPT_CHARS})
@@ -367,6 +369,27 @@ class OplogLoader:
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup
         self.result.rows_quarantined += bad
+
+
+def check_lines(con: duckdb.DuckDBPyConnection, fast_params: dict[str, Any], reason_params: dict[str, Any], *,
+                parse_once: bool = True) -> None:
+    """oplog_checked for the lines of the view `oplog_chunk`, with a reason on every line that cannot load
+    (collectors/sql/oplog_check.sql, oplog_reasons.sql).
+
+    parse_once: first try the batch parsing each line without testing it, which fails as a whole on a malformed
+    line; then (or with parse_once False) each line is tested with json_valid before it is parsed. A failed
+    statement ends a transaction: parse_once is for a caller outside one (the check writes temp tables only).
+    """
+    if parse_once:
+        try:
+            con.execute(read_sql("oplog_check.sql"), {**fast_params, "safe": False})
+        except duckdb.InvalidInputException:  # a malformed line in the batch ("Malformed JSON at byte ...")
+            parse_once = False
+    if not parse_once:
+        con.execute(read_sql("oplog_check.sql"), {**fast_params, "safe": True})
+    [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
+    if slow:
+        con.execute(read_sql("oplog_reasons.sql"), reason_params)
 
 
 class _quiet:

@@ -11,22 +11,26 @@
 -- of its events) is matched once against $type_pattern, and the number of fields given must equal the number
 -- of typed values (nothing failed to cast). Lines that miss it get per-field reasons in oplog_reasons.sql.
 -- The field lists ({{ op_event_* }} slots) are generated from memlens/schema.py FIELDS (schema.render_sql).
--- Parameters (from memlens/schema.py and the config): $paths (JSON path per field), $type_pattern (regex over
+-- $safe: false on a batch's first try, where each line is parsed without testing it first and a malformed line
+-- makes the whole statement fail; the caller then runs it again with $safe true, which tests each line with
+-- json_valid before parsing it (one more pass over every line, paid only by a batch that holds a malformed line).
+-- Parameters (from memlens/schema.py and the config): $safe, $paths (JSON path per field), $type_pattern (regex over
 -- the list of JSON types), $schema_version (highest supported), $choices_<field> (the schema's choices),
 -- $max_latency_ms, $latest_ts (now + allowed clock skew), $earliest_ts (collector.min_ts).
 CREATE OR REPLACE TEMP TABLE oplog_checked AS
 WITH lines AS (
-    SELECT line_no, line,
-           json_valid(line) AND (starts_with(line, '{') OR starts_with(ltrim(line), '{')) AS is_object,
-           json_valid(line) AS is_json
-    FROM oplog_chunk
+    SELECT line_no, line, is_json,
+           is_json AND (starts_with(line, '{') OR starts_with(ltrim(line), '{')) AS is_object
+    FROM (SELECT line_no, line, CASE WHEN $safe THEN json_valid(line) ELSE true END AS is_json FROM oplog_chunk)
     -- blank lines are not records (the cheap test first: trimming every line costs as much as parsing it)
     WHERE starts_with(line, '{') OR trim(line, chr(32) || chr(9) || chr(10) || chr(13)) <> ''
 ), parsed AS MATERIALIZED (
+    -- not $safe: every line is parsed (a malformed one fails the statement; the parsers reject what json_valid
+    -- does), is_json is true
     SELECT line_no, line, is_json, is_object,
-        CASE WHEN is_object THEN from_json(line, {{ op_event_json_structure }}) END AS t,
-        CASE WHEN is_object THEN json_type(line, $paths)::VARCHAR END AS types,
-        CASE WHEN is_object THEN json_keys(line) END AS keys
+        CASE WHEN is_object OR NOT $safe THEN from_json(line, {{ op_event_json_structure }}) END AS t,
+        CASE WHEN is_object OR NOT $safe THEN json_type(line, $paths)::VARCHAR END AS types,
+        CASE WHEN is_object OR NOT $safe THEN json_keys(line) END AS keys
     FROM lines
 ), key_lists AS (
     -- a key given twice makes the line ambiguous (DuckDB keeps the first value, Python's json and jq the last):
