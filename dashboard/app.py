@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from memlens import rollups
 from memlens.dashboard import data, sidebar, state, timerange
 from memlens.resources import resource
 
@@ -108,6 +109,13 @@ with state.holder(PATH).in_use():  # the file is open only while this script run
             share = "All" if ctx.demo_events == ctx.events else f"{ctx.demo_events:,} of {ctx.events:,}"
             st.warning(f"**Demo data** — {share} events shown here are synthetic rows from `memlens demo`, not "
                        "your Mem0. Load your own logs on **Data sources**.", icon=":material/science:")
+        if ctx.speed.histogram_percentiles:
+            st.caption(f"Latency percentiles (P50/P95/P99) come from the daily latency histograms, within "
+                       f"{rollups.MAX_RELATIVE_ERROR * 100:.2f} % of the exact values, when the selection is whole "
+                       f"UTC days filtered at most by service, mode and operation: this warehouse's {ctx.events:,} "
+                       f"events are "
+                       f"above dashboard.exact_percentile_max_events "
+                       f"({ctx.cfg.dashboard.exact_percentile_max_events:,}). Counts, rates and costs are exact.")
         navigation(nav_box)
         nav.run()
     else:

@@ -329,8 +329,8 @@ def with_total(con: duckdb.DuckDBPyConnection, name: str, filters: Filters = ALL
 
 
 def fold_histogram(df: pd.DataFrame, per_decade: int = 10) -> pd.DataFrame:
-    """latency_histogram rows (hist_bucket at 50 per decade) folded to `per_decade` bins (a divisor of 50) for a
-    chart: bin_ms is each bin's lower edge in milliseconds; the other columns are the keys, `n` summed."""
+    """latency_histogram rows (hist_bucket at rollups.HIST_PER_DECADE) folded to `per_decade` bins (a divisor of
+    it) for a chart: bin_ms is each bin's lower edge in milliseconds; the other columns are the keys, `n` summed."""
     from memlens.rollups import HIST_PER_DECADE
 
     step = HIST_PER_DECADE // per_decade

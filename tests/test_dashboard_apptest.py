@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard_fixtures import INGESTED, event, make_warehouse, select_days
 from streamlit.testing.v1 import AppTest
 
-from memlens import figures, layer
+from memlens import figures, layer, rollups
 from memlens.warehouse import connect
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -91,6 +91,25 @@ def test_every_page_renders_without_exception(warehouse):
         _goto(at, page)
         assert not at.error, f"{page}: {[e.value for e in at.error]}"
         assert at.title[0].value  # each page has its title
+
+
+HISTOGRAM_LABEL = "come from the daily latency histograms, within 0.93 % of the exact values"
+
+
+def test_histogram_percentiles_are_labelled_on_the_page(warehouse, tmp_path):
+    """Above dashboard.exact_percentile_max_events (0 here) with current rollups, the pages read percentiles from
+    the histograms and say so with the bound; at the default limit the known warehouse's percentiles are exact."""
+    at = _app()
+    assert not any(HISTOGRAM_LABEL in c.value for c in at.caption)
+    (tmp_path / "memlens.yaml").write_text("dashboard:\n  demo_when_empty: false\n  exact_percentile_max_events: 0\n",
+                                           encoding="utf-8")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    con = connect(warehouse)
+    rollups.refresh(con)
+    con.close()
+    at = _app()
+    assert any(HISTOGRAM_LABEL in c.value for c in at.caption), [c.value for c in at.caption]
 
 
 def test_overview_cards_equal_the_layer(warehouse):

@@ -3,7 +3,7 @@
 -- approximate percentiles over the daily histograms.
 -- reads: latency
 -- grain: one row per (group of the requested keys, hist_bucket) with at least one call.
--- columns: hist_bucket (INTEGER: latencies in [10^(b/50), 10^((b+1)/50)) ms), n (BIGINT calls),
+-- columns: hist_bucket (INTEGER: latencies in [10^(b/250), 10^((b+1)/250)) ms), n (BIGINT calls),
 --   sum_ms (DOUBLE milliseconds)
 SELECT /*keys*/ hist_bucket, CAST(sum(n) AS BIGINT) AS n, sum(sum_ms) AS sum_ms
 FROM latency

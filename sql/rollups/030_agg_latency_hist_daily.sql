@@ -1,7 +1,7 @@
 -- agg_latency_hist_daily: latency histograms per day, the rollup input of the metric layer's percentiles
 -- (sql/layer/inputs/latency_hist_daily.sql, read by memlens/layer.py). Buckets are stg_op_facts.hist_bucket:
--- bucket b holds latencies in [10^(b/k), 10^((b+1)/k)) ms with k = memlens.rollups.HIST_PER_DECADE (50), so a
--- percentile read from them is off by less than a factor 10^(1/k) (< 4.7 %, interpolated).
+-- bucket b holds latencies in [10^(b/k), 10^((b+1)/k)) ms with k = memlens.rollups.HIST_PER_DECADE (250), so a
+-- percentile read from them is off by less than a factor 10^(1/k) (< 0.93 %, interpolated).
 -- grain: one row per (day, service, mode, op, hist_bucket) with at least one call.
 -- columns:
 --   day (DATE UTC), service, mode, op (VARCHAR)

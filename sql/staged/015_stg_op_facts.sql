@@ -7,7 +7,7 @@
 --   every column of stg_op_events (its dimensions are the layer's filters and group keys: ts, day, hour,
 --   service, mode, op, status, user_id, agent_id, tag, embedding_model, llm_model, cache, query_hash,
 --   effective_limit, scope, rerank_requested, is_demo, ...; latency_ms is what percentiles are taken of), then
---   hist_bucket (INTEGER log-latency bucket: [10^(b/50), 10^((b+1)/50)) ms, 50 per decade =
+--   hist_bucket (INTEGER log-latency bucket: [10^(b/250), 10^((b+1)/250)) ms, 250 per decade =
 --   memlens.rollups.HIST_PER_DECADE; latencies below 0.001 ms land in the 0.001 ms bucket)
 --   measures (BIGINT counts of calls unless named *_ms; every one is 0 or 1 here, summed by the layer):
 --   ops, demo_ops (demo rows), errors, slow_ops (latency over cfg_settings.slow_op_ms), sum_ms (DOUBLE), max_ms (DOUBLE),
@@ -29,7 +29,7 @@
 CREATE OR REPLACE VIEW stg_op_facts AS
 SELECT
     *,
-    CAST(floor(log10(greatest(latency_ms, 0.001)) * 50) AS INTEGER) AS hist_bucket,
+    CAST(floor(log10(greatest(latency_ms, 0.001)) * 250) AS INTEGER) AS hist_bucket,
     1 AS ops,
     CASE WHEN is_demo THEN 1 ELSE 0 END AS demo_ops,
     CASE WHEN is_error THEN 1 ELSE 0 END AS errors,
