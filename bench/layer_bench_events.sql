@@ -1,8 +1,9 @@
--- Synthetic schema-v1 events for bench/views_bench.py, generated inside DuckDB from range() (10M in seconds).
+-- Synthetic schema-v1 events for bench/layer_bench.py, generated inside DuckDB from range() (10M in seconds).
 -- Shape close to `memlens demo`: 30 days, Zipf-like users (u0000 heaviest), 4 services, 7 ops, lognormal
 -- latency (Box-Muller), cache outcomes on most searches, tokens and models. Parameters: $n (events),
--- $end (TIMESTAMP, end of the window). Every row is demo=true.
-INSERT INTO raw_op_events
+-- $end (TIMESTAMP, end of the window). Every row is demo=true; columns by name (the later schemas' phase and
+-- cached-token columns stay NULL).
+INSERT INTO raw_op_events BY NAME
 SELECT
     1 AS schema_version,
     md5('bench-' || i) AS event_id,
