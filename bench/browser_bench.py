@@ -4,7 +4,8 @@ until Streamlit is idle.
     .venv/bin/python bench/browser_bench.py [--warehouse PATH] [--repeat 3]
 
 Without --warehouse it builds (once, kept under bench/out/) the 200,000-event demo with `memlens demo`, which is
-what a person gets after a collection (the advice is computed then, see optimize/stored_advice.py).
+what a person gets after a collection (the advice and the alert backtest's figures are computed then, see
+memlens/kept.py).
 Each repeat starts a fresh dashboard process on a free 127.0.0.1 port (empty caches: the first visitor after a
 collection), opens the start page, clicks every page in the sidebar ("first"), then every page again ("again").
 A page counts as shown when its title is on screen, Streamlit's running indicator is gone, no skeleton is left
@@ -131,8 +132,8 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=200_000, help="demo events when building (default 200000)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--screenshots", help="save a screenshot of each page's first visit here (last repeat)")
-    ap.add_argument("--compare-kept-advice", action="store_true",
-                    help="each repeat runs two sessions: without the advice kept since the collection (the pages "
+    ap.add_argument("--compare-kept", choices=["advice", "backtest"],
+                    help="each repeat runs two sessions: without this analysis kept since the collection (the pages "
                     "compute it, as before it was kept; the baseline) and with it")
     args = ap.parse_args()
     warehouse = Path(args.warehouse) if args.warehouse else demo_warehouse(args.events)
@@ -141,7 +142,7 @@ def main() -> int:
         shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    from memlens.optimize.stored_advice import advice_file
+    from memlens.kept import kept_file
 
     runs: list[dict[str, float]] = []
     baseline: list[dict[str, float]] = []
@@ -149,8 +150,8 @@ def main() -> int:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for i in range(args.repeat):
-                if args.compare_kept_advice:  # the session computes the advice on its first Diagnosis visit
-                    advice_file(warehouse).unlink(missing_ok=True)
+                if args.compare_kept:  # the session computes it on its page's first visit (and keeps it)
+                    kept_file(warehouse, args.compare_kept).unlink(missing_ok=True)
                     baseline.append(one_session(browser, warehouse, None))
                 runs.append(one_session(browser, warehouse, shots if i == args.repeat - 1 else None))
                 print(f"session {i + 1}/{args.repeat} done", flush=True)
@@ -161,7 +162,8 @@ def main() -> int:
         return statistics.median(r[key] for r in of)
 
     if baseline:
-        print(f"\nbaseline, advice not kept (computed by the first visit), medians of {args.repeat} sessions:")
+        print(f"\nbaseline, {args.compare_kept} not kept (computed by the first visit), medians of {args.repeat} "
+              "sessions:")
         for title in PAGES:
             print(f"{title:<22} {med(f'{title}|first', baseline):7.2f} {med(f'{title}|again', baseline):7.2f}")
     print(f"\n{warehouse} — medians of {args.repeat} fresh dashboard sessions, seconds until the page is shown")

@@ -31,19 +31,24 @@ def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
     return Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
 
 
-def _refresh_advice(args: argparse.Namespace, cfg: Config) -> None:
-    """After a collection: the advice of the new data computed now, with the warehouse open read-only (the
-    dashboard reads meanwhile), so the first visitor of the Optimize page does not wait for it (stored_advice)."""
-    from memlens.optimize.stored_advice import refresh_after_collection, report_to
+def _refresh_kept(args: argparse.Namespace, cfg: Config) -> None:
+    """After a collection: the analyses kept per collection (memlens/kept.py: the advice, the alert backtest's
+    figures) computed now, with the warehouse open read-only (the dashboard reads meanwhile), so that the first
+    visitor of the Optimize, Diagnosis or Alerts & export page reads them instead of waiting for them."""
+    from memlens.alerts import kept_figures
+    from memlens.kept import report_to
+    from memlens.optimize import stored_advice
     from memlens.warehouse import open_warehouse
 
     path = _warehouse(args, cfg)
-    try:
-        with open_warehouse(path, cfg, read_only=True) as con:
-            refresh_after_collection(con, cfg, path, None if getattr(args, "quiet", False) else report_to(sys.stderr))
-    except Exception as exc:  # the collection is done; the first reader computes the advice
-        print(f"advice: not computed now ({type(exc).__name__}: {exc}); the first reader computes it",
-              file=sys.stderr)
+    for name, refresh in (("advice", stored_advice.refresh_after_collection),
+                          ("backtest", kept_figures.refresh_after_collection)):
+        try:
+            with open_warehouse(path, cfg, read_only=True) as con:
+                refresh(con, cfg, path, None if getattr(args, "quiet", False) else report_to(sys.stderr, name))
+        except Exception as exc:  # the collection is done; the first reader computes it
+            print(f"{name}: not computed now ({type(exc).__name__}: {exc}); the first reader computes it",
+                  file=sys.stderr)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -55,7 +60,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect logs") as con:
         result = collect_oplogs(con, paths, cfg, progress=not args.quiet)
     print(result.summary())
-    _refresh_advice(args, cfg)
+    _refresh_kept(args, cfg)
     return 0
 
 
@@ -68,7 +73,7 @@ def cmd_collect_history(args: argparse.Namespace) -> int:
     with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect history") as con:
         result = collect_history(con, db, cfg)
     print(result.summary())
-    _refresh_advice(args, cfg)
+    _refresh_kept(args, cfg)
     return 0
 
 
@@ -80,7 +85,7 @@ def cmd_collect_snapshot(args: argparse.Namespace) -> int:
     with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect snapshot") as con:
         result = snapshot_from_cli(con, args, cfg)
     print(result.summary())
-    _refresh_advice(args, cfg)
+    _refresh_kept(args, cfg)
     return 0
 
 
@@ -92,7 +97,7 @@ def cmd_collect_otel(args: argparse.Namespace) -> int:
     with collection_warehouse(_warehouse(args, cfg), cfg, "memlens collect otel") as con:
         result = collect_otel(con, [Path(p) for p in args.paths], cfg, progress=not args.quiet)
     print(result.summary())
-    _refresh_advice(args, cfg)
+    _refresh_kept(args, cfg)
     return 0
 
 
@@ -109,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = _cfg(args)
     code = run_demo(args, cfg, _warehouse(args, cfg))
     if code == 0 and not args.no_load:
-        _refresh_advice(args, cfg)
+        _refresh_kept(args, cfg)
     return code
 
 

@@ -115,9 +115,10 @@ def _cache_json(c: Any) -> dict[str, Any]:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    from memlens.kept import report_to
     from memlens.optimize.advise import build_advice
     from memlens.optimize.dedup import delete_duplicates
-    from memlens.optimize.stored_advice import current_advice, report_to
+    from memlens.optimize.stored_advice import current_advice
     from memlens.optimize.vector_store import cache_config_code
     from memlens.warehouse import open_warehouse
 
@@ -127,7 +128,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         return 2
     warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
     memory = _memory(args.mem0_config) if args.mem0_config else None
-    progress = None if args.json else report_to(sys.stderr)
+    progress = None if args.json else report_to(sys.stderr, "advice")
     with open_warehouse(warehouse, cfg, read_only=True) as con:
         vectors, source = _vectors(args, con, memory)
         if vectors is None and not args.has_postgres:  # the default advice: kept per collection (stored_advice)

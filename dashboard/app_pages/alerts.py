@@ -12,10 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from memlens.config import ConfigError
-from memlens.dashboard import state, ui
+from memlens.dashboard import state, timerange, ui
 
 try:
-    from memlens.alerts import backtest, draft, export, promql
+    from memlens.alerts import backtest, draft, export, kept_figures, promql
     from memlens.alerts.rules import render_rules
 except ImportError:
     st.title("Alerts & export")
@@ -62,10 +62,17 @@ else:
         st.rerun()
 
 
-# ---- backtest (figures cached per load and figure parameters; thresholds are re-applied on every edit) --------------
-@st.cache_data(show_spinner="Replaying the alert rules over the history…", max_entries=8)
-def _figures(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None, _cfg):
-    return state.holder(path).run(backtest.figures, _cfg, end, start)
+# ---- backtest (figures per load and figure parameters; thresholds are re-applied on every edit) ---------------------
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _kept_figures(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None, _cfg):
+    """The figures kept since the collection (alerts/kept_figures.py) when they are of this view, else None."""
+    return kept_figures.stored(path, load_key, _cfg, start, end)
+
+
+@st.cache_resource(show_spinner="Replaying the alert rules over the history…", max_entries=8)
+def _computed_figures(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None,
+                      keep: bool, _cfg):
+    return state.holder(path).run(kept_figures.figures, _cfg, path, start, end, keep=keep)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -76,12 +83,17 @@ def _backtest(path: str, load_key: tuple, params: tuple, start: datetime | None,
 
 p = ctx.filters.params()
 start, end = p["start"], p["end"]
-bt = None
-# On a large warehouse the backtest scans every call of the range: only when asked, so the page opens at once.
-if not ctx.empty and ctx.on_demand("the backtest (how often each rule would have fired)", "alerts_backtest"):
+fig = bt = None
+if not ctx.empty:
     try:
         params = backtest.figure_params(cfg)
-        fig = _figures(ctx.path, ctx.load_key, params, start, end, cfg)
+        fig = _kept_figures(ctx.path, ctx.load_key, params, start, end, cfg)
+        # Else a scan of every call of the range; on a large warehouse only when asked, so the page opens at once.
+        # The view memlens opens with (its config, the default range) is kept for the next visitor.
+        if fig is None and ctx.on_demand("the backtest (how often each rule would have fired)", "alerts_backtest"):
+            opening = (ctx.window is not None and ctx.window.choice.preset == timerange.DEFAULT
+                       and params == backtest.figure_params(ctx.cfg))
+            fig = _computed_figures(ctx.path, ctx.load_key, params, start, end, opening, cfg)
         if fig is not None:
             bt = _backtest(ctx.path, ctx.load_key, params, start, end, export.render_config(cfg), cfg, fig)
     except ValueError as exc:
@@ -199,8 +211,7 @@ else:
     pick = st.selectbox("Look at one rule", [r.key for r in bt.rules], key="bt_rule",
                         index=next((i for i, r in enumerate(bt.rules) if r.fired), 0))
     rule = bt.rule(pick)
-    series = backtest.rule_series(bt, cfg, _figures(ctx.path, ctx.load_key, backtest.figure_params(cfg), start, end,
-                                                    cfg), pick)
+    series = backtest.rule_series(bt, cfg, fig, pick)
     if len(series):
         kind = backtest.KIND.get(pick.split("@")[0])
         scale = 100 if kind is None or kind.field in draft.PERCENT else 1  # ratios shown in %, as in the table
