@@ -1,11 +1,18 @@
 """Buffered, rotating JSONL operation-log writer.
 
-`write()` only appends to an in-memory list under a short lock, so it is safe (and cheap) from many
-threads and from asyncio tasks (it never awaits and never blocks on I/O unless the buffer is full).
-A batch is encoded and written when `flush_every` events are buffered, every `flush_seconds` by a
-daemon thread, on `flush()`/`close()`, and at interpreter exit. Rotation happens between batches, so a
-line is never split across files; names are unique per process (`-<pid>-<seq>`), so writers of several
-processes can share a folder.
+`write()` only appends the event to an in-memory list under a short lock, so it is safe (and cheap) from many
+threads and from asyncio tasks (it never awaits, never encodes and never touches the file). The writer's
+daemon thread encodes and writes a batch as soon as `flush_every` events are buffered and every
+`flush_seconds`; `flush()`/`close()` and interpreter exit write what is left. Encoding happens outside the
+buffer lock, so callers never wait for it.
+
+Durability: events not yet written live only in this process's memory. A crash of the process loses at
+most the events of the last `flush_seconds`, and never more than `_BACKLOG * flush_every`: should the
+daemon thread fall that far behind (a starved CPU), the calling thread writes the backlog itself. A written
+batch is in the OS (flushed, not fsynced): it survives a crash of the process, not of the machine.
+
+Rotation happens between batches, so a line is never split across files; names are unique per process
+(`-<pid>-<seq>`), so writers of several processes can share a folder.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 _SEQ = itertools.count()  # process-wide: two writers for one service never pick the same file name
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_BACKLOG = 4  # buffered batches beyond which write() stops leaving the writing to the daemon thread
 
 
 class OpLogWriter:
@@ -43,7 +51,8 @@ class OpLogWriter:
         self._fh: Any = None
         self._size = 0
         self._closed = False
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # close() was called
+        self._full = threading.Event()  # flush_every events are buffered
         self._timer: threading.Thread | None = None
         atexit.register(self.close)
 
@@ -59,11 +68,13 @@ class OpLogWriter:
             if self._closed:
                 raise ValueError(f"OpLogWriter for {self.log_dir} is closed")
             self._buf.append(event)
-            full = len(self._buf) >= self.flush_every
+            n = len(self._buf)
             if self._timer is None:
                 self._start_timer()
-        if full:
-            self.flush()
+        if n == self.flush_every:
+            self._full.set()  # the daemon thread writes the batch
+        elif n >= _BACKLOG * self.flush_every:
+            self.flush()  # it has fallen behind: bound what a crash could lose
 
     def flush(self) -> None:
         with self._io_lock:
@@ -72,7 +83,7 @@ class OpLogWriter:
             if not batch:
                 return
             try:
-                self._write_batch(batch)
+                self._write_batch(batch)  # under the I/O lock only: batches reach the file in order
             except OSError:
                 with self._buf_lock:  # keep the events for the next attempt instead of dropping them
                     self._buf[:0] = batch
@@ -84,6 +95,7 @@ class OpLogWriter:
                 return
             self._closed = True
         self._wake.set()
+        self._full.set()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=5)
         self.flush()
@@ -105,7 +117,11 @@ class OpLogWriter:
         self._timer.start()
 
     def _tick(self) -> None:
-        while not self._wake.wait(self.flush_seconds):
+        while not self._wake.is_set():
+            self._full.wait(self.flush_seconds)
+            self._full.clear()
+            if self._wake.is_set():
+                return  # close() writes the rest
             try:
                 self.flush()
             except OSError:  # a full disk must not kill the thread; the next flush retries the new events
