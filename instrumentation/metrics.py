@@ -5,7 +5,8 @@ the Grafana export query exactly these). Never labelled by user id: unbounded la
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
@@ -101,6 +102,9 @@ class MemlensMetrics:
         self.budget_ops = fam["budget_ops"]
         # `.labels()` costs a few µs (validation, a lock); each child is resolved once per label tuple.
         self._children: dict[tuple, Any] = {}
+        # what every call updates (duration, count, results), per (service, mode, op, call_mode, status, infer)
+        self._per_call: dict[tuple, tuple[Callable[[float], None], Callable[[float], None],
+                                          Callable[[float], None] | None]] = {}
         self._lock = threading.Lock()
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -111,19 +115,26 @@ class MemlensMetrics:
                 child = self._children[key] = metric.labels(*labels)
         return child
 
+    def _per_call_updates(self, labels: tuple) -> tuple:
+        service, mode, op = labels[:3]
+        updates = (_observer(self._child(self.duration, *labels)), _incrementer(self._child(self.ops, *labels)),
+                   _incrementer(self._child(self.results, service, mode, op)) if op in ("search", "get_all") else None)
+        self._per_call[labels] = updates
+        return updates
+
     def observe(self, event: dict[str, Any]) -> None:
         """Update every metric from one op-log event."""
         service, mode, op, status = event["service"], event["mode"], event["op"], event["status"]
-        call_mode, infer = event["call_mode"], event.get("infer")
-        infer_label = "" if infer is None else "true" if infer else "false"
-        self._child(self.duration, service, mode, op, call_mode, status, infer_label).observe(
-            event["latency_ms"] / 1000.0)
-        self._child(self.ops, service, mode, op, call_mode, status, infer_label).inc()
+        infer = event.get("infer")
+        labels = (service, mode, op, event["call_mode"], status, "" if infer is None else "true" if infer else "false")
+        updates = self._per_call.get(labels) or self._per_call_updates(labels)
+        updates[0](event["latency_ms"] / 1000.0)
+        updates[1](1)
         if status == "error":
             self._child(self.errors, service, mode, op, event.get("error_type") or "unknown").inc()
         n = event.get("result_count")
-        if n and op in ("search", "get_all"):
-            self._child(self.results, service, mode, op).inc(n)
+        if n and updates[2] is not None:
+            updates[2](n)
         outcome = event.get("cache")
         if outcome is not None:
             self._child(self.cache, service, op, outcome).inc()
@@ -149,6 +160,30 @@ class MemlensMetrics:
                 ms = event.get(field)
                 if ms is not None:
                     self._child(self.phase, service, mode, op, phase).observe(ms / 1000.0)
+
+
+def _observer(child: Any) -> Callable[[float], None]:
+    """`child.observe` of a histogram child without its per-call checks and its loop over the bounds (a bisect
+    finds the same bucket: the first bound >= the value); the public method where prometheus_client differs."""
+    try:
+        bounds, buckets, add_to_sum = list(child._upper_bounds), [b.inc for b in child._buckets], child._sum.inc
+    except AttributeError:
+        return child.observe
+
+    def observe(value: float) -> None:
+        if value != value:  # NaN falls in no bucket, as in prometheus_client
+            child.observe(value)
+            return
+        add_to_sum(value)
+        buckets[bisect_left(bounds, value)](1)
+
+    return observe
+
+
+def _incrementer(child: Any) -> Callable[[float], None]:
+    """`child.inc` of a counter child without its per-call checks (callers add counts, never negative)."""
+    value = getattr(child, "_value", None)
+    return value.inc if value is not None and hasattr(value, "inc") else child.inc
 
 
 def start_metrics_server(port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None):

@@ -191,3 +191,27 @@ def test_entity_operator_filters_log_no_values():
     odd = _builder().build("search", ("q",), {}, start_wall=0, latency_s=0,
                            result={"results": [{"memory": "no id"}, "not a dict", {"id": "m1", "score": "high"}]})
     assert (odd["result_ids"], odd["result_count"]) == (["m1"], 3) and "top_score" not in odd
+
+
+def test_metrics_fast_path_counts_as_prometheus_client_does():
+    # MemlensMetrics updates its children without prometheus_client's per-call checks; the samples must be
+    # those of the library's own observe()/inc() for the same values (bounds themselves, between, above all).
+    from prometheus_client import Histogram
+
+    values_ms = [b * 1000 for b in LATENCY_BUCKETS] + [0.0, 0.7, 42.0, 180.0, 999.9, 10_000.0, 25_000.0]
+    reg, ref_reg = CollectorRegistry(), CollectorRegistry()
+    m = MemlensMetrics(reg)
+    ref = Histogram("memlens_mem0_operation_duration_seconds", "reference", ["op"], buckets=LATENCY_BUCKETS,
+                    registry=ref_reg)
+    for ms in values_ms:
+        m.observe({"service": "s", "mode": "oss", "call_mode": "sync", "op": "get_all", "status": "ok",
+                   "latency_ms": ms, "result_count": 3})
+        ref.labels("get_all").observe(ms / 1000.0)
+    lbl = dict(service="s", mode="oss", op="get_all", call_mode="sync", status="ok", infer="")
+    h = "memlens_mem0_operation_duration_seconds"
+    for le in [*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf"]:
+        assert _sample(reg, h + "_bucket", le=le, **lbl) == ref_reg.get_sample_value(
+            h + "_bucket", {"op": "get_all", "le": le}), le
+    assert _sample(reg, h + "_sum", **lbl) == ref_reg.get_sample_value(h + "_sum", {"op": "get_all"})
+    assert _sample(reg, "memlens_mem0_operations_total", **lbl) == len(values_ms)
+    assert _sample(reg, "memlens_mem0_results_total", service="s", mode="oss", op="get_all") == 3 * len(values_ms)
