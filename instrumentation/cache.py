@@ -29,11 +29,13 @@ ENTITY_KEYS = ("user_id", "agent_id", "run_id")
 # Search arguments that change the answer and that the op log records (as applied, with the target's defaults);
 # `limit` is recorded too but mem0 2.2.1 ignores it, so it never splits identical searches.
 SHAPING_ARGS = ("top_k", "threshold", "rerank")
+_STR_INT = (str, int)  # tuples, not `str | int`: a union is built anew each time the expression runs
+_NUMBER = (int, float)
 _RECORDED_ARGS = frozenset(ENTITY_KEYS + SHAPING_ARGS + ("filters", "limit"))
 
 
 def _plain_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    return isinstance(value, _STR_INT) and not isinstance(value, bool)
 
 
 def cache_entities(kwargs: Mapping[str, Any]) -> dict[str, str] | None:
@@ -66,7 +68,7 @@ def applied_args(kwargs: Mapping[str, Any], defaults: Mapping[str, Any] | None =
     unknown, e.g. Platform), normalised as the log stores them (threshold a float, rerank a bool)."""
     defaults = defaults or {}
     top_k, threshold, rerank = (kwargs[n] if n in kwargs else defaults.get(n) for n in SHAPING_ARGS)
-    if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+    if isinstance(threshold, _NUMBER) and not isinstance(threshold, bool):
         threshold = float(threshold)
     return top_k, threshold, None if rerank is None else bool(rerank)
 

@@ -21,6 +21,9 @@ from memlens.schema import OPS, SCHEMA_VERSION
 ENTITY_KEYS = ("user_id", "agent_id", "run_id")
 _LOGICAL = ("AND", "OR", "NOT")
 _SPACES = re.compile(r"\s+")
+# tuples, not `str | int`: a union is built anew each time the expression runs (a fraction of a µs per call)
+_STR_INT = (str, int)
+_SEQUENCE = (list, tuple)
 
 
 def normalise_query(query: str) -> str:
@@ -88,13 +91,13 @@ def filter_keys(filters: Any, out: set[str]) -> None:
         return
     for key, value in filters.items():
         out.add(str(key))
-        if key in _LOGICAL and isinstance(value, list | tuple):
+        if key in _LOGICAL and isinstance(value, _SEQUENCE):
             for inner in value:
                 filter_keys(inner, out)
 
 
 def message_count(messages: Any) -> int:
-    if isinstance(messages, list | tuple):
+    if isinstance(messages, _SEQUENCE):
         return len(messages)
     return 1 if messages is not None else 0
 
@@ -133,6 +136,7 @@ class EventBuilder:
         self.embedding_model = embedding_model
         self.llm_model = llm_model
         self._fill = {op: getattr(self, "_" + op) for op in OPS}
+        self._defaults_of = {op: defaults.get(op) or {} for op in OPS}
 
     def build(self, op: str, args: tuple, kwargs: dict, *, start_wall: float, latency_s: float,
               result: Any = None, error: BaseException | None = None, cache: str | None = None,
@@ -167,7 +171,7 @@ class EventBuilder:
                 value = filters.get(name)
             if value is not None:
                 keys.add(name)
-                if isinstance(value, str | int):  # an operator ({"in": [...]}) is a filter, not one entity
+                if isinstance(value, _STR_INT):  # an operator ({"in": [...]}) is a filter, not one entity
                     ev[name] = self.hasher(value)
         filter_keys(filters, keys)
         if keys:
@@ -176,7 +180,7 @@ class EventBuilder:
     def _default(self, op: str, name: str, kwargs: dict) -> Any:
         if name in kwargs:
             return kwargs[name]
-        return self.defaults.get(op, {}).get(name)
+        return self._defaults_of[op].get(name)
 
     @staticmethod
     def _memory_id(ev: dict, args: tuple, kwargs: dict) -> None:

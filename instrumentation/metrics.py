@@ -30,6 +30,7 @@ _TOKEN_FIELDS = (("embedding_tokens", "embedding", "embedding_model"), ("llm_inp
                  ("llm_output_tokens", "llm_output", "llm_model"),
                  ("llm_cached_input_tokens", "llm_cached_input", "llm_model"))
 _CHANGE_FIELDS = (("memories_created", "add"), ("memories_updated", "update"), ("memories_deleted", "delete"))
+_COUNTED_FIELDS = frozenset([f for f, _, _ in _TOKEN_FIELDS] + [f for f, _ in _CHANGE_FIELDS] + list(PHASE_FIELDS))
 _FAMILIES: dict[int, tuple[CollectorRegistry, dict[str, Any]]] = {}
 _FAMILIES_LOCK = threading.Lock()
 
@@ -138,14 +139,16 @@ class MemlensMetrics:
         outcome = event.get("cache")
         if outcome is not None:
             self._child(self.cache, service, op, outcome).inc()
-        for field, kind, model_field in _TOKEN_FIELDS:
-            tokens = event.get(field)
-            if tokens:
-                self._child(self.tokens, service, kind, event.get(model_field) or "unknown").inc(tokens)
-        for field, change in _CHANGE_FIELDS:
-            changed = event.get(field)
-            if changed:
-                self._child(self.changes, service, change).inc(changed)
+        counted = _COUNTED_FIELDS.intersection(event)  # one pass over the event's keys; often empty (a search)
+        if counted:
+            for field, kind, model_field in _TOKEN_FIELDS:
+                tokens = event.get(field)
+                if tokens:
+                    self._child(self.tokens, service, kind, event.get(model_field) or "unknown").inc(tokens)
+            for field, change in _CHANGE_FIELDS:
+                changed = event.get(field)
+                if changed:
+                    self._child(self.changes, service, change).inc(changed)
         for name, b_service, b_user, b_agent in self._budgets:
             if ((b_service is None or b_service == service) and (b_user is None or b_user == event.get("user_id"))
                     and (b_agent is None or b_agent == event.get("agent_id"))):
@@ -155,7 +158,7 @@ class MemlensMetrics:
                     if tokens:
                         self._child(self.budget_tokens, service, name, kind, event.get(model_field) or "unknown").inc(
                             tokens)
-        if mode == "oss":
+        if mode == "oss" and counted:
             for field, phase in _PHASES:
                 ms = event.get(field)
                 if ms is not None:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4  # the usual English estimate when no tokenizer is available
 _HOOKED = "_memlens_hooked"
+_SEQUENCE = (list, tuple)  # a tuple, not `list | tuple`: a union is built anew each time the expression runs
 
 CURRENT: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("memlens_usage", default=None)
 
@@ -66,13 +67,13 @@ def estimate_tokens(text: Any) -> int:
         return max(1, (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN) if text else 0
     if isinstance(text, Mapping):
         return estimate_tokens(text.get("content"))
-    if isinstance(text, list | tuple):
+    if isinstance(text, _SEQUENCE):
         return sum(estimate_tokens(t) for t in text)
     return 0
 
 
 def _n_texts(text: Any) -> int:
-    return len(text) if isinstance(text, list | tuple) else 1
+    return len(text) if isinstance(text, _SEQUENCE) else 1
 
 
 def model_name(model: Any) -> str | None:
