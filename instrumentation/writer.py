@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,15 @@ from typing import Any
 _SEQ = itertools.count()  # process-wide: two writers for one service never pick the same file name
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 _BACKLOG = 4  # buffered batches beyond which write() stops leaving the writing to the daemon thread
+_WRITERS: weakref.WeakSet[OpLogWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_WRITERS):
+        writer._start_over_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class OpLogWriter:
@@ -55,6 +65,7 @@ class OpLogWriter:
         self._full = threading.Event()  # flush_every events are buffered
         self._timer: threading.Thread | None = None
         atexit.register(self.close)
+        _WRITERS.add(self)
 
     @classmethod
     def from_config(cls, cfg: Any, log_dir: str | Path | None = None, service: str | None = None) -> OpLogWriter:
@@ -112,6 +123,14 @@ class OpLogWriter:
         self.close()
 
     # -- internals -----------------------------------------------------------------------------
+    def _start_over_in_child(self) -> None:
+        """A forked child has no daemon thread and a copy of the parent's buffer and file: it drops the copied
+        events (the parent writes them) and starts its own thread and file (names carry the pid)."""
+        self._buf_lock, self._io_lock = threading.Lock(), threading.Lock()
+        self._wake, self._full = threading.Event(), threading.Event()
+        self._buf, self._timer, self._fh, self._size = [], None, None, 0
+        self.files, self.events_written = [], 0
+
     def _start_timer(self) -> None:
         self._timer = threading.Thread(target=self._tick, name=f"memlens-oplog-{self.service}", daemon=True)
         self._timer.start()

@@ -104,3 +104,28 @@ def test_flushed_at_interpreter_exit(tmp_path):
 def test_rejects_bad_settings(tmp_path):
     with pytest.raises(ValueError):
         OpLogWriter(tmp_path, rotate_bytes=0)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_forked_child_writes_its_own_events_once(tmp_path):
+    # The child's daemon thread does not survive fork: the child starts its own (it writes at flush_every without
+    # a flush() call) and leaves the parent's buffered events to the parent (no duplicates).
+    import os
+    import time
+
+    writer = OpLogWriter(tmp_path, service="svc", flush_every=5, flush_seconds=3600)
+    writer.write({"event_id": "parent-0"})
+    pid = os.fork()
+    if pid == 0:  # child: never returns into pytest
+        try:
+            for i in range(5):
+                writer.write({"event_id": f"child-{i}"})
+            deadline = time.monotonic() + 10
+            while writer.events_written < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            os._exit(0)  # no atexit, no flush: only what the child's thread wrote
+    os.waitpid(pid, 0)
+    writer.close()
+    ids = sorted(r["event_id"] for r in _read_all(sorted(tmp_path.iterdir())))
+    assert ids == ["child-0", "child-1", "child-2", "child-3", "child-4", "parent-0"]
