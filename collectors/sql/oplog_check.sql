@@ -26,29 +26,32 @@ WITH lines AS (
     WHERE starts_with(line, '{') OR trim(line, chr(32) || chr(9) || chr(10) || chr(13)) <> ''
 ), parsed AS MATERIALIZED (
     -- not $safe: every line is parsed (a malformed one fails the statement; the parsers reject what json_valid
-    -- does), is_json is true
-    SELECT line_no, line, is_json, is_object,
-        CASE WHEN is_object OR NOT $safe THEN from_json(line, {{ op_event_json_structure }}) END AS t,
-        CASE WHEN is_object OR NOT $safe THEN json_type(line, $paths)::VARCHAR END AS types,
-        CASE WHEN is_object OR NOT $safe THEN json_keys(line) END AS keys
-    FROM lines
-), key_lists AS (
-    -- a key given twice makes the line ambiguous (DuckDB keeps the first value, Python's json and jq the last):
-    -- the first such key of each distinct key list (a log has a handful), found once per list
-    SELECT keys, list_filter(keys, lambda k, i: list_position(keys, k) < i)[1] AS dup_key
-    FROM (SELECT DISTINCT keys FROM parsed WHERE keys IS NOT NULL)
+    -- does), is_json is true. The line itself is not kept: only what is read from it.
+    SELECT line_no, is_json, is_object, t, ty::VARCHAR AS types,
+        -- a key given twice makes the line ambiguous (DuckDB keeps the first value, Python's json and jq the
+        -- last). A line whose number of keys equals the number of schema fields it gives has neither a repeated
+        -- nor an unknown key; only the others (rare) have their keys listed to find the first repeated one.
+        CASE WHEN ty IS NULL THEN NULL  -- not an object (or not JSON): not parsed again
+             WHEN len(json_keys(line)) <> list_count(ty)
+             THEN list_filter(json_keys(line), lambda k, i: list_position(json_keys(line), k) < i)[1] END AS dup_key
+    FROM (
+        SELECT line_no, line, is_json, is_object,
+            CASE WHEN is_object OR NOT $safe THEN from_json(line, {{ op_event_json_structure }}) END AS t,
+            CASE WHEN is_object OR NOT $safe THEN json_type(line, $paths) END AS ty
+        FROM lines
+    )
 ), signatures AS (
     -- a log has few distinct type lists (shapes of events): each is checked once, not once per line
     SELECT types, regexp_full_match(types, $type_pattern) AS types_ok,
            len($paths) - (length(types) - length(replace(types, 'NULL', ''))) // 4 AS n_given
     FROM (SELECT DISTINCT types FROM parsed WHERE types IS NOT NULL)
 ), typed AS (
-    SELECT line_no, line, is_json, is_object, types_ok, n_given, dup_key, t,
+    SELECT line_no, is_json, is_object, types_ok, n_given, dup_key, t,
         {{ op_event_typed_fields }},
         t.ts AS ts_text,
         -- typed values present: equal to the number of non-null fields only when every one of them cast
         {{ op_event_typed_count }} AS n_typed
-    FROM parsed LEFT JOIN signatures USING (types) LEFT JOIN key_lists USING (keys)
+    FROM parsed LEFT JOIN signatures USING (types)
 )
 SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text, dup_key,
     coalesce(is_object AND types_ok AND n_given = n_typed AND dup_key IS NULL
