@@ -2,7 +2,7 @@
 json.loads + pandas baseline.
 
     .venv/bin/python bench/ingest_bench.py [--events 10000000] [--repeat 3] [--baseline-events 1000000]
-                                           [--no-naive]
+                                           [--parquet-events N] [--no-naive] [--workdir DIR]
 
 1. Generates N schema-v1 events with numpy (vectorised: 30 days, Zipf-like users, op mix, lognormal
    latencies, errors, cache outcomes, tokens) and writes them as JSONL files of at most 1M lines
@@ -17,7 +17,11 @@ json.loads + pandas baseline.
 3. The engine's limit, same run, same files: DuckDB's own `read_json` with explicit columns (the raw table's
    column types) into a table in a fresh DuckDB file, nothing validated; `collect_oplogs`' ingest (without
    its rollup refresh) is printed as a ratio to it (issue 16's goal: within 1.5x).
-4. Naive baseline (unless --no-naive), same run, same files: json.loads per line + pandas.DataFrame, then
+4. Parquet (unless --parquet-events 0): the first --parquet-events of the same events as Parquet files (typed
+   columns, absent fields null), DuckDB's bare `read_parquet` into a table in a fresh DuckDB file against
+   `collect_oplogs` of those files (which turns each row into the JSON object it would have been as a log line
+   and validates it like one), alternating, medians.
+5. Naive baseline (unless --no-naive), same run, same files: json.loads per line + pandas.DataFrame, then
    pandas groupby P50/P95/P99 latency per day x op (numpy 'linear', as the view) and tokens x price cost per day.
    When --baseline-events < N it reads only the first lines and its times are scaled linearly to N (stated).
    The baseline's P95s are compared with the view's on the same subsample (must agree).
@@ -124,6 +128,48 @@ def write_jsonl(table: pa.Table, folder: Path, prefix: str = "oplog-bench") -> l
         files.append(path)
     con.close()
     return files
+
+
+def write_parquet(table: pa.Table, folder: Path) -> list[Path]:
+    """The same events as Parquet files of FILE_EVENTS rows (typed columns; absent fields null)."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, start in enumerate(range(0, table.num_rows, FILE_EVENTS)):
+        path = folder / f"oplog-bench-{k:03d}.parquet"
+        pq.write_table(table.slice(start, FILE_EVENTS), path)
+        files.append(path)
+    return files
+
+
+def generated(work: Path, n: int, n_append: int, n_parquet: int) -> tuple[list[Path], list[Path], list[Path]]:
+    """The bench's input files in `work`: made once, reused by a later run with the same counts (--workdir)."""
+    stamp = work / "generated.txt"
+    want = f"{n} {n_append} {n_parquet}"
+    logs, extra, parquet = work / "logs", work / "append", work / "parquet"
+    if stamp.exists() and stamp.read_text() == want:
+        return sorted(logs.glob("*.jsonl")), sorted(extra.glob("*.jsonl")), sorted(parquet.glob("*.parquet"))
+    for folder in (logs, extra, parquet):
+        shutil.rmtree(folder, ignore_errors=True)
+    table = generate(n)
+    files = write_jsonl(table, logs)
+    pq_files = write_parquet(table.slice(0, n_parquet), parquet) if n_parquet else []
+    del table
+    extra_files = write_jsonl(generate(n_append, seed=8, first_id=n, days=1), extra, "oplog-append")
+    stamp.write_text(want)
+    return files, extra_files, pq_files
+
+
+def bare_read_parquet(files: list[Path], db: Path) -> int:
+    """DuckDB's read_parquet into a table in a fresh DuckDB file."""
+    remove_db(db)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("CREATE TABLE events AS SELECT * FROM read_parquet(?)", [[str(f) for f in files]])
+        return con.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        con.close()
 
 
 CPU: dict[str, float] = {}  # median CPU seconds (all threads) per measured step, printed next to wall time
@@ -239,20 +285,22 @@ def main() -> int:
                     "warehouse (default: 1%% of --events)")
     ap.add_argument("--workdir", help="keep files here (default: a temp dir, removed)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive json.loads + pandas baseline")
+    ap.add_argument("--parquet-events", type=int, help="events of the Parquet comparison (default: --events; "
+                    "0 skips it)")
     args = ap.parse_args()
     cfg = default_config()
     n = args.events
     n_append = args.append_events if args.append_events is not None else max(1, n // 100)
+    n_parquet = min(n, args.parquet_events if args.parquet_events is not None else n)
     with tempfile.TemporaryDirectory(prefix="memlens-ingest-bench-") as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         t0 = time.perf_counter()
-        table = generate(n)
-        files = write_jsonl(table, work / "logs")
-        del table
-        extra = write_jsonl(generate(n_append, seed=8, first_id=n, days=1), work / "append", "oplog-append")
+        files, extra, pq_files = generated(work, n, n_append, n_parquet)
         size = sum(f.stat().st_size for f in files)
-        print(f"generated {n:,} events in {len(files)} JSONL files, {size / 1e6:,.0f} MB (+ {n_append:,} to "
-              f"append), {time.perf_counter() - t0:.1f} s")
+        pq_size = sum(f.stat().st_size for f in pq_files)
+        print(f"{n:,} events in {len(files)} JSONL files, {size / 1e6:,.0f} MB (+ {n_append:,} to append; the first "
+              f"{n_parquet:,} also in Parquet, {pq_size / 1e6:,.0f} MB), {time.perf_counter() - t0:.1f} s",
+              flush=True)
 
         db = work / "bench.duckdb"
         bare_db = work / "bare.duckdb"
@@ -270,6 +318,7 @@ def main() -> int:
             assert loaded == n, (loaded, n)
             bare_s.append(t_b)
             full_s.append(t_f)
+            print(f"  run: bare read_json {t_b:.2f} s, collect_oplogs {t_f:.2f} s", flush=True)
         remove_db(bare_db)
         t_bare, t_full = statistics.median(bare_s), statistics.median(full_s)
         t_refresh = statistics.median(PARTS["full"])
@@ -277,9 +326,23 @@ def main() -> int:
         copy = work / "append.duckdb"
         for _ in range(args.repeat):
             memlens_append(extra, db, copy, cfg)
+            print(f"  run: append {PARTS['append collect'][-1]:.2f} s", flush=True)
         t_append = statistics.median(PARTS["append collect"])
         t_append_refresh = statistics.median(PARTS["append"])
         remove_db(copy)
+        pq_bare_s, pq_full_s = [], []
+        pq_db = work / "parquet.duckdb"
+        for _ in range(args.repeat if pq_files else 0):
+            t_b, rows = median_time(lambda: bare_read_parquet(pq_files, bare_db), 1, "pq bare")
+            assert rows == n_parquet, (rows, n_parquet)
+            remove_db(pq_db)
+            t_f, loaded = median_time(lambda: memlens_collect(pq_files, pq_db, cfg, "parquet"), 1, "pq full")
+            assert loaded == n_parquet, (loaded, n_parquet)
+            pq_bare_s.append(t_b)
+            pq_full_s.append(t_f)
+            print(f"  run: bare read_parquet {t_b:.2f} s, collect_oplogs of Parquet {t_f:.2f} s", flush=True)
+        remove_db(bare_db)
+        remove_db(pq_db)
         con = connect(db, cfg)
         t_lat, _ = median_time(lambda: layer.latency(con, layer.ALL, ("bucket", "op"), "day"), args.repeat, "lat")
         t_cost, _ = median_time(lambda: layer.query(con, "cost", layer.ALL, ("bucket",), "day"), args.repeat, "cost")
@@ -302,6 +365,14 @@ def main() -> int:
     print(f"  ratio collect_oplogs incl. rollup refresh / bare read_json : {t_full / t_bare:8.2f} x wall")
     print(f"memlens append {n_append:,} events of one day to the {n:,}-event warehouse : {t_append:8.2f} s "
           f"(incl. rollup refresh {t_append_refresh:.2f} s; goal at 10M: < 1 s)")
+    if pq_files:
+        t_pb, t_pf = statistics.median(pq_bare_s), statistics.median(pq_full_s)
+        t_pi = t_pf - statistics.median(PARTS["parquet"])
+        print(f"DuckDB read_parquet -> table in a DuckDB file, {n_parquet:,} rows ({pq_size / 1e6:,.0f} MB) : "
+              f"{t_pb:8.2f} s {n_parquet / t_pb:11,.0f} rows/s")
+        print(f"memlens collect_oplogs ingest of those Parquet files      : {t_pi:8.2f} s "
+              f"{n_parquet / t_pi:11,.0f} rows/s"
+              f"   ratio {t_pi / t_pb:.2f} x wall (goal: <= 1.5; incl. rollup refresh {t_pf / t_pb:.2f} x)")
     if args.no_naive:
         return 0
     note = "" if scale == 1 else f"  (measured on {nb:,} lines, x{scale:g} to {n:,})"
