@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from memlens.kept import ANALYSES
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 CHROMIUM = "/usr/bin/chromium"
@@ -132,7 +134,7 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=200_000, help="demo events when building (default 200000)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--screenshots", help="save a screenshot of each page's first visit here (last repeat)")
-    ap.add_argument("--compare-kept", choices=["advice", "backtest"],
+    ap.add_argument("--compare-kept", choices=sorted(ANALYSES),
                     help="each repeat runs two sessions: without this analysis kept since the collection (the pages "
                     "compute it, as before it was kept; the baseline) and with it")
     args = ap.parse_args()
@@ -142,7 +144,17 @@ def main() -> int:
         shots.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
-    from memlens.kept import kept_file
+    from memlens import rollups
+    from memlens.config import load_config
+    from memlens.kept import kept_file, refresh_after_collection
+    from memlens.warehouse import open_warehouse
+
+    # the state a collection leaves with this code (a warehouse built by another version holds stale rollups and kept
+    # analyses)
+    cfg = load_config()
+    with open_warehouse(warehouse, cfg) as con:
+        rollups.refresh(con)
+    refresh_after_collection(warehouse, cfg, sys.stdout)
 
     runs: list[dict[str, float]] = []
     baseline: list[dict[str, float]] = []

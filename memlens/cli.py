@@ -32,23 +32,11 @@ def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
 
 
 def _refresh_kept(args: argparse.Namespace, cfg: Config) -> None:
-    """After a collection: the analyses kept per collection (memlens/kept.py: the advice, the alert backtest's
-    figures) computed now, with the warehouse open read-only (the dashboard reads meanwhile), so that the first
-    visitor of the Optimize, Diagnosis or Alerts & export page reads them instead of waiting for them."""
-    from memlens.alerts import kept_figures
-    from memlens.kept import report_to
-    from memlens.optimize import stored_advice
-    from memlens.warehouse import open_warehouse
+    """After a collection: the analyses kept per collection (memlens/kept.py) computed now, so that the first visitor
+    of the Optimize, Diagnosis or Alerts & export page reads them instead of waiting for them."""
+    from memlens.kept import refresh_after_collection
 
-    path = _warehouse(args, cfg)
-    for name, refresh in (("advice", stored_advice.refresh_after_collection),
-                          ("backtest", kept_figures.refresh_after_collection)):
-        try:
-            with open_warehouse(path, cfg, read_only=True) as con:
-                refresh(con, cfg, path, None if getattr(args, "quiet", False) else report_to(sys.stderr, name))
-        except Exception as exc:  # the collection is done; the first reader computes it
-            print(f"{name}: not computed now ({type(exc).__name__}: {exc}); the first reader computes it",
-                  file=sys.stderr)
+    refresh_after_collection(_warehouse(args, cfg), cfg, sys.stderr, quiet=getattr(args, "quiet", False))
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

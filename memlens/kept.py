@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# The analyses kept per collection: name (the file's <name>) -> the module whose refresh_after_collection(con, cfg,
+# warehouse, progress) computes it unless it is current.
+ANALYSES = {"advice": "memlens.optimize.stored_advice", "backtest": "memlens.alerts.kept_figures"}
 
 
 def kept_file(warehouse: str | Path, name: str) -> Path:
@@ -88,3 +91,19 @@ def report_to(stream: Any, name: str) -> Callable[[str], None]:
     def report(step: str) -> None:
         print(f"{name}: {step}", file=stream, flush=True)
     return report
+
+
+def refresh_after_collection(warehouse: str | Path, cfg: Any, stream: Any, quiet: bool = False) -> None:
+    """Right after a collection: every kept analysis of the new data computed now, with the warehouse open read-only
+    (the dashboard reads meanwhile), each step printed to `stream` unless `quiet`. A failure is reported and leaves
+    that analysis to its first reader (the collection is done)."""
+    from memlens.warehouse import open_warehouse
+
+    for name, module in ANALYSES.items():
+        try:
+            with open_warehouse(warehouse, cfg, read_only=True) as con:
+                importlib.import_module(module).refresh_after_collection(
+                    con, cfg, warehouse, None if quiet else report_to(stream, name))
+        except Exception as exc:
+            print(f"{name}: not computed now ({type(exc).__name__}: {exc}); the first reader computes it",
+                  file=stream)
