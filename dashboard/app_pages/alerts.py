@@ -7,12 +7,14 @@ from __future__ import annotations
 import difflib
 from datetime import datetime
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
 from memlens.config import ConfigError
 from memlens.dashboard import state, timerange, ui
+from memlens.dashboard.charts import merge_close, thin_series
 
 try:
     from memlens.alerts import backtest, draft, export, kept_figures, promql
@@ -200,8 +202,11 @@ else:
                "`memlens alerts backtest --config memlens-alerts.yaml`.")
     episodes = backtest.episode_table(bt)
     if len(episodes):
-        bars = episodes.assign(end=episodes["resolved_at"].fillna(bt.end)).sort_values("rule")
-        tl = px.timeline(bars, x_start="fired_at", x_end="end", y="rule", color="rule", hover_data=["series"])
+        # episodes of a rule closer than ~a pixel (1/1000 of the span) drawn as one bar, with how many it holds
+        pixel = (bt.end - episodes["fired_at"].min()) / 1000
+        bars = merge_close(episodes.assign(end=episodes["resolved_at"].fillna(bt.end)), "fired_at", "end", ["rule"],
+                           pixel).rename(columns={"count": "episodes"})
+        tl = px.timeline(bars, x_start="fired_at", x_end="end", y="rule", color="rule", hover_data=["episodes"])
         tl.update_yaxes(title=None, autorange="reversed")
         tl.update_layout(showlegend=False)  # the rule names are the y axis already
         st.plotly_chart(ui.style(tl, "When each rule would have been firing", height=max(260, 28 * len(fired) + 120)),
@@ -211,7 +216,7 @@ else:
     pick = st.selectbox("Look at one rule", [r.key for r in bt.rules], key="bt_rule",
                         index=next((i for i, r in enumerate(bt.rules) if r.fired), 0))
     rule = bt.rule(pick)
-    series = backtest.rule_series(bt, cfg, fig, pick)
+    series = thin_series(backtest.rule_series(bt, cfg, fig, pick), "t", "value", ["series"])  # each peak kept
     if len(series):
         kind = backtest.KIND.get(pick.split("@")[0])
         scale = 100 if kind is None or kind.field in draft.PERCENT else 1  # ratios shown in %, as in the table
@@ -222,8 +227,11 @@ else:
         if rule.threshold is not None:
             ui.target_line(chart, f"threshold {backtest.threshold_text(rule)}", x=[series["t"].min(),
                            series["t"].max()], y=[rule.threshold * scale] * 2)
-        for e in rule.fired:
-            chart.add_vrect(x0=e.fired_at, x1=e.resolved_at or bt.end, fillcolor="red", opacity=0.12, line_width=0)
+        firing = pd.DataFrame({"rule": pick, "start": [e.fired_at for e in rule.fired],
+                               "end": [e.resolved_at or bt.end for e in rule.fired]})
+        for e in merge_close(firing, "start", "end", ["rule"], (series["t"].max() - series["t"].min()) / 1000
+                             ).itertuples():
+            chart.add_vrect(x0=e.start, x1=e.end, fillcolor="red", opacity=0.12, line_width=0)
         unit = draft.unit(kind.field) if kind is not None else "% (long window)"
         st.plotly_chart(ui.style(chart, f"{pick}: the figure the rule compares (red: firing)", unit),
                         width="stretch", key="bt_series")
