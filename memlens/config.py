@@ -29,6 +29,8 @@ PositiveInt = Annotated[int, Field(gt=0)]
 
 class WarehouseCfg(_Strict):
     path: str | None = None
+    url: str | None = None  # duckdb:///file, clickhouse://user@host:8123/db, chdb:///folder (memlens.backend)
+    password_env: str | None = None  # the environment variable holding a ClickHouse password (never the password)
 
 
 class CostPer1k(_Strict):
@@ -440,6 +442,16 @@ class Config(_Strict):
         """$MEMLENS_WAREHOUSE (what `--warehouse` sets for the dashboard), else the default."""
         env = os.environ.get("MEMLENS_WAREHOUSE")
         return Path(env).expanduser() if env else self.default_warehouse_path()
+
+    def warehouse_url(self) -> str | Path:
+        """The warehouse to use, as memlens.backend names it: $MEMLENS_WAREHOUSE, else `warehouse.url`, else the
+        DuckDB file of warehouse_path()."""
+        env = os.environ.get("MEMLENS_WAREHOUSE")
+        if env:
+            return env if "://" in env else Path(env).expanduser()
+        if self.warehouse.url:
+            return self.warehouse.url
+        return self.default_warehouse_path()
 
     def default_warehouse_path(self) -> Path:
         """`warehouse.path` of the config, else `<user data dir>/memlens.duckdb`: the warehouse the dashboard may

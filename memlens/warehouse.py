@@ -195,11 +195,26 @@ def connect(path: str | Path | None = None, cfg: Config | None = None, *,
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse with every table and view in place (created or migrated when writing).
 
-    `path=":memory:"` gives an in-memory warehouse (tests, benchmarks). `read_only`: never creates or writes the
-    file (a missing file is WarehouseMissing; an older layout says how to upgrade it).
+    `path` is a warehouse URL or a DuckDB file (memlens.backend): a ClickHouse URL opens it through
+    memlens.clickhouse (same tables, views and guarantees). `path=":memory:"` gives an in-memory DuckDB warehouse
+    (tests, benchmarks). `read_only`: never creates or writes the file (a missing file is WarehouseMissing; an
+    older layout says how to upgrade it).
     """
+    from memlens import backend
+
     cfg = cfg or default_config()
-    target = str(path) if path is not None else str(cfg.warehouse_path())
+    where = backend.resolve(path if path is not None else cfg.warehouse_url())
+    if backend.is_clickhouse(where):
+        from memlens import clickhouse
+
+        try:
+            return clickhouse.connect(clickhouse.parse_url(str(where), cfg.warehouse.password_env), cfg,
+                                      read_only=read_only)
+        except (ValueError, clickhouse.ClickHouseError) as exc:
+            if isinstance(exc, WarehouseError):
+                raise
+            raise WarehouseError(str(exc)) from None
+    target = str(where)
     in_memory = target == ":memory:"
     if read_only and not in_memory and not Path(target).is_file():
         raise WarehouseMissing(f"no warehouse at {target} (check --warehouse / $MEMLENS_WAREHOUSE, or load data "

@@ -19,11 +19,40 @@ os.environ.pop("MEMLENS_CONFIG", None)
 os.environ.pop("MEMLENS_WAREHOUSE", None)
 
 
-@pytest.fixture
-def con():
-    """A fresh in-memory warehouse with every table and view, default config."""
+# The metric layer's known-answer tests run on both engines: DuckDB and ClickHouse (in-process, chdb).
+ENGINES = {"duckdb": ":memory:", "clickhouse": "chdb://:memory:"}
+BOTH_ENGINES = ("test_layer_", "test_views_")
+
+
+def pytest_generate_tests(metafunc):
+    if "con" in metafunc.fixturenames and metafunc.module.__name__.startswith(BOTH_ENGINES) \
+            and metafunc.module.__name__ != "test_layer_parity":
+        metafunc.parametrize("con", list(ENGINES), indirect=True)
+
+
+@pytest.fixture(scope="session")
+def _clickhouse_warehouse():
+    """One ClickHouse warehouse (chdb, in-process) for the session: creating its tables and views costs ~2 s, so
+    each test gets it emptied instead (engine_support.empty)."""
     from memlens.warehouse import connect
 
-    c = connect(":memory:")
+    c = connect(ENGINES["clickhouse"])
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def con(request):
+    """A fresh in-memory warehouse with every table and view, default config (DuckDB unless parametrised)."""
+    from memlens.warehouse import connect
+
+    if getattr(request, "param", "duckdb") == "clickhouse":
+        from engine_support import empty
+
+        c = request.getfixturevalue("_clickhouse_warehouse")
+        empty(c)
+        yield c
+        return
+    c = connect(ENGINES["duckdb"])
     yield c
     c.close()
