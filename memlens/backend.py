@@ -79,6 +79,15 @@ def dialect(con: Any) -> str:
     return getattr(con, "dialect", "duckdb")
 
 
+def table_names(con: Any) -> set[str]:
+    """The tables (not views) of the warehouse."""
+    if dialect(con) == "clickhouse":
+        return {name for name, engine in con.tables().items() if "View" not in engine}
+    return {name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema()").fetchall()}
+
+
 def insert(con: Any, table: str, data: Any) -> int:
     """Append the rows of an Arrow table to `table`, columns matched by name; returns the row count."""
     if dialect(con) == "clickhouse":

@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from memlens import chsql
@@ -343,7 +344,17 @@ class ClickHouseConnection:
     fetch_arrow_table = arrow
 
     def df(self) -> pd.DataFrame:
-        return self.arrow().to_pandas(date_as_object=False)
+        """As DuckDB's .df(): integer columns holding NULLs as pandas' nullable integers, dates as datetime64."""
+        table = self.arrow()
+        if table.num_rows == 0:  # as DuckDB: empty text columns are object (pandas cannot merge empty Arrow strings)
+            return pd.DataFrame({f.name: pd.Series([], dtype=object if pa.types.is_string(f.type)
+                                                   or pa.types.is_large_string(f.type)
+                                                   else f.type.to_pandas_dtype()) for f in table.schema})
+        df = table.to_pandas(date_as_object=False)
+        for field, col in zip(table.schema, table.columns, strict=True):
+            if pa.types.is_integer(field.type) and col.null_count:
+                df[field.name] = col.to_pandas(types_mapper={field.type: pd.Int64Dtype()}.get)
+        return df
 
     fetchdf = df
 
@@ -534,7 +545,7 @@ def connect(target: Target, cfg, *, read_only: bool = False) -> ClickHouseConnec
 
     con = ClickHouseConnection(target, read_only)
     try:
-        con.set_final_tables(replacing_tables())
+        con.set_final_tables(replacing_tables() | rollup_tables())
         if read_only:
             version = stamped_version(con)
             if version is None:
@@ -551,3 +562,68 @@ def connect(target: Target, cfg, *, read_only: bool = False) -> ClickHouseConnec
         con.close()
         raise
     return con
+
+
+# ---- rollups ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rollup:
+    table: str
+    select: str  # the rollup's SELECT in DuckDB's dialect, with $since
+    keys: tuple[str, ...]  # its group columns: the replacing key
+
+
+@cache
+def rollups() -> tuple[Rollup, ...]:
+    """The rollup definitions of sql/rollups (the same files DuckDB runs): each file's SELECT and group columns."""
+    from memlens import rollups as duck_rollups
+
+    out = []
+    for path in duck_rollups.rollup_files():
+        create = sqlglot.parse_one(path.read_text(encoding="utf-8"), read="duckdb")
+        select = create.expression
+        select.set("order", None)
+        keys = tuple(e.alias_or_name for e in select.expressions if not e.find(exp.AggFunc))
+        out.append(Rollup(duck_rollups._table_name(path), select.sql("duckdb"), keys))
+    return tuple(out)
+
+
+def rollup_tables() -> frozenset[str]:
+    return frozenset(r.table for r in rollups())
+
+
+def refresh_rollups(con: ClickHouseConnection, *, full: bool = False):
+    """memlens.rollups.refresh on ClickHouse: the same SELECTs, into ReplacingMergeTree tables keyed by their group
+    columns. Incremental (only rows appended since the last refresh, same config): the days from the earliest new
+    event's day are aggregated again and their rows replace the old ones by key (groups never vanish: events are only
+    appended). Otherwise the tables are built anew."""
+    import time
+
+    from memlens import rollups as duck_rollups
+    from memlens.resources import MODELS, read_text
+
+    t0 = time.perf_counter()
+    con.set_final_tables(replacing_tables() | rollup_tables())
+    key = duck_rollups.settings_key(con)
+    since = None if full else duck_rollups._incremental_since(con, key)
+    rows: dict[str, int] = {}
+    for r in rollups():
+        if since is None:
+            con.command(f"DROP TABLE IF EXISTS `{r.table}`")
+            statements, values = chsql.translate(r.select, {"since": None}, con._final_tables)
+            order = ", ".join(f"`{k}`" for k in r.keys) or "tuple()"
+            con.transport.command(
+                f"CREATE TABLE `{r.table}` ENGINE = ReplacingMergeTree ORDER BY ({order}) "
+                f"SETTINGS allow_nullable_key = 1 AS {statements[0][0]}", values)
+        else:
+            con.execute(f"INSERT INTO {r.table} {r.select}", {"since": since})
+        rows[r.table] = con.execute(f"SELECT count(*) FROM {r.table}").fetchone()[0]
+    state = sqlglot.parse_one(read_text(MODELS, "rollups", duck_rollups.STATE_FILE), read="duckdb").expression
+    seconds = time.perf_counter() - t0
+    statements, values = chsql.translate(state.sql("duckdb"), {"settings_key": key, "per_decade":
+                                                                duck_rollups.HIST_PER_DECADE, "seconds": seconds},
+                                         con._final_tables)
+    con.command("DROP TABLE IF EXISTS agg_refresh_state")
+    con.transport.command(f"CREATE TABLE agg_refresh_state ENGINE = MergeTree ORDER BY tuple() AS {statements[0][0]}",
+                          values)
+    return duck_rollups.RefreshResult(time.perf_counter() - t0, rows, since)

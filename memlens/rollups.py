@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from memlens import backend
 from memlens.resources import MODELS, model_files, read_text
 
 STATE_FILE = "090_agg_refresh_state.sql"
@@ -33,8 +34,6 @@ STATE_FILE = "090_agg_refresh_state.sql"
 # the histograms within 1 % of the exact one (issue 16's bound for the sketch above the exact-percentile size)
 HIST_PER_DECADE = 250
 MAX_RELATIVE_ERROR = 10 ** (1 / HIST_PER_DECADE) - 1  # a bucket's width: bound on a percentile's error
-
-SETTINGS_KEY_SQL = read_text(MODELS, "rollups", "queries", "settings_key.sql")
 
 SINCE_SQL = read_text(MODELS, "rollups", "queries", "since.sql")
 
@@ -69,7 +68,10 @@ def definitions_digest() -> str:
 
 def settings_key(con: duckdb.DuckDBPyConnection) -> str:
     """What the rollups depend on: the config tables (thresholds, prices) and the SQL definitions."""
-    return f"{con.execute(SETTINGS_KEY_SQL).fetchone()[0]}:{definitions_digest()}"
+    rows = [*con.execute("SELECT * FROM cfg_settings").fetchall(),
+            *sorted(con.execute("SELECT * FROM cfg_prices").fetchall(), key=repr)]
+    config = hashlib.md5(repr(rows).encode(), usedforsecurity=False).hexdigest()
+    return f"{config}:{definitions_digest()}"
 
 
 def _incremental_since(con: duckdb.DuckDBPyConnection, key: str) -> datetime | None:
@@ -77,10 +79,7 @@ def _incremental_since(con: duckdb.DuckDBPyConnection, key: str) -> datetime | N
     (built with the same config and buckets); None when they must be rebuilt whole (or nothing is new: then
     rebuilding from the newest day is cheap and keeps one code path)."""
     needed = [_table_name(p) for p in rollup_files()] + ["agg_refresh_state"]
-    [(present,)] = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE list_contains($names, table_name) "
-        "AND database_name = current_database() AND schema_name = current_schema()", {"names": needed}).fetchall()
-    if present < len(needed):  # (asked, not caught: a failed statement would abort the caller's transaction)
+    if not set(needed) <= backend.table_names(con):  # (asked, not caught: a failed statement aborts a transaction)
         return None
     state = next(iter(con.execute("SELECT raw_events, last_ingested_at, settings_key, per_decade "
                                   "FROM agg_refresh_state").fetchall()), None)
@@ -101,7 +100,12 @@ def refresh(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> RefreshRes
     days from the earliest new event's day on are re-aggregated and the older rows are kept: a collection
     that tails today's logs re-reads one day, not the whole history. Otherwise (or `full`) all is rebuilt;
     also when the incremental pass fails (e.g. a rollup file whose columns changed since the tables were built).
+    On ClickHouse the same rollup SELECTs fill tables that replace rows by key (memlens.clickhouse.refresh_rollups).
     """
+    if backend.dialect(con) == "clickhouse":
+        from memlens import clickhouse
+
+        return clickhouse.refresh_rollups(con, full=full)
     if not full:
         try:
             return _refresh(con, full=False)

@@ -48,6 +48,18 @@ def insert_events(con, rows: list[dict[str, Any]]) -> None:
     con.executemany(INSERT_EVENT, [[r[c] for c in EVENT_COLUMNS] for r in rows])
 
 
+def event_table(rows: list[dict[str, Any]]):
+    """Event rows as an Arrow table typed like raw_op_events (for memlens.backend.insert on either engine)."""
+    import pyarrow as pa
+
+    from memlens.warehouse import layout
+
+    arrow_types = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "DOUBLE": pa.float64(),
+                   "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR[]": pa.list_(pa.string())}
+    columns = layout()["raw_op_events"]
+    return pa.table({c: pa.array([r.get(c) for r in rows], arrow_types[t]) for c, (t, _) in columns.items()})
+
+
 def insert_history(con, rows: list[tuple[str, str, datetime, int | None, int | None]],
                    source_db: str = "test-history.db") -> None:
     """rows: (memory_id, event ADD|UPDATE|DELETE, event_ts, old_bytes, new_bytes)."""
