@@ -148,6 +148,14 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.LogicalAnd | exp.LogicalOr):  # bool_and / bool_or
         agg = exp.Min if isinstance(node, exp.LogicalAnd) else exp.Max
         return exp.cast(agg(this=_fn("toUInt8", node.this)), exp.DataType.build("Nullable(Bool)", dialect="clickhouse"))
+    if isinstance(node, exp.Struct):  # {'k': v, ...} → a named tuple (enable_named_columns_in_function_tuple)
+        items = []
+        for e in node.expressions:
+            if not isinstance(e, exp.PropertyEQ | exp.Slice | exp.Alias):
+                raise TranslationError("a struct literal without field names")
+            key, value = (e.alias, e.this) if isinstance(e, exp.Alias) else (e.this.name, e.expression)
+            items.append(exp.alias_(value, key, quoted=True))
+        return _fn("tuple", *items)
     if isinstance(node, exp.ConcatWs):
         sep, *parts = node.expressions
         x = exp.to_identifier("x")

@@ -54,6 +54,7 @@ SETTINGS: dict[str, Any] = {
     "do_not_merge_across_partitions_select_final": 1,  # FINAL dedups within a month: a duplicate has the same ts
     "group_by_use_nulls": 1,  # ROLLUP / GROUPING SETS mark the rolled-up keys NULL, as in DuckDB
     "prefer_column_name_to_alias": 1,  # `sum(x) AS x` beside `x / n`: x is the column, as in DuckDB
+    "enable_named_columns_in_function_tuple": 1,  # tuple(x AS k): DuckDB's {'k': x} struct, read back as t.k
     "mutations_sync": 2,
 }
 INSERT_BATCH_ROWS = 100_000  # rows per INSERT: ClickHouse wants few, large inserts (one part each)

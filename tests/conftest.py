@@ -26,7 +26,7 @@ BOTH_ENGINES = ("test_layer_", "test_views_")
 
 def pytest_generate_tests(metafunc):
     if "con" in metafunc.fixturenames and metafunc.module.__name__.startswith(BOTH_ENGINES) \
-            and metafunc.module.__name__ != "test_layer_parity":
+            and metafunc.module.__name__ not in ("test_layer_parity", "test_views_catalog"):
         metafunc.parametrize("con", list(ENGINES), indirect=True)
 
 
