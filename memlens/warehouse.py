@@ -205,8 +205,11 @@ def connect(path: str | Path | None = None, cfg: Config | None = None, *,
     cfg = cfg or default_config()
     where = backend.resolve(path if path is not None else cfg.warehouse_url())
     if backend.is_clickhouse(where):
-        from memlens import clickhouse
-
+        try:
+            from memlens import clickhouse
+        except ImportError as exc:
+            raise WarehouseError(f"a ClickHouse warehouse needs the ClickHouse extra: pip install "
+                                 f"'memlens[clickhouse]' ({exc})") from None
         try:
             return clickhouse.connect(clickhouse.parse_url(str(where), cfg.warehouse.password_env), cfg,
                                       read_only=read_only)
