@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memlens import backend
+
 if TYPE_CHECKING:
     from memlens.config import Config
 
@@ -84,7 +86,7 @@ def cmd_alerts_backtest(args: argparse.Namespace) -> int:
     from memlens.warehouse import open_warehouse
 
     cfg = _cfg(args)
-    warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
+    warehouse = backend.chosen(args.warehouse, cfg)
     try:
         start, end = _utc(args.since), _utc(args.end)
         with open_warehouse(warehouse, cfg, read_only=True) as con:
@@ -144,7 +146,7 @@ def cmd_collect_prometheus(args: argparse.Namespace) -> int:
     # without a traceback.
     logging.getLogger("memlens.collectors.prometheus").addHandler(logging.NullHandler())
     cfg = _cfg(args)
-    warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
+    warehouse = backend.chosen(args.warehouse, cfg)
     try:
         start, end = _utc(args.start), _utc(args.end)
         # The warehouse is held only to read the checkpoints and to store: a slow Prometheus keeps nobody out.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from memlens import resources
+from memlens import backend, resources
 from memlens.collectors.redaction import EXCERPT_CHARS, REDACTED, SECRET_PATTERN, excerpt, redact
 from memlens.config import Config
 from memlens.schema import render_sql
@@ -75,7 +75,10 @@ class IngestResult:
 
 
 def warehouse_file(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The DuckDB file behind `con`, or None for an in-memory warehouse."""
+    """The file the collection lock of `con`'s warehouse sits next to: the DuckDB file, for a ClickHouse warehouse a
+    file named after it in the user data folder (memlens.backend.lock_anchor), None for an in-memory warehouse."""
+    if backend.dialect(con) == "clickhouse":
+        return backend.lock_anchor(con.target.display())
     rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     return Path(rows[0][0]) if rows and rows[0][0] else None
 
@@ -161,7 +164,8 @@ def connect_waiting(path: Path, cfg: Config, *, read_only: bool = False) -> duck
                 time.sleep(WAREHOUSE_POLL_SECONDS)
                 continue
             waited = f"waited {cfg.collector.warehouse_wait_seconds:g} s"
-            holder = lock_holder(Path(path))
+            anchor = backend.lock_anchor(backend.resolve(path))
+            holder = lock_holder(anchor) if anchor is not None else None
             if holder:
                 raise CollectorError(f"warehouse {path} is busy: a collection ({holder}) is writing to it ({waited}); "
                                      "try again when it finishes") from None
@@ -172,12 +176,14 @@ def connect_waiting(path: Path, cfg: Config, *, read_only: bool = False) -> duck
 def collection_warehouse(path: Path, cfg: Config, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """Take the collection lock, then open the warehouse: a second collection is refused by our lock, naming
     its holder, before it could trip over DuckDB's own file lock. DuckDB's own file lock is also taken by
-    readers (the dashboard holds the file while a page renders): wait for a gap (connect_waiting)."""
-    with writer_lock(Path(path), what):
+    readers (the dashboard holds the file while a page renders): wait for a gap (connect_waiting). `path` is a
+    DuckDB file or a warehouse URL (memlens.backend); a ClickHouse warehouse's lock lives in the user data folder."""
+    with writer_lock(backend.lock_anchor(backend.resolve(path)), what):
         try:
             con = connect_waiting(path, cfg)
         except duckdb.Error as exc:
-            full = no_space_message(exc, Path(path))
+            where = backend.resolve(path)
+            full = no_space_message(exc, None if backend.is_clickhouse(where) else Path(where))
             if full:
                 raise CollectorError(full) from None
             raise
@@ -241,7 +247,7 @@ def collection_run(con: duckdb.DuckDBPyConnection, source: str, target: str) -> 
             yield book
         except BaseException as caught:  # each batch rolled its own transaction back: record why the run stopped
             exc = swallowed_interrupt(caught) or caught
-            full = no_space_message(exc, db_file)
+            full = no_space_message(exc, db_file if backend.dialect(con) == "duckdb" else None)  # not the lock's
             if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (memlens.cli turns it into Interrupted)
                 status, text = "interrupted", f"interrupted ({exc.args[0] if exc.args else 'SIGINT'})"
             else:
@@ -281,8 +287,9 @@ def no_space_message(exc: BaseException, db_file: Path | None) -> str | None:
     if not ((isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)):
         return None
     where = device_of(db_file) if db_file is not None else "the device holding the warehouse"
-    return (f"no space left on {where} while writing warehouse {db_file}: the transaction in progress was rolled "
-            "back and everything committed before is kept; free some space and run the same command again (it "
+    what = f"warehouse {db_file}" if db_file is not None else "the warehouse"
+    return (f"no space left on {where} while writing {what}: the transaction in progress was rolled back and "
+            "everything committed before is kept; free some space and run the same command again (it "
             "continues where it stopped)")
 
 

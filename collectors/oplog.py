@@ -12,6 +12,8 @@ Three stages, each with one job:
 3. Loading (`OplogLoader`): the lines of one or more files (small files share a transaction) are validated in
    DuckDB (collectors/sql/oplog_check.sql), and their good rows, their quarantined lines and the moved checkpoints
    are committed in ONE transaction: a crash between transactions never loses or double-counts an event.
+   On a ClickHouse warehouse the validation still runs in DuckDB, in this process, and the accepted rows are
+   shipped to the warehouse after it (`OplogLoader` says how the guarantees hold there).
    Events are idempotent by event_id; quarantined lines by line_key (the stream, the line number and the line's
    bytes), so the same line read again under another name is counted as a duplicate, never quarantined twice.
 
@@ -35,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from memlens import schema
+from memlens import backend, schema
 from memlens.collectors.base import (
     EXCERPT_CHARS,
     SECRET_PATTERN,
@@ -60,10 +62,12 @@ from memlens.collectors.logfiles import (
     save_checkpoints,
 )
 from memlens.config import Config
+from memlens.warehouse import layout
 
 PARQUET_FETCH_ROWS = 16_384  # rows DuckDB hands over per step while streaming a Parquet file
 LINE_BITS = 40  # a row of a transaction is keyed (file number << LINE_BITS) | line number
 LINE_MASK = (1 << LINE_BITS) - 1
+PROBE_KEYS = 10_000  # event_ids / line_keys per duplicate probe of a ClickHouse warehouse (bound: bounded size)
 NO_LINES = pa.table({"line_no": pa.array([], pa.int64()), "line": pa.array([], pa.string())})
 
 # JSON types (DuckDB json_type names) a field of each schema type may hold; JSON null = not given.
@@ -267,10 +271,19 @@ def file_parts(files: list[Path], index: CheckpointIndex, cfg: Config) -> Iterat
 class OplogLoader:
     """Loads parts into the warehouse. Parts are gathered until they hold collector.batch_lines lines or
     collector.read_bytes bytes, then committed in one transaction (rows + quarantine + checkpoints): a big file
-    commits batch by batch, thousands of small files share a few transactions."""
+    commits batch by batch, thousands of small files share a few transactions.
+
+    Lines are validated by DuckDB in this process whatever the warehouse: in the warehouse itself when it is a
+    DuckDB one; otherwise (ClickHouse) in `work`, an in-memory DuckDB with the raw tables, which gets the warehouse's
+    rows of the transaction's event_ids and line_keys for the duplicate checks (`_probe_events`,
+    `_probe_quarantine`), and whose accepted rows are then inserted into the warehouse: events, then quarantine,
+    then the checkpoints (`_ship`). A crash between them leaves the parts to be read again, and their events and
+    lines then count as duplicates (same content, same line_key), never twice."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, result: IngestResult) -> None:
         self.con, self.cfg, self.result = con, cfg, result
+        self.staged = backend.dialect(con) != "duckdb"
+        self.work = _validation_warehouse() if self.staged else con
         self.now = utcnow()
         self.pending: list[Part] = []
         self.pending_lines = self.pending_bytes = 0
@@ -295,7 +308,11 @@ class OplogLoader:
         self.fast_params = {k: v for k, v in self.check_params.items() if k in fast}
         self.reason_params = {k: v for k, v in self.check_params.items() if k != "type_pattern"}
         self.key_params = {"line_bits": LINE_BITS, "line_mask": LINE_MASK}
-        con.execute(read_sql("oplog_macros.sql"))
+        self.work.execute(read_sql("oplog_macros.sql"))
+
+    def close(self) -> None:
+        if self.staged:
+            self.work.close()
 
     def add(self, part: Part) -> None:
         self.result.messages.extend(part.messages)
@@ -319,7 +336,7 @@ class OplogLoader:
 
     def commit(self, parts: list[Part]) -> None:
         """One transaction: validate and insert the lines of `parts`, quarantine, move their checkpoints."""
-        con = self.con
+        con = self.work
         files: dict[tuple[str, str], int] = {}
         tables, rejected = [], []
         for p in parts:
@@ -348,16 +365,25 @@ class OplogLoader:
                 con.unregister(name)
             raise
         try:
+            if self.staged:  # what the last transaction shipped; then the warehouse's rows of these event_ids
+                con.execute("DELETE FROM raw_op_events; DELETE FROM raw_quarantine")
+                self._probe_events()
             con.execute(read_sql("oplog_verdict.sql"), self.key_params)
             con.execute(read_sql("oplog_bad.sql"), {**self.key_params, "secret_pattern": SECRET_PATTERN,
                                                     "excerpt_chars": EXCERPT_CHARS})
+            if self.staged:
+                self._probe_quarantine()
             [(loaded, dup, _)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
             [(seen, bad)] = con.execute("SELECT count(*) FILTER (WHERE seen), count(*) FILTER (WHERE NOT seen) "
                                         "FROM oplog_bad").fetchall()
             dup += seen  # lines quarantined before (same line_key): read again, not quarantined twice
+            if self.staged:
+                con.execute("DELETE FROM raw_op_events")  # the probed rows: only this transaction's are shipped
             con.execute(read_sql("oplog_insert_events.sql"), {**self.key_params, "ingested_at": self.now})
             con.execute(read_sql("oplog_insert_quarantine.sql"), {"quarantined_at": self.now})
-            save_checkpoints(con, checkpoints.values())
+            if self.staged:
+                self._ship()
+            save_checkpoints(self.con, checkpoints.values())
             con.execute("COMMIT")
         except BaseException:
             with _quiet():  # a failed statement may have ended the transaction already: keep the first error
@@ -369,6 +395,50 @@ class OplogLoader:
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup
         self.result.rows_quarantined += bad
+
+    def _probe_events(self) -> None:
+        """The warehouse's rows with this transaction's event_ids, into `work`'s raw_op_events for
+        oplog_verdict.sql. ClickHouse stores no NULL lists (an Array column is empty instead): both sides compare
+        with empty = NULL."""
+        work = self.work
+        ids = work.sql("SELECT DISTINCT event_id FROM oplog_checked WHERE reason IS NULL").to_arrow_table().column(0)
+        for start in range(0, len(ids), PROBE_KEYS):
+            found = backend.rows_with(self.con, "raw_op_events", "event_id", ids.slice(start, PROBE_KEYS).to_pylist())
+            if found.num_rows:
+                backend.insert(work, "raw_op_events", found)
+        lists = [c for c, (t, _) in layout()["raw_op_events"].items() if t.endswith("[]")]
+        for table in ("raw_op_events", "oplog_checked"):
+            work.execute(f"UPDATE {table} SET " + ", ".join(  # names from our own layout
+                f"{c} = CASE WHEN len({c}) = 0 THEN NULL ELSE {c} END" for c in lists))
+
+    def _probe_quarantine(self) -> None:
+        """oplog_bad.sql saw `work`'s empty raw_quarantine: a line the warehouse quarantined before (same line_key)
+        is marked seen here, so it counts as a duplicate and is not stored twice."""
+        work = self.work
+        keys = work.sql("SELECT DISTINCT line_key FROM oplog_bad WHERE NOT seen").to_arrow_table().column(0)
+        for start in range(0, len(keys), PROBE_KEYS):
+            found = backend.rows_with(self.con, "raw_quarantine", "line_key", keys.slice(start, PROBE_KEYS).to_pylist())
+            if found.num_rows:
+                work.execute("UPDATE oplog_bad SET seen = true WHERE line_key IN (SELECT unnest($keys))",
+                             {"keys": found.column("line_key").to_pylist()})
+
+    def _ship(self) -> None:
+        """This transaction's accepted events, then its quarantined lines, into the warehouse (the checkpoints
+        after)."""
+        for table in ("raw_op_events", "raw_quarantine"):
+            rows = self.work.sql(f"SELECT * FROM {table}").to_arrow_table()  # names from our own layout
+            if rows.num_rows:
+                backend.insert(self.con, table, rows)
+
+
+def _validation_warehouse() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the raw tables: where a ClickHouse warehouse's batches are validated."""
+    from memlens.warehouse import apply_layer
+
+    work = duckdb.connect(":memory:")
+    work.execute("SET TimeZone = 'UTC'")
+    apply_layer(work, "raw")
+    return work
 
 
 def check_lines(con: duckdb.DuckDBPyConnection, fast_params: dict[str, Any], reason_params: dict[str, Any], *,
@@ -486,6 +556,7 @@ def collect_oplogs(con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: Confi
             loader.flush()
         finally:
             close()
+            loader.close()
         if not files:
             result.messages.append("no log files found in " + ", ".join(str(p) for p in paths))
         if result.rows_loaded and refresh:

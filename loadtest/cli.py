@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from memlens import backend
 from memlens.config import Config, ConfigError, load_config
 
 SCENARIO_HELP = ("scenario YAML, or the name of a built-in one (limit10, cache-on, ...: loadtest/scenarios/); its "
@@ -24,7 +25,7 @@ def _cfg(memlens_config: str | None, scenario) -> Config:
 
 
 def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
-    return Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
+    return backend.chosen(args.warehouse, cfg)
 
 
 def _log_root(args: argparse.Namespace) -> Path:

@@ -46,6 +46,12 @@ def resolve(target: str | Path) -> str | Path:
     return Path(text).expanduser()
 
 
+def chosen(flag: str | None, cfg: Any) -> str | Path:
+    """The warehouse a command works on: its --warehouse, else the config's (`$MEMLENS_WAREHOUSE`, `warehouse.url`,
+    `warehouse.path`, the user data folder), resolved as above."""
+    return resolve(flag) if flag else resolve(cfg.warehouse_url())
+
+
 def display(target: str | Path, password_env: str | None = None) -> str:
     """The warehouse as messages name it (no secret: URLs never hold one)."""
     if is_clickhouse(target):
@@ -69,7 +75,7 @@ def lock_anchor(target: str | Path) -> Path | None:
     if is_clickhouse(target):
         from memlens import paths
 
-        digest = hashlib.sha256(str(target).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(display(target).encode()).hexdigest()[:16]  # one lock however the URL is spelt
         return paths.data_dir() / f"clickhouse-{digest}"
     return Path(target)
 
@@ -99,6 +105,15 @@ def insert(con: Any, table: str, data: Any) -> int:
     finally:
         con.unregister("_memlens_insert")
     return data.num_rows
+
+
+def rows_with(con: Any, table: str, column: str, values: list[str]) -> Any:
+    """The rows of `table` whose `column` is one of `values` (text), as an Arrow table; replaced rows merged."""
+    if dialect(con) == "clickhouse":
+        return con.query_native(f"SELECT * FROM `{table}` FINAL WHERE `{column}` IN {{values:Array(String)}}",
+                                {"values": values})  # names from the caller's code, values bound
+    return con.sql(f'SELECT * FROM "{table}" WHERE "{column}" IN (SELECT unnest($values))',
+                   params={"values": values}).to_arrow_table()
 
 
 @contextmanager

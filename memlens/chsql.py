@@ -6,6 +6,9 @@ Measured with SQLGlot 30.30 against chdb 26.9 (tests/test_chsql.py holds one cas
   `quantileExactInclusive(q)(x)` / `quantilesExactInclusive(q1, q2, ...)(x)` (both = numpy's 'linear').
 - `mode(x)` has no ClickHouse twin: the most frequent value through `topK(1, 1000)` (exact below 1000 distinct
   values; used for error types), NULL when nothing was counted.
+- `TRY_CAST(text AS TIMESTAMPTZ)` would be a cast to whole-second `DateTime` that fails on bad text: here
+  `parseDateTime64BestEffortOrNull(text, 6, 'UTC')` (µs, an offset converted, NULL when unreadable; it also reads a
+  few forms DuckDB refuses, such as a bare unix time).
 - `concat_ws` becomes CONCAT_WS over COALESCE(x, '') (separators around NULLs): here NULLs are dropped as
   DuckDB does (`arrayStringConcat(arrayFilter(...))`).
 - `epoch(ts)` / `epoch_ns(ts)` / `epoch_ms(ts)`, `hash(...)`, `regexp_extract(s, p)`, `array_to_string`:
@@ -143,6 +146,9 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         index = node.expressions[0]
         if isinstance(index, exp.Literal) and not index.is_string:  # sqlglot holds DuckDB's 1-based index as 0-based
             return _fn("arrayElementOrNull", node.this, exp.Literal.number(int(index.name) + 1))
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.TIMESTAMPTZ:  # text → instant, µs, in UTC
+        parse = "parseDateTime64BestEffortOrNull" if isinstance(node, exp.TryCast) else "parseDateTime64BestEffort"
+        return _fn(parse, _fn("toString", node.this), exp.Literal.number(6), exp.Literal.string("UTC"))
     if isinstance(node, exp.DataType) and node.this in _TIMESTAMPS:  # sqlglot writes DateTime: whole seconds
         return exp.DataType.build("Nullable(DateTime64(6))", dialect="clickhouse")
     if isinstance(node, exp.LogicalAnd | exp.LogicalOr):  # bool_and / bool_or
@@ -243,13 +249,17 @@ _QUERIES = (exp.Query, exp.Describe)
 
 
 @lru_cache(maxsize=2048)
-def _translate(sql: str, types: tuple[tuple[str, str | None], ...],
-               final_tables: frozenset[str]) -> tuple[tuple[str, bool], ...]:
+def _translate(sql: str, types: tuple[tuple[str, str | None], ...], final_tables: frozenset[str],
+               renames: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, bool], ...]:
     typed = dict(types)
+    renamed = dict(renames)
     out = []
     counter = 0
     for tree in _parsed(sql):
         tree = tree.copy()
+        for table in tree.find_all(exp.Table):
+            if table.name in renamed and not table.args.get("db"):
+                table.set("this", exp.to_identifier(renamed[table.name], quoted=True))
         positional = [n for n in tree.find_all(exp.Placeholder, bfs=False) if n.name in ("", "?")]
         for node in positional:  # depth-first = the order the `?` appear in the text
             counter += 1
@@ -278,10 +288,11 @@ def _translate(sql: str, types: tuple[tuple[str, str | None], ...],
 
 
 def translate(sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
-              final_tables: frozenset[str] = frozenset()) -> tuple[list[tuple[str, bool]], dict[str, Any]]:
+              final_tables: frozenset[str] = frozenset(), renames: Mapping[str, str] | None = None,
+              ) -> tuple[list[tuple[str, bool]], dict[str, Any]]:
     """DuckDB-dialect `sql` (one or more statements) and its parameters → ClickHouse statements (text, returns
     rows) and the query parameters to send with them (name → value; NULLs are already literals in the text).
-    Tables named in `final_tables` are read with FINAL."""
+    Tables named in `final_tables` are read with FINAL; a table named in `renames` is read under its new name."""
     if params is None:
         named: dict[str, Any] = {}
     elif isinstance(params, Mapping):
@@ -289,7 +300,7 @@ def translate(sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
     else:
         named = {f"p{i + 1}": v for i, v in enumerate(params)}
     types = tuple(sorted((k, ch_type(v)) for k, v in named.items()))
-    statements = _translate(sql, types, final_tables)
+    statements = _translate(sql, types, final_tables, tuple(sorted((renames or {}).items())))
     return list(statements), {k: v for k, v in named.items() if v is not None}
 
 

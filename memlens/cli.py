@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from memlens import backend
 from memlens.config import Config, ConfigError, load_config
 
 DESCRIPTION = """\
@@ -27,8 +28,10 @@ def _cfg(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
-    return Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
+def _warehouse(args: argparse.Namespace, cfg: Config) -> str | Path:
+    """--warehouse, else the config's: a DuckDB file Path, or a ClickHouse URL (memlens.backend)."""
+
+    return backend.chosen(args.warehouse, cfg)
 
 
 def _refresh_kept(args: argparse.Namespace, cfg: Config) -> None:
@@ -141,7 +144,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     cfg = _cfg(args)
     path = _warehouse(args, cfg)
-    if not path.is_file():
+    if not backend.exists(path):
         raise WarehouseMissing(f"no warehouse at {path}")
     with collection_warehouse(path, cfg, "memlens migrate"):  # connect() migrates, under the collection lock
         pass
@@ -163,8 +166,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("streamlit") is None:
         raise ModuleNotFoundError("No module named 'streamlit'", name="streamlit")
     if args.warehouse:
-        warehouse = Path(args.warehouse).expanduser()
-        if not warehouse.is_file() and not args.demo:
+        warehouse = backend.resolve(args.warehouse)
+        if not backend.exists(warehouse) and not args.demo:
             print(f"memlens: no warehouse at {warehouse} (check the path; `--demo` creates it with the demo "
                   "workload)", file=sys.stderr)
             return 2
@@ -190,7 +193,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="YAML config overriding memlens/defaults.yaml (or $MEMLENS_CONFIG)")
-    common.add_argument("--warehouse", help="DuckDB file (default: config warehouse.path or the user data dir)")
+    common.add_argument("--warehouse", help="DuckDB file or warehouse URL: duckdb:///file, "
+                        "clickhouse://user@host:8123/db, chdb:///folder (default: config warehouse.url / "
+                        "warehouse.path, else the user data dir)")
 
     p = argparse.ArgumentParser(prog="memlens", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -276,6 +276,29 @@ class _Http:
         self.client.close()
 
 
+def _arrow_ch_type(t: pa.DataType) -> str:
+    """The ClickHouse column type for an Arrow one (register: batches the collectors hand over)."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"Array({_arrow_ch_type(t.value_type).removeprefix('Nullable(').removesuffix(')')})"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
+        base = "String"
+    elif pa.types.is_boolean(t):
+        base = "Bool"
+    elif pa.types.is_integer(t):
+        base = f"{'U' if pa.types.is_unsigned_integer(t) else ''}Int{t.bit_width}"
+    elif pa.types.is_floating(t):
+        base = f"Float{max(t.bit_width, 32)}"
+    elif pa.types.is_timestamp(t):
+        base = "DateTime64(6)"
+    elif pa.types.is_date(t):
+        base = "Date"
+    elif pa.types.is_null(t):
+        base = "String"
+    else:
+        raise ClickHouseError(f"no ClickHouse type for Arrow {t}")
+    return f"Nullable({base})"
+
+
 # ---- the connection ------------------------------------------------------------------------------------------
 
 _NO_OP = re.compile(r"^\s*(BEGIN(\s+TRANSACTION)?|COMMIT|ROLLBACK|CHECKPOINT|SET\s+TimeZone\b.*)\s*;?\s*$", re.I)
@@ -305,6 +328,7 @@ class ClickHouseConnection:
         self.transport = _Chdb(target) if target.transport == "chdb" else _Http(target)
         self._result: pa.Table | None = None
         self._final_tables: frozenset[str] = frozenset()
+        self._registered: dict[str, str] = {}  # name in our SQL → the Memory table holding it (register)
         self.closed = False
 
     # -- statements
@@ -312,7 +336,7 @@ class ClickHouseConnection:
         if _NO_OP.match(sql):
             self._result = None
             return self
-        statements, values = chsql.translate(sql, params, self._final_tables)
+        statements, values = chsql.translate(sql, params, self._final_tables, self._registered)
         self._result = None
         for text, is_query in statements:
             used = {k: v for k, v in values.items() if "{" + k + ":" in text}
@@ -342,7 +366,7 @@ class ClickHouseConnection:
     def arrow(self) -> pa.Table:
         return self._result if self._result is not None else pa.table({})
 
-    fetch_arrow_table = arrow
+    fetch_arrow_table = to_arrow_table = arrow
 
     def df(self) -> pd.DataFrame:
         """As DuckDB's .df(): integer columns holding NULLs as pandas' nullable integers, dates as datetime64."""
@@ -380,14 +404,34 @@ class ClickHouseConnection:
                 self.transport.insert_arrow(table, pa.Table.from_batches([batch]))
         return data.num_rows
 
+    def register(self, name: str, data: pa.Table) -> None:
+        """Rows our SQL reads as table `name` (DuckDB's register): held in a Memory table of a unique name on the
+        server, so collections from several hosts never meet; dropped by unregister() or close()."""
+        self.unregister(name)
+        real = f"_memlens_{uuid.uuid4().hex[:12]}_{name}"
+        cols = ", ".join(f"`{f.name}` {_arrow_ch_type(f.type)}" for f in data.schema)
+        self.transport.command(f"CREATE TABLE `{real}` ({cols}) ENGINE = Memory", {})
+        self._registered[name] = real
+        if data.num_rows:
+            self.transport.insert_arrow(real, data)
+
+    def unregister(self, name: str) -> None:
+        real = self._registered.pop(name, None)
+        if real is not None:
+            self.transport.command(f"DROP TABLE IF EXISTS `{real}`", {})
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         yield  # no multi-statement transactions in ClickHouse: see the module docstring
 
     def close(self) -> None:
         if not self.closed:
-            self.closed = True
-            self.transport.close()
+            try:
+                for name in list(self._registered):
+                    self.unregister(name)
+            finally:
+                self.closed = True
+                self.transport.close()
 
     def __enter__(self) -> ClickHouseConnection:
         return self

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from memlens import backend
 from memlens.config import Config, ConfigError, load_config
 from memlens.safetext import to_csv as safe_csv
 
@@ -126,7 +127,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
     if args.delete_duplicates and not args.mem0_config:
         print("memlens: --delete-duplicates needs --mem0-config (the Mem0 instance to delete from)", file=sys.stderr)
         return 2
-    warehouse = Path(args.warehouse).expanduser() if args.warehouse else cfg.warehouse_path()
+    warehouse = backend.chosen(args.warehouse, cfg)
     memory = _memory(args.mem0_config) if args.mem0_config else None
     progress = None if args.json else report_to(sys.stderr, "advice")
     with open_warehouse(warehouse, cfg, read_only=True) as con:
