@@ -43,16 +43,14 @@ class MappedLoader:
 
         self.con, self.result, self.source = con, result, source
         self.now = utcnow()
-        checks = OplogLoader(con, cfg, result)
-        self.fast_params, self.reason_params = checks.fast_params, checks.reason_params
-        self.key_params = checks.key_params  # row keys here are plain line numbers (file number 0)
+        self.checks = OplogLoader(con, cfg, result)  # validates in DuckDB; ships to a ClickHouse warehouse
         self.check_lines = check_lines
 
     def commit(self, key: str, events: list[Mapped], bad: list[Unmappable],
                also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> tuple[int, int, int]:
         """Validate and load `events`, quarantine them or `bad`, run `also` (checkpoint, counts): one transaction.
         Returns (loaded, duplicate, quarantined)."""
-        con = self.con
+        con = self.checks.work
         chunk = pa.table({"line_no": pa.array(range(1, len(events) + 1), pa.int64()),
                           "line": pa.array([json.dumps(m.event) for m in events], pa.string())})
         lines = pa.table({"line_no": pa.array(range(1, len(events) + 1), pa.int64()),
@@ -60,6 +58,7 @@ class MappedLoader:
                           "label": pa.array([m.label for m in events], pa.string())})
         con.register("oplog_chunk", chunk)
         con.register("mapped_lines", lines)
+        # row keys here are plain line numbers (file number 0)
         con.register("oplog_files", pa.table({"file_no": pa.array([0], pa.int64()), "source_file": [key],
                                               "stream_key": [""]}))
         con.execute("BEGIN TRANSACTION")
@@ -67,9 +66,8 @@ class MappedLoader:
             loaded = dup = bad_rows = 0
             if events:
                 # inside the transaction, where no statement may fail: each line tested before it is parsed
-                self.check_lines(con, self.fast_params, self.reason_params, parse_once=False)
-                con.execute(read_sql("oplog_verdict.sql"), self.key_params)
-                [(loaded, dup, bad_rows)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
+                self.check_lines(con, self.checks.fast_params, self.checks.reason_params, parse_once=False)
+                loaded, dup, bad_rows = self.checks.verdict()
                 con.execute(read_sql("mapped_insert_events.sql"), {"source_file": key, "ingested_at": self.now})
                 con.execute(read_sql("mapped_insert_quarantine.sql"), {
                     "source_file": key, "quarantined_at": self.now, "secret_pattern": SECRET_PATTERN,
@@ -79,8 +77,9 @@ class MappedLoader:
                     "INSERT INTO raw_quarantine (source_file, source_line, reason, excerpt, source, quarantined_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [[key, b.source_line, redact(b.reason)[:1000], excerpt(b.raw), self.source, self.now] for b in bad])
+            self.checks.ship()
             if also is not None:
-                also(con)
+                also(self.con)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

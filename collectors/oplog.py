@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -277,13 +278,16 @@ class OplogLoader:
     DuckDB one; otherwise (ClickHouse) in `work`, an in-memory DuckDB with the raw tables, which gets the warehouse's
     rows of the transaction's event_ids and line_keys for the duplicate checks (`_probe_events`,
     `_probe_quarantine`), and whose accepted rows are then inserted into the warehouse: events, then quarantine,
-    then the checkpoints (`_ship`). A crash between them leaves the parts to be read again, and their events and
+    then the checkpoints (`ship`). The mapped collectors (OTel, Platform) validate and ship through the same
+    `verdict` and `ship`. A crash between them leaves the parts to be read again, and their events and
     lines then count as duplicates (same content, same line_key), never twice."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, result: IngestResult) -> None:
         self.con, self.cfg, self.result = con, cfg, result
         self.staged = backend.dialect(con) != "duckdb"
         self.work = _validation_warehouse() if self.staged else con
+        if self.staged:
+            weakref.finalize(self, self.work.close)  # also for loaders nobody closes (MappedLoader's)
         self.now = utcnow()
         self.pending: list[Part] = []
         self.pending_lines = self.pending_bytes = 0
@@ -365,24 +369,17 @@ class OplogLoader:
                 con.unregister(name)
             raise
         try:
-            if self.staged:  # what the last transaction shipped; then the warehouse's rows of these event_ids
-                con.execute("DELETE FROM raw_op_events; DELETE FROM raw_quarantine")
-                self._probe_events()
-            con.execute(read_sql("oplog_verdict.sql"), self.key_params)
+            loaded, dup, _ = self.verdict()
             con.execute(read_sql("oplog_bad.sql"), {**self.key_params, "secret_pattern": SECRET_PATTERN,
                                                     "excerpt_chars": EXCERPT_CHARS})
             if self.staged:
                 self._probe_quarantine()
-            [(loaded, dup, _)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
             [(seen, bad)] = con.execute("SELECT count(*) FILTER (WHERE seen), count(*) FILTER (WHERE NOT seen) "
                                         "FROM oplog_bad").fetchall()
             dup += seen  # lines quarantined before (same line_key): read again, not quarantined twice
-            if self.staged:
-                con.execute("DELETE FROM raw_op_events")  # the probed rows: only this transaction's are shipped
             con.execute(read_sql("oplog_insert_events.sql"), {**self.key_params, "ingested_at": self.now})
             con.execute(read_sql("oplog_insert_quarantine.sql"), {"quarantined_at": self.now})
-            if self.staged:
-                self._ship()
+            self.ship()
             save_checkpoints(self.con, checkpoints.values())
             con.execute("COMMIT")
         except BaseException:
@@ -395,6 +392,20 @@ class OplogLoader:
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup
         self.result.rows_quarantined += bad
+
+    def verdict(self) -> tuple[int, int, int]:
+        """After check_lines on `work` (oplog_checked), inside the caller's transaction: which valid lines must not
+        load (oplog_verdict.sql: duplicates, conflicting event_ids; row keys resolved through `oplog_files`), the
+        warehouse's rows of their event_ids probed first on ClickHouse. Returns (loadable, duplicate, quarantined)
+        as oplog_batch_counts.sql counts them."""
+        con = self.work
+        if self.staged:
+            self._probe_events()
+        con.execute(read_sql("oplog_verdict.sql"), self.key_params)
+        [(loaded, dup, bad)] = con.execute(read_sql("oplog_batch_counts.sql")).fetchall()
+        if self.staged:
+            con.execute("DELETE FROM raw_op_events")  # the probed rows: only what the caller inserts is shipped
+        return loaded, dup, bad
 
     def _probe_events(self) -> None:
         """The warehouse's rows with this transaction's event_ids, into `work`'s raw_op_events for
@@ -422,13 +433,17 @@ class OplogLoader:
                 work.execute("UPDATE oplog_bad SET seen = true WHERE line_key IN (SELECT unnest($keys))",
                              {"keys": found.column("line_key").to_pylist()})
 
-    def _ship(self) -> None:
-        """This transaction's accepted events, then its quarantined lines, into the warehouse (the checkpoints
-        after)."""
+    def ship(self) -> None:
+        """This transaction's accepted events, then its quarantined lines, into a ClickHouse warehouse (its
+        checkpoints are written after them), leaving `work`'s raw tables empty again (as every transaction on it
+        starts; a rollback returns them to that). Nothing to do on DuckDB: `work` is the warehouse."""
+        if not self.staged:
+            return
         for table in ("raw_op_events", "raw_quarantine"):
             rows = self.work.sql(f"SELECT * FROM {table}").to_arrow_table()  # names from our own layout
             if rows.num_rows:
                 backend.insert(self.con, table, rows)
+                self.work.execute(f"DELETE FROM {table}")
 
 
 def _validation_warehouse() -> duckdb.DuckDBPyConnection:

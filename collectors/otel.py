@@ -27,6 +27,7 @@ from memlens.collectors.base import (
     IngestResult,
     collection_run,
     display_path,
+    read_sql,
     refresh_rollups,
     utcnow,
 )
@@ -131,11 +132,11 @@ class OtelRun:
         def also(con: duckdb.DuckDBPyConnection) -> None:
             if reset_counts:  # the file is read again from its start: its counts start again too
                 con.execute("DELETE FROM raw_otel_span_counts WHERE source_file = ?", [key])
-            if counts:
-                con.executemany(
-                    "INSERT INTO raw_otel_span_counts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                    "spans = spans + excluded.spans, last_seen_at = excluded.last_seen_at",
-                    [[*k, n, now] for k, n in counts.items()])
+            for (source_file, convention, disposition, span_name), n in counts.items():
+                # the stored count plus this batch's, replacing the row (by key: both engines replace so)
+                con.execute(read_sql("otel_add_span_count.sql"), {
+                    "source_file": source_file, "convention": convention, "disposition": disposition,
+                    "span_name": span_name, "spans": n, "now": now})
             if checkpoint is not None:
                 save_checkpoints(con, [checkpoint])
 

@@ -33,7 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import duckdb
 import requests
 
-from memlens import schema
+from memlens import backend, schema
 from memlens.collectors.base import CollectorError, IngestResult, collection_run, redact, utcnow
 from memlens.collectors.mapped import Mapped, MappedLoader, Unmappable
 from memlens.config import Config
@@ -386,7 +386,7 @@ def read_resume_from(path: Path, cfg: Config, source_url: str) -> datetime | Non
     """The checkpoint, read with a short read-only open (no lock held while fetching); None for a new warehouse."""
     from memlens.warehouse import WarehouseError, connect
 
-    if not path.is_file():
+    if not backend.exists(path):
         return None
     try:
         con = connect(path, cfg, read_only=True)

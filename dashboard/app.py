@@ -99,8 +99,10 @@ st.sidebar.markdown("### memlens")
 nav_box = st.sidebar.container()
 selection_box = st.sidebar.container()
 DEFAULT_PATH = str(state.config().default_warehouse_path())
-PATH = st.sidebar.text_input("Warehouse (DuckDB file)", value=str(state.config().warehouse_path()), key="warehouse",
-                             help="Defaults to $MEMLENS_WAREHOUSE or warehouse.path of the config.").strip()
+PATH = st.sidebar.text_input("Warehouse (DuckDB file or URL)", value=str(state.config().warehouse_url()),
+                             key="warehouse", help="A DuckDB file, or a URL: duckdb:///file, "
+                             "clickhouse://user@host:8123/db, chdb:///folder (docs/scale.md). Defaults to "
+                             "$MEMLENS_WAREHOUSE, else warehouse.url / warehouse.path of the config.").strip()
 with state.holder(PATH).in_use():  # the file is open only while this script runs
     ctx = build_context(PATH, DEFAULT_PATH)
     if ctx is not None:

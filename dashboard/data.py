@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from memlens import layer, rollups
+from memlens import backend, layer, rollups
 from memlens.config import Config
 from memlens.layer import ALL, EXACT, Filters, Speed
 from memlens.resources import read_text
@@ -61,6 +61,13 @@ def speed_for(con: duckdb.DuckDBPyConnection, events: int, cfg: Config) -> Speed
 
 
 def open_readonly(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """The pages' connection: read-only. A ClickHouse warehouse (a URL) is opened through memlens.warehouse (its
+    views live on the server); a DuckDB file directly (bootstrap put the views in it)."""
+    if backend.is_clickhouse(path):
+        try:
+            return connect(path, read_only=True)
+        except WarehouseError as exc:
+            raise WarehouseUnavailable(str(exc)) from exc
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
@@ -85,7 +92,7 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
     file because a read-only connection cannot create them. `progress` (what is happening, share done) is
     called only while the demo loads.
     """
-    if not load_demo_if_empty and str(path) != ":memory:" and not Path(path).is_file():
+    if not load_demo_if_empty and not backend.exists(path):
         raise WarehouseUnavailable(f"no warehouse at {path}: check the path, or load data into it first "
                                    "(`memlens collect logs`, `memlens demo`, `memlens dashboard --demo`)")
     try:
@@ -107,7 +114,7 @@ def bootstrap(path: str | Path, cfg: Config, load_demo_if_empty: bool = True,
             state = demo_state(con)  # a demo stopped half-way is finished, not taken for a full one
             if state.holds_data and not state.unfinished:
                 return Bootstrap(events, False, "")
-            with writer_lock(None if str(path) == ":memory:" else Path(path), "dashboard: first-start demo"):
+            with writer_lock(backend.lock_anchor(backend.resolve(path)), "dashboard: first-start demo"):
                 ensure_demo(con, cfg, progress=progress)
         except ImportError as exc:
             return Bootstrap(0, False, f"The demo workload could not be loaded ({exc}); collect your own logs.")

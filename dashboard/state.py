@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from memlens import budgets, cost_review, figures, health, layer, window_change
+from memlens import backend, budgets, cost_review, figures, health, layer, window_change
 from memlens.config import Config, load_config
 from memlens.dashboard import data, timerange, ui
 from memlens.health import Measured
@@ -132,7 +131,7 @@ def write_access(path: str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
     from memlens.collectors.base import writer_lock
 
     h = holder(path)
-    with writer_lock(Path(path), what), h.lock:
+    with writer_lock(backend.lock_anchor(path), what), h.lock:
         h.close()
         con = connect(path, config())
         try:

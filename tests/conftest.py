@@ -25,8 +25,13 @@ BOTH_ENGINES = ("test_layer_", "test_views_")
 
 
 def pytest_generate_tests(metafunc):
-    if "con" in metafunc.fixturenames and metafunc.module.__name__.startswith(BOTH_ENGINES) \
-            and metafunc.module.__name__ not in ("test_layer_parity", "test_views_catalog"):
+    """The metric layer's tests (test_layer_*, test_views_*), and tests marked `both_engines` (the collectors'
+    guarantees), run on both engines."""
+    if "con" not in metafunc.fixturenames:
+        return
+    layer_test = metafunc.module.__name__.startswith(BOTH_ENGINES) \
+        and metafunc.module.__name__ not in ("test_layer_parity", "test_views_catalog")
+    if layer_test or metafunc.definition.get_closest_marker("both_engines"):
         metafunc.parametrize("con", list(ENGINES), indirect=True)
 
 

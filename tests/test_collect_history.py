@@ -36,6 +36,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.both_engines
 def test_hand_built_history_db(con, tmp_path):
     db = make_db(tmp_path / "history.db", ROWS)
     r = collect_history(con, db)
@@ -63,6 +64,7 @@ def test_hand_built_history_db(con, tmp_path):
     assert "tea" not in dump and "xxx" not in dump and "no time" not in dump
 
 
+@pytest.mark.both_engines
 def test_history_is_incremental_and_idempotent(con, tmp_path):
     db = make_db(tmp_path / "history.db", ROWS[:2])
     assert collect_history(con, db).rows_loaded == 2

@@ -186,6 +186,7 @@ def test_hand_built_traces_give_known_figures_in_the_views(con, tmp_path):
     assert [tuple(r) for r in two.itertuples(index=False)] == [("embedding", 1, 25.0), ("vector_search", 1, 20.0)]
 
 
+@pytest.mark.both_engines
 def test_recollecting_loads_nothing_new_and_appended_lines_load_once(con, tmp_path):
     path = known_trace_file(tmp_path / "t.jsonl")
     collect_otel(con, [tmp_path], CFG)
@@ -221,6 +222,7 @@ def test_gzip_files_load_like_plain_ones(con, tmp_path):
     assert collect_otel(con, [gz.parent], CFG).rows_loaded == 0
 
 
+@pytest.mark.both_engines
 def test_bad_lines_and_spans_are_quarantined_naming_the_field_and_the_rest_loads(con, tmp_path):
     good = openlit("search", 1, 10, 0, 10, gen_ai__user__id="u1")
     bad_id = dict(openlit("search", 2, 20, 0, 10), traceId="xyz")

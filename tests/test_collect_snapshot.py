@@ -159,6 +159,7 @@ def test_snapshot_cli_errors_are_clear(con, tmp_path, monkeypatch):
     assert con.execute("SELECT count(*) FROM raw_memory_snapshots").fetchall() == [(0,)]
 
 
+@pytest.mark.both_engines
 def test_failed_listing_stores_nothing_and_records_the_run(con):
     class Broken:
         class vector_store:  # mimics Memory.vector_store

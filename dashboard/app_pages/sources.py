@@ -6,6 +6,7 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
+from memlens import backend
 from memlens.collectors.base import CollectorError
 from memlens.dashboard import state, ui
 
@@ -119,7 +120,7 @@ with platform_box, st.container(border=True):
 
         with st.spinner("Fetching events (the warehouse stays open for reading meanwhile)…"):
             try:
-                result = collect_platform(Path(ctx.path), ctx.cfg, platform_url, open_for_write=lambda: (
+                result = collect_platform(backend.resolve(ctx.path), ctx.cfg, platform_url, open_for_write=lambda: (
                     state.write_access(ctx.path, "dashboard: collect platform")))
             except (CollectorError, duckdb.Error) as exc:
                 st.error(f"The collection did not run: {exc}")
