@@ -22,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from memlens import backend
 from memlens.alerts import promql
 from memlens.alerts.model import KIND, ThresholdAlert, matches, threshold_alerts
 from memlens.alerts.rules import BURN_WINDOWS, COST_PERIOD, STORAGE_PERIOD
@@ -131,6 +132,16 @@ def figures(con: duckdb.DuckDBPyConnection, cfg: Config, end: datetime | None = 
     end = end or history_end(con)
     if end is None:
         return None
+    # sql/windows runs in DuckDB (TEMP macros with lambdas, ASOF joins): on another engine, over a copy of the
+    # layer's relations it reads, made in this process (docs/scale.md says what that costs).
+    with backend.duckdb_copy(con, WINDOW_INPUTS) as local:
+        return _figures(local, cfg, end, start)
+
+
+WINDOW_INPUTS = ("stg_op_facts", "stg_op_events", "stg_op_costs")  # what sql/windows reads
+
+
+def _figures(con: duckdb.DuckDBPyConnection, cfg: Config, end: datetime, start: datetime | None) -> Figures:
     a = cfg.alerts
     step_s = seconds(a.evaluation_interval)
     edges = [0.0, *(b * 1000 for b in promql.DURATION_BUCKETS_S), promql.DURATION_BUCKETS_S[-1] * 1000]

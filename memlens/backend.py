@@ -117,6 +117,28 @@ def rows_with(con: Any, table: str, column: str, values: list[str]) -> Any:
 
 
 @contextmanager
+def duckdb_copy(con: Any, relations: tuple[str, ...]) -> Iterator[Any]:
+    """`con` itself on DuckDB; for another engine an in-memory DuckDB holding a copy of `relations` (tables or views,
+    read whole through `con`): for SQL that only DuckDB runs (sql/windows), over the same inputs."""
+    if dialect(con) == "duckdb":
+        yield con
+        return
+    import duckdb
+
+    local = duckdb.connect(":memory:")
+    try:
+        local.execute("SET TimeZone = 'UTC'")
+        for name in relations:
+            rows = con.execute(f"SELECT * FROM {name}").arrow()  # names from the caller's code
+            local.register("_memlens_copy", rows)
+            local.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _memlens_copy')
+            local.unregister("_memlens_copy")
+        yield local
+    finally:
+        local.close()
+
+
+@contextmanager
 def transaction(con: Any) -> Iterator[None]:
     """One transaction on DuckDB; on ClickHouse the statements run in order (see memlens.clickhouse)."""
     if dialect(con) == "clickhouse":

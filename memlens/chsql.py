@@ -11,8 +11,11 @@ Measured with SQLGlot 30.30 against chdb 26.9 (tests/test_chsql.py holds one cas
   few forms DuckDB refuses, such as a bare unix time).
 - `concat_ws` becomes CONCAT_WS over COALESCE(x, '') (separators around NULLs): here NULLs are dropped as
   DuckDB does (`arrayStringConcat(arrayFilter(...))`).
+- `list_position(list, x)`: `indexOf`, NULL (not 0) when absent.
 - `epoch(ts)` / `epoch_ns(ts)` / `epoch_ms(ts)`, `hash(...)`, `regexp_extract(s, p)`, `array_to_string`:
   ClickHouse functions of the same meaning (hash values differ between engines; they only key rows).
+- `ORDER BY x` where `x` names an aggregate's alias that is also a column: ordered by the aggregate (ClickHouse,
+  preferring column names to aliases, would read the column).
 - A predicate in a select list is `Bool` (ClickHouse would return UInt8 0/1 where DuckDB returns booleans).
 - A qualified column in a select list gets its bare name as alias (ClickHouse would name it `t.col`).
 - `INSERT OR REPLACE` is a plain INSERT (the tables it writes replace by key: ReplacingMergeTree);
@@ -178,6 +181,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         name = node.name.lower()
         if name == "list_has_all":
             return _fn("hasAll", *node.expressions)
+        if name in ("list_position", "array_position"):  # 1-based; NULL when absent, as in DuckDB (indexOf: 0)
+            return _fn("nullIf", _fn("indexOf", *node.expressions), exp.Literal.number(0))
         if name == "hash":  # a row key: cityHash64 of the values as text (NULLs hashed too, as DuckDB does)
             return _fn("cityHash64", _fn("toString", exp.Tuple(expressions=node.expressions)))
         if name in ("epoch", "epoch_ms", "epoch_ns", "epoch_us"):
@@ -207,6 +212,20 @@ def _projections(tree: exp.Expression) -> None:
                 item = exp.alias_(item, item.name)
             new.append(item)
         select.set("expressions", new)
+        _order_by_aggregate_aliases(select)
+
+
+def _order_by_aggregate_aliases(select: exp.Select) -> None:
+    """`any_value(ts) AS ts ... ORDER BY ts`: DuckDB orders by the alias; ClickHouse (prefer_column_name_to_alias)
+    would read the column, which is not aggregated: order by the aggregate itself."""
+    order = select.args.get("order")
+    if order is None:
+        return
+    aggregates = {item.alias: item.this for item in select.expressions
+                  if isinstance(item, exp.Alias) and item.this.find(exp.AggFunc)}
+    for column in list(order.find_all(exp.Column)):
+        if not column.table and column.name in aggregates:
+            column.replace(aggregates[column.name].copy())
 
 
 def _statement(tree: exp.Expression) -> exp.Expression:

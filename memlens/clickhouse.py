@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlglot
@@ -382,6 +383,16 @@ class ClickHouseConnection:
         return df
 
     fetchdf = df
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        """As DuckDB's: a numpy array per column, a masked array where the column holds NULLs."""
+        out: dict[str, np.ndarray] = {}
+        for name, col in zip(self.arrow().column_names, self.arrow().columns, strict=True):
+            values = col.to_numpy(zero_copy_only=False)
+            if col.null_count:
+                values = np.ma.masked_array(values, mask=col.is_null().to_numpy(zero_copy_only=False))
+            out[name] = values
+        return out
 
     def fetchall(self) -> list[tuple]:
         table = self.arrow()

@@ -3,6 +3,7 @@ shown equal the views' values (and the hand-computed ones), filters change them,
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 
@@ -41,11 +42,25 @@ def _history(path: Path) -> None:
 
 
 @pytest.fixture
-def warehouse(tmp_path, monkeypatch) -> Path:
-    path = make_warehouse(tmp_path / "known.duckdb")
+def warehouse(request, tmp_path, monkeypatch) -> Path | str:
+    """The known warehouse: a DuckDB file, or (parametrised "clickhouse", see BOTH_ENGINES) the same rows in a
+    ClickHouse database of this process's chdb engine, named by its URL."""
+    if getattr(request, "param", "duckdb") == "clickhouse":
+        path: Path | str = f"chdb://:memory:?database=dash_{uuid.uuid4().hex[:8]}"
+    else:
+        path = tmp_path / "known.duckdb"
+    make_warehouse(path)
     _history(path)
     monkeypatch.setenv("MEMLENS_WAREHOUSE", str(path))
-    return path
+    yield path
+    if isinstance(path, str):
+        con = connect(path)
+        con.command(f"DROP DATABASE {path.rsplit('=', 1)[1]}")
+        con.close()
+
+
+# The pages on both engines: the same known rows in a ClickHouse warehouse (chdb) show the same numbers.
+BOTH_ENGINES = pytest.mark.parametrize("warehouse", ["duckdb", "clickhouse"], indirect=True)
 
 
 def _view(path: Path, sql: str):
@@ -85,6 +100,7 @@ def _markdown(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+@BOTH_ENGINES
 def test_every_page_renders_without_exception(warehouse):
     at = _app()
     for page in PAGES:
@@ -112,6 +128,7 @@ def test_histogram_percentiles_are_labelled_on_the_page(warehouse, tmp_path):
     assert any(HISTOGRAM_LABEL in c.value for c in at.caption), [c.value for c in at.caption]
 
 
+@BOTH_ENGINES
 def test_overview_cards_equal_the_layer(warehouse):
     f = _figures(warehouse, "search_p99_ms", "hit_rate", "miss_penalty", "cost_per_1k_oss")
     p99, hit, penalty, per_1k = f["search_p99_ms"], f["hit_rate"], f["miss_penalty"], f["cost_per_1k_oss"]
@@ -129,6 +146,7 @@ def test_overview_cards_equal_the_layer(warehouse):
     assert "Storage growth per month" in md
 
 
+@BOTH_ENGINES
 def test_latency_numbers_and_filters(warehouse):
     f = _figures(warehouse, "ops", "avg_ms", "p99_ms")
     ops, avg, p99 = f["ops"], f["avg_ms"], f["p99_ms"]
@@ -187,6 +205,7 @@ def test_filters_that_match_nothing_say_so(warehouse):
     assert any("No operations match" in i.value for i in at.info)
 
 
+@BOTH_ENGINES
 def test_cache_page(warehouse):
     hits, misses = _view(warehouse, "SELECT count(*) FILTER (WHERE cache = 'hit'), count(*) FILTER (WHERE cache = "
                          "'miss') FROM raw_op_events")
@@ -213,6 +232,7 @@ def test_diagnosis_defines_could_be_served_in_words(warehouse):
     assert "repeat an earlier successful search with the same key" in caption
 
 
+@BOTH_ENGINES
 def test_cost_page_and_weekly_review(warehouse):
     total = _view(warehouse, "SELECT sum(total_cost_usd) FROM stg_op_costs")[0]
     at = _goto(_app(), "cost")
@@ -237,6 +257,7 @@ def test_cost_page_and_weekly_review(warehouse):
     assert deltas["Month-end projection (Nov 2026, as of Nov 22)"] == "no monthly budget at this scope"
 
 
+@BOTH_ENGINES
 def test_growth_page(warehouse):
     f = _figures(warehouse, "memories", "bytes")
     memories, size = f["memories"], f["bytes"]
@@ -252,6 +273,7 @@ def test_growth_page_without_history(tmp_path, monkeypatch):
     assert any("memlens collect history" in i.value for i in at.info)
 
 
+@BOTH_ENGINES
 def test_diagnosis_lights_the_measured_path(warehouse):
     at = _goto(_app(), "diagnosis")
     lit = "\n".join(w.value for w in at.warning if "Demo data" not in w.value)
@@ -269,6 +291,7 @@ def test_diagnosis_lights_the_measured_path(warehouse):
     assert "What changed against the week before" in [h.value for h in at.subheader]
 
 
+@BOTH_ENGINES
 def test_sources_page(warehouse):
     at = _goto(_app(), "sources")
     m = _metrics(at)
@@ -350,6 +373,7 @@ def _write_log(path: Path, n: int) -> Path:
     return path
 
 
+@BOTH_ENGINES
 def test_collect_button_loads_logs_and_the_pages_follow(warehouse, tmp_path):
     log = _write_log(tmp_path / "oplog-extra.jsonl", 5)
     at = _goto(_app(), "sources")
