@@ -48,14 +48,17 @@ stored AS (
                   RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_store_ns
     FROM lookups
 ),
--- (the as-of joins match on hashes: integer keys join ~2x faster than the service and user strings)
-user_inv AS (SELECT hash(service, user_id) AS group_hash, end_ns FROM stg_cache_invalidations WHERE user_id IS NOT NULL),
-all_inv AS (SELECT hash(service) AS service_hash, end_ns FROM stg_cache_invalidations WHERE user_id IS NULL),
+-- (the as-of joins match on hashes: integer keys join ~2x faster than the service and user strings; the joined
+-- sides' columns have names of their own, so `s.*` keeps its bare names on ClickHouse too)
+user_inv AS (SELECT hash(service, user_id) AS inv_group_hash, end_ns AS inv_end_ns
+             FROM stg_cache_invalidations WHERE user_id IS NOT NULL),
+all_inv AS (SELECT hash(service) AS inv_service_hash, end_ns AS inv_end_ns
+            FROM stg_cache_invalidations WHERE user_id IS NULL),
 last_inv AS (
-    SELECT s.*, greatest(coalesce(u.end_ns, -1), coalesce(a.end_ns, -1)) AS inv_ns
+    SELECT s.*, greatest(coalesce(u.inv_end_ns, -1), coalesce(a.inv_end_ns, -1)) AS inv_ns
     FROM stored AS s
-    ASOF LEFT JOIN user_inv AS u ON u.group_hash = s.group_hash AND u.end_ns <= s.start_ns
-    ASOF LEFT JOIN all_inv AS a ON a.service_hash = hash(s.service) AND a.end_ns <= s.start_ns
+    ASOF LEFT JOIN user_inv AS u ON u.inv_group_hash = s.group_hash AND u.inv_end_ns <= s.start_ns
+    ASOF LEFT JOIN all_inv AS a ON a.inv_service_hash = hash(s.service) AND a.inv_end_ns <= s.start_ns
 )
 SELECT event_id, ts, day, service, mode, status, user_id, agent_id, run_id, tag, embedding_model, llm_model,
        query_hash, top_k, threshold, rerank, key_hash, group_hash,
