@@ -1,7 +1,7 @@
 """memlens SQL on ClickHouse: the project's SQL is written once, in DuckDB's dialect, and this module translates
 each statement for ClickHouse with SQLGlot plus the rules SQLGlot gets wrong for us.
 
-Measured with SQLGlot 30.30 against chdb 26.9 (tests/test_chsql.py holds one case per rule):
+Measured with SQLGlot 30.30 against chdb 26.9 (tests/test_chsql.py runs cases of these rules on both engines):
 - `quantile_cont(x, q)` / `quantile_cont(x, [qs])` become `PERCENTILE_CONT`, which ClickHouse lacks: here
   `quantileExactInclusive(q)(x)` / `quantilesExactInclusive(q1, q2, ...)(x)` (both = numpy's 'linear').
 - `mode(x)` has no ClickHouse twin: the most frequent value through `topK(1, 1000)` (exact below 1000 distinct

@@ -14,8 +14,8 @@ event_id), so an event delivered twice (at-least-once ingest) collapses to one r
 event_id for the collectors' duplicate probe; every table with a primary key in sql/raw is a ReplacingMergeTree on
 that key (INSERT OR REPLACE = insert a newer row). Readers see replaced rows merged: the translation reads these
 tables with FINAL. The rollups are ReplacingMergeTree tables keyed by their group columns, rebuilt for the days a
-collection touched by `memlens.rollups.refresh` (re-aggregated rows replace the old ones by key), and kept current
-on a shared cluster by refreshable materialized views over the same SELECT (see `rollup_refresh_views`).
+collection touched by `memlens.rollups.refresh` (re-aggregated rows replace the old ones by key): every collector
+refreshes them, as on DuckDB (no materialized views: a view fed per insert would aggregate per insert block).
 
 ClickHouse has no multi-statement transactions: BEGIN / COMMIT / ROLLBACK are accepted and do nothing. Writers
 order their inserts instead (rows, then quarantine, then the checkpoint last), so a crash leaves at most one batch
