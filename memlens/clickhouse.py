@@ -378,7 +378,9 @@ class ClickHouseConnection:
                                                    else f.type.to_pandas_dtype()) for f in table.schema})
         df = table.to_pandas(date_as_object=False)
         for field, col in zip(table.schema, table.columns, strict=True):
-            if pa.types.is_integer(field.type) and col.null_count:
+            if pa.types.is_null(field.type):  # a figure over a NULL parameter (NULL / x): DuckDB types it DOUBLE
+                df[field.name] = np.nan
+            elif pa.types.is_integer(field.type) and col.null_count:
                 df[field.name] = col.to_pandas(types_mapper={field.type: pd.Int64Dtype()}.get)
         return df
 
