@@ -181,7 +181,9 @@ class _Chdb:
             self.session = session.Session(path)
         except Exception as exc:
             _ChdbEngine.release()
-            raise _error(exc, "connect") from None
+            raise ClickHouseError(f"cannot open the chdb warehouse folder {path}: another process has it open (chdb "
+                                  f"allows one process per folder: use a ClickHouse server to share it), or it is "
+                                  f"not a chdb data folder ({str(exc).strip().splitlines()[0][:200]})") from None
         self.database = target.database
         self.lock = threading.RLock()
         self.command(f"CREATE DATABASE IF NOT EXISTS {self.database}", {})
