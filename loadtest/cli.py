@@ -24,7 +24,7 @@ def _cfg(memlens_config: str | None, scenario) -> Config:
     return load_config(memlens_config, overrides=scenario.memlens or None)
 
 
-def _warehouse(args: argparse.Namespace, cfg: Config) -> Path:
+def _warehouse(args: argparse.Namespace, cfg: Config) -> str | Path:
     return backend.chosen(args.warehouse, cfg)
 
 
