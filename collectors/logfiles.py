@@ -345,8 +345,9 @@ def save_checkpoints(con: duckdb.DuckDBPyConnection, checkpoints: Iterable[Check
     if not rows:
         return
     con.register("logfile_checkpoints", pa.Table.from_pylist(rows))
+    cols = ", ".join(rows[0])  # names from Checkpoint.row(); listed, not BY NAME: ClickHouse's INSERT has no BY NAME
     try:
-        con.execute("INSERT OR REPLACE INTO raw_ingest_checkpoints BY NAME SELECT * FROM logfile_checkpoints")
+        con.execute(f"INSERT OR REPLACE INTO raw_ingest_checkpoints ({cols}) SELECT {cols} FROM logfile_checkpoints")
     finally:
         con.unregister("logfile_checkpoints")
 

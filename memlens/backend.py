@@ -110,7 +110,8 @@ def insert(con: Any, table: str, data: Any) -> int:
 def rows_with(con: Any, table: str, column: str, values: list[str]) -> Any:
     """The rows of `table` whose `column` is one of `values` (text), as an Arrow table; replaced rows merged."""
     if dialect(con) == "clickhouse":
-        return con.query_native(f"SELECT * FROM `{table}` FINAL WHERE `{column}` IN {{values:Array(String)}}",
+        final = " FINAL" if con.reads_final(table) else ""
+        return con.query_native(f"SELECT * FROM `{table}`{final} WHERE `{column}` IN {{values:Array(String)}}",
                                 {"values": values})  # names from the caller's code, values bound
     return con.sql(f'SELECT * FROM "{table}" WHERE "{column}" IN (SELECT unnest($values))',
                    params={"values": values}).to_arrow_table()

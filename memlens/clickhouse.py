@@ -471,6 +471,10 @@ class ClickHouseConnection:
     def set_final_tables(self, names: frozenset[str]) -> None:
         self._final_tables = frozenset(names)
 
+    def reads_final(self, table: str) -> bool:
+        """Whether `table` replaces rows by key (read with FINAL to see them merged)."""
+        return table in self._final_tables
+
 
 # ---- the layout: tables, views, versions ---------------------------------------------------------------------
 
