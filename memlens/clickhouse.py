@@ -419,9 +419,12 @@ class ClickHouseConnection:
                 self.transport.insert_arrow(table, pa.Table.from_batches([batch]))
         return data.num_rows
 
-    def register(self, name: str, data: pa.Table) -> None:
-        """Rows our SQL reads as table `name` (DuckDB's register): held in a Memory table of a unique name on the
-        server, so collections from several hosts never meet; dropped by unregister() or close()."""
+    def register(self, name: str, data: pa.Table | pd.DataFrame) -> None:
+        """Rows our SQL reads as table `name` (DuckDB's register: an Arrow table or a pandas DataFrame): held in a
+        Memory table of a unique name on the server, so collections from several hosts never meet; dropped by
+        unregister() or close()."""
+        if isinstance(data, pd.DataFrame):
+            data = pa.Table.from_pandas(data, preserve_index=False)
         self.unregister(name)
         real = f"_memlens_{uuid.uuid4().hex[:12]}_{name}"
         cols = ", ".join(f"`{f.name}` {_arrow_ch_type(f.type)}" for f in data.schema)
