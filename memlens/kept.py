@@ -31,8 +31,12 @@ ANALYSES = {"advice": "memlens.optimize.stored_advice", "backtest": "memlens.ale
 
 
 def kept_file(warehouse: str | Path, name: str) -> Path:
-    """Where the analysis `name` of the warehouse file `warehouse` is kept."""
-    return Path(f"{warehouse}.{name}.pickle")
+    """Where the analysis `name` of the warehouse file `warehouse` is kept. A ClickHouse warehouse (a URL: a database
+    on a server) keeps it in this host's user data folder, beside its collection lock (memlens.backend.lock_anchor)."""
+    from memlens import backend
+
+    anchor = backend.lock_anchor(backend.resolve(warehouse)) if backend.is_clickhouse(warehouse) else None
+    return Path(f"{anchor if anchor is not None else warehouse}.{name}.pickle")
 
 
 @cache
