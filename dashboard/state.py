@@ -21,8 +21,8 @@ from memlens import backend, budgets, cost_review, figures, health, layer, windo
 from memlens.config import Config, load_config
 from memlens.dashboard import data, timerange, ui
 from memlens.health import Measured
-from memlens.optimize.advise import Advice, CostAdvice, build_cost_advice
-from memlens.optimize.stored_advice import current_advice
+from memlens.optimize.advise import Advice, CostAdvice
+from memlens.optimize.stored_advice import current_advice, current_cost_advice
 from memlens.warehouse import connect
 
 CTX_KEY = "_memlens_ctx"
@@ -191,8 +191,9 @@ def advice(path: str, load_key: tuple) -> Advice:
 
 @st.cache_resource(show_spinner="Projecting the cost levers from your log…", max_entries=4)
 def cost_advice(path: str, load_key: tuple) -> CostAdvice:
-    """The Cost page's cost advice on the whole warehouse (optimize.advise.cost_advice), once per load."""
-    return holder(path).run(build_cost_advice, config())
+    """The Cost page's cost advice on the whole warehouse, once per load: the levers of the advice kept since the
+    last collection when it is current (no scan of the events), else projected now (stored_advice)."""
+    return holder(path).run(current_cost_advice, config(), path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

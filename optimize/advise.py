@@ -34,6 +34,7 @@ class Advice:
     period_days: float
     usd_month_total: float  # calls + storage, per 30 days: the bill the savings are a share of
     latency_s_month_total: float  # summed caller wait per 30 days
+    cost: CostAdvice  # the cost levers alone (the Cost page's tab), the same Savings as in `savings`
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([{
@@ -87,8 +88,8 @@ class CostAdvice:
                                                         "share_of_call_cost", "calls_or_adds", "formula", "note"])
 
 
-def build_cost_advice(con: duckdb.DuckDBPyConnection, cfg: Config) -> CostAdvice:
-    days = sv.period_days(con)
+def build_cost_advice(con: duckdb.DuckDBPyConnection, cfg: Config, days: float | None = None) -> CostAdvice:
+    days = sv.period_days(con) if days is None else days
     return CostAdvice(cost_levers(con, cfg, days), _calls_usd(con) * sv.DAYS_PER_MONTH / days, days)
 
 
@@ -120,22 +121,23 @@ def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str,
     step("pruning candidates, archival tiers, forecast and the vector store")
     pruning = pruning_candidates(mem, cfg, now, dims, set(dedup.merge_ids["merge_id"]))
     archival = archival_projection(mem, cfg, now, dims)
+    cost = build_cost_advice(con, cfg, days)
     items = [
         sv.caching(cache, days),
         sv.lower_limit(con, cfg, days),
         sv.scope_searches(con, days),
         sv.rerank_off(con, cfg, days),
-        *cost_levers(con, cfg, days),
+        *cost.levers,
         sv.dedup_saving(dedup, days),
         sv.pruning_saving(pruning, days),
         sv.archival_saving(archival, days),
     ]
     # The bill and the wait the savings are shares of: the layer's cost and summed latency of the whole log.
     wait_ms = layer.one(layer.query(con, "ops"))["total_ms"]
-    usd_month = _calls_usd(con) * sv.DAYS_PER_MONTH / days + archival.usd_month_now
+    usd_month = cost.usd_month_calls + archival.usd_month_now
     wait_s_month = (wait_ms or 0.0) / 1000.0 * sv.DAYS_PER_MONTH / days
     advice = Advice(rank(items, usd_month, wait_s_month), cache, dedup, pruning, archival, forecast(con, cfg),
-                    advise_store(con, cfg, dims, has_postgres), days, usd_month, wait_s_month)
+                    advise_store(con, cfg, dims, has_postgres), days, usd_month, wait_s_month, cost)
     step(f"done in {time.perf_counter() - started:.1f} s")
     return advice
 

@@ -17,7 +17,7 @@ import duckdb
 
 from memlens import kept
 from memlens.config import Config
-from memlens.optimize.advise import Advice, build_advice
+from memlens.optimize.advise import Advice, CostAdvice, build_advice, build_cost_advice
 
 ProgressFn = Callable[[str], None]
 
@@ -44,6 +44,13 @@ def current_advice(con: duckdb.DuckDBPyConnection, cfg: Config, warehouse: str |
     computed (steps reported to `progress`) and kept."""
     return kept.current(advice_file(warehouse), data_state(con, cfg),
                         lambda: build_advice(con, cfg, progress=progress))
+
+
+def current_cost_advice(con: duckdb.DuckDBPyConnection, cfg: Config, warehouse: str | Path) -> CostAdvice:
+    """The cost levers of the data in `con`: those of the kept advice when it is current (no scan), else projected
+    now by SQL alone (build_cost_advice: seconds on a large warehouse, not the advice's whole replay)."""
+    advice = stored(warehouse, data_state(con, cfg))
+    return advice.cost if advice is not None else build_cost_advice(con, cfg)
 
 
 def refresh_after_collection(con: duckdb.DuckDBPyConnection, cfg: Config, warehouse: str | Path,

@@ -20,7 +20,7 @@ T0 = datetime(2026, 11, 2)
 DAYS = 6
 FRESH = layer.Speed(rollups_fresh=True, histogram_percentiles=False)
 HIST = layer.Speed(rollups_fresh=True, histogram_percentiles=True)
-ROLLUP_METRICS = ("ops", "cache", "cost", "cost_by_model", "latency_histogram", "phases")
+ROLLUP_METRICS = ("ops", "cache", "cache_reuse", "cost", "cost_by_model", "latency_histogram", "phases")
 
 
 def _phases(op: str, latency_ms: float, timed: bool) -> dict:
@@ -173,6 +173,10 @@ def test_the_fast_path_is_taken_where_it_can_answer():
     assert layer.choose(cost, day.replace(user="u1", op="add"), (), None, FRESH).name == "cost_events"
     assert layer.choose(hist, day, ("op",), None, FRESH).name == "latency_hist_daily"
     assert layer.choose(layer.metric("latency_percentiles"), day, (), None, HIST).name == "op_events"
+    reuse = layer.metric("cache_reuse")
+    assert layer.choose(reuse, day, ("service",), None, FRESH).name == "cache_lookups_hourly"
+    assert layer.choose(reuse, day.replace(user="u1"), (), None, FRESH).name == "cache_lookups"
+    assert layer.choose(reuse, day.replace(start=T0 + timedelta(minutes=15)), (), None, FRESH).name == "cache_lookups"
 
 
 @pytest.mark.parametrize("name", ["memory_growth", "storage_growth"])

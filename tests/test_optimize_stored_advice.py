@@ -10,8 +10,8 @@ from datetime import timedelta
 from dashboard_fixtures import DAY0, event, insert_events, make_warehouse
 
 from memlens.config import load_config
-from memlens.optimize import stored_advice
-from memlens.optimize.advise import build_advice
+from memlens.optimize import advise, stored_advice
+from memlens.optimize.advise import build_advice, build_cost_advice
 from memlens.warehouse import connect, open_warehouse
 
 
@@ -52,6 +52,24 @@ def test_kept_advice_is_read_back_until_the_data_changes(tmp_path):
         newer = stored_advice.current_advice(con, cfg, path, steps.append)
     assert newer.cache.requests == 20
     assert steps[1] == "replaying 20 searches through the what-if cache (every TTL, every LRU size)"
+
+
+def test_the_cost_pages_levers_come_from_the_kept_advice(tmp_path, monkeypatch):
+    """The Cost page's cost advice is the kept advice's (the same levers build_cost_advice projects), read without a
+    scan; with no current kept advice it is projected by SQL alone, not by the whole advice."""
+    path = make_warehouse(tmp_path / "w.duckdb")
+    cfg = load_config()
+    with open_warehouse(path, cfg, read_only=True) as con:
+        direct = build_cost_advice(con, cfg)
+        alone = stored_advice.current_cost_advice(con, cfg, path)  # nothing kept yet: SQL only
+        assert not stored_advice.advice_file(path).exists()
+        kept_advice = stored_advice.current_advice(con, cfg, path)
+        assert kept_advice.cost.table().equals(direct.table())
+        assert [s.key for s in kept_advice.cost.levers] == [s.key for s in direct.levers]
+        assert kept_advice.cost.usd_month_calls == direct.usd_month_calls
+        monkeypatch.setattr(advise, "cost_levers", lambda *a, **k: (_ for _ in ()).throw(AssertionError("scanned")))
+        read = stored_advice.current_cost_advice(con, cfg, path)
+    assert alone.table().equals(direct.table()) and read.table().equals(direct.table())
 
 
 def test_a_damaged_file_is_recomputed(tmp_path):

@@ -13,12 +13,12 @@
 --   could_be_served_through_cache (BIGINT), could_be_served_share_through_cache (DOUBLE of those, the share that
 --   could be served: the ceiling of their measured hit rate)
 SELECT /*keys*/
-    CAST(count(*) AS BIGINT) AS cacheable_searches,
-    CAST(count(*) FILTER (WHERE could_be_served) AS BIGINT) AS could_be_served,
-    count(*) FILTER (WHERE could_be_served) / nullif(count(*), 0) AS could_be_served_share,
-    CAST(count(*) FILTER (WHERE through_cache) AS BIGINT) AS through_cache,
-    CAST(count(*) FILTER (WHERE through_cache AND could_be_served) AS BIGINT) AS could_be_served_through_cache,
-    count(*) FILTER (WHERE through_cache AND could_be_served) / nullif(count(*) FILTER (WHERE through_cache), 0)
+    CAST(coalesce(sum(lookups), 0) AS BIGINT) AS cacheable_searches,
+    CAST(coalesce(sum(could_be_served_lookups), 0) AS BIGINT) AS could_be_served,
+    sum(could_be_served_lookups) / nullif(sum(lookups), 0) AS could_be_served_share,
+    CAST(coalesce(sum(through_cache_lookups), 0) AS BIGINT) AS through_cache,
+    CAST(coalesce(sum(could_be_served_through_cache_lookups), 0) AS BIGINT) AS could_be_served_through_cache,
+    sum(could_be_served_through_cache_lookups) / nullif(sum(through_cache_lookups), 0)
         AS could_be_served_share_through_cache
 FROM cache_lookups
 GROUP BY ALL

@@ -4,8 +4,14 @@
 -- provides: cache_lookups
 -- filters: service mode op status user agent model tag
 -- keys: bucket day service mode status user_id agent_id tag
--- columns: every column of stg_cache_lookups, bucket (TIMESTAMP UTC start of the $grain bucket)
-SELECT *, date_trunc($grain, ts) AS bucket
+-- columns: every column of stg_cache_lookups, bucket (TIMESTAMP UTC start of the $grain bucket), and the counts of
+--   agg_cache_lookups_hourly for one search (lookups = 1; could_be_served_lookups, through_cache_lookups,
+--   could_be_served_through_cache_lookups 0 or 1), so the figures sum the same columns over either input
+SELECT *, date_trunc($grain, ts) AS bucket,
+       1 AS lookups,
+       CAST(could_be_served AS INTEGER) AS could_be_served_lookups,
+       CAST(through_cache AS INTEGER) AS through_cache_lookups,
+       CAST(through_cache AND could_be_served AS INTEGER) AS could_be_served_through_cache_lookups
 FROM stg_cache_lookups
 WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
   AND ($service IS NULL OR service = $service) AND ($mode IS NULL OR mode = $mode)
