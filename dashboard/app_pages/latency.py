@@ -80,10 +80,13 @@ else:
     ui.style(fig, f"{phase_op}: time per call by phase, per {grain} (UTC)")
     ui.time_chart(fig, "phases", window)
     share_now = ctx.metric("phases", filters=one_op)
-    spread = ctx.metric("phase_percentiles", filters=one_op)
+    # per-phase percentiles scan every timed call of the window (no rollup holds them): asked for on large warehouses
+    spread = (ctx.metric("phase_percentiles", filters=one_op)
+              if ctx.on_demand("P50 / P95 per phase", "phase_percentiles") else None)
     share_before = ctx.metric("phases", filters=before.replace(op=phase_op)) if before is not None else None
     table = share_now[["phase", "avg_ms", "share"]].rename(columns={"avg_ms": "ms_per_call"})
-    table = table.merge(spread[["phase", "ran_ops", "p50_ms", "p95_ms"]], on="phase", how="left")
+    if spread is not None:
+        table = table.merge(spread[["phase", "ran_ops", "p50_ms", "p95_ms"]], on="phase", how="left")
     if share_before is not None and not share_before.empty:
         table = table.merge(share_before[["phase", "avg_ms", "share"]].rename(
             columns={"avg_ms": "ms_per_call_week_before", "share": "share_week_before"}), on="phase", how="left")
