@@ -44,7 +44,8 @@ def test_every_view_and_rollup_answers_on_an_empty_clickhouse_warehouse():
 
 def test_rollups_refresh_on_an_empty_warehouse(con):
     result = rollups.refresh(con)
-    assert set(result.rows) == {"agg_op_hourly", "agg_cost_daily", "agg_cost_user_daily", "agg_latency_hist_daily"}
+    assert set(result.rows) == {"agg_op_hourly", "agg_cost_daily", "agg_cost_user_daily", "agg_latency_hist_daily",
+                                "agg_cache_lookups_hourly"}
     assert all(n == 0 for n in result.rows.values()) and rollups.is_fresh(con)
     fast = layer.Speed(rollups_fresh=True, histogram_percentiles=True)
     for name, m in layer.metrics().items():
