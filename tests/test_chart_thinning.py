@@ -52,3 +52,10 @@ def test_intervals_closer_than_the_gap_merge_per_group():
         {"rule": "B", "start": h[0], "end": h[9], "count": 1}]
     # a 2 h gap joins A's two runs
     assert merge_close(df, "start", "end", ["rule"], timedelta(hours=2))["count"].tolist() == [4, 1]
+
+
+def test_intervals_merge_without_groups():
+    h = [T0 + timedelta(hours=i) for i in range(8)]
+    df = pd.DataFrame({"start": [h[0], h[1], h[5]], "end": [h[2], h[3], h[6]]})
+    assert merge_close(df, "start", "end", [], timedelta(hours=1)).to_dict("records") == [
+        {"start": h[0], "end": h[3], "count": 2}, {"start": h[5], "end": h[6], "count": 1}]

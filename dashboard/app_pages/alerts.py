@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 from datetime import datetime
 
-import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -216,6 +215,7 @@ else:
     pick = st.selectbox("Look at one rule", [r.key for r in bt.rules], key="bt_rule",
                         index=next((i for i, r in enumerate(bt.rules) if r.fired), 0))
     rule = bt.rule(pick)
+    one = backtest.episode_table(bt, pick)
     series = thin_series(backtest.rule_series(bt, cfg, fig, pick), "t", "value", ["series"])  # each peak kept
     if len(series):
         kind = backtest.KIND.get(pick.split("@")[0])
@@ -227,15 +227,13 @@ else:
         if rule.threshold is not None:
             ui.target_line(chart, f"threshold {backtest.threshold_text(rule)}", x=[series["t"].min(),
                            series["t"].max()], y=[rule.threshold * scale] * 2)
-        firing = pd.DataFrame({"rule": pick, "start": [e.fired_at for e in rule.fired],
-                               "end": [e.resolved_at or bt.end for e in rule.fired]})
-        for e in merge_close(firing, "start", "end", ["rule"], (series["t"].max() - series["t"].min()) / 1000
-                             ).itertuples():
-            chart.add_vrect(x0=e.start, x1=e.end, fillcolor="red", opacity=0.12, line_width=0)
+        firing = merge_close(one.assign(end=one["resolved_at"].fillna(bt.end)), "fired_at", "end", [],
+                             (series["t"].max() - series["t"].min()) / 1000)
+        for e in firing.itertuples():
+            chart.add_vrect(x0=e.fired_at, x1=e.end, fillcolor="red", opacity=0.12, line_width=0)
         unit = draft.unit(kind.field) if kind is not None else "% (long window)"
         st.plotly_chart(ui.style(chart, f"{pick}: the figure the rule compares (red: firing)", unit),
                         width="stretch", key="bt_series")
-    one = backtest.episode_table(bt, pick)
     if len(one):
         ui.table(one.drop(columns=["rule", "alert"]))
     with st.expander("How the backtest differs from Prometheus"):
