@@ -129,3 +129,35 @@ def test_forked_child_writes_its_own_events_once(tmp_path):
     writer.close()
     ids = sorted(r["event_id"] for r in _read_all(sorted(tmp_path.iterdir())))
     assert ids == ["child-0", "child-1", "child-2", "child-3", "child-4", "parent-0"]
+
+
+class _Weird:
+    def __str__(self) -> str:
+        return "weird-object"
+
+
+def test_lines_are_the_json_modules_compact_form(tmp_path):
+    """orjson writes the lines; each must be what json.dumps(compact, non-ASCII kept) writes, and what orjson
+    refuses (an int beyond 64 bits, a lone surrogate) must still become one valid line with the same value."""
+    import numpy as np
+
+    events = [
+        {"event_id": "a", "ts": "2026-11-25T05:42:03.123456Z", "latency_ms": 12.3456, "top_k": 10, "rerank": False,
+         "threshold": 0.1, "result_ids": ["m1", "m2"], "filter_keys": ["user_id"], "user_id": "Zoë 東京 \"q\"\n"},
+        {"event_id": "b", "threshold": np.float64(0.25), "limit": _Weird(), "result_ids": ("t1", "t2"),
+         "top_score": 1e-7, "latency_ms": 1234567.0},
+        {"event_id": "c", "big": 2**70, "user_id": "ok"},
+        {"event_id": "d", "query_text": "bad \ud800 surrogate"},
+    ]
+    writer = OpLogWriter(tmp_path, service="svc")
+    for ev in events:
+        writer.write(ev)
+    writer.close()
+    raw = writer.files[0].read_bytes().split(b"\n")
+    assert raw[-1] == b"" and len(raw) == 5
+    compact = dict(ensure_ascii=False, separators=(",", ":"), default=str)
+    assert raw[0].decode("utf-8") == json.dumps(events[0], **compact)
+    assert json.loads(raw[1]) == {"event_id": "b", "threshold": 0.25, "limit": "weird-object",
+                                  "result_ids": ["t1", "t2"], "top_score": 1e-7, "latency_ms": 1234567.0}
+    assert json.loads(raw[2]) == {"event_id": "c", "big": 2**70, "user_id": "ok"}
+    assert json.loads(raw[3]) == {"event_id": "d", "query_text": "bad \ud800 surrogate"}
