@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter, methodcaller
 from random import getrandbits
 from typing import Any
 
@@ -24,6 +25,9 @@ _SPACES = re.compile(r"\s+")
 # tuples, not `str | int`: a union is built anew each time the expression runs (a fraction of a µs per call)
 _STR_INT = (str, int)
 _SEQUENCE = (list, tuple)
+# map() with these walks a result list in C: a list comprehension runs Python bytecode per item (~3x the cost)
+_ID = itemgetter("id")
+_SCORE = methodcaller("get", "score")
 
 
 def normalise_query(query: str) -> str:
@@ -130,6 +134,8 @@ class EventBuilder:
         if tag is not None:
             self.base["tag"] = tag
         self.hasher = hasher
+        # an entity id as the event records it (str when ids are not hashed: skips a Python call per entity)
+        self._entity = hasher if hasher.enabled else str
         self.store_query_text = store_query_text
         self.defaults = defaults
         self.embedding_model = embedding_model
@@ -178,7 +184,7 @@ class EventBuilder:
             if value is not None:
                 keys.add(name)
                 if isinstance(value, _STR_INT):  # an operator ({"in": [...]}) is a filter, not one entity
-                    ev[name] = self.hasher(value)
+                    ev[name] = self._entity(value)
         if keys:
             ev["filter_keys"] = sorted(keys)
 
@@ -252,8 +258,8 @@ class EventBuilder:
             return
         ev["result_count"] = len(items)
         try:  # the shape mem0 returns: dicts with an id and a numeric score; list comprehensions keep it cheap
-            ev["result_ids"] = [str(it["id"]) for it in items]
-            scores = [it.get("score") for it in items]
+            ev["result_ids"] = list(map(str, map(_ID, items)))
+            scores = list(map(_SCORE, items))
             if None in scores:
                 scores = [sc for sc in scores if sc is not None]
             if scores:
