@@ -1,7 +1,7 @@
 """Pages as a person meets them: the dashboard in real headless Chromium, every sidebar page clicked and timed
 until Streamlit is idle.
 
-    .venv/bin/python bench/browser_bench.py [--warehouse PATH] [--repeat 3]
+    .venv/bin/python bench/browser_bench.py [--warehouse PATH] [--repeat 3] [--no-refresh]
 
 Without --warehouse it builds (once, kept under bench/out/) the 200,000-event demo with `memlens demo`, which is
 what a person gets after a collection (the advice and the alert backtest's figures are computed then, see
@@ -11,6 +11,9 @@ collection), opens the start page, clicks every page in the sidebar ("first"), t
 A page counts as shown when its title is on screen, Streamlit's running indicator is gone, no skeleton is left
 and every Plotly chart has drawn. Prints medians per page against issue 16's budgets (start page < 2 s, first
 visit < 2 s, repeat visit < 0.5 s); absolute seconds depend on the machine's load, so compare runs of one session.
+Each repeat also times the floor, alternated with the dashboard so the same load reaches both: a bare two-page
+Streamlit app (a title per page, BARE_APP) served and timed the same way, its start page and a click to its other
+page. Each page's time is printed beside its excess over the floor: the part memlens adds to Streamlit's own.
 """
 
 from __future__ import annotations
@@ -61,17 +64,31 @@ def demo_warehouse(events: int) -> Path:
     return path
 
 
-class Dashboard:
-    """`streamlit run dashboard/app.py` on a free 127.0.0.1 port, stopped on exit."""
+# The floor: a bare two-page Streamlit app (a title each, linked in the sidebar as the dashboard links its pages),
+# served and timed the same way in the same run. A page's time minus the floor is what memlens adds to Streamlit.
+BARE_APP = """import streamlit as st
+pages = [st.Page(lambda: st.title("Overview"), title="Overview", url_path="overview", default=True),
+         st.Page(lambda: st.title("Other"), title="Other", url_path="other")]
+nav = st.navigation(pages, position="hidden")
+for p in pages:
+    st.sidebar.page_link(p, label=p.title)
+nav.run()
+"""
 
-    def __init__(self, warehouse: Path, home: Path) -> None:
+
+class Dashboard:
+    """`streamlit run <app>` (default: dashboard/app.py) on a free 127.0.0.1 port, from the repository root (its
+    .streamlit/config.toml applies to both apps), stopped on exit."""
+
+    def __init__(self, warehouse: Path | None, home: Path, app: Path = REPO / "dashboard" / "app.py") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MEMLENS_WAREHOUSE": str(warehouse), "MEMLENS_HOME": str(home),
-               "MEM0_TELEMETRY": "False"}
+        env = {**os.environ, "MEMLENS_HOME": str(home), "MEM0_TELEMETRY": "False"}
+        if warehouse is not None:
+            env["MEMLENS_WAREHOUSE"] = str(warehouse)
         self.log = (home / "streamlit.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port",
+            [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
              "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 120
@@ -117,6 +134,28 @@ def visit(page, title: str) -> float:
     return wait_shown(page, title) - t0
 
 
+def floor_session(browser) -> dict[str, float]:
+    """The bare app (BARE_APP): its start page, then a click to its other page and back, twice ("first", "again"),
+    timed as the dashboard's pages are."""
+    with tempfile.TemporaryDirectory(prefix="memlens-browser-floor-") as home:
+        app_file = Path(home) / "bare_app.py"
+        app_file.write_text(BARE_APP)
+        app = Dashboard(None, Path(home), app_file)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            times: dict[str, float] = {}
+            t0 = time.perf_counter()
+            page.goto(app.url)
+            times["start"] = wait_shown(page, "Overview") - t0
+            for rnd in ("first", "again"):
+                times[f"click|{rnd}"] = visit(page, "Other")
+                visit(page, "Overview")
+            page.close()
+            return times
+        finally:
+            app.stop()
+
+
 def one_session(browser, warehouse: Path, shots: Path | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="memlens-browser-bench-") as home:
         app = Dashboard(warehouse, Path(home))
@@ -142,6 +181,8 @@ def main() -> int:
     ap.add_argument("--warehouse", help="an existing warehouse (default: the demo, built once under bench/out/)")
     ap.add_argument("--events", type=int, default=200_000, help="demo events when building (default 200000)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-refresh", action="store_true",
+                    help="time the warehouse as it is (skip bringing its rollups and kept analyses up to date)")
     ap.add_argument("--screenshots", help="save a screenshot of each page's first visit here (last repeat)")
     ap.add_argument("--compare-kept", choices=sorted(ANALYSES),
                     help="each repeat runs two sessions: without this analysis kept since the collection (the pages "
@@ -160,13 +201,15 @@ def main() -> int:
 
     # the state a collection leaves with this code (a warehouse built by another version holds stale rollups and kept
     # analyses)
-    cfg = load_config()
-    with open_warehouse(warehouse, cfg) as con:
-        rollups.refresh(con)
-    refresh_after_collection(warehouse, cfg, sys.stdout)
+    if not args.no_refresh:
+        cfg = load_config()
+        with open_warehouse(warehouse, cfg) as con:
+            rollups.refresh(con)
+        refresh_after_collection(warehouse, cfg, sys.stdout)
 
     runs: list[dict[str, float]] = []
     baseline: list[dict[str, float]] = []
+    floors: list[dict[str, float]] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -174,6 +217,7 @@ def main() -> int:
                 if args.compare_kept:  # the session computes it on its page's first visit (and keeps it)
                     kept_file(warehouse, args.compare_kept).unlink(missing_ok=True)
                     baseline.append(one_session(browser, warehouse, None))
+                floors.append(floor_session(browser))  # alternated with the dashboard: the same load reaches both
                 runs.append(one_session(browser, warehouse, shots if i == args.repeat - 1 else None))
                 print(f"session {i + 1}/{args.repeat} done", flush=True)
         finally:
@@ -187,18 +231,24 @@ def main() -> int:
               "sessions:")
         for title in PAGES:
             print(f"{title:<22} {med(f'{title}|first', baseline):7.2f} {med(f'{title}|again', baseline):7.2f}")
-    print(f"\n{warehouse} — medians of {args.repeat} fresh dashboard sessions, seconds until the page is shown")
+    floor_start, floor_first, floor_again = (med(k, floors) for k in ("start", "click|first", "click|again"))
+    print(f"\n{warehouse} — medians of {args.repeat} fresh dashboard sessions, seconds until the page is shown; "
+          "'+' = above the floor (a bare two-page Streamlit app served and timed alike in the same run: what "
+          "memlens adds)")
+    print(f"{'floor (bare Streamlit)':<22} start {floor_start:5.2f}   click: first {floor_first:5.2f}, again "
+          f"{floor_again:5.2f}")
     start = med("start")
-    print(f"{'start page (Overview)':<22} {start:7.2f}   budget < {BUDGET_START_S:g} s: "
+    print(f"{'start page (Overview)':<22} {start:7.2f} (+{start - floor_start:.2f})   budget < {BUDGET_START_S:g} s: "
           f"{'met' if start < BUDGET_START_S else 'NOT met'}")
-    print(f"{'page':<22} {'first':>7} {'again':>7}   budgets: first < {BUDGET_FIRST_S:g} s, "
+    print(f"{'page':<22} {'first':>7} {'(+)':>7} {'again':>7} {'(+)':>7}   budgets: first < {BUDGET_FIRST_S:g} s, "
           f"again < {BUDGET_AGAIN_S:g} s (Overview's first is its second visit: it was the start page)")
     met = 0
     for title in PAGES:
         first, again = med(f"{title}|first"), med(f"{title}|again")
         ok = first < BUDGET_FIRST_S and again < BUDGET_AGAIN_S
         met += ok
-        print(f"{title:<22} {first:7.2f} {again:7.2f}   {'met' if ok else 'NOT met'}")
+        print(f"{title:<22} {first:7.2f} {first - floor_first:+7.2f} {again:7.2f} {again - floor_again:+7.2f}   "
+              f"{'met' if ok else 'NOT met'}")
     print(f"budgets met on {met} of {len(PAGES)} pages")
     return 0
 
