@@ -42,11 +42,39 @@ def save(new) -> None:
     st.rerun()
 
 
+# Everything below that only depends on the config (its loading, the edits applied, the exported files: rendering the
+# promtool tests alone takes seconds) is computed once per config text, so a visit that edits nothing renders at once.
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _config(kept_draft: dict | None, _base):
+    """The config the page shows (the draft over the defaults, or the dashboard's own) and its text."""
+    shown = draft.config(kept_draft, _base)
+    return shown, export.render_config(shown)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _applied(config_text: str, scopes, thresholds, kinds, settings: dict, _cfg):
+    """The edited tables and settings over the config of `config_text`, and the new config's text."""
+    new = draft.apply(_cfg, scopes, thresholds, kinds, settings)
+    return new, export.render_config(new)
+
+
+@st.cache_resource(show_spinner="Rendering the exports…", max_entries=16)
+def _exports(config_text: str, _cfg) -> tuple[dict[str, str], bytes]:
+    """The files of `memlens export all` for the config of `config_text`, and their zip."""
+    files = export.export_files(_cfg, FORMAT)
+    return files, export.zip_bytes(files)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _rules(config_text: str, _cfg) -> str:
+    return render_rules(_cfg)
+
+
 try:
-    cfg = draft.config(st.session_state[DRAFT], ctx.cfg)
+    cfg, cfg_text = _config(st.session_state[DRAFT], ctx.cfg)
 except ConfigError as exc:
     st.error(f"The kept draft {draft.draft_path()} is not a valid config ({exc}); showing your config instead.")
-    cfg = ctx.cfg
+    cfg, cfg_text = _config(None, ctx.cfg)
 
 top = st.columns([4, 1])
 if st.session_state[DRAFT] is None:
@@ -76,10 +104,17 @@ def _computed_figures(path: str, load_key: tuple, params: tuple, start: datetime
     return state.holder(path).run(kept_figures.figures, _cfg, path, start, end, keep=keep)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)  # a resource: read as is, not copied on each visit
 def _backtest(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None,
               config_text: str, _cfg, _fig):
     return backtest.evaluate(_cfg, _fig)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _series(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None,
+            config_text: str, rule: str, _bt, _cfg, _fig):
+    """What the chart of `rule` draws: its figure per series, thinned (each peak kept)."""
+    return thin_series(backtest.rule_series(_bt, _cfg, _fig, rule), "t", "value", ["series"])
 
 
 p = ctx.filters.params()
@@ -96,7 +131,7 @@ if not ctx.empty:
                        and params == backtest.figure_params(ctx.cfg))
             fig = _computed_figures(ctx.path, ctx.load_key, params, start, end, opening, cfg)
         if fig is not None:
-            bt = _backtest(ctx.path, ctx.load_key, params, start, end, export.render_config(cfg), cfg, fig)
+            bt = _backtest(ctx.path, ctx.load_key, params, start, end, cfg_text, cfg, fig)
     except ValueError as exc:
         st.error(f"The backtest cannot run with this config: {exc}")
 summary = backtest.summary_table(bt).set_index("rule") if bt is not None else None
@@ -182,8 +217,8 @@ try:
         "alerts.labels": draft.parse_labels(labels, "labels on every alert"),
         "thresholds.monthly_budget_usd": monthly,
     }
-    new = draft.apply(cfg, scopes, edited, kinds, settings)
-    if export.render_config(new) != export.render_config(cfg):
+    new, new_text = _applied(cfg_text, scopes, edited, kinds, settings, cfg)
+    if new_text != cfg_text:
         save(new)
 except (ConfigError, ValueError) as exc:
     st.error(f"Not applied: {exc}", icon=":material/error:")
@@ -216,7 +251,7 @@ else:
                         index=next((i for i, r in enumerate(bt.rules) if r.fired), 0))
     rule = bt.rule(pick)
     one = backtest.episode_table(bt, pick)
-    series = thin_series(backtest.rule_series(bt, cfg, fig, pick), "t", "value", ["series"])  # each peak kept
+    series = _series(ctx.path, ctx.load_key, params, start, end, cfg_text, pick, bt, cfg, fig)
     if len(series):
         kind = backtest.KIND.get(pick.split("@")[0])
         scale = 100 if kind is None or kind.field in draft.PERCENT else 1  # ratios shown in %, as in the table
@@ -242,7 +277,7 @@ else:
 # ---- downloads ------------------------------------------------------------------------------------------------------
 st.subheader("Download")
 try:
-    files = export.export_files(cfg, FORMAT)
+    files, zipped = _exports(cfg_text, cfg)
 except ValueError as exc:
     st.error(f"The exports cannot be made from this config: {exc}")
     st.stop()
@@ -252,14 +287,14 @@ st.caption("The same bytes as `memlens export all --config memlens-alerts.yaml -
 d1, d2 = st.columns(2)
 d1.download_button("Download the config (memlens-alerts.yaml)", files[export.CONFIG], export.CONFIG,
                    "application/yaml", icon=":material/settings:", key="dl_config", type="primary")
-d2.download_button("Download everything (.zip)", export.zip_bytes(files), "memlens-monitoring.zip",
+d2.download_button("Download everything (.zip)", zipped, "memlens-monitoring.zip",
                    "application/zip", icon=":material/folder_zip:", key="dl_zip")
 cols = st.columns(4)
 for i, name in enumerate(n for n in files if n != export.CONFIG):
     cols[i % 4].download_button(name, files[name], name, "application/json" if name.endswith(".json") else
                                 "text/markdown" if name.endswith(".md") else "application/yaml",
                                 icon=":material/download:", key=f"dl_{name}")
-base_rules, rules = render_rules(ctx.cfg), files[export.RULES]
+base_rules, rules = _rules(_config(None, ctx.cfg)[1], ctx.cfg), files[export.RULES]
 diff = list(difflib.unified_diff(base_rules.splitlines(), rules.splitlines(), "your config", "edited", lineterm="",
                                  n=1))
 if diff:
