@@ -96,7 +96,10 @@ def cmd_collect_platform(args: argparse.Namespace) -> int:
     from memlens.collectors.platform import collect_platform_cli
 
     cfg = _cfg(args)
-    return collect_platform_cli(args, cfg, _warehouse(args, cfg))
+    code = collect_platform_cli(args, cfg, _warehouse(args, cfg))
+    if code == 0:
+        _refresh_kept(args, cfg)
+    return code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -164,3 +164,21 @@ def test_the_key_is_never_stored_and_the_lock_is_free_while_fetching(tmp_path, k
         assert {auth for _, auth in server.requests} == {f"Token {KEY}"}
     assert held and not any(held)
     assert KEY.encode() not in db.read_bytes()
+
+
+def test_a_platform_collection_leaves_the_kept_analyses_current(tmp_path, key, capsys, monkeypatch):
+    """As after `collect logs`: the advice and the alert backtest of the new data are computed right after it."""
+    from memlens.alerts import kept_figures
+    from memlens.dashboard.data import load_key
+    from memlens.warehouse import open_warehouse
+
+    monkeypatch.setenv("MEMLENS_HOME", str(tmp_path / "home"))
+    db = tmp_path / "w.duckdb"
+    with serve_fake_platform(EVENTS) as (_, url):
+        assert main(["collect", "platform", "--url", url, "--warehouse", str(db)]) == 0
+    assert "backtest: replaying the alert rules over 2026-11-20 … 2026-11-21" in capsys.readouterr().err
+    cfg = load_config()
+    with open_warehouse(db, cfg, read_only=True) as con:
+        start, end = kept_figures.opening_range(con)
+        fig = kept_figures.stored(db, load_key(con), cfg, start, end)
+    assert fig is not None and (fig.start, fig.end) == (datetime(2026, 11, 20), datetime(2026, 11, 21))
