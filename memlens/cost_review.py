@@ -393,6 +393,14 @@ def change_text(delta_pct: float | None, previous: float | None, current: float 
     return f"{delta_pct * 100:+.1f} %"
 
 
+def change_in_words(table: pd.DataFrame) -> pd.DataFrame:
+    """A movers or breakdown table with `delta_pct` as change_text's words ("new", "no change", "+12.5 %"): what a
+    page shows instead of an empty cell where the percentage is undefined."""
+    words = [change_text(d, p, c) for d, p, c in
+             zip(table["delta_pct"], table["previous_usd"], table["current_usd"], strict=True)]
+    return table.assign(delta_pct=words)
+
+
 def share_text(v: float | None) -> str:
     if v is None or pd.isna(v) or v == 0:
         return ""

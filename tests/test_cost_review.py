@@ -245,6 +245,8 @@ def test_change_words_where_a_percentage_is_undefined():
     assert [cr.change_text(x.delta_pct, x.previous_usd, x.current_usd) for x in ops.itertuples()] == [
         "+50.0 %", "new", "no change"]  # add, search, delete: by this week's cost
     assert cr.change_text(None, None, 1.0) == "n/a"
+    # what the Cost page's tables show in "change %": the same words, never an empty "None" cell
+    assert list(cr.change_in_words(r.breakdowns["op"])["delta_pct"]) == ["+50.0 %", "new", "no change"]
     md = cr.to_markdown(r)
     # (Markdown punctuation is escaped, `$` too: GitHub would read "$0.20 ... $0.30" as math)
     assert r"| delete | \$0\.0000 | \$0\.0000 | ±\$0\.0000 | no change |  | 4 |" in md

@@ -178,11 +178,11 @@ with tab_week:
     left.image(charts["daily"], width="stretch")
     right.image(charts["movers"], width="stretch")
     st.subheader("Top movers")
-    ui.table(r.movers, column_config={
+    ui.table(cost_review.change_in_words(r.movers), column_config={
         "previous_usd": st.column_config.NumberColumn(week.previous_label, format="$%.4f"),
         "current_usd": st.column_config.NumberColumn(week.current_label, format="$%.4f"),
         "delta_usd": st.column_config.NumberColumn("change", format="%+.4f"),
-        "delta_pct": st.column_config.NumberColumn("change %", format="percent"),
+        "delta_pct": st.column_config.TextColumn("change %"),
         "share_of_change": st.column_config.NumberColumn("share of the change", format="percent"),
     })
     st.subheader("Budgets")
@@ -197,12 +197,12 @@ with tab_week:
         with tab:
             if dim == "model":
                 st.image(charts["model"], width="stretch")
-            ui.table(r.breakdowns[dim], column_config={
+            ui.table(cost_review.change_in_words(r.breakdowns[dim]), column_config={
                 "key": st.column_config.TextColumn(cost_review.DIMENSION_TEXT[dim]),
                 "previous_usd": st.column_config.NumberColumn(week.previous_label, format="$%.4f"),
                 "current_usd": st.column_config.NumberColumn(week.current_label, format="$%.4f"),
                 "delta_usd": st.column_config.NumberColumn("change", format="%+.4f"),
-                "delta_pct": st.column_config.NumberColumn("change %", format="percent"),
+                "delta_pct": st.column_config.TextColumn("change %"),
                 "share_of_change": st.column_config.NumberColumn("share of the change", format="percent"),
                 "previous_calls": st.column_config.NumberColumn(f"calls {week.previous_label}"),
                 "current_calls": st.column_config.NumberColumn(f"calls {week.current_label}"),
