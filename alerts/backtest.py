@@ -208,7 +208,28 @@ class RuleResult:
 
     @property
     def firing_seconds(self) -> float:
+        """Time during which at least one series fired (overlapping series count once): never more than the range."""
+        spans = sorted((e.fired_at, e.resolved_at or e.last_at) for e in self.fired)
+        total, open_from, open_to = 0.0, None, None
+        for start, end in spans:
+            if open_to is None or start > open_to:
+                if open_to is not None:
+                    total += (open_to - open_from).total_seconds()
+                open_from, open_to = start, end
+            else:
+                open_to = max(open_to, end)
+        if open_to is not None:
+            total += (open_to - open_from).total_seconds()
+        return total
+
+    @property
+    def series_firing_seconds(self) -> float:
+        """Firing time summed over the series (three services firing for an hour each: 3 h)."""
         return sum(e.firing_seconds for e in self.fired)
+
+    @property
+    def series_fired(self) -> int:
+        return len({e.labels for e in self.fired})
 
     @property
     def pending_only(self) -> int:
@@ -414,7 +435,8 @@ def _dur(seconds: float) -> str:
 
 
 def summary_table(bt: Backtest) -> pd.DataFrame:
-    """One row per rule: how often it would have fired and for how long."""
+    """One row per rule: how often it would have fired and for how long: `firing` while any series fired, and
+    `series_firing` summed over the `series_fired` series (the two differ when series overlap)."""
     rows = []
     for r in bt.rules:
         fired = r.fired
@@ -423,6 +445,7 @@ def summary_table(bt: Backtest) -> pd.DataFrame:
             "rule": r.key, "alert": r.alert, "scope": r.scope or "", "threshold": threshold_text(r),
             "for": r.for_, "severity": r.severity, "times_fired": r.times_fired,
             "firing": _dur(r.firing_seconds), "firing_hours": round(r.firing_seconds / 3600, 2),
+            "series_fired": r.series_fired, "series_firing": _dur(r.series_firing_seconds) if fired else "",
             "longest": _dur(longest) if fired else "", "pending_only": r.pending_only,
             "last_fired_at": max((e.fired_at for e in fired), default=None),
         })

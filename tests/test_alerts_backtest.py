@@ -214,3 +214,20 @@ def test_demo_search_incident_pages_and_its_llm_adds_do_not(tmp_path):
                    ("p99_latency", "p95_latency", "avg_latency", "slow_share") for r in bt.rules)
     old_style = backtest.run(con, load_config(None, overrides={"alerts": {"scopes": {"add_infer": {"p99_ms": 500}}}}))
     assert old_style.rule("p99_latency@add_infer").times_fired > 5 * p99.times_fired
+
+
+def test_firing_in_total_counts_overlapping_series_once():
+    """Two services firing 10:00-10:30 and 10:15-10:45, one again 11:00-11:10: 55 min in total (the overlap counts
+    once), 70 min summed over the series, two series."""
+    def fired(service, start, end):
+        return backtest.Episode((("service", service),), _minute(start - 5), _minute(start), _minute(end),
+                                _minute(end - 1), 1.0)
+
+    rule = backtest.RuleResult("error_rate@x", "Mem0HighErrorRate", "t", None, 0.05, "5m", "warning", "error_rate",
+                               [fired("a", 0, 30), fired("b", 15, 45), fired("a", 60, 70),
+                                backtest.Episode((("service", "c"),), _minute(80), None, _minute(82), _minute(81), 1)])
+    assert rule.firing_seconds == 55 * 60
+    assert rule.series_firing_seconds == 70 * 60
+    assert (rule.times_fired, rule.series_fired) == (3, 2)
+    row = backtest.summary_table(backtest.Backtest(None, _minute(90), 60, [rule], [])).iloc[0]
+    assert (row["firing"], row["series_firing"], row["firing_hours"]) == ("55 min", "1 h 10 min", 0.92)

@@ -147,6 +147,8 @@ if summary is not None:
     table["would have fired"] = [int(summary.loc[r, "times_fired"]) if r in summary.index else None
                                  for r in table["rule"]]
     table["firing in total"] = [summary.loc[r, "firing"] if r in summary.index else "" for r in table["rule"]]
+    table["series that fired"] = [int(summary.loc[r, "series_fired"]) if r in summary.index else None
+                                  for r in table["rule"]]
     table["longest"] = [summary.loc[r, "longest"] if r in summary.index else "" for r in table["rule"]]
 edited = st.data_editor(
     table, key=f"thr_{v}", hide_index=True, width="stretch", disabled=[c for c in table.columns if c != "threshold"],
@@ -154,7 +156,11 @@ edited = st.data_editor(
     column_config={"rule": None, "alert": st.column_config.TextColumn("alert"),
                    "when": st.column_config.TextColumn("fires when", width="small"),
                    "threshold": st.column_config.NumberColumn("threshold", min_value=0.0, format="%g"),
-                   "would have fired": st.column_config.NumberColumn("would have fired (times)")})
+                   "would have fired": st.column_config.NumberColumn("would have fired (times)"),
+                   "firing in total": st.column_config.TextColumn(
+                       "firing in total", help="Time during which at least one of the rule's series fired"),
+                   "series that fired": st.column_config.NumberColumn(
+                       "series that fired", help="Label sets (e.g. services) that fired; each is its own alert")})
 
 c1, c2 = st.columns(2)
 with c1:
