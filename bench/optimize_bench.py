@@ -5,9 +5,9 @@
 
 Synthetic trace: users ~ n/100, each asking a Zipf-distributed set of queries, ~1 s mean gaps, a write
 (invalidation) for every 10 searches. Reported per size (median of --repeat runs):
-- simulate(): the whole what-if (generation keys, the fixed-expiry TTL curve on the config grid, the LRU curve:
-  exact stack distances up to optimize.cache.exact_max_requests, SHARDS beyond with its measured error, and the
-  exact SearchCache replay at the configured TTL and size: a Python loop, reported on its own too);
+- simulate(): the whole what-if, exact (generation keys, the fixed-expiry TTL curve on the config grid, the LRU
+  curve from exact stack distances, and the exact SearchCache replay at the configured TTL and size, reported on
+  its own too; this trace has no `could_be_served` column, so simulate() replays once more without bounds);
 - LRU stack distances alone (exact, every size at once), against a baseline measured in the same run: a
   brute-force OrderedDict LRU replay of one size on a 200k-request prefix, extrapolated per request and
   multiplied by the number of sizes on the curve (one replay per size is what brute force needs);
@@ -84,8 +84,10 @@ def main() -> int:
     args = ap.parse_args()
     cfg = load_config()
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times inflate with it)")
-    print(f"exact LRU up to {cfg.optimize.cache.exact_max_requests:,} searches, SHARDS rate "
-          f"{cfg.optimize.cache.shards_rate:g} beyond; {len(cfg.optimize.cache.ttl_grid_s)} fixed-expiry TTLs")
+    print(f"{len(cfg.optimize.cache.ttl_grid_s)} fixed-expiry TTLs; LRU curve exact (stack distances)")
+    t = time.perf_counter()
+    simulate(make_trace(1000), cfg)
+    print(f"compiled loops ready in {time.perf_counter() - t:.2f} s (loaded from numba's cache, or compiled once)")
     for n in args.sizes:
         trace = make_trace(n)
         gkey = generation_keys(trace)
@@ -96,10 +98,7 @@ def main() -> int:
         prefix = gkey[:BASELINE_PREFIX]
         one = brute_lru_per_request(prefix, 1000) * n
         k = len(res.lru.sizes)
-        lru = res.lru
-        sampled = "exact" if lru.exact else (f"SHARDS {lru.sampling_rate:g}, max error {lru.sampling_error:.4f} "
-                                             f"on the first {lru.sampling_error_prefix:,}")
-        print(f"\n{n:>12,} searches ({res.distinct_keys:,} keys, {res.writes:,} writes; LRU curve {sampled})")
+        print(f"\n{n:>12,} searches ({res.distinct_keys:,} keys, {res.writes:,} writes)")
         print(f"  simulate() whole what-if        median {sim_s:8.2f} s wall, {sim_cpu:8.2f} s CPU")
         print(f"  exact replay at one TTL + size  median {rep_s:8.2f} s wall, {rep_cpu:8.2f} s CPU "
               f"({n / rep_s / 1e6:.2f} M req/s)")

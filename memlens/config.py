@@ -311,8 +311,6 @@ class OptimizeCacheCfg(_Strict):
     lru_sizes: tuple[PositiveInt, ...]
     hit_latency_ms: float | None = Field(default=None, ge=0)
     assumed_hit_latency_ms: float = Field(ge=0)
-    exact_max_requests: int = Field(gt=0)
-    shards_rate: float = Field(gt=0, le=1)
 
 
 class OptimizeLimitCfg(_Strict):

@@ -9,22 +9,21 @@ module replays those searches:
 - `replay(trace, ttl_s, max_entries)`: the SearchCache itself, exactly: a lookup when the search starts, a
   successful miss stores its result when it returns and expires `ttl_s` later (no refresh on a hit), an LRU of
   `max_entries` (expired entries hold their slot until looked up or evicted), invalidation *deletes* the
-  user's entries (freeing slots). A Python loop over the calls in the order they happened; the instrumented
-  cache measures exactly these hits on the same log (tests/test_cache_replay_real.py).
-- TTL curve: the same cache without a size bound, for every TTL of the grid, vectorised (equal to `replay`
-  with `max_entries=None` when a user's calls in a service do not overlap in time).
-- LRU curve: a cache that never expires, for every size at once from LRU stack distances (a wavelet matrix in
-  vectorised numpy, O(N log N)). Here an invalidated entry keeps its slot until evicted (generation-stamped
-  keys): a lower bound for the deleting cache, which `replay` gives exactly at one size. Failed searches are
-  misses that store nothing and are left out of the stacks. Above `exact_max_requests` SHARDS sampling is
-  used; its error is measured on a prefix of the trace and reported with the curve.
+  user's entries (freeing slots). One compiled pass over the calls in the order they happened
+  (`cache_kernels`); the instrumented cache measures exactly these hits on the same log
+  (tests/test_cache_replay_real.py).
+- TTL curve: the same cache without a size bound, for every TTL of the grid, one pass per TTL (equal to
+  `replay` with `max_entries=None` when a user's calls in a service do not overlap in time).
+- LRU curve: a cache that never expires, for every size at once from LRU stack distances (a Fenwick tree over
+  positions, O(N log N)), exact at any trace length. Here an invalidated entry keeps its slot until evicted
+  (generation-stamped keys): a lower bound for the deleting cache, which `replay` gives exactly at one size.
+  Failed searches are misses that store nothing and are left out of the stacks.
 - `could_be_served` (from `stg_cache_lookups`): what a cache that never expires and never fills would serve,
   the ceiling of every TTL and size above and of what any real cache in front of these searches measured.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 
 import duckdb
@@ -34,7 +33,6 @@ import pandas as pd
 from memlens.config import Config
 from memlens.resources import read_sql
 
-_SHARDS_MODULUS = 1 << 24
 _NS_PER_S = 1_000_000_000
 # Plots need a few hundred points, not millions.
 _CURVE_POINTS = 200
@@ -117,6 +115,59 @@ def dense_ids(*columns: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Ids the compiled loops can index arrays with
+
+
+def _kernels():
+    """The compiled loops, imported on first use: numba's import (~0.4 s) is paid by the what-if, not by every
+    page or command that imports this module."""
+    from memlens.optimize import cache_kernels
+
+    return cache_kernels
+
+
+def _indexable(*parts: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """The parts as int64 ids an array can be indexed with, and how many ids there are: kept as they are when
+    they are small non-negative ints (the warehouse's ids are dense), else renumbered together (pd.factorize
+    hashes: no sort of millions)."""
+    sizes = [len(p) for p in parts]
+    whole = np.concatenate([np.asarray(p, np.int64) for p in parts]) if parts else np.zeros(0, np.int64)
+    if whole.size == 0:
+        return [np.zeros(0, np.int64) for _ in parts], 1
+    if whole.min() >= 0 and whole.max() < 4 * whole.size + 1024:
+        ids, count = whole, int(whole.max()) + 1
+    else:
+        ids, uniques = pd.factorize(whole)
+        ids, count = ids.astype(np.int64), len(uniques)
+    return np.split(ids, np.cumsum(sizes)[:-1]), count
+
+
+def _trace_ids(trace: SearchTrace) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, int, np.ndarray,
+                                              np.ndarray, int]:
+    """Indexable key, group and service ids of the searches and invalidations (group -1 = the whole service)."""
+    (key,), n_keys = _indexable(trace.key)
+    users = trace.inv_group >= 0
+    (group, inv_user), n_groups = _indexable(trace.group, trace.inv_group[users])
+    inv_group = np.full(len(trace.inv_group), -1, np.int64)
+    inv_group[users] = inv_user
+    (service, inv_service), n_services = _indexable(trace.service, trace.inv_service)
+    return key, n_keys, group, inv_group, n_groups, service, inv_service, n_services
+
+
+def _key_records(n_keys: int) -> np.ndarray:
+    """Scratch rows of 8 int64 per key for the replay, each row on one 64-byte cache line (the buffer's start is
+    aligned by hand: numpy only promises 16 bytes)."""
+    buf = np.empty(n_keys * 8 + 8, np.int64)
+    skip = (-buf.ctypes.data % 64) // 8
+    return buf[skip:skip + n_keys * 8].reshape(n_keys, 8)
+
+
+def _invalidation_order(trace: SearchTrace) -> np.ndarray:
+    """Invalidations in the order they return (log order for ties)."""
+    return np.argsort(trace.inv_end_ns, kind="stable")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The exact replay: one SearchCache per service
 
 
@@ -133,233 +184,67 @@ class Replay:
 
 def replay(trace: SearchTrace, ttl_s: float | None, max_entries: int | None = None) -> Replay:
     """The instrumented SearchCache (RedisSearchCache: `max_entries=None`, `ttl_s=redis_expiry_s(ttl)`) replayed
-    over the trace; hit[i] says whether search i is served. See the module docstring for the rules."""
+    over the trace; hit[i] says whether search i is served. See the module docstring for the rules.
+
+    One pass in event order: lookups and invalidations are known up front (by time, an invalidation before a
+    lookup at the same instant, log order); a successful miss's store is pending until it returns, done before
+    any event later than that and before a lookup at the same instant (after an invalidation at that instant).
+    A key belongs to one service and one group (the key includes both)."""
     if (ttl_s is not None and ttl_s <= 0) or (max_entries is not None and max_entries <= 0):
         raise ValueError("ttl_s and max_entries must be positive (or None for no bound)")
-    n, m = len(trace), len(trace.inv_end_ns)
-    hit = np.zeros(n, bool)
-    ttl_ns = None if ttl_s is None else round(ttl_s * _NS_PER_S)
-    # Lookups and invalidations are known up front: sorted by (time, invalidation before lookup, log order).
-    # Stores depend on the outcome of their lookup: a heap of pending ones, each done before any event later
-    # than it and before a lookup at the same instant (after an invalidation at the same instant).
-    times = np.concatenate([trace.start_ns, trace.inv_end_ns]).astype(np.int64)
-    is_lookup = np.r_[np.ones(n, np.int64), np.zeros(m, np.int64)]
-    order = np.lexsort((np.arange(n + m), is_lookup, times)).tolist()
-    t_l = times.tolist()
-    key_l, grp_l, svc_l = trace.key.tolist(), trace.group.tolist(), trace.service.tolist()
-    ok_l, end_l = trace.ok.tolist(), trace.end_ns.tolist()
-    inv_grp, inv_svc = trace.inv_group.tolist(), trace.inv_service.tolist()
-
-    caches: dict[int, dict] = {}  # service -> {key: expiry_ns}, insertion order = LRU order (oldest first)
-    members: dict[int, set] = {}  # group -> keys it holds now
-    pending: list[tuple[int, int]] = []  # stores not yet done: (end_ns, search index)
-
-    def drop(cache: dict, key: int, group: int) -> None:
-        del cache[key]
-        keys = members.get(group)
-        if keys is not None:
-            keys.discard(key)
-
-    def store(i: int) -> None:
-        cache = caches.setdefault(svc_l[i], {})
-        k, g = key_l[i], grp_l[i]
-        cache.pop(k, None)  # set() moves the key to the most recent end
-        cache[k] = end_l[i] + ttl_ns if ttl_ns is not None else None
-        members.setdefault(g, set()).add(k)
-        if max_entries is not None:
-            while len(cache) > max_entries:
-                old = next(iter(cache))
-                drop(cache, old, key_group[old])
-
-    key_group: dict[int, int] = {}
-    for i in range(n):
-        key_group[key_l[i]] = grp_l[i]
-
-    for idx in order:
-        t = t_l[idx]
-        while pending and (pending[0][0] < t or (pending[0][0] == t and idx < n)):
-            store(heapq.heappop(pending)[1])
-        if idx >= n:  # an invalidation
-            j = idx - n
-            svc, g = inv_svc[j], inv_grp[j]
-            cache = caches.get(svc)
-            if cache is None:
-                continue
-            if g < 0:
-                for k in list(cache):
-                    members.get(key_group[k], set()).discard(k)
-                cache.clear()
-            else:
-                for k in members.pop(g, ()):
-                    cache.pop(k, None)
-            continue
-        cache = caches.get(svc_l[idx])
-        k = key_l[idx]
-        if cache is not None and k in cache:
-            expiry = cache[k]
-            if expiry is None or expiry > t:
-                hit[idx] = True
-                cache[k] = cache.pop(k)  # move to the most recent end
-                continue
-            drop(cache, k, grp_l[idx])  # expired: SearchCache.get drops it (its slot frees up)
-        if ok_l[idx]:
-            heapq.heappush(pending, (end_l[idx], idx))
+    key, n_keys, group, inv_group, n_groups, service, inv_service, n_services = _trace_ids(trace)
+    inv = _invalidation_order(trace)
+    hit = _kernels().replay(
+        np.asarray(trace.start_ns, np.int64), np.asarray(trace.end_ns, np.int64), key, group, service,
+        np.asarray(trace.ok, np.bool_), np.asarray(trace.inv_end_ns, np.int64)[inv], inv_group[inv],
+        inv_service[inv], n_keys, n_groups, n_services, -1 if ttl_s is None else round(ttl_s * _NS_PER_S),
+        -1 if max_entries is None else int(max_entries), _key_records(n_keys))
     return Replay(ttl_s, max_entries, hit)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Vectorised curves
-
-
-def _count_at_or_before(q_group: np.ndarray, q_time: np.ndarray, e_group: np.ndarray,
-                        e_time: np.ndarray) -> np.ndarray:
-    """For each query: events of the same group at or before its time (one lexsort of both sets)."""
-    n, m = len(q_group), len(e_group)
-    if m == 0 or n == 0:
-        return np.zeros(n, np.int64)
-    g = np.concatenate([e_group, q_group])
-    t = np.concatenate([e_time, q_time])
-    is_q = np.r_[np.zeros(m, bool), np.ones(n, bool)]
-    order = np.lexsort((is_q, t, g))  # events before queries at an equal time
-    ev = (~is_q[order]).astype(np.int64)
-    cum = np.cumsum(ev)
-    gs = g[order]
-    start = np.r_[True, gs[1:] != gs[:-1]]
-    base = np.maximum.accumulate(np.where(start, cum - ev, 0))
-    out = np.empty(n, np.int64)
-    qs = is_q[order]
-    out[order[qs] - m] = (cum - base)[qs]
-    return out
+# Curves: every TTL, every LRU size
 
 
 def generation_keys(trace: SearchTrace) -> np.ndarray:
     """Key ids that change whenever the search's user (or its whole service) was invalidated since: a search
-    after an invalidation that returned by its start is a new key (ids are dense)."""
+    after an invalidation that returned by its start is a new key (dense ids, in order of first appearance)."""
     if len(trace) == 0:
         return np.zeros(0, np.int64)
-    if len(trace.inv_end_ns) == 0:
-        return dense_ids(trace.key)
-    users = trace.inv_group >= 0
-    gen = _count_at_or_before(trace.group, trace.start_ns, trace.inv_group[users], trace.inv_end_ns[users])
-    gen += _count_at_or_before(trace.service, trace.start_ns, trace.inv_service[~users], trace.inv_end_ns[~users])
-    return dense_ids(trace.key, gen)
+    key, n_keys, group, inv_group, n_groups, service, inv_service, n_services = _trace_ids(trace)
+    inv = _invalidation_order(trace)
+    return _kernels().generation_ids(key, group, service, np.asarray(trace.start_ns, np.int64),
+                                     np.asarray(trace.inv_end_ns, np.int64)[inv], inv_group[inv],
+                                     inv_service[inv], n_keys, n_groups, n_services)
 
 
-def key_order(gkey: np.ndarray) -> np.ndarray:
-    """Requests grouped by key, in time order within a key (stable sort): shared by every replay below."""
-    return np.argsort(gkey, kind="stable")
-
-
-@dataclass(frozen=True)
-class ByKey:
-    """Requests of keys asked more than once, grouped by key (start order within a key), shared by every
-    fixed-expiry replay. A key asked once is a miss under any TTL, so it is left out of the replays.
-    Times are replaced by their rank among all start times, so (key, time) packs into one sortable int64."""
-
-    order: np.ndarray  # trace positions of the kept requests, grouped
-    k: np.ndarray  # dense key of each kept request
-    heads: np.ndarray  # first request of every kept key (grouped positions)
-    packed: np.ndarray  # k * stride + rank(start)
-    stride: int
-    starts_sorted: np.ndarray  # every start time of the trace, sorted (the rank axis)
-    end_ns: np.ndarray  # end time of each kept request
-    ok: np.ndarray  # whether each kept request can store
-
-    @classmethod
-    def build(cls, trace: SearchTrace, gkey: np.ndarray, order: np.ndarray | None = None) -> ByKey:
-        order = key_order(gkey) if order is None else order
-        n = len(order)
-        k = gkey[order]
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if n else np.zeros(0, np.int64)
-        sizes = np.diff(np.r_[starts, n])
-        keep = np.repeat(sizes > 1, sizes)
-        order, k = order[keep], k[keep]
-        k = dense_ids(k) if len(k) else k
-        starts_sorted = np.asarray(trace.start_ns, np.int64)  # already sorted
-        stride = n + 1
-        rank = np.searchsorted(starts_sorted, trace.start_ns[order], side="left")
-        heads = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if len(k) else np.zeros(0, np.int64)
-        return cls(order, k, heads, k * stride + rank, stride, starts_sorted,
-                   trace.end_ns[order].astype(np.int64), trace.ok[order].astype(bool))
-
-    def fixed_misses(self, ttl_ms: float) -> np.ndarray:
-        """Miss mask of the kept requests (grouped order) for an unbounded cache with fixed expiry: a successful
-        miss stores when it returns, until then + TTL; the next miss is the key's first request starting at or
-        after that (after a failed miss: the next request). O(N) per TTL: one searchsorted, then the chains of
-        misses are walked for all keys at once (one vectorised step per miss of the longest chain)."""
-        n = len(self.k)
-        miss = np.zeros(n, bool)
-        if n == 0:
-            return miss
-        ttl_ns = round(ttl_ms * 1e6)
-        rank = np.searchsorted(self.starts_sorted, self.end_ns + ttl_ns, side="left")
-        nxt = np.searchsorted(self.packed, self.k * self.stride + rank, side="left")
-        nxt = np.where(self.ok, nxt, np.arange(n) + 1)
-        has_next = nxt < n
-        has_next[has_next] = self.k[nxt[has_next]] == self.k[has_next]
-        frontier = self.heads
-        while frontier.size:
-            miss[frontier] = True
-            frontier = nxt[frontier[has_next[frontier]]]
-        return miss
+def _fixed_expiry(trace: SearchTrace, gkey: np.ndarray, n_keys: int, ttl_s: float, new: np.ndarray,
+                  hit_out: np.ndarray) -> tuple[int, int, float]:
+    return _kernels().fixed_expiry(gkey, np.asarray(trace.start_ns, np.int64), np.asarray(trace.end_ns, np.int64),
+                                   np.asarray(trace.ok, np.bool_), new, np.asarray(trace.cost_usd, np.float64),
+                                   n_keys, round(ttl_s * _NS_PER_S), hit_out)
 
 
 def fixed_ttl_hits(trace: SearchTrace, ttl_s: float, gkey: np.ndarray | None = None) -> np.ndarray:
-    """Hits of an unbounded cache with fixed expiry `ttl_s` (SearchCache / Redis SETEX, no refresh on a hit)."""
+    """Hits of an unbounded cache with fixed expiry `ttl_s` (SearchCache / Redis SETEX, no refresh on a hit): a
+    successful miss stores when it returns, until then + TTL; the next miss is the key's first request starting
+    at or after that (after a failed miss: the next request). Equal to `replay(trace, ttl_s, None)` when a
+    user's calls in a service do not overlap in time. One pass over the trace."""
     gkey = generation_keys(trace) if gkey is None else gkey
-    by_key = ByKey.build(trace, gkey)
     hit = np.zeros(len(trace), bool)
-    hit[by_key.order] = ~by_key.fixed_misses(ttl_s * 1000.0)
+    if len(trace):
+        _fixed_expiry(trace, gkey, int(gkey.max()) + 1, ttl_s, np.zeros(len(trace), bool), hit)
     return hit
 
 
-def prefix_count_less(y: np.ndarray, qi: np.ndarray, qv: np.ndarray) -> np.ndarray:
-    """For each query k: #{r < qi[k] : y[r] < qv[k]} (non-negative ints). A wavelet matrix, vectorised.
-
-    One pass per bit of the largest value: a stable 0/1 partition of the sequence and a prefix count of its
-    zeros; every query narrows its range with two gathers. O((n + q) log n) in numpy, no Python loop per item.
-    """
-    n = len(y)
-    top = max(int(y.max(initial=0)), int(qv.max(initial=0))).bit_length()
-    cur = y.astype(np.int64)
-    s = np.zeros(len(qi), np.int64)
-    e = qi.astype(np.int64)
-    res = np.zeros(len(qi), np.int64)
-    zeros = np.zeros(n + 1, np.int64)
-    for b in range(top - 1, -1, -1):
-        bit = (cur >> b) & 1
-        np.cumsum(1 - bit, out=zeros[1:])
-        zs, ze = zeros[s], zeros[e]
-        one = ((qv >> b) & 1).astype(bool)
-        res += np.where(one, ze - zs, 0)  # values with this bit 0 (and the same higher bits) are smaller
-        s = np.where(one, zeros[n] + s - zs, zs)
-        e = np.where(one, zeros[n] + e - ze, ze)
-        cur = np.concatenate([cur[bit == 0], cur[bit == 1]])
-    return res
-
-
-def stack_distances(gkey: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """LRU stack depth of each request (1 = the most recently used key); 0 for a key's first request.
-
-    For a request at i whose key was last requested at p, the depth is the number of distinct keys in [p, i):
-    (i - p) minus the requests r in (p, i) whose own previous request is >= p, which simplifies to
-    #{r < i : prev(r) < p} - p (a first request has prev = -1). That is one offline 2-D dominance count for
-    all requests at once (the job a Fenwick tree over positions does one request at a time).
-    """
-    n = len(gkey)
-    if n == 0:
+def stack_distances(keys: np.ndarray) -> np.ndarray:
+    """LRU stack depth of each request (1 = the most recently used key); 0 for a key's first request. For a
+    request whose key was last requested at p, the number of distinct keys in [p, i): a Fenwick tree over
+    positions, O(N log N)."""
+    if len(keys) == 0:
         return np.zeros(0, np.int64)
-    order = key_order(gkey) if order is None else order
-    prev_sorted = np.full(n, -1, np.int64)
-    same = np.r_[False, gkey[order][1:] == gkey[order][:-1]]
-    prev_sorted[same] = order[np.flatnonzero(same) - 1]
-    prev = np.empty(n, np.int64)
-    prev[order] = prev_sorted
-    reuse = np.flatnonzero(prev >= 0)
-    dist = np.zeros(n, np.int64)
-    p = prev[reuse]
-    dist[reuse] = prefix_count_less(prev + 1, reuse, p + 1) - p
-    return dist
+    (ids,), n_keys = _indexable(keys)
+    return _kernels().stack_distances(ids, n_keys)
 
 
 def lru_stream(trace: SearchTrace, gkey: np.ndarray) -> np.ndarray:
@@ -367,59 +252,42 @@ def lru_stream(trace: SearchTrace, gkey: np.ndarray) -> np.ndarray:
     size, so stack distances are counted within a service). Failed searches neither store nor touch the stack:
     they only count as misses."""
     ok = np.flatnonzero(trace.ok)
-    return gkey[ok[np.argsort(trace.service[ok], kind="stable")]]
+    svc = trace.service[ok]
+    if len(svc) == 0 or svc.min() == svc.max():
+        return gkey[ok]
+    return gkey[ok[np.argsort(svc, kind="stable")]]
 
 
-def lru_hit_counts(dist: np.ndarray, sizes: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Hits of an LRU of each size: requests with 1 <= distance * scale <= size."""
-    d = np.sort(dist[dist > 0].astype(np.float64) * scale)
-    return np.searchsorted(d, np.asarray(sizes, np.float64), side="right")
+def _lru_cumulative_hits(dist: np.ndarray) -> np.ndarray:
+    """cum[s - 1] = hits of an LRU of size s (requests with 1 <= distance <= s), for s up to the largest
+    distance."""
+    return np.cumsum(np.bincount(dist)[1:]) if len(dist) else np.zeros(0, np.int64)
 
 
-def shards_mask(gkey: np.ndarray, rate: float) -> np.ndarray:
-    """SHARDS spatial sampling: keep every request of the keys whose hash falls under rate."""
-    x = gkey.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    with np.errstate(over="ignore"):  # splitmix64 finaliser: wrapping multiplication is the point
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return (x % np.uint64(_SHARDS_MODULUS)) < np.uint64(int(rate * _SHARDS_MODULUS))
+def lru_hit_counts(dist: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Hits of an LRU of each size: requests with 1 <= distance <= size."""
+    cum = _lru_cumulative_hits(dist)
+    sizes = np.asarray(sizes, np.int64)
+    if cum.size == 0:
+        return np.zeros(len(sizes), np.int64)
+    return np.where(sizes >= 1, cum[np.clip(sizes, 1, cum.size) - 1], 0)
 
 
 @dataclass(frozen=True)
 class LruCurve:
     sizes: np.ndarray
     hit_rate: np.ndarray  # hits / every request of the trace (failed searches count as misses)
-    exact: bool
-    sampling_rate: float | None = None
-    sampling_error: float | None = None  # max |sampled - exact| over the sizes, measured on a prefix
-    sampling_error_prefix: int | None = None
 
 
-def lru_curve(gkey: np.ndarray, sizes: np.ndarray, exact_max: int, rate: float,
-              dist: np.ndarray | None = None, requests: int | None = None) -> LruCurve:
-    """Hit ratio per LRU size over the requests in `gkey` (divided by `requests`, default len(gkey)): exact up to
-    `exact_max` requests, SHARDS-sampled (error measured) beyond."""
-    n = len(gkey)
-    total = n if requests is None else requests
+def lru_curve(keys: np.ndarray, sizes: np.ndarray, dist: np.ndarray | None = None,
+              requests: int | None = None) -> LruCurve:
+    """Hit ratio per LRU size over the requests in `keys` (divided by `requests`, default len(keys)), exact."""
+    total = len(keys) if requests is None else requests
     sizes = np.asarray(sizes, np.int64)
-    if n == 0 or total == 0:
-        return LruCurve(sizes, np.zeros(len(sizes)), True)
-    share = n / total
-    if n <= exact_max:
-        dist = stack_distances(gkey) if dist is None else dist
-        return LruCurve(sizes, lru_hit_counts(dist, sizes) / total, True)
-
-    def sampled(keys: np.ndarray) -> np.ndarray:
-        m = shards_mask(keys, rate)
-        sub = keys[m]
-        if sub.size == 0:
-            return np.zeros(len(sizes))
-        return lru_hit_counts(stack_distances(sub), sizes, 1.0 / rate) / sub.size
-
-    prefix = gkey[:exact_max]
-    err = float(np.max(np.abs(sampled(prefix) - lru_hit_counts(stack_distances(prefix), sizes) / len(prefix))))
-    return LruCurve(sizes, sampled(gkey) * share, False, rate, err * share, len(prefix))
+    if len(keys) == 0 or total == 0:
+        return LruCurve(sizes, np.zeros(len(sizes)))
+    dist = stack_distances(keys) if dist is None else dist
+    return LruCurve(sizes, lru_hit_counts(dist, sizes) / total)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -499,8 +367,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     target = cfg.targets.cache_hit_rate
     n = len(trace)
     gkey = generation_keys(trace)
-    order = key_order(gkey)
-    distinct = int(np.count_nonzero(np.diff(gkey[order]))) + 1 if n else 0
+    distinct = int(gkey.max()) + 1 if n else 0  # generation keys are dense
     through = trace.through_cache if trace.through_cache is not None else np.zeros(n, bool)
     served = trace.could_be_served if trace.could_be_served is not None else replay(trace, None, None).hit
 
@@ -515,23 +382,20 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     per_hit_ms = max(avg_miss - hit_ms, 0.0)
 
     ttls = np.array(sorted(set(c.ttl_grid_s)), np.float64)
-    by_key = ByKey.build(trace, gkey, order)
-    cost_grouped = trace.cost_usd[by_key.order]
-    new_grouped = ~trace.served_by_cache[by_key.order]
+    new_searches = ~np.asarray(trace.served_by_cache, bool)
+    no_mask = np.zeros(0, bool)
     rows = []
     for ttl in ttls:
-        miss = by_key.fixed_misses(ttl * 1000.0)
-        hits = len(miss) - int(miss.sum())
+        hits, new_hits, saved = _fixed_expiry(trace, gkey, distinct, float(ttl), new_searches, no_mask)
         rows.append({"ttl_s": ttl, "hit_rate": hits / n if n else 0.0, "hits": hits,
-                     "latency_saved_ms": int((~miss & new_grouped).sum()) * per_hit_ms,
-                     "cost_saved_usd": float(cost_grouped[~miss & new_grouped].sum())})
+                     "latency_saved_ms": new_hits * per_hit_ms, "cost_saved_usd": float(saved)})
     ttl_curve = pd.DataFrame(rows, columns=["ttl_s", "hit_rate", "hits", "latency_saved_ms", "cost_saved_usd"])
     reached = ttl_curve.loc[ttl_curve["hit_rate"] >= target, "ttl_s"]
 
     stack_keys = lru_stream(trace, gkey)
     sizes = np.asarray(lru_sizes if lru_sizes is not None else _lru_plot_sizes(c.lru_sizes, distinct), np.int64)
-    dist = stack_distances(stack_keys) if 0 < len(stack_keys) <= c.exact_max_requests else None
-    lru = lru_curve(stack_keys, sizes, c.exact_max_requests, c.shards_rate, dist, requests=n)
+    dist = stack_distances(stack_keys)
+    lru = lru_curve(stack_keys, sizes, dist, requests=n)
 
     at = replay(trace, c.recommended_ttl_s, c.max_entries)
     new = at.hit & ~trace.served_by_cache
@@ -552,7 +416,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
         ttl_curve=ttl_curve,
         lru=lru,
         ttl_for_target_s=float(reached.iloc[0]) if len(reached) else None,
-        lru_size_for_target=_lru_target_size(n, dist, lru, target),
+        lru_size_for_target=_lru_target_size(n, dist, target),
         avg_miss_latency_ms=avg_miss,
         hit_latency_ms=hit_ms,
         hit_latency_source=source,
@@ -561,18 +425,15 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     )
 
 
-def _lru_target_size(n: int, dist: np.ndarray | None, lru: LruCurve, target: float) -> int | None:
-    """Exact smallest size from the distances when they are exact, else the first sampled size reaching it."""
+def _lru_target_size(n: int, dist: np.ndarray, target: float) -> int | None:
+    """Smallest LRU size whose hits reach the target share of the n searches (None: no size does)."""
     if n == 0:
         return None
-    if dist is not None:
-        d = np.sort(dist[dist > 0])
-        need = int(np.ceil(target * n - 1e-9))
-        if need == 0:
-            return 0
-        return int(d[need - 1]) if need <= d.size else None
-    reached = np.flatnonzero(lru.hit_rate >= target)
-    return int(lru.sizes[reached[0]]) if reached.size else None
+    need = int(np.ceil(target * n - 1e-9))
+    if need == 0:
+        return 0
+    cum = _lru_cumulative_hits(dist)
+    return int(np.searchsorted(cum, need, side="left")) + 1 if cum.size and cum[-1] >= need else None
 
 
 def _lru_plot_sizes(configured: tuple[int, ...], distinct: int) -> np.ndarray:

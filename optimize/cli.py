@@ -92,8 +92,7 @@ def print_advice(advice: Any, cfg: Config, details: bool) -> None:
         print("  " + "; ".join(f"{name} {_cell(v)}" for name, v in zip(c.story().columns, row, strict=True)))
     ttl = f"{c.ttl_for_target_s:g} s" if c.ttl_for_target_s is not None else "not on the grid"
     size = f"{c.lru_size_for_target:,}" if c.lru_size_for_target is not None else "not reachable"
-    print(f"  TTL for the target (no size bound) {ttl}; LRU size for it (no expiry) {size}"
-          + ("" if c.lru.exact else f" (SHARDS {c.lru.sampling_rate:g}, error <= {c.lru.sampling_error:.3f})"))
+    print(f"  TTL for the target (no size bound) {ttl}; LRU size for it (no expiry) {size}")
     f = advice.forecast
     if f.month is not None:
         interval = (f", {f.interval:.0%} interval {_money(f.low_usd)}-{_money(f.high_usd)}"

@@ -26,12 +26,9 @@ from memlens.optimize.cache_sim import (
     fixed_ttl_hits,
     generation_keys,
     load_trace,
-    lru_curve,
     lru_hit_counts,
     lru_stream,
-    prefix_count_less,
     replay,
-    shards_mask,
     simulate,
     stack_distances,
 )
@@ -211,14 +208,47 @@ def test_lru_all_sizes_match_brute_force(calls, size):
         assert replay(trace, None, size).hits == brute_lru(calls, size, delete=True)
 
 
+def reference_stack_distances(keys: list[int]) -> list[int]:
+    """The definition, played out: an LRU stack (most recent first); a request's distance is its key's depth in
+    the stack (1 = top), 0 when the key is not in it; then the key moves to the top."""
+    stack: list[int] = []
+    out = []
+    for k in keys:
+        if k in stack:
+            out.append(stack.index(k) + 1)
+            stack.remove(k)
+        else:
+            out.append(0)
+        stack.insert(0, k)
+    return out
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 70), min_size=1, max_size=60), st.data())
-def test_prefix_count_less_matches_brute_force(values, data):
-    y = np.array(values, np.int64)
-    qi = np.array(data.draw(st.lists(st.integers(0, len(values)), min_size=1, max_size=20)), np.int64)
-    qv = np.array(data.draw(st.lists(st.integers(0, 80), min_size=len(qi), max_size=len(qi))), np.int64)
-    expected = [int((y[:a] < b).sum()) for a, b in zip(qi, qv, strict=True)]
-    assert list(prefix_count_less(y, qi, qv)) == expected
+@given(st.lists(st.integers(0, 12), max_size=200))
+def test_stack_distances_equal_a_plain_lru_stack(keys):
+    assert list(stack_distances(np.array(keys, np.int64))) == reference_stack_distances(keys)
+
+
+def test_stack_distances_on_a_long_random_trace_and_sparse_ids():
+    rng = np.random.default_rng(7)
+    keys = (rng.zipf(1.2, 20_000) % 3000).astype(np.int64)
+    expected = reference_stack_distances(keys.tolist())
+    assert list(stack_distances(keys)) == expected
+    # ids far apart (hashes) are renumbered before indexing arrays: same distances
+    assert list(stack_distances(keys * 10**12 + 7)) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(calls_strategy(overlap=True), st.sampled_from([None, 0.02]), st.sampled_from([None, 2]))
+def test_replay_and_generation_keys_ignore_how_ids_are_numbered(calls, ttl_s, size):
+    trace = make_trace(calls)
+    far = SearchTrace(trace.start_ns, trace.end_ns, trace.key * 10**12 + 3, trace.group * 10**11 + 5,
+                      trace.service + 10**15, trace.ok, trace.latency_ms, trace.cost_usd, trace.served_by_cache,
+                      inv_end_ns=trace.inv_end_ns, inv_group=np.where(trace.inv_group >= 0,
+                                                                       trace.inv_group * 10**11 + 5, -1),
+                      inv_service=trace.inv_service + 10**15)
+    assert list(replay(far, ttl_s, size).hit) == list(replay(trace, ttl_s, size).hit)
+    assert list(generation_keys(far)) == list(generation_keys(trace))
 
 
 def S(start: int, query: int = 1, user: int = 0, dur: int = 1, service: int = 0, kind: str = "s") -> Call:
@@ -290,20 +320,6 @@ def test_simulate_targets_savings_and_the_story():
     assert r.settings_cost_saved_usd == pytest.approx(8 * 0.001)
     story = r.story()
     assert story.iloc[1]["could be served"] == pytest.approx(0.9) and story.iloc[0]["count"] == 0
-
-
-def test_shards_sampling_states_its_error():
-    rng = np.random.default_rng(3)
-    keys = (rng.zipf(1.3, 20000) % 500).astype(np.int64)
-    sizes = np.array([5, 50, 200])
-    exact = lru_curve(keys, sizes, exact_max=10**9, rate=0.5)
-    sampled = lru_curve(keys, sizes, exact_max=5000, rate=0.5)
-    assert exact.exact and not sampled.exact and sampled.sampling_error_prefix == 5000
-    assert 0 <= sampled.sampling_error < 0.1
-    assert np.max(np.abs(sampled.hit_rate - exact.hit_rate)) < 0.1
-    mask = shards_mask(keys, 0.5)
-    assert 0.3 < mask.mean() < 0.7
-    assert all(mask[keys == k].all() or not mask[keys == k].any() for k in range(20))  # whole keys kept
 
 
 def test_trace_rejects_bad_input():

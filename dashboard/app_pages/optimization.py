@@ -103,9 +103,6 @@ lru_fig.add_hline(y=target, line_dash="dash", line_color="#2e7d32", annotation_t
 ui.log_axis(lru_fig, "x", "cache entries per service")
 right.plotly_chart(ui.style(lru_fig, "Hit rate by LRU size, no expiry (stack distances)", percent=True),
                    width="stretch")
-if not c.lru.exact:
-    st.caption(f"LRU curve sampled (SHARDS, rate {c.lru.sampling_rate:g}); measured error on the first "
-               f"{c.lru.sampling_error_prefix:,} searches: at most {c.lru.sampling_error:.3f}.")
 st.caption(f"Savings per TTL count the searches no cache served already and assume a hit takes "
            f"{c.hit_latency_ms:.1f} ms ({c.hit_latency_source}) instead of {c.avg_miss_latency_ms:.1f} ms, the "
            "average of the successful cacheable searches no cache served. The TTL curve equals the exact replay when "
