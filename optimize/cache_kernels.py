@@ -107,8 +107,12 @@ def fixed_expiry(key, start_ns, end_ns, ok, new, cost, n_keys, ttl_ns, hit_out):
     return hits, new_hits, saved
 
 
-# A key's row in the replay: one 64-byte record, so a lookup touches one cache line of memory.
-_EXPIRY, _PREV, _NEXT, _CACHED, _GROUP_STAMP, _SERVICE_STAMP, _SERVICE, _GROUP = range(8)
+# A key's row in the replay, 32 bytes: expiry, LRU neighbours, and its state: 0 = not cached, else
+# (group + 1) | stamp << 32, the stamp being its group's plus its service's invalidation counts when it was stored
+# (both only grow, so their sum changes when either does: a changed sum = deleted since).
+_EXPIRY, _PREV, _NEXT, _STATE = range(4)
+# A group's row: invalidation count, live entries, and the service stamp `live` was counted under.
+_STAMP, _LIVE, _EPOCH = range(3)
 
 
 @njit(cache=True)
@@ -168,21 +172,26 @@ def _heap_pop(h_end, h_idx, size):
 
 
 @njit(cache=True)
+def _live(rec, k, grp, s_stamp, s):
+    """Whether cached key k was not deleted since it was stored (its state is not 0)."""
+    state = rec[k, _STATE]
+    g = (state & 0xFFFFFFFF) - 1
+    return (state >> 32) == grp[g, _STAMP] + s_stamp[s]
+
+
+@njit(cache=True)
 def replay(start_ns, end_ns, key, group, service, ok, inv_end_ns, inv_group, inv_service, n_keys, n_groups,
            n_services, ttl_ns, max_entries, rec):
     """The SearchCache replay of `cache_sim.replay` (its docstring has the rules). Invalidations in end order;
-    ttl_ns < 0: never expires; max_entries < 0: unbounded; `rec`: an (n_keys, 8) int64 scratch array.
+    ttl_ns < 0: never expires; max_entries < 0: unbounded; `rec`: an (n_keys, 4) int64 array of zeros.
 
     Per service an LRU list of the cached keys, a heap of the stores still pending. An invalidation deletes
     lazily: it bumps its group's (or service's) stamp and takes the group's live entries off the service's
-    size at once (so slots free up as in the real cache); an entry whose stamps are stale is dead: never a
-    hit, not counted, unlinked when met (looked up, stored again, or reached by eviction)."""
+    size at once (so slots free up as in the real cache); an entry whose stamp is stale is dead: never a hit,
+    not counted, unlinked when met (looked up, stored again, or reached by eviction)."""
     n, m = len(start_ns), len(inv_end_ns)
     hit = np.zeros(n, np.bool_)
-    rec[:, _CACHED] = 0
-    g_stamp = np.zeros(n_groups, np.int64)
-    g_live = np.zeros(n_groups, np.int64)  # live entries of the group, valid while g_epoch = its service's stamp
-    g_epoch = np.zeros(n_groups, np.int64)
+    grp = np.zeros((n_groups, 4), np.int64)
     s_stamp = np.zeros(n_services, np.int64)
     head = np.full(n_services, -1, np.int64)  # oldest
     tail = np.full(n_services, -1, np.int64)  # most recent
@@ -203,53 +212,51 @@ def replay(start_ns, end_ns, key, group, service, ok, inv_end_ns, inv_group, inv
             # store: set() puts the key at the most recent end, expiring TTL after the miss returned
             k, s, g = key[x], service[x], group[x]
             live = False
-            if rec[k, _CACHED]:
-                live = rec[k, _GROUP_STAMP] == g_stamp[g] and rec[k, _SERVICE_STAMP] == s_stamp[s]
+            if rec[k, _STATE] != 0:
+                live = _live(rec, k, grp, s_stamp, s)
                 _unlink(rec, k, head, tail, s)
             if not live:
-                rec[k, _CACHED] = 1
-                rec[k, _GROUP_STAMP], rec[k, _SERVICE_STAMP] = g_stamp[g], s_stamp[s]
-                rec[k, _SERVICE], rec[k, _GROUP] = s, g
-                if g_epoch[g] != s_stamp[s]:
-                    g_epoch[g], g_live[g] = s_stamp[s], 0
-                g_live[g] += 1
+                rec[k, _STATE] = (g + 1) | ((grp[g, _STAMP] + s_stamp[s]) << 32)
+                if grp[g, _EPOCH] != s_stamp[s]:
+                    grp[g, _EPOCH], grp[g, _LIVE] = s_stamp[s], 0
+                grp[g, _LIVE] += 1
                 size[s] += 1
             _append(rec, k, head, tail, s)
             rec[k, _EXPIRY] = end_ns[x] + ttl_ns if ttl_ns >= 0 else NEVER
             while max_entries >= 0 and size[s] > max_entries:
                 old = head[s]
+                was_live = _live(rec, old, grp, s_stamp, s)
                 _unlink(rec, old, head, tail, s)
-                rec[old, _CACHED] = 0
-                og = rec[old, _GROUP]
-                if rec[old, _GROUP_STAMP] == g_stamp[og] and rec[old, _SERVICE_STAMP] == s_stamp[s]:
+                if was_live:
                     size[s] -= 1
-                    g_live[og] -= 1
+                    grp[(rec[old, _STATE] & 0xFFFFFFFF) - 1, _LIVE] -= 1
+                rec[old, _STATE] = 0
         if not is_lookup:
             g, s = inv_group[j], inv_service[j]
             j += 1
             if g >= 0:  # a user's write deletes that user's entries
-                if g_epoch[g] == s_stamp[s]:
-                    size[s] -= g_live[g]
-                g_live[g] = 0
-                g_stamp[g] += 1
+                if grp[g, _EPOCH] == s_stamp[s]:
+                    size[s] -= grp[g, _LIVE]
+                grp[g, _LIVE] = 0
+                grp[g, _STAMP] += 1
             else:  # delete_all: the whole service's
                 s_stamp[s] += 1
                 size[s] = 0
             continue
         k, s, g = key[i], service[i], group[i]
-        if rec[k, _CACHED]:
-            if rec[k, _GROUP_STAMP] != g_stamp[g] or rec[k, _SERVICE_STAMP] != s_stamp[s]:  # deleted
+        if rec[k, _STATE] != 0:
+            if not _live(rec, k, grp, s_stamp, s):  # deleted
                 _unlink(rec, k, head, tail, s)
-                rec[k, _CACHED] = 0
+                rec[k, _STATE] = 0
             elif rec[k, _EXPIRY] > t:
                 hit[i] = True
                 _unlink(rec, k, head, tail, s)
                 _append(rec, k, head, tail, s)
             else:  # expired: get() drops it and its slot frees up
                 _unlink(rec, k, head, tail, s)
-                rec[k, _CACHED] = 0
+                rec[k, _STATE] = 0
                 size[s] -= 1
-                g_live[g] -= 1
+                grp[g, _LIVE] -= 1
         if not hit[i] and ok[i]:
             if pending == cap:
                 cap *= 2

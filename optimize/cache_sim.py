@@ -25,6 +25,8 @@ module replays those searches:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -95,6 +97,11 @@ class SearchTrace:
     def __len__(self) -> int:
         return len(self.start_ns)
 
+    @cached_property
+    def ids(self) -> TraceIds:
+        """The ids the compiled loops index arrays with, worked out once per trace (every replay shares them)."""
+        return _trace_ids(self)
+
 
 def dense_ids(*columns: np.ndarray) -> np.ndarray:
     """Dense int64 ids of the row tuples (0..k-1), without building Python tuples."""
@@ -142,29 +149,39 @@ def _indexable(*parts: np.ndarray) -> tuple[list[np.ndarray], int]:
     return np.split(ids, np.cumsum(sizes)[:-1]), count
 
 
-def _trace_ids(trace: SearchTrace) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, int, np.ndarray,
-                                              np.ndarray, int]:
-    """Indexable key, group and service ids of the searches and invalidations (group -1 = the whole service)."""
+class TraceIds(NamedTuple):
+    """Indexable (dense, small) ids of a trace's searches and invalidations; invalidations in the order they
+    return (log order for ties), group -1 = the whole service."""
+
+    key: np.ndarray
+    n_keys: int
+    group: np.ndarray
+    n_groups: int
+    service: np.ndarray
+    n_services: int
+    inv_end_ns: np.ndarray
+    inv_group: np.ndarray
+    inv_service: np.ndarray
+
+
+def _trace_ids(trace: SearchTrace) -> TraceIds:
     (key,), n_keys = _indexable(trace.key)
     users = trace.inv_group >= 0
     (group, inv_user), n_groups = _indexable(trace.group, trace.inv_group[users])
     inv_group = np.full(len(trace.inv_group), -1, np.int64)
     inv_group[users] = inv_user
     (service, inv_service), n_services = _indexable(trace.service, trace.inv_service)
-    return key, n_keys, group, inv_group, n_groups, service, inv_service, n_services
+    inv = np.argsort(trace.inv_end_ns, kind="stable")
+    return TraceIds(key, n_keys, group, n_groups, service, n_services,
+                    np.asarray(trace.inv_end_ns, np.int64)[inv], inv_group[inv], inv_service[inv])
 
 
 def _key_records(n_keys: int) -> np.ndarray:
-    """Scratch rows of 8 int64 per key for the replay, each row on one 64-byte cache line (the buffer's start is
-    aligned by hand: numpy only promises 16 bytes)."""
-    buf = np.empty(n_keys * 8 + 8, np.int64)
+    """Zeroed rows of 4 int64 per key for the replay, two rows to a 64-byte cache line (the buffer's start is
+    aligned by hand: numpy only promises 16 bytes). np.zeros: the OS hands out zeroed pages, no pass to clear."""
+    buf = np.zeros(n_keys * 4 + 8, np.int64)
     skip = (-buf.ctypes.data % 64) // 8
-    return buf[skip:skip + n_keys * 8].reshape(n_keys, 8)
-
-
-def _invalidation_order(trace: SearchTrace) -> np.ndarray:
-    """Invalidations in the order they return (log order for ties)."""
-    return np.argsort(trace.inv_end_ns, kind="stable")
+    return buf[skip:skip + n_keys * 4].reshape(n_keys, 4)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -192,13 +209,12 @@ def replay(trace: SearchTrace, ttl_s: float | None, max_entries: int | None = No
     A key belongs to one service and one group (the key includes both)."""
     if (ttl_s is not None and ttl_s <= 0) or (max_entries is not None and max_entries <= 0):
         raise ValueError("ttl_s and max_entries must be positive (or None for no bound)")
-    key, n_keys, group, inv_group, n_groups, service, inv_service, n_services = _trace_ids(trace)
-    inv = _invalidation_order(trace)
+    d = trace.ids
     hit = _kernels().replay(
-        np.asarray(trace.start_ns, np.int64), np.asarray(trace.end_ns, np.int64), key, group, service,
-        np.asarray(trace.ok, np.bool_), np.asarray(trace.inv_end_ns, np.int64)[inv], inv_group[inv],
-        inv_service[inv], n_keys, n_groups, n_services, -1 if ttl_s is None else round(ttl_s * _NS_PER_S),
-        -1 if max_entries is None else int(max_entries), _key_records(n_keys))
+        np.asarray(trace.start_ns, np.int64), np.asarray(trace.end_ns, np.int64), d.key, d.group, d.service,
+        np.asarray(trace.ok, np.bool_), d.inv_end_ns, d.inv_group, d.inv_service, d.n_keys, d.n_groups,
+        d.n_services, -1 if ttl_s is None else round(ttl_s * _NS_PER_S),
+        -1 if max_entries is None else int(max_entries), _key_records(d.n_keys))
     return Replay(ttl_s, max_entries, hit)
 
 
@@ -211,11 +227,9 @@ def generation_keys(trace: SearchTrace) -> np.ndarray:
     after an invalidation that returned by its start is a new key (dense ids, in order of first appearance)."""
     if len(trace) == 0:
         return np.zeros(0, np.int64)
-    key, n_keys, group, inv_group, n_groups, service, inv_service, n_services = _trace_ids(trace)
-    inv = _invalidation_order(trace)
-    return _kernels().generation_ids(key, group, service, np.asarray(trace.start_ns, np.int64),
-                                     np.asarray(trace.inv_end_ns, np.int64)[inv], inv_group[inv],
-                                     inv_service[inv], n_keys, n_groups, n_services)
+    d = trace.ids
+    return _kernels().generation_ids(d.key, d.group, d.service, np.asarray(trace.start_ns, np.int64),
+                                     d.inv_end_ns, d.inv_group, d.inv_service, d.n_keys, d.n_groups, d.n_services)
 
 
 def _fixed_expiry(trace: SearchTrace, gkey: np.ndarray, n_keys: int, ttl_s: float, new: np.ndarray,
@@ -458,12 +472,14 @@ def load_trace(con: duckdb.DuckDBPyConnection, since: object = None, until: obje
                                                            np.asarray(w["service"], object)]))
     w_user = np.asarray(w["group_hash"], np.uint64).view(np.int64)
     has_user = ~np.asarray(w["whole_service"], bool)
-    groups = dense_ids(np.concatenate([np.asarray(s["group_hash"], np.uint64).view(np.int64), w_user]))
+    # ids in order of first appearance (pd.factorize hashes: no sort of millions; searches close in time get
+    # ids close together, which the compiled replays' memory access likes)
+    groups = pd.factorize(np.concatenate([np.asarray(s["group_hash"], np.uint64).view(np.int64), w_user]))[0]
     return SearchTrace(
         start_ns=np.asarray(s["start_ns"], np.int64),
         end_ns=np.asarray(s["end_ns"], np.int64),
-        key=dense_ids(np.asarray(s["key_hash"], np.uint64).view(np.int64)),
-        group=groups[:n],
+        key=pd.factorize(np.asarray(s["key_hash"], np.uint64).view(np.int64))[0].astype(np.int64),
+        group=groups[:n].astype(np.int64),
         service=services[:n].astype(np.int64),
         ok=np.asarray(s["ok"], bool),
         latency_ms=np.asarray(s["latency_ms"], np.float64),
@@ -472,7 +488,7 @@ def load_trace(con: duckdb.DuckDBPyConnection, since: object = None, until: obje
         through_cache=np.asarray(s["through_cache"], bool),
         could_be_served=np.asarray(s["could_be_served"], bool),
         inv_end_ns=np.asarray(w["end_ns"], np.int64),
-        inv_group=np.where(has_user, groups[n:], -1),
+        inv_group=np.where(has_user, groups[n:], -1).astype(np.int64),
         inv_service=services[n:].astype(np.int64),
         service_names=tuple(str(x) for x in service_names),
     )
