@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -292,6 +293,7 @@ def main() -> int:
     n = args.events
     n_append = args.append_events if args.append_events is not None else max(1, n // 100)
     n_parquet = min(n, args.parquet_events if args.parquet_events is not None else n)
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="memlens-ingest-bench-") as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         t0 = time.perf_counter()
@@ -355,7 +357,9 @@ def main() -> int:
             t_bq, (lat, _) = median_time(lambda: baseline_queries(df, cfg), args.repeat, "bq")
             diff = check_agreement(files, nb, lat, cfg, work)
 
-    print(f"\nmedians of {args.repeat} runs, {n:,} events, {size / 1e6:,.0f} MB of JSONL; wall seconds")
+    print(f"\nmedians of {args.repeat} runs, {n:,} events, {size / 1e6:,.0f} MB of JSONL; wall seconds; load average "
+          f"(1, 5, 15 min) at start {', '.join(f'{x:.1f}' for x in load_start)}, at end "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"DuckDB read_json, explicit columns -> table in a DuckDB file : {t_bare:8.2f} s            "
           f"{n / t_bare:11,.0f} rows/s   the engine's limit (nothing validated)")
     print(f"memlens collect_oplogs ingest (validate, dedupe, persist)    : {t_ingest:8.2f} s            "

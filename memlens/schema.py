@@ -143,9 +143,15 @@ def choice_params() -> dict[str, list[str]]:
 
 
 def _typed(f: Field) -> str:
-    if f.json_type == "timestamp":  # ISO 8601 text; an offset is converted to UTC, naive UTC stored
-        return f"TRY_CAST(TRY_CAST(t.{_q(f.name)} AS TIMESTAMPTZ) AS TIMESTAMP) AS {_q(f.name)}"
-    return f"t.{_q(f.name)}"
+    """The field's typed value from `t`, the line's values as JSON texts (from_json to JSON): NULL when its JSON type
+    does not fit (oplog_macros.sql) or the value does not cast to the column type."""
+    v = f"t.{_q(f.name)}"
+    if f.json_type == "timestamp":  # ISO 8601 text (ts_text); an offset is converted to UTC, naive UTC stored
+        return f"TRY_CAST(TRY_CAST(ts_text AS TIMESTAMPTZ) AS TIMESTAMP) AS {_q(f.name)}"
+    conv = {"string": f"ml_json_string({v})", "integer": f"TRY_CAST(ml_json_integer({v}) AS {f.duckdb_type})",
+            "number": f"ml_json_number({v})", "boolean": f"ml_json_boolean({v})",
+            "array<string>": f"ml_json_list({v})"}[f.json_type]
+    return f"{conv} AS {_q(f.name)}"
 
 
 @cache
@@ -158,14 +164,16 @@ def sql_snippets() -> dict[str, str]:
         # raw table: one column per field, required ones NOT NULL
         "op_event_columns": ",\n    ".join(
             f"{_q(f.name)} {f.duckdb_type}{' NOT NULL' if f.required else ''}" for f in FIELDS),
-        # from_json's structure: every field typed (ts as text, parsed below)
-        "op_event_json_structure": "'" + json.dumps(
-            {f.name: "VARCHAR" if f.json_type == "timestamp" else f.duckdb_type for f in FIELDS}) + "'",
-        # the fields of from_json's struct `t`, typed as the raw table's columns
+        # from_json's structure: every field as its JSON text (its JSON type read from it, then cast in _typed)
+        "op_event_json_structure": "'" + json.dumps({f.name: "JSON" for f in FIELDS}) + "'",
+        # the fields of `t` given (absent and JSON null: NULL)
+        "op_event_given_count": " + ".join(f"(t.{_q(f.name)} IS NOT NULL)::INT" for f in FIELDS),
+        # the fields typed as the raw table's columns (NULL when the JSON type is wrong or the value does not cast)
         "op_event_typed_fields": ", ".join(_typed(f) for f in FIELDS),
-        # how many fields of `t` hold a typed value (equal to the fields given only when every one cast)
-        "op_event_typed_count": " + ".join(f"(t.{_q(f.name)} IS NOT NULL)::INT" for f in FIELDS),
-        # per field: no typed value (the timestamp by its text: a bad timestamp is reported by its own check)
+        # how many fields hold a typed value (equal to the fields given only when every one has the right JSON type
+        # and cast; the timestamp by its text: a bad timestamp is reported by its own check)
+        "op_event_typed_count": " + ".join(
+            f"({'ts_text' if f.json_type == 'timestamp' else _q(f.name)} IS NOT NULL)::INT" for f in FIELDS),
         "op_event_typed_nulls": ", ".join(
             f"{'ts_text' if f.json_type == 'timestamp' else _q(f.name)} IS NULL" for f in FIELDS),
         "op_event_integers": ", ".join(_q(f.name) for f in FIELDS if f.json_type == "integer"),

@@ -3,7 +3,7 @@
 -- span, or the Platform event's position in the run), not the position of the mapped event in the batch.
 -- Parameters: $source_file, $ingested_at.
 INSERT INTO raw_op_events BY NAME
-SELECT c.* EXCLUDE (line_no, reason, is_json, is_object, ts_text, dup_key, fast_ok),
+SELECT c.* EXCLUDE (line_no, reason, is_json, is_object, ts_text, fast_ok),
        $source_file AS source_file, m.source_line AS source_line, $ingested_at AS ingested_at
 FROM oplog_checked c
 JOIN mapped_lines m USING (line_no)

@@ -1,6 +1,7 @@
 -- Names the problem of every line of oplog_checked that missed the fast path (fast_ok false): the first
--- failing check, naming the field. Lines that turn out fine (an unknown extra key, an explicit null) keep
--- reason NULL and load. Field lists: {{ op_event_* }} slots, generated from memlens/schema.py. Parameters: as oplog_check.sql, plus $names, $allowed (JSON types accepted per field),
+-- failing check, naming the field (the definition of a valid line; the fast path only ever accepts lines it finds
+-- fine). Lines that turn out fine (an unknown extra key, an explicit null) keep
+-- reason NULL and load. Field lists: {{ op_event_* }} slots, generated from memlens/schema.py. Parameters: as oplog_check.sql, plus $paths (JSON path per field), $names, $allowed (JSON types accepted per field),
 -- $expected (their description), $required (per field) and $int_names (the integer fields), in schema order.
 UPDATE oplog_checked AS o SET reason = r.reason
 FROM (
@@ -13,6 +14,12 @@ FROM (
         WHERE NOT c.fast_ok
     ), slow_checked AS (
         SELECT *,
+            -- a key given twice makes the line ambiguous (DuckDB keeps the first value, Python's json and jq the
+            -- last). A line whose number of keys equals the number of schema fields it gives (null or not) has
+            -- neither a repeated nor an unknown key; the others have their keys listed to find a repeated one.
+            CASE WHEN is_object AND len(json_keys(line)) <> list_count(ty)
+                 THEN list_filter(json_keys(line), lambda k, i: list_position(json_keys(line), k) < i)[1] END
+                AS dup_key,
             list_filter(range(1, len($names) + 1), lambda i: $required[i] AND coalesce(ty[i], 'NULL') = 'NULL')
                 AS missing,
             list_filter(range(1, len($names) + 1),

@@ -6,7 +6,7 @@
 -- whose event_id repeats are hashed, so a batch of new events costs one probe of raw_op_events.
 CREATE OR REPLACE TEMP TABLE oplog_verdict AS
 WITH good AS (
-    SELECT * EXCLUDE (reason, is_json, is_object, ts_text, dup_key, fast_ok) FROM oplog_checked WHERE reason IS NULL
+    SELECT * EXCLUDE (reason, is_json, is_object, ts_text, fast_ok) FROM oplog_checked WHERE reason IS NULL
 ), loaded AS (
     SELECT event_id, any_value(source_file) AS source_file, any_value(source_line) AS source_line,
            any_value(hash(*COLUMNS(* EXCLUDE (source_file, source_line, ingested_at)))) AS content_hash
