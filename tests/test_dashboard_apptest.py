@@ -238,21 +238,26 @@ def test_cost_page_and_weekly_review(warehouse):
     at = _goto(_app(), "cost")
     m = _metrics(at)
     assert m["Cost in selection"] == f"${total:,.4f}" == "$0.0031"
+    # Month to date Nov 1-22: $0.0031; the data starts Nov 9, so 14 observed days at $0.0031 / 14 a day and 8 days
+    # left → $0.0031 + 8 x $0.0031 / 14 = $0.0049 (the projection of memlens.optimize.forecast, shown everywhere)
+    assert m["Month to date (Nov 2026, up to Nov 22)"] == "$0.0031"
+    assert m["Month-end projection (Nov 2026, as of Nov 22)"] == "$0.0049"
+    assert "Total cost, this week (2026-W47)" not in m  # only the chosen tab runs
+    at.session_state["cost_tab"] = "Weekly cost review"
+    m = _metrics(at.run())
     # the review's default: the last complete ISO week with data, W47 = Nov 16-22 (the fixture's second week):
     # 20 searches x 2000 tokens x $0.02/1M + 10 adds x (1000 x $0.15 + 100 x $0.60)/1M = $0.0029
     assert m["Total cost, this week (2026-W47)"] == "$0.0029"
     assert m["Total cost, last week (2026-W46)"] == "$0.0002"
     assert m["Budgets exceeded, this week (2026-W47)"] == "0 of 1"  # the team's daily budget
-    # Month to date Nov 1-22: $0.0031; the data starts Nov 9, so 14 observed days at $0.0031 / 14 a day and 8 days
-    # left → $0.0031 + 8 x $0.0031 / 14 = $0.0049 (the projection of memlens.optimize.forecast, shown everywhere)
-    assert m["Month to date (Nov 2026, up to Nov 22)"] == "$0.0031"
-    assert m["Month-end projection (Nov 2026, as of Nov 22)"] == "$0.0049"
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download CSV tables (zip)", "Download report (Markdown)", "Download report (HTML)"]
     at.sidebar.selectbox(key="f_user").set_value("alice").run()
     m = _metrics(at)
-    assert m["Cost in selection"] == "$0.0023"       # alice: 10 searches + 10 adds
     assert m["Budgets exceeded, this week (2026-W47)"] == "0 of 0"  # never the team's budget for one user
+    at.session_state["cost_tab"] = "Cost over time"
+    m = _metrics(at.run())
+    assert m["Cost in selection"] == "$0.0023"       # alice: 10 searches + 10 adds
     deltas = {x.label: x.delta for x in at.metric}
     assert deltas["Month-end projection (Nov 2026, as of Nov 22)"] == "no monthly budget at this scope"
 

@@ -4,6 +4,8 @@ Named optimization.py, not optimize.py: Streamlit puts this folder on sys.path, 
 the `optimize` package.
 """
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -134,7 +136,7 @@ left, right = st.columns(2)
 with left:
     st.caption("Duplicate pairs (first 200)")
     ui.table(d.pairs.head(200))
-    st.download_button("Download ids to merge (CSV)", safe_csv(d.merge_ids), "memlens-merge-ids.csv",
+    st.download_button("Download ids to merge (CSV)", partial(safe_csv, d.merge_ids), "memlens-merge-ids.csv",
                        "text/csv", disabled=d.merge_ids.empty)
 with right:
     st.caption("Pruning candidates by reason")
