@@ -70,7 +70,7 @@ def build_context(path: str, default_path: str) -> state.Ctx | None:
     events = int(span["events"])
     first = span["first_day"] if events else None
     last = span["last_day"] if events else None
-    opts = state.cached(path, load_key, "query", "filter_options")
+    opts = state.cached(path, load_key, "query", data.options_query(speed))
     options = {k: list(g["value"]) for k, g in opts.groupby("kind", sort=False)}
     selection, problems = sidebar.read(options)
     window = timerange.resolve(selection.choice, _ts(span["first_ts"]) if events else None,

@@ -56,6 +56,11 @@ def run(con: duckdb.DuckDBPyConnection, name: str, filters: Filters = ALL, **ext
     return con.execute(sql, {k: available[k] for k in wanted}).df()
 
 
+def options_query(speed: Speed) -> str:
+    """The query of the sidebar's choices: read from the rollups when they are current (the same rows)."""
+    return "filter_options_rollups" if speed.rollups_fresh else "filter_options"
+
+
 def speed_for(con: duckdb.DuckDBPyConnection, events: int, cfg: Config) -> Speed:
     return layer.speed_for(con, events, cfg.dashboard.exact_percentile_max_events)
 

@@ -95,3 +95,21 @@ FROM raw_memory_snapshots
 WHERE ($user IS NULL OR user_id = $user) AND ($agent IS NULL OR agent_id = $agent)
 GROUP BY snapshot_id
 ORDER BY taken_at;
+
+-- name: filter_options_rollups
+-- filter_options read from the rollups, the same rows (tests/test_dashboard_logic.py): every event is one call of
+-- agg_op_hourly (service, agent, op) and one row of stg_op_costs, whose rollups count the users and the models.
+-- Read instead of filter_options when the rollups are current (a grouped scan of every event: 0.4 s at 10M events).
+SELECT kind, value, events FROM (
+    SELECT 'service' AS kind, service AS value, CAST(sum(ops) AS BIGINT) AS events FROM agg_op_hourly GROUP BY service
+    UNION ALL SELECT 'user', user_id, CAST(sum(ops) AS BIGINT) FROM agg_cost_user_daily WHERE user_id IS NOT NULL
+        GROUP BY user_id
+    UNION ALL SELECT 'agent', agent_id, CAST(sum(ops) AS BIGINT) FROM agg_op_hourly WHERE agent_id IS NOT NULL
+        GROUP BY agent_id
+    UNION ALL SELECT 'op', op, CAST(sum(ops) AS BIGINT) FROM agg_op_hourly GROUP BY op
+    UNION ALL SELECT 'model', embedding_model, CAST(sum(ops) AS BIGINT) FROM agg_cost_daily
+        WHERE embedding_model IS NOT NULL GROUP BY embedding_model
+    UNION ALL SELECT 'model', llm_model, CAST(sum(ops) AS BIGINT) FROM agg_cost_daily WHERE llm_model IS NOT NULL
+        GROUP BY llm_model
+)
+ORDER BY kind, events DESC, value;

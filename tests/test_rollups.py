@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from view_support import event, insert_events
 
-from memlens import rollups
+from memlens import layer, rollups
 
 T0 = datetime(2026, 11, 2)
 
@@ -88,3 +88,21 @@ def test_percentiles_from_histogram_matches_numpy():
     want = np.percentile(values, [q * 100 for q in qs])
     assert np.all(np.abs(got / want - 1) < rollups.MAX_RELATIVE_ERROR)
     assert np.isnan(rollups.percentiles_from_histogram([], [], (0.5,))).all()
+
+
+def test_sidebar_choices_from_the_rollups_equal_those_from_the_events(con):
+    from memlens.dashboard import data
+
+    insert_events(con, [event(T0 + timedelta(hours=i), ("search", "add", "get")[i % 3], 10.0 + i,
+                              user_id=(f"u{i % 4}" if i % 5 else None), agent_id=("a1" if i % 2 else None),
+                              embedding_model="text-embedding-3-small", embedding_tokens=10,
+                              llm_model=("gpt-4.1-nano" if i % 3 == 1 else None)) for i in range(30)])
+    rollups.refresh(con)
+    events = data.run(con, "filter_options")
+    assert data.options_query(layer.speed_for(con, 30, 10_000_000)) == "filter_options_rollups"
+    assert data.run(con, "filter_options_rollups").equals(events)
+    users = events[events["kind"] == "user"]
+    # 24 of the 30 calls have a user (i = 0, 5, ... 25 have none): 6 each of u0..u3 (i mod 4)
+    assert dict(zip(users["value"], users["events"], strict=True)) == {"u1": 6, "u2": 6, "u3": 6, "u0": 6}
+    assert dict(zip(*events[events["kind"] == "op"][["value", "events"]].T.values, strict=True)) == {
+        "search": 10, "add": 10, "get": 10}

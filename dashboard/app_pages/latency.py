@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from memlens import figures, layer
-from memlens.dashboard import charts, sidebar, state, timerange, ui
+from memlens.dashboard import charts, data, sidebar, state, timerange, ui
 
 ctx = state.current()
 st.title("Latency")
@@ -37,7 +37,8 @@ stat = sidebar.url_choice("Latency", list(STATS), "stat", "p95_ms", STATS.get, w
 by = ("bucket",) if split == "none" else ("bucket", split)
 key = None if split == "none" else split
 grain = ctx.grain
-held = ctx.q("filter_options", layer.ALL)  # every value in the warehouse: each keeps its colour in any selection
+# every value in the warehouse: each keeps its colour in any selection
+held = ctx.q(data.options_query(ctx.speed), layer.ALL)
 among = list(held[held["kind"] == split]["value"].dropna())
 series = ctx.metric("latency", by, grain)
 series_before = ctx.metric("latency", by, grain, filters=before) if before is not None else None
