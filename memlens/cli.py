@@ -185,7 +185,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     flags = [f"--{section}.{key}={value if not isinstance(value, bool) else str(value).lower()}"
              for section, values in settings.items() for key, value in values.items()]
     app = resource("memlens.dashboard", "app.py")
-    argv = [sys.executable, "-m", "streamlit", "run", str(app), *flags, "--server.address", args.address,
+    # Streamlit's command line, after the pages' libraries are imported (memlens/dashboard/serve.py)
+    argv = [sys.executable, "-m", "memlens.dashboard.serve", "run", str(app), *flags, "--server.address", args.address,
             "--server.port", str(args.port)]
     if args.config:
         os.environ["MEMLENS_CONFIG"] = args.config

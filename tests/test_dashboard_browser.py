@@ -68,9 +68,10 @@ def app_url(demo_warehouse, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     env = {**os.environ, "MEMLENS_WAREHOUSE": str(demo_warehouse), "MEMLENS_HOME": str(home)}
     log = (home / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+    proc = subprocess.Popen(  # started as `memlens dashboard` starts it (memlens/dashboard/serve.py)
+        [sys.executable, "-m", "memlens.dashboard.serve", "run", str(REPO / "dashboard" / "app.py"), "--server.port",
+         str(port), "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
+         "false"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
