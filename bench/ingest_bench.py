@@ -19,8 +19,9 @@ json.loads + pandas baseline.
    its rollup refresh) is printed as a ratio to it (issue 16's goal: within 1.5x).
 4. Parquet (unless --parquet-events 0): the first --parquet-events of the same events as Parquet files (typed
    columns, absent fields null), DuckDB's bare `read_parquet` into a table in a fresh DuckDB file against
-   `collect_oplogs` of those files (which turns each row into the JSON object it would have been as a log line
-   and validates it like one), alternating, medians.
+   `collect_oplogs` of those files (typed rows checked by the same value checks; a part with a row that fails
+   them goes as JSON lines), alternating, medians. Wall and CPU seconds (all threads) of each run are printed:
+   on the shared box the CPU ratio is the steadier one.
 5. Naive baseline (unless --no-naive), same run, same files: json.loads per line + pandas.DataFrame, then
    pandas groupby P50/P95/P99 latency per day x op (numpy 'linear', as the view) and tokens x price cost per day.
    When --baseline-events < N it reads only the first lines and its times are scaled linearly to N (stated).
@@ -174,6 +175,7 @@ def bare_read_parquet(files: list[Path], db: Path) -> int:
 
 
 CPU: dict[str, float] = {}  # median CPU seconds (all threads) per measured step, printed next to wall time
+CPU_RUNS: dict[str, list[float]] = {}  # CPU seconds of each alternating run (a steadier ratio on a loaded box)
 
 
 PARTS: dict[str, list[float]] = {}  # sub-phase wall seconds per run (e.g. the rollup refresh inside a collection)
@@ -320,7 +322,10 @@ def main() -> int:
             assert loaded == n, (loaded, n)
             bare_s.append(t_b)
             full_s.append(t_f)
-            print(f"  run: bare read_json {t_b:.2f} s, collect_oplogs {t_f:.2f} s", flush=True)
+            CPU_RUNS.setdefault("bare", []).append(CPU["bare"])
+            CPU_RUNS.setdefault("full", []).append(CPU["full"])
+            print(f"  run: bare read_json {t_b:.2f} s ({CPU['bare']:.2f} CPU-s), collect_oplogs {t_f:.2f} s "
+                  f"({CPU['full']:.2f} CPU-s)", flush=True)
         remove_db(bare_db)
         t_bare, t_full = statistics.median(bare_s), statistics.median(full_s)
         t_refresh = statistics.median(PARTS["full"])
@@ -342,7 +347,10 @@ def main() -> int:
             assert loaded == n_parquet, (loaded, n_parquet)
             pq_bare_s.append(t_b)
             pq_full_s.append(t_f)
-            print(f"  run: bare read_parquet {t_b:.2f} s, collect_oplogs of Parquet {t_f:.2f} s", flush=True)
+            CPU_RUNS.setdefault("pq bare", []).append(CPU["pq bare"])
+            CPU_RUNS.setdefault("pq full", []).append(CPU["pq full"])
+            print(f"  run: bare read_parquet {t_b:.2f} s ({CPU['pq bare']:.2f} CPU-s), collect_oplogs of Parquet "
+                  f"{t_f:.2f} s ({CPU['pq full']:.2f} CPU-s)", flush=True)
         remove_db(bare_db)
         remove_db(pq_db)
         con = connect(db, cfg)
@@ -366,7 +374,9 @@ def main() -> int:
           f"{n / t_ingest:11,.0f} rows/s")
     print(f"  ratio collect_oplogs ingest / bare read_json             : {t_ingest / t_bare:8.2f} x wall "
           "(goal: <= 1.5)")
-    print(f"  ratio collect_oplogs incl. rollup refresh / bare read_json : {t_full / t_bare:8.2f} x wall")
+    print(f"  ratio collect_oplogs incl. rollup refresh / bare read_json : {t_full / t_bare:8.2f} x wall, "
+          f"{statistics.median(CPU_RUNS['full']) / statistics.median(CPU_RUNS['bare']):.2f} x CPU-s (medians "
+          f"{statistics.median(CPU_RUNS['full']):.2f} / {statistics.median(CPU_RUNS['bare']):.2f})")
     print(f"memlens append {n_append:,} events of one day to the {n:,}-event warehouse : {t_append:8.2f} s "
           f"(incl. rollup refresh {t_append_refresh:.2f} s; goal at 10M: < 1 s)")
     if pq_files:
@@ -376,7 +386,8 @@ def main() -> int:
               f"{t_pb:8.2f} s {n_parquet / t_pb:11,.0f} rows/s")
         print(f"memlens collect_oplogs ingest of those Parquet files      : {t_pi:8.2f} s "
               f"{n_parquet / t_pi:11,.0f} rows/s"
-              f"   ratio {t_pi / t_pb:.2f} x wall (goal: <= 1.5; incl. rollup refresh {t_pf / t_pb:.2f} x)")
+              f"   ratio {t_pi / t_pb:.2f} x wall (goal: <= 1.5; incl. rollup refresh {t_pf / t_pb:.2f} x wall, "
+              f"{statistics.median(CPU_RUNS['pq full']) / statistics.median(CPU_RUNS['pq bare']):.2f} x CPU-s)")
     if args.no_naive:
         return 0
     note = "" if scale == 1 else f"  (measured on {nb:,} lines, x{scale:g} to {n:,})"

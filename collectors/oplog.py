@@ -129,9 +129,10 @@ def _parallel(table: pa.Table, rows_per_batch: int = 16_384) -> pa.Table:
 
 @dataclass
 class Part:
-    """A piece of one file, ready to commit: its lines (Arrow: line_no, line), the lines rejected before parsing,
-    and the checkpoint that holds once they are committed. `nbytes`: bytes of lines; `progress`: bytes of the file
-    itself gone through (the progress bar's unit)."""
+    """A piece of one file, ready to commit: its lines (Arrow: line_no, line; for the typed rows of a Parquet file,
+    line_no, row and their `columns`), the lines rejected before parsing, and the checkpoint that holds once they
+    are committed. `nbytes`: bytes of lines; `progress`: bytes of the file itself gone through (the progress bar's
+    unit)."""
     key: str
     stream_key: str
     table: pa.Table
@@ -140,6 +141,7 @@ class Part:
     nbytes: int = 0
     progress: int = 0
     messages: list[str] = field(default_factory=list)
+    columns: dict[str, str] | None = None  # typed Parquet rows (table: line_no, row): schema field -> column type
 
 
 def line_key(stream_key: str, line_no: int, raw: bytes) -> str:
@@ -162,8 +164,10 @@ def _text_parts(path: Path, key: str, kind: str, index: CheckpointIndex, cfg: Co
 def _parquet_parts(path: Path, key: str, index: CheckpointIndex, cfg: Config,
                    duck: Callable[[], duckdb.DuckDBPyConnection]) -> Iterator[Part]:
     """A Parquet file, streamed by DuckDB in record batches and cut into parts of at most batch_lines rows or
-    read_bytes bytes (memory stays bounded, whatever the file's size or row groups). Each row becomes the JSON
-    object it would have been as a log line; its row number is its line number. Identity: the file's sha256."""
+    read_bytes bytes (memory stays bounded, whatever the file's size or row groups). Each row is the JSON object it
+    would have been as a log line (to_json of the row); its row number is its line number. When the file's columns
+    have types the typed check reads (`typed_columns`), the rows stay typed (checked by check_rows, and turned into
+    JSON lines only when a part has a row that misses it). Identity: the file's sha256."""
     c = cfg.collector
     st = path.stat()
     identity = file_identity(st)
@@ -192,8 +196,11 @@ def _parquet_parts(path: Path, key: str, index: CheckpointIndex, cfg: Config,
         return
     rows = start
     try:
+        columns = typed_columns(duck(), path)
+        # typed rows (each row a struct, as its JSON line would be: to_json(row)), else the rows as JSON lines
+        value = "p AS row" if columns is not None else "to_json(p)::VARCHAR AS line"
         reader = duck().sql(
-            "SELECT file_row_number + 1 AS line_no, to_json(p)::VARCHAR AS line "
+            f"SELECT file_row_number + 1 AS line_no, {value} "
             "FROM read_parquet(?, file_row_number = true) p WHERE file_row_number >= ?",
             params=[str(path), start]).to_arrow_reader(PARQUET_FETCH_ROWS)
         held: list[pa.RecordBatch] = []
@@ -212,7 +219,7 @@ def _parquet_parts(path: Path, key: str, index: CheckpointIndex, cfg: Config,
                 cp = Checkpoint(key, identity, st.st_size, rows, None, None, None, sha, sha)
                 index.add(cp)
                 nbytes = part.column(1).nbytes
-                yield Part(key, sha, part, [], cp, nbytes, 0, messages)
+                yield Part(key, sha, part, [], cp, nbytes, 0, messages, columns)
                 held, messages = rest.to_batches(), []
                 held_rows, held_bytes = rest.num_rows, held_bytes - nbytes
     except duckdb.Error as exc:  # the rows before the damage are loaded; the file itself is quarantined (line 0)
@@ -238,6 +245,69 @@ def _legacy_parquet_done(own: Checkpoint, path: Path, st: Any) -> bool:
     with path.open("rb") as f:
         head = hashlib.sha256(f.read(4096)).hexdigest()
     return own.identity == f"{st.st_size}:{st.st_mtime_ns}:{head}"
+
+
+# Column types (DuckDB's names) of a Parquet file that the typed check reads as the JSON check reads the row's
+# to_json text: integers for an integer field, integers or DOUBLE for a number (not FLOAT: its text is its shortest
+# float repr, not the double's), VARCHAR, BOOLEAN, VARCHAR[] for the others, a timestamp or an ISO 8601 text for ts.
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+PARQUET_TYPES = {"integer": INTEGER_TYPES, "number": (*INTEGER_TYPES, "DOUBLE"), "string": ("VARCHAR",),
+                 "boolean": ("BOOLEAN",), "array<string>": ("VARCHAR[]",),
+                 "timestamp": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "VARCHAR")}
+
+
+def typed_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str] | None:
+    """The schema fields among a Parquet file's columns with their types, when every one has a type the typed
+    check reads (PARQUET_TYPES) and no column name differs from a field's only by case (DuckDB would bind it to
+    the field, the JSON line keeps it apart); None otherwise (the rows then go as JSON lines)."""
+    described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    lower = {f.name.lower() for f in schema.FIELDS}
+    names = [name for name, *_ in described]
+    if len({n.lower() for n in names}) != len(names):
+        return None
+    columns = {}
+    for name, typ, *_ in described:
+        f = schema.FIELD_BY_NAME.get(name)
+        if f is None and name.lower() in lower:
+            return None
+        if f is not None:
+            if typ not in PARQUET_TYPES[f.json_type]:
+                return None
+            columns[name] = typ
+    return columns
+
+
+def _row_value(f: schema.Field, typ: str | None) -> str:
+    """The field's value from `row` (a typed Parquet row), typed as the raw table's column: the value the JSON
+    check gives its to_json text."""
+    v = f"row.\"{f.name}\""
+    if typ is None:
+        return f"NULL::{f.duckdb_type}"
+    if f.json_type == "integer":
+        return f"TRY_CAST({v} AS {f.duckdb_type})"
+    if f.json_type == "number":
+        return f"CAST({v} AS DOUBLE)"
+    if f.json_type == "timestamp":
+        return (f"TRY_CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP)" if typ == "VARCHAR"
+                else f"CAST({v} AS TIMESTAMP)")
+    return v
+
+
+def check_rows(con: duckdb.DuckDBPyConnection, columns: dict[str, str], fast_params: dict[str, Any]) -> bool:
+    """oplog_checked for the typed rows of the view `oplog_rows(line_no, row)` (collectors/sql/oplog_fast_ok.sql,
+    as the JSON lines' check): True when every row is fast_ok; else nothing is decided (the caller checks the rows
+    as JSON lines)."""
+    ts = next(f for f in schema.FIELDS if f.json_type == "timestamp")
+    given = " + ".join(f'(row."{n}" IS NOT NULL)::INT' for n in columns) or "0"
+    typed = ", ".join(f'{_row_value(f, columns.get(f.name))} AS "{f.name}"' for f in schema.FIELDS)
+    ts_text = f'row."{ts.name}"::VARCHAR' if ts.name in columns else "NULL::VARCHAR"
+    # names from our schema and types from PARQUET_TYPES only: nothing of the file is spliced in
+    con.execute("CREATE OR REPLACE TEMP TABLE oplog_checked AS WITH typed AS ("
+                f"SELECT line_no, true AS is_json, true AS is_object, {ts_text} AS ts_text, {given} AS n_given, "
+                f"NULL::VARCHAR[] AS keys, {typed} FROM oplog_rows)\n" + read_sql("oplog_fast_ok.sql"),
+                {k: v for k, v in fast_params.items() if k != "safe"})
+    [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
+    return slow == 0
 
 
 def file_parts(files: list[Path], index: CheckpointIndex, cfg: Config) -> Iterator[Part]:
@@ -318,6 +388,12 @@ class OplogLoader:
         self.result.messages.extend(part.messages)
         if part.checkpoint is None and not part.rejected:
             return
+        if part.columns is not None:  # typed rows: a transaction of their own (files differ in columns)
+            self.flush()
+            self.pending = [part]
+            self.pending_bytes = part.nbytes
+            self.flush()
+            return
         c, lines = self.cfg.collector, part.table.num_rows + len(part.rejected)
         if self.pending_lines + lines > c.batch_lines or self.pending_bytes + part.nbytes > c.read_bytes:
             self.flush()  # a transaction holds at most batch_lines lines and read_bytes bytes (or one bigger part)
@@ -348,7 +424,8 @@ class OplogLoader:
                           line_key(p.stream_key, r.line_no, r.raw)) for r in p.rejected]
         chunk = _parallel(pa.concat_tables(tables)) if tables else NO_LINES
         checkpoints = {p.checkpoint.key: p.checkpoint for p in parts if p.checkpoint is not None}
-        con.register("oplog_chunk", chunk)  # views over Arrow tables: no copy
+        columns = parts[0].columns if len(parts) == 1 and tables else None
+        con.register("oplog_rows" if columns is not None else "oplog_chunk", chunk)  # views over Arrow tables: no copy
         con.register("oplog_files", pa.table({
             "file_no": pa.array(list(files.values()), pa.int64()),
             "source_file": [k for k, _ in files], "stream_key": [s for _, s in files]}))
@@ -357,12 +434,17 @@ class OplogLoader:
                                                                                        pa.string()),
             "excerpt": pa.array([r[2] for r in rejected], pa.string()),
             "line_key": pa.array([r[3] for r in rejected], pa.string())}))
-        try:
-            check_lines(con, self.fast_params, self.reason_params)  # temp tables only: before the transaction
+        names = ("oplog_chunk", "oplog_rows", "oplog_files", "oplog_rejected_arrow")
+        try:  # temp tables only: before the transaction
+            if columns is None or not check_rows(con, columns, self.fast_params):
+                if columns is not None:  # a row misses the typed check: every row of the part as its JSON line
+                    con.register("oplog_chunk", con.sql(ROW_LINES).to_arrow_table())
+                check_lines(con, self.fast_params, self.reason_params)
+            else:  # every row passed: a line is made only for a row the verdict quarantines (oplog_bad.sql)
+                con.register("oplog_chunk", con.sql(ROW_LINES))
             con.execute("BEGIN TRANSACTION")
         except BaseException:
-            for name in ("oplog_chunk", "oplog_files", "oplog_rejected_arrow"):
-                con.unregister(name)
+            _unregister(con, names)
             raise
         try:
             loaded, dup, _ = self.verdict()
@@ -383,8 +465,7 @@ class OplogLoader:
                 con.execute("ROLLBACK")
             raise
         finally:
-            for name in ("oplog_chunk", "oplog_files", "oplog_rejected_arrow"):
-                con.unregister(name)
+            _unregister(con, names)
         self.result.rows_loaded += loaded
         self.result.rows_duplicate += dup
         self.result.rows_quarantined += bad
@@ -442,6 +523,15 @@ class OplogLoader:
                 self.work.execute(f"DELETE FROM {table}")
 
 
+ROW_LINES = "SELECT line_no, to_json(row)::VARCHAR AS line FROM oplog_rows"  # typed Parquet rows as JSON lines
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    for name in names:
+        with _quiet():
+            con.unregister(name)
+
+
 def _validation_warehouse() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the raw tables: where a ClickHouse warehouse's batches are validated."""
     from memlens.warehouse import apply_layer
@@ -455,19 +545,20 @@ def _validation_warehouse() -> duckdb.DuckDBPyConnection:
 def check_lines(con: duckdb.DuckDBPyConnection, fast_params: dict[str, Any], reason_params: dict[str, Any], *,
                 parse_once: bool = True) -> None:
     """oplog_checked for the lines of the view `oplog_chunk`, with a reason on every line that cannot load
-    (collectors/sql/oplog_check.sql, oplog_reasons.sql).
+    (collectors/sql/oplog_check.sql then oplog_fast_ok.sql; oplog_reasons.sql).
 
     parse_once: first try the batch parsing each line without testing it, which fails as a whole on a malformed
     line; then (or with parse_once False) each line is tested with json_valid before it is parsed. A failed
     statement ends a transaction: parse_once is for a caller outside one (the check writes temp tables only).
     """
+    check = read_sql("oplog_check.sql") + read_sql("oplog_fast_ok.sql")
     if parse_once:
         try:
-            con.execute(read_sql("oplog_check.sql"), {**fast_params, "safe": False})
+            con.execute(check, {**fast_params, "safe": False})
         except duckdb.InvalidInputException:  # a malformed line in the batch ("Malformed JSON at byte ...")
             parse_once = False
     if not parse_once:
-        con.execute(read_sql("oplog_check.sql"), {**fast_params, "safe": True})
+        con.execute(check, {**fast_params, "safe": True})
     [(slow,)] = con.execute("SELECT count(*) FROM oplog_checked WHERE NOT fast_ok").fetchall()
     if slow:
         con.execute(read_sql("oplog_reasons.sql"), reason_params)

@@ -126,3 +126,63 @@ def test_fast_path_values_are_the_typed_readers():
         return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
 
     assert all(all(same(a, b) for a, b in zip(r1, r2, strict=True)) for r1, r2 in zip(ours, theirs, strict=True))
+
+
+def _parquet(path: Path, bad_row: bool) -> Path:
+    """Events as Parquet with the column types a writer may choose (BIGINT for an INTEGER field and for a number,
+    TIMESTAMP WITH TIME ZONE, a list, an unknown column), an exact duplicate and a conflicting one; `bad_row`
+    adds a row with a negative latency."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    bad = ", (1, 'p-bad', TIMESTAMPTZ '2026-06-02 09:00:00+00', 'svc', 'oss', 'sync', 'add', -2, 'ok', NULL, " \
+          "NULL, NULL, 'x')" if bad_row else ""
+    con.execute("""COPY (SELECT schema_version::BIGINT AS schema_version, event_id, ts, service, mode, call_mode, op,
+            latency_ms::BIGINT AS latency_ms, status, filter_keys, top_k::BIGINT AS top_k, rerank, extra
+        FROM (VALUES
+        (1, 'p-1', TIMESTAMPTZ '2026-06-01 08:00:00.5+02', 'svc', 'oss', 'sync', 'search', 42, 'ok', ['user_id'],
+         10, true, 'x'),
+        (1, 'p-2', TIMESTAMPTZ '2026-06-01 09:00:00+00', 'svc', 'oss', 'sync', 'add', 7, 'ok', NULL, NULL, NULL, 'y'),
+        (1, 'p-1', TIMESTAMPTZ '2026-06-01 08:00:00.5+02', 'svc', 'oss', 'sync', 'search', 42, 'ok', ['user_id'],
+         10, true, 'x'),
+        (1, 'p-2', TIMESTAMPTZ '2026-06-01 09:00:00+00', 'svc', 'oss', 'sync', 'add', 8, 'ok', NULL, NULL, NULL, 'z'),
+        (2, 'p-3', TIMESTAMPTZ '2026-06-01 10:00:00+00', 'svc', 'platform', 'async', 'get', 3, 'error', [], 0,
+         false, NULL)""" + bad + """
+        ) t(schema_version, event_id, ts, service, mode, call_mode, op, latency_ms, status, filter_keys, top_k,
+            rerank, extra)) TO '""" + str(path).replace("'", "''") + "' (FORMAT parquet)")
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("bad_row", [False, True], ids=["all rows pass", "a row fails"])
+def test_parquet_typed_rows_load_as_their_json_lines(tmp_path, monkeypatch, bad_row):
+    """A Parquet file loaded through the typed check gives the same rows, quarantine and counts as its rows turned
+    into JSON lines (the path every row took before); a part with a row that misses the typed check goes that way."""
+    from memlens.collectors import oplog
+    from memlens.warehouse import connect
+
+    pq = _parquet(tmp_path / "events.parquet", bad_row)
+    real_check, typed_ok = oplog.check_rows, []
+
+    def spying(*args, **kwargs):
+        typed_ok.append(real_check(*args, **kwargs))
+        return typed_ok[-1]
+
+    def load(typed: bool) -> tuple:
+        monkeypatch.setattr(oplog, "check_rows", spying)
+        if not typed:
+            monkeypatch.setattr(oplog, "typed_columns", lambda con, path: None)
+        con = connect(":memory:")
+        r = oplog.collect_oplogs(con, [pq], default_config())
+        events = con.execute("SELECT * EXCLUDE (ingested_at) FROM raw_op_events ORDER BY source_line").fetchall()
+        quarantine = con.execute("SELECT * EXCLUDE (quarantined_at) FROM raw_quarantine "
+                                 "ORDER BY source_line").fetchall()
+        con.close()
+        monkeypatch.undo()
+        return (r.rows_loaded, r.rows_duplicate, r.rows_quarantined), events, quarantine
+
+    typed = load(True)
+    assert typed_ok == [not bad_row]
+    assert typed == load(False)
+    assert typed[0] == ((3, 1, 2) if bad_row else (3, 1, 1))
+    assert [e[1] for e in typed[1]] == ["p-1", "p-2", "p-3"]
+    assert typed[2][0][2].startswith("duplicate event_id with different content (first seen at line 2)")

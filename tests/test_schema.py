@@ -95,7 +95,8 @@ def test_the_field_lists_are_not_written_out_by_hand():
 
     optional = [f.name for f in schema.FIELDS if not f.required]
     texts = {"sql/raw/010_raw_op_events.sql": read_text("memlens.sql", "raw", "010_raw_op_events.sql"),
-             **{name: read_sql("memlens.collectors", name) for name in ("oplog_check.sql", "oplog_reasons.sql")}}
+             **{name: read_sql("memlens.collectors", name) for name in ("oplog_check.sql", "oplog_fast_ok.sql",
+                                                                      "oplog_reasons.sql")}}
     for name, text in texts.items():
         assert "{{ op_event_" in text, name
         code = "\n".join(line.split("--")[0] for line in text.splitlines())

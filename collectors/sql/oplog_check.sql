@@ -8,8 +8,9 @@
 -- (an offset is converted to UTC). Fast path, one parse per line: from_json reads every field as its JSON text,
 -- each text becomes the field's typed value only when its JSON type fits (ml_json_* in oplog_macros.sql, the
 -- same verdict as json_type) and it casts; a line is fast_ok when every field it gives has a typed value, its
--- keys are schema fields given once and the value checks hold. Lines that miss it get per-field reasons in
--- oplog_reasons.sql (which may find them fine: an unknown extra key). The field lists ({{ op_event_* }} slots)
+-- keys are schema fields given once and the value checks hold (oplog_fast_ok.sql, shared with the typed Parquet
+-- rows' check). Lines that miss it get per-field reasons in oplog_reasons.sql (which may find them fine: an
+-- unknown extra key). The field lists ({{ op_event_* }} slots)
 -- are generated from memlens/schema.py FIELDS (schema.render_sql).
 -- $safe: false on a batch's first try, where each line is parsed without testing it first and a malformed line
 -- makes the whole statement fail; the caller then runs it again with $safe true, which tests each line with
@@ -39,20 +40,4 @@ WITH lines AS (
         {{ op_event_typed_fields }}
     FROM texts
 )
-SELECT line_no, NULL::VARCHAR AS reason, is_json, is_object, ts_text,
-    coalesce(is_object AND n_given = {{ op_event_typed_count }}
-        -- every key is a schema field given once: as many keys as fields given, else (explicit nulls) no key
-        -- repeated and none unknown
-        AND CASE WHEN len(keys) = n_given THEN true  -- (CASE: the lists are only compared on the other lines)
-                 ELSE len(list_distinct(keys)) = len(keys) AND list_has_all($names, keys) END
-        AND service IS NOT NULL  -- NULL in any other required field fails a check below
-        AND schema_version BETWEEN 1 AND $schema_version AND event_id <> ''
-        AND coalesce(least({{ op_event_integers }}), 0) >= 0
-        AND ts IS NOT NULL AND ts <= $latest_ts AND ts >= $earliest_ts
-        AND isfinite(latency_ms) AND latency_ms >= 0 AND latency_ms < $max_latency_ms
-        AND {{ op_event_finite_checks }}
-        AND {{ op_event_nonnegative_checks }}
-        AND {{ op_event_choice_checks }},
-        false) AS fast_ok,
-    {{ op_event_names }}
-FROM typed;
+-- (the closing SELECT, the value checks: collectors/sql/oplog_fast_ok.sql, appended by oplog.check_lines)
