@@ -30,7 +30,12 @@ _WORKERS = min(4, os.cpu_count() or 1)  # threads of the near-duplicate scan
 
 def exact_duplicates(memories: pd.DataFrame) -> pd.DataFrame:
     """Pairs (keep_id, merge_id) of memories with the same owner and text hash; the oldest is kept."""
-    m = memories.dropna(subset=["text_hash"]).sort_values(["owner", "text_hash", "created_at", "memory_id"])
+    m = memories.dropna(subset=["text_hash"])
+    # Only rows whose (owner, text hash) hashes to a 64-bit value shared with another row can have a duplicate:
+    # a hash and a hash table find them (sorting every row's strings took seconds); the exact comparison below
+    # then runs on those few.
+    h = pd.util.hash_pandas_object(m[["owner", "text_hash"]], index=False)
+    m = m[h.duplicated(keep=False).to_numpy()].sort_values(["owner", "text_hash", "created_at", "memory_id"])
     first = m.groupby(["owner", "text_hash"], sort=False)["memory_id"].transform("first")
     dup = m[m["memory_id"] != first]
     return pd.DataFrame({"owner": dup["owner"].to_numpy(), "keep_id": first[dup.index].to_numpy(),
@@ -148,11 +153,11 @@ def _big_owner(v: np.ndarray, rows: np.ndarray, threshold: float) -> tuple[np.nd
 
 def _merge_groups(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
     """Union-find: the root (smallest index = oldest memory, inputs are sorted by age) of every item."""
-    parent = np.arange(n)
+    parent: dict[int, int] = {}  # only the items of some pair; every other item is its own root
 
     def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
             x = parent[x]
         return x
 
@@ -160,7 +165,10 @@ def _merge_groups(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    roots = np.arange(n, dtype=np.int64)
+    for x in list(parent):
+        roots[x] = find(x)
+    return roots
 
 
 @dataclass(frozen=True)
@@ -204,10 +212,10 @@ def dedup_report(memories: pd.DataFrame, cfg: Config, dims: int,
     all_pairs = pd.concat(pairs, ignore_index=True)
 
     # Fold transitive merges (a~b, b~c) into the oldest memory of each group.
-    index = {m: i for i, m in enumerate(mem["memory_id"])}
+    index = pd.Index(mem["memory_id"])
     merges = all_pairs[all_pairs["action"] == "merge"]
-    roots = _merge_groups(len(mem), ((index[a], index[b]) for a, b in zip(merges["keep_id"], merges["merge_id"],
-                                                                            strict=True)))
+    roots = _merge_groups(len(mem), zip(index.get_indexer(merges["keep_id"]).tolist(),
+                                        index.get_indexer(merges["merge_id"]).tolist(), strict=True))
     folded = np.flatnonzero(roots != np.arange(len(mem)))
     merge_ids = pd.DataFrame({"owner": mem["owner"].to_numpy()[folded],
                               "keep_id": mem["memory_id"].to_numpy()[roots[folded]],
