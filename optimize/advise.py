@@ -14,7 +14,7 @@ from memlens import layer
 from memlens.config import Config
 from memlens.optimize import savings as sv
 from memlens.optimize.archival import ArchivalReport, archival_projection
-from memlens.optimize.cache_sim import CacheWhatIf, load_trace, simulate
+from memlens.optimize.cache_sim import CacheWhatIf, load_kernels_in_background, load_trace, simulate
 from memlens.optimize.dedup import DedupReport, dedup_report
 from memlens.optimize.forecast import Forecast, forecast
 from memlens.optimize.inventory import access_stats, data_now, embedding_dims, load_memories, with_access
@@ -107,6 +107,7 @@ def build_advice(con: duckdb.DuckDBPyConnection, cfg: Config, vectors: dict[str,
     started = time.perf_counter()
     days = sv.period_days(con)
     step("reading the search log")
+    load_kernels_in_background()  # after the first line: numba's import holds the GIL for a while
     trace = load_trace(con)
     step(f"replaying {len(trace):,} searches through the what-if cache (every TTL, every LRU size)")
     cache = simulate(trace, cfg)

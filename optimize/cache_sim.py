@@ -24,6 +24,7 @@ module replays those searches:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -126,11 +127,27 @@ def dense_ids(*columns: np.ndarray) -> np.ndarray:
 
 
 def _kernels():
-    """The compiled loops, imported on first use: numba's import (~0.4 s) is paid by the what-if, not by every
+    """The compiled loops, imported on first use: numba's import (~0.5 s) is paid by the what-if, not by every
     page or command that imports this module."""
     from memlens.optimize import cache_kernels
 
     return cache_kernels
+
+
+def load_kernels_in_background() -> threading.Thread:
+    """Start readying the compiled loops on a thread: numba's import and its first call (which sets up LLVM and
+    loads the cached machine code) take about a second, mostly in C that releases the GIL, so the queries that
+    read the trace meanwhile hide it. A later call waits for what is not ready yet (numba locks)."""
+    def warm() -> None:
+        one = np.zeros(1, np.int64)
+        trace = SearchTrace(one, one, one, one, one, np.ones(1, bool), np.zeros(1), np.zeros(1), np.zeros(1, bool))
+        fixed_ttl_hits(trace, 1.0, generation_keys(trace))
+        stack_distances(one)
+        replay(trace, None, None)
+
+    thread = threading.Thread(target=warm, name="memlens-cache-kernels", daemon=True)
+    thread.start()
+    return thread
 
 
 def _indexable(*parts: np.ndarray) -> tuple[list[np.ndarray], int]:

@@ -151,6 +151,24 @@ def _big_owner(v: np.ndarray, rows: np.ndarray, threshold: float) -> tuple[np.nd
     return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_c)
 
 
+def _by_age(memories: pd.DataFrame) -> pd.DataFrame:
+    """Memories oldest first, ties by memory_id, no creation time last (as sort_values(["created_at",
+    "memory_id"], na_position="last")): a sort of the times, then the id strings compared only among the rows that
+    share a time (sorting every row's id string took most of a second on 300k memories)."""
+    m = memories.reset_index(drop=True)  # labels = positions
+    missing = m["created_at"].isna().to_numpy()
+    t = np.where(missing, np.iinfo(np.int64).max, m["created_at"].to_numpy("datetime64[ns]").view(np.int64))
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    tied = np.zeros(len(ts), bool)  # rows sharing their time with a neighbour: each such run is contiguous
+    tied[1:] |= ts[1:] == ts[:-1]
+    tied[:-1] |= tied[1:] & (ts[:-1] == ts[1:])
+    if tied.any():
+        order[tied] = m.iloc[order[tied]].sort_values(["created_at", "memory_id"],
+                                                      na_position="last").index.to_numpy()
+    return m.iloc[order].reset_index(drop=True)
+
+
 def _merge_groups(n: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
     """Union-find: the root (smallest index = oldest memory, inputs are sorted by age) of every item."""
     parent: dict[int, int] = {}  # only the items of some pair; every other item is its own root
@@ -191,7 +209,7 @@ def dedup_report(memories: pd.DataFrame, cfg: Config, dims: int,
                  returned: pd.DataFrame | None = None) -> DedupReport:
     """`memories` from inventory.load_memories; `vectors` memory_id → vector; `returned` from access_stats."""
     d = cfg.optimize.dedup
-    mem = memories.sort_values(["created_at", "memory_id"], na_position="last").reset_index(drop=True)
+    mem = _by_age(memories)
     exact = exact_duplicates(mem)
     pairs = [exact]
     if vectors:

@@ -211,3 +211,18 @@ def test_archival(warehouse):
     assert rep.usd_month_now == pytest.approx(now_usd)
     assert rep.usd_month_tiered == pytest.approx(tiered)
     assert rep.saving_share == pytest.approx((now_usd - tiered) / now_usd)
+
+
+def test_age_order_equals_sorting_by_time_then_id():
+    from memlens.optimize.dedup import _by_age
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):  # few distinct times: many ties; some memories without a creation time
+        n = int(rng.integers(0, 30))
+        df = pd.DataFrame({"memory_id": [f"m{rng.integers(0, 50)}" for _ in range(n)],
+                           "created_at": pd.to_datetime(rng.integers(0, 4, n), unit="s").where(rng.random(n) > 0.2)},
+                          index=rng.permutation(n) + 100)
+        got = _by_age(df)
+        expected = df.sort_values(["created_at", "memory_id"], na_position="last").reset_index(drop=True)
+        assert got["memory_id"].tolist() == expected["memory_id"].tolist()
+        assert got["created_at"].equals(expected["created_at"])
