@@ -5,6 +5,7 @@
 
 Synthetic trace: users ~ n/100, each asking a Zipf-distributed set of queries, ~1 s mean gaps, a write
 (invalidation) for every 10 searches. Reported per size (median of --repeat runs):
+- the curves alone: generation keys, the TTL curve (every TTL of the grid) and the LRU curve (every size);
 - simulate(): the whole what-if, exact (generation keys, the fixed-expiry TTL curve on the config grid, the LRU
   curve from exact stack distances, and the exact SearchCache replay at the configured TTL and size, reported on
   its own too; this trace has no `could_be_served` column, so simulate() replays once more without bounds);
@@ -30,7 +31,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from memlens.config import load_config
-from memlens.optimize.cache_sim import SearchTrace, generation_keys, replay, simulate, stack_distances
+from memlens.optimize.cache_sim import (
+    SearchTrace,
+    fixed_expiry_counts,
+    generation_keys,
+    lru_hit_counts,
+    lru_stream,
+    replay,
+    simulate,
+    stack_distances,
+)
 from memlens.optimize.dedup import near_duplicate_pairs
 
 BASELINE_PREFIX = 200_000
@@ -92,6 +102,14 @@ def main() -> int:
         trace = make_trace(n)
         gkey = generation_keys(trace)
         sim_s, sim_cpu, res = timed(lambda tr=trace: simulate(tr, cfg), args.repeat)
+        ttls = np.array(sorted(set(cfg.optimize.cache.ttl_grid_s)), np.float64)
+
+        def curves(tr: SearchTrace = trace, ttls: np.ndarray = ttls, sizes: np.ndarray = res.lru.sizes) -> None:
+            g = generation_keys(tr)
+            fixed_expiry_counts(tr, g, ttls, ~tr.served_by_cache)
+            lru_hit_counts(stack_distances(lru_stream(tr, g)), sizes)
+
+        cur_s, cur_cpu, _ = timed(curves, args.repeat)
         dist_s, dist_cpu, _ = timed(lambda g=gkey: stack_distances(g), args.repeat)
         rep_s, rep_cpu, _ = timed(lambda tr=trace, c=cfg.optimize.cache: replay(tr, c.recommended_ttl_s,
                                                                                   c.max_entries), args.repeat)
@@ -99,6 +117,7 @@ def main() -> int:
         one = brute_lru_per_request(prefix, 1000) * n
         k = len(res.lru.sizes)
         print(f"\n{n:>12,} searches ({res.distinct_keys:,} keys, {res.writes:,} writes)")
+        print(f"  curves: every TTL + every size  median {cur_s:8.2f} s wall, {cur_cpu:8.2f} s CPU")
         print(f"  simulate() whole what-if        median {sim_s:8.2f} s wall, {sim_cpu:8.2f} s CPU")
         print(f"  exact replay at one TTL + size  median {rep_s:8.2f} s wall, {rep_cpu:8.2f} s CPU "
               f"({n / rep_s / 1e6:.2f} M req/s)")

@@ -54,8 +54,8 @@ def stack_distances(keys, n_keys):
     number of marks at positions >= p."""
     n = len(keys)
     tree = np.zeros(n + 1, np.int32)
-    last = np.full(n_keys, -1, np.int64)
-    dist = np.zeros(n, np.int64)
+    last = np.full(n_keys, -1, np.int32)  # positions and depths fit in 32 bits: half the memory to touch
+    dist = np.zeros(n, np.int32)
     marks = 0
     for i in range(n):
         k = keys[i]
@@ -82,28 +82,31 @@ def stack_distances(keys, n_keys):
 
 
 @njit(cache=True)
-def fixed_expiry(key, start_ns, end_ns, ok, new, cost, n_keys, ttl_ns, hit_out):
+def fixed_expiry(key, start_ns, end_ns, ok, new, cost, n_keys, ttls_ns, hit_out):
     """Unbounded cache with fixed expiry, per key: a successful miss serves the key's requests starting before
     its end + TTL; the first one starting at or after that is the next miss (after a failed miss, the next
-    request is). Returns (hits, hits among `new`, cost of those); fills `hit_out` when it has one slot per
-    search."""
-    n = len(key)
-    until = np.full(n_keys, _NONE, np.int64)
-    keep = len(hit_out) == n
-    hits = 0
-    new_hits = 0
-    saved = 0.0
-    for i in range(n):
-        k = key[i]
-        if start_ns[i] < until[k]:
-            hits += 1
-            if new[i]:
-                new_hits += 1
-                saved += cost[i]
-            if keep:
-                hit_out[i] = True
-        else:
-            until[k] = end_ns[i] + ttl_ns if ok[i] else _NONE
+    request is). One pass per TTL of `ttls_ns`, sharing one per-key array. Returns, per TTL, hits, hits among
+    `new`, and the cost of those; fills `hit_out` (one slot per search) for a single TTL."""
+    n, k_ttls = len(key), len(ttls_ns)
+    until = np.empty(n_keys, np.int64)
+    keep = len(hit_out) == n and k_ttls == 1
+    hits = np.zeros(k_ttls, np.int64)
+    new_hits = np.zeros(k_ttls, np.int64)
+    saved = np.zeros(k_ttls, np.float64)
+    for x in range(k_ttls):
+        ttl_ns = ttls_ns[x]
+        until[:] = _NONE
+        for i in range(n):
+            k = key[i]
+            if start_ns[i] < until[k]:
+                hits[x] += 1
+                if new[i]:
+                    new_hits[x] += 1
+                    saved[x] += cost[i]
+                if keep:
+                    hit_out[i] = True
+            else:
+                until[k] = end_ns[i] + ttl_ns if ok[i] else _NONE
     return hits, new_hits, saved
 
 

@@ -216,22 +216,28 @@ class Replay:
         return int(self.hit.sum())
 
 
-def replay(trace: SearchTrace, ttl_s: float | None, max_entries: int | None = None) -> Replay:
+def replay(trace: SearchTrace, ttl_s: float | None, max_entries: int | None = None,
+           records: np.ndarray | None = None) -> Replay:
     """The instrumented SearchCache (RedisSearchCache: `max_entries=None`, `ttl_s=redis_expiry_s(ttl)`) replayed
     over the trace; hit[i] says whether search i is served. See the module docstring for the rules.
 
     One pass in event order: lookups and invalidations are known up front (by time, an invalidation before a
     lookup at the same instant, log order); a successful miss's store is pending until it returns, done before
     any event later than that and before a lookup at the same instant (after an invalidation at that instant).
-    A key belongs to one service and one group (the key includes both)."""
+    A key belongs to one service and one group (the key includes both). `records`: the per-key rows of an earlier
+    replay of this trace to reuse (cleared here): fresh pages cost more than clearing used ones."""
     if (ttl_s is not None and ttl_s <= 0) or (max_entries is not None and max_entries <= 0):
         raise ValueError("ttl_s and max_entries must be positive (or None for no bound)")
     d = trace.ids
+    if records is None:
+        records = _key_records(d.n_keys)
+    else:
+        records.fill(0)
     hit = _kernels().replay(
         np.asarray(trace.start_ns, np.int64), np.asarray(trace.end_ns, np.int64), d.key, d.group, d.service,
         np.asarray(trace.ok, np.bool_), d.inv_end_ns, d.inv_group, d.inv_service, d.n_keys, d.n_groups,
         d.n_services, -1 if ttl_s is None else round(ttl_s * _NS_PER_S),
-        -1 if max_entries is None else int(max_entries), _key_records(d.n_keys))
+        -1 if max_entries is None else int(max_entries), records)
     return Replay(ttl_s, max_entries, hit)
 
 
@@ -249,11 +255,16 @@ def generation_keys(trace: SearchTrace) -> np.ndarray:
                                      d.inv_end_ns, d.inv_group, d.inv_service, d.n_keys, d.n_groups, d.n_services)
 
 
-def _fixed_expiry(trace: SearchTrace, gkey: np.ndarray, n_keys: int, ttl_s: float, new: np.ndarray,
-                  hit_out: np.ndarray) -> tuple[int, int, float]:
+def fixed_expiry_counts(trace: SearchTrace, gkey: np.ndarray, ttls_s: np.ndarray, new: np.ndarray,
+                        hit_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The TTL curve's counts (rules: `fixed_ttl_hits`), one pass per TTL: per TTL of `ttls_s` the hits, the hits
+    among the searches where `new` is true, and their cost. `hit_out` (one TTL only) receives the hit mask."""
+    ttls_ns = np.array([round(float(t) * _NS_PER_S) for t in ttls_s], np.int64)
+    n_keys = int(gkey.max()) + 1 if len(gkey) else 0
     return _kernels().fixed_expiry(gkey, np.asarray(trace.start_ns, np.int64), np.asarray(trace.end_ns, np.int64),
-                                   np.asarray(trace.ok, np.bool_), new, np.asarray(trace.cost_usd, np.float64),
-                                   n_keys, round(ttl_s * _NS_PER_S), hit_out)
+                                   np.asarray(trace.ok, np.bool_), np.asarray(new, np.bool_),
+                                   np.asarray(trace.cost_usd, np.float64), n_keys, ttls_ns,
+                                   np.zeros(0, bool) if hit_out is None else hit_out)
 
 
 def fixed_ttl_hits(trace: SearchTrace, ttl_s: float, gkey: np.ndarray | None = None) -> np.ndarray:
@@ -264,7 +275,7 @@ def fixed_ttl_hits(trace: SearchTrace, ttl_s: float, gkey: np.ndarray | None = N
     gkey = generation_keys(trace) if gkey is None else gkey
     hit = np.zeros(len(trace), bool)
     if len(trace):
-        _fixed_expiry(trace, gkey, int(gkey.max()) + 1, ttl_s, np.zeros(len(trace), bool), hit)
+        fixed_expiry_counts(trace, gkey, np.array([ttl_s]), np.zeros(len(trace), bool), hit)
     return hit
 
 
@@ -297,7 +308,10 @@ def _lru_cumulative_hits(dist: np.ndarray) -> np.ndarray:
 
 def lru_hit_counts(dist: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Hits of an LRU of each size: requests with 1 <= distance <= size."""
-    cum = _lru_cumulative_hits(dist)
+    return _hits_at_sizes(_lru_cumulative_hits(dist), sizes)
+
+
+def _hits_at_sizes(cum: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     sizes = np.asarray(sizes, np.int64)
     if cum.size == 0:
         return np.zeros(len(sizes), np.int64)
@@ -308,17 +322,6 @@ def lru_hit_counts(dist: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 class LruCurve:
     sizes: np.ndarray
     hit_rate: np.ndarray  # hits / every request of the trace (failed searches count as misses)
-
-
-def lru_curve(keys: np.ndarray, sizes: np.ndarray, dist: np.ndarray | None = None,
-              requests: int | None = None) -> LruCurve:
-    """Hit ratio per LRU size over the requests in `keys` (divided by `requests`, default len(keys)), exact."""
-    total = len(keys) if requests is None else requests
-    sizes = np.asarray(sizes, np.int64)
-    if len(keys) == 0 or total == 0:
-        return LruCurve(sizes, np.zeros(len(sizes)))
-    dist = stack_distances(keys) if dist is None else dist
-    return LruCurve(sizes, lru_hit_counts(dist, sizes) / total)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -400,7 +403,9 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     gkey = generation_keys(trace)
     distinct = int(gkey.max()) + 1 if n else 0  # generation keys are dense
     through = trace.through_cache if trace.through_cache is not None else np.zeros(n, bool)
-    served = trace.could_be_served if trace.could_be_served is not None else replay(trace, None, None).hit
+    records = _key_records(trace.ids.n_keys)  # one scratch for both replays
+    served = (trace.could_be_served if trace.could_be_served is not None
+              else replay(trace, None, None, records).hit)
 
     uncached = ~trace.served_by_cache & trace.ok
     avg_miss = float(trace.latency_ms[uncached].mean()) if uncached.any() else 0.0
@@ -413,22 +418,18 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     per_hit_ms = max(avg_miss - hit_ms, 0.0)
 
     ttls = np.array(sorted(set(c.ttl_grid_s)), np.float64)
-    new_searches = ~np.asarray(trace.served_by_cache, bool)
-    no_mask = np.zeros(0, bool)
-    rows = []
-    for ttl in ttls:
-        hits, new_hits, saved = _fixed_expiry(trace, gkey, distinct, float(ttl), new_searches, no_mask)
-        rows.append({"ttl_s": ttl, "hit_rate": hits / n if n else 0.0, "hits": hits,
-                     "latency_saved_ms": new_hits * per_hit_ms, "cost_saved_usd": float(saved)})
-    ttl_curve = pd.DataFrame(rows, columns=["ttl_s", "hit_rate", "hits", "latency_saved_ms", "cost_saved_usd"])
+    hits, new_hits, saved = fixed_expiry_counts(trace, gkey, ttls, ~np.asarray(trace.served_by_cache, bool))
+    ttl_curve = pd.DataFrame({"ttl_s": ttls, "hit_rate": hits / n if n else np.zeros(len(ttls)), "hits": hits,
+                              "latency_saved_ms": new_hits * per_hit_ms, "cost_saved_usd": saved},
+                             columns=["ttl_s", "hit_rate", "hits", "latency_saved_ms", "cost_saved_usd"])
     reached = ttl_curve.loc[ttl_curve["hit_rate"] >= target, "ttl_s"]
 
     stack_keys = lru_stream(trace, gkey)
     sizes = np.asarray(lru_sizes if lru_sizes is not None else _lru_plot_sizes(c.lru_sizes, distinct), np.int64)
-    dist = stack_distances(stack_keys)
-    lru = lru_curve(stack_keys, sizes, dist, requests=n)
+    cum = _lru_cumulative_hits(stack_distances(stack_keys))
+    lru = LruCurve(sizes, _hits_at_sizes(cum, sizes) / n if n else np.zeros(len(sizes)))
 
-    at = replay(trace, c.recommended_ttl_s, c.max_entries)
+    at = replay(trace, c.recommended_ttl_s, c.max_entries, records)
     new = at.hit & ~trace.served_by_cache
     return CacheWhatIf(
         requests=n,
@@ -447,7 +448,7 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
         ttl_curve=ttl_curve,
         lru=lru,
         ttl_for_target_s=float(reached.iloc[0]) if len(reached) else None,
-        lru_size_for_target=_lru_target_size(n, dist, target),
+        lru_size_for_target=_lru_target_size(n, cum, target),
         avg_miss_latency_ms=avg_miss,
         hit_latency_ms=hit_ms,
         hit_latency_source=source,
@@ -456,14 +457,13 @@ def simulate(trace: SearchTrace, cfg: Config, lru_sizes: np.ndarray | None = Non
     )
 
 
-def _lru_target_size(n: int, dist: np.ndarray, target: float) -> int | None:
+def _lru_target_size(n: int, cum: np.ndarray, target: float) -> int | None:
     """Smallest LRU size whose hits reach the target share of the n searches (None: no size does)."""
     if n == 0:
         return None
     need = int(np.ceil(target * n - 1e-9))
     if need == 0:
         return 0
-    cum = _lru_cumulative_hits(dist)
     return int(np.searchsorted(cum, need, side="left")) + 1 if cum.size and cum[-1] >= need else None
 
 
