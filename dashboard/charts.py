@@ -173,3 +173,16 @@ def merge_close(df: pd.DataFrame, start: str, end: str, by: Sequence[str], gap: 
     out = d.groupby(run).agg(**{k: (k, "first") for k in keys}, **{start: (start, "min"), end: (end, "max"),
                                 "count": (start, "size")})
     return out.reset_index(drop=True)
+
+
+def band_x(starts: pd.Series, ends: pd.Series) -> list:
+    """x of spans [start, end) drawn as one filled trace (with band_y): each span a closed box, None between boxes."""
+    out: list = []
+    for a, b in zip(starts, ends, strict=True):
+        out += [a, a, b, b, a, None]
+    return out
+
+
+def band_y(n: int, low: float, high: float) -> list:
+    """y of `n` boxes from `low` to `high` (see band_x)."""
+    return [low, high, high, low, low, None] * n

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from memlens.dashboard.charts import merge_close, thin_series
+from memlens.dashboard.charts import band_x, band_y, merge_close, thin_series
 
 T0 = datetime(2026, 11, 1)
 
@@ -59,3 +59,10 @@ def test_intervals_merge_without_groups():
     df = pd.DataFrame({"start": [h[0], h[1], h[5]], "end": [h[2], h[3], h[6]]})
     assert merge_close(df, "start", "end", [], timedelta(hours=1)).to_dict("records") == [
         {"start": h[0], "end": h[3], "count": 2}, {"start": h[5], "end": h[6], "count": 1}]
+
+
+def test_bands_are_closed_boxes_separated_by_gaps():
+    t = [datetime(2026, 11, 2, h) for h in (1, 2, 5, 7)]
+    x = band_x(pd.Series(t[0::2]), pd.Series(t[1::2]))
+    assert x == [t[0], t[0], t[1], t[1], t[0], None, t[2], t[2], t[3], t[3], t[2], None]
+    assert band_y(2, 0.0, 9.5) == [0.0, 9.5, 9.5, 0.0, 0.0, None] * 2

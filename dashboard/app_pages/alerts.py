@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from memlens.config import ConfigError
-from memlens.dashboard import state, timerange, ui
+from memlens.dashboard import charts, state, timerange, ui
 from memlens.dashboard.charts import merge_close, thin_series
 
 try:
@@ -262,16 +262,21 @@ else:
         kind = backtest.KIND.get(pick.split("@")[0])
         scale = 100 if kind is None or kind.field in draft.PERCENT else 1  # ratios shown in %, as in the table
         chart = go.Figure()
-        for name, part in series.groupby("series", sort=True):
-            chart.add_trace(go.Scattergl(x=part["t"], y=part["value"] * scale, mode="lines", name=str(name),
-                                         line={"width": 1}))
+        firing = merge_close(one.assign(end=one["resolved_at"].fillna(bt.end)), "fired_at", "end", [],
+                             (series["t"].max() - series["t"].min()) / 1000)
+        if len(firing):  # the firing spans as one filled trace under the lines (hundreds of shapes drew slowly)
+            lo, hi = float(series["value"].min() * scale), float(series["value"].max() * scale)
+            if rule.threshold is not None:
+                lo, hi = min(lo, rule.threshold * scale), max(hi, rule.threshold * scale)
+            chart.add_trace(go.Scatter(x=charts.band_x(firing["fired_at"], firing["end"]),
+                                       y=charts.band_y(len(firing), lo, hi), fill="toself", mode="none",
+                                       fillcolor="rgba(255,0,0,0.12)", name="firing", hoverinfo="skip"))
+        for name, part in series.groupby("series", sort=True):  # SVG lines: thinned, no WebGL context needed
+            chart.add_trace(go.Scatter(x=part["t"], y=part["value"] * scale, mode="lines", name=str(name),
+                                       line={"width": 1}))
         if rule.threshold is not None:
             ui.target_line(chart, f"threshold {backtest.threshold_text(rule)}", x=[series["t"].min(),
                            series["t"].max()], y=[rule.threshold * scale] * 2)
-        firing = merge_close(one.assign(end=one["resolved_at"].fillna(bt.end)), "fired_at", "end", [],
-                             (series["t"].max() - series["t"].min()) / 1000)
-        for e in firing.itertuples():
-            chart.add_vrect(x0=e.fired_at, x1=e.end, fillcolor="red", opacity=0.12, line_width=0)
         unit = draft.unit(kind.field) if kind is not None else "% (long window)"
         st.plotly_chart(ui.style(chart, f"{pick}: the figure the rule compares (red: firing)", unit),
                         width="stretch", key="bt_series")
