@@ -454,3 +454,14 @@ def test_dashboard_draws_the_search_scope_thresholds():
         return [s["value"] for s in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
 
     assert steps("Latency percentiles") == [None, 0.2, 0.75] and steps("Error rate") == [None, 0.02]
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml: one emitter only")
+def test_promtool_tests_are_the_same_bytes_with_either_yaml_emitter(monkeypatch):
+    from memlens.alerts import promtool_tests
+
+    cfg = load_config()
+    fast = render_tests(cfg, "alert-rules.yaml")
+    assert promtool_tests.DUMPER is yaml.CSafeDumper
+    monkeypatch.setattr(promtool_tests, "DUMPER", yaml.SafeDumper)
+    assert render_tests(cfg, "alert-rules.yaml") == fast
