@@ -27,6 +27,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -55,7 +56,9 @@ def make_trace(n: int, seed: int = 1) -> SearchTrace:
     start = np.cumsum(rng.exponential(1e9, n)).astype(np.int64)  # ns, ~1 s apart
     latency = rng.gamma(2.0, 30.0, n)
     w = n // 10
-    return SearchTrace(start_ns=start, end_ns=start + (latency * 1e6).astype(np.int64), key=user * 1000 + query,
+    # keys numbered as load_trace numbers them (dense, in order of first appearance; that hashing is load time)
+    key = pd.factorize(user * 1000 + query)[0].astype(np.int64)
+    return SearchTrace(start_ns=start, end_ns=start + (latency * 1e6).astype(np.int64), key=key,
                        group=user, service=np.zeros(n, np.int64), ok=np.ones(n, bool), latency_ms=latency,
                        cost_usd=np.full(n, 2e-7), served_by_cache=np.zeros(n, bool),
                        inv_end_ns=np.sort(rng.integers(0, int(start[-1]), w)), inv_group=rng.integers(0, users, w),
