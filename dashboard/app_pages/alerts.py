@@ -312,8 +312,12 @@ if diff:
     with st.expander(f"What your edits change in alert-rules.yaml ({sum(1 for d in diff if d[:1] in '+-') - 2} "
                      "lines)"):
         st.code("\n".join(diff), language="diff")
-tab_rules, tab_grafana = st.tabs(["alert-rules.yaml", "Grafana dashboard JSON"])
-with tab_rules:
-    st.code(rules, language="yaml", height=400)
-with tab_grafana:
-    st.code(files[export.DASHBOARD], language="json", height=400)
+# only the chosen file is sent and highlighted (st.tabs on_change=rerun)
+tab_rules, tab_grafana = st.tabs(["alert-rules.yaml", "Grafana dashboard JSON"], key="alerts_file",
+                                 on_change="rerun")
+if tab_rules.open:
+    with tab_rules:
+        st.code(rules, language="yaml", height=400)
+if tab_grafana.open:
+    with tab_grafana:
+        st.code(files[export.DASHBOARD], language="json", height=400)
