@@ -50,7 +50,9 @@ def data_now(con: duckdb.DuckDBPyConnection) -> pd.Timestamp | None:
 
 def with_access(memories: pd.DataFrame, access: pd.DataFrame) -> pd.DataFrame:
     """Memories joined to their access stats; last_seen = latest of created, updated, last access."""
-    m = memories.merge(access, on="memory_id", how="left")
+    # access has one row per memory_id: a lookup of each memory in its index (a merge factorizes both sides)
+    found = access.set_index("memory_id").reindex(memories["memory_id"]).reset_index(drop=True)
+    m = pd.concat([memories.reset_index(drop=True), found], axis=1)
     m["times_returned"] = m["times_returned"].fillna(0).astype("int64")
     m["last_seen"] = m[["created_at", "updated_at", "last_access"]].max(axis=1)
     return m
