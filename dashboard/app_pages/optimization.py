@@ -37,12 +37,14 @@ ui.table(adv.table(), column_config={
     "latency_saved_s_per_month": st.column_config.NumberColumn("wait saved s / month", format="%.1f"),
     "wait_share": st.column_config.NumberColumn("of wait", format="percent"),
 })
-for s in adv.savings:
-    with st.expander(f"Evidence: {s.title}"):
-        st.text(f"Formula: {s.formula}")
-        if s.note:
-            st.text(s.note)
-        ui.table(s.evidence)
+for i, s in enumerate(adv.savings):  # an evidence table is sent when its expander is opened (on_change=rerun)
+    evidence = st.expander(f"Evidence: {s.title}", key=f"evidence_{i}", on_change="rerun")
+    if evidence.open:
+        with evidence:
+            st.text(f"Formula: {s.formula}")
+            if s.note:
+                st.text(s.note)
+            ui.table(s.evidence)
 
 # ---- cache what-if
 c = adv.cache
