@@ -319,7 +319,11 @@ def _incident_shown(page, incident: set[datetime], burst: set[datetime]) -> None
     errors = _chart_data(page, "Error rate per hour")
     assert errors["ticks"] and all(t.endswith("%") for t in errors["ticks"]), errors["ticks"]
     rates = _series(errors, "all")
-    assert max(rates, key=rates.get) in burst, sorted(rates.items(), key=lambda kv: -kv[1])[:3]
+    # the burst's hour stands out the same way (the single highest hour can be a quiet night hour's one error in a
+    # dozen calls, depending on where the demo's hours fall: the demo ends at the time it was generated)
+    inside = [v for t, v in rates.items() if t in burst]
+    outside = [v for t, v in rates.items() if t not in burst]
+    assert len(inside) == 1 and inside[0] > 3 * statistics.median(outside), (inside, statistics.median(outside))
     assert _chart_data(page, "Throughput per hour")["ticks"]
 
 
