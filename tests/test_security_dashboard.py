@@ -27,6 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
 PAGE_FILES = sorted(p.stem for p in (ROOT / "dashboard" / "app_pages").glob("[!_]*.py"))
 
+# Parts of a page that run only when opened (st.tabs / st.expander with on_change="rerun"): widget key -> the values
+# that open each part, so that every part of every page is checked, not only what a page shows first
+LAZY_PARTS = {
+    "cost": {"cost_tab": ["Cost over time", "Breakdown & top spenders", "Budgets", "Weekly cost review",
+                          "Cost advice"]},
+    "alerts": {"alerts_file": ["alert-rules.yaml", "Grafana dashboard JSON"]},
+    "optimization": {f"evidence_{i}": [True] for i in range(12)},
+}
+
 USER_XSS = '<script>alert("user")</script>'
 AGENT_XSS = "<img src=x onerror=alert(1)>"
 SERVICE_XSS = "[svc](javascript:alert(1))"
@@ -125,6 +134,18 @@ def _walk(node):
         yield from _walk(child)
 
 
+def _every_part(at, page: str) -> list[tuple[str, str, bool]]:
+    """_rendered_text_elements of the page as shown, then of each of its lazy parts opened in turn."""
+    found = _rendered_text_elements(at)
+    for key, values in LAZY_PARTS.get(page, {}).items():
+        for value in values:
+            at.session_state[key] = value
+            at.run()
+            assert not at.exception, (page, key, value, [e.value for e in at.exception])
+            found += _rendered_text_elements(at)
+    return found
+
+
 def _rendered_text_elements(at) -> list[tuple[str, str, bool]]:
     """(element type, text, html allowed) of every element that renders markdown or HTML."""
     out = []
@@ -166,7 +187,7 @@ def test_no_user_or_log_text_rendered_as_html_on_any_page(hostile, tmp_path, mon
         for page in PAGE_FILES:
             at.switch_page(f"app_pages/{page}.py").run()
             assert not at.exception, (page, [e.value for e in at.exception])
-            for kind, text, html in _rendered_text_elements(at):
+            for kind, text, html in _every_part(at, page):
                 hit = [m for m in PAYLOAD_MARKERS if m in text]
                 seen_payload |= bool(hit)
                 if hit and html:
