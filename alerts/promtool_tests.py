@@ -107,9 +107,14 @@ def bucket_above(threshold_s: float) -> tuple[float, float]:
 
 
 def bucket_below(threshold_s: float) -> tuple[float, float]:
-    """(lo, hi] of the last bucket entirely at or below the threshold (not the first: lo > 0)."""
+    """(lo, hi] of the last bucket entirely at or below the threshold, not the first (lo > 0) unless it is the only
+    one (a threshold at the lowest bound: its quiet calls sit in (0, lowest bound])."""
     lo_hi = list(zip((0.0, *BUCKETS[:-1]), BUCKETS, strict=True))
-    return [(lo, hi) for lo, hi in lo_hi if hi <= threshold_s and lo > 0][-1]
+    below = [(lo, hi) for lo, hi in lo_hi if hi <= threshold_s]
+    if not below:
+        raise ValueError(f"{threshold_s * 1000:g} ms is below the lowest latency bucket bound ({BUCKETS[0] * 1000:g} "
+                         "ms): no histogram keeps it quiet")
+    return [b for b in below if b[0] > 0][-1] if len(below) > 1 else below[0]
 
 
 def mid(bucket: tuple[float, float]) -> float:

@@ -204,11 +204,20 @@ def threshold_rule(cfg: Config, a: ThresholdAlert) -> dict[str, Any]:
 
 def _check_reachable(cfg: Config, a: ThresholdAlert) -> None:
     """histogram_quantile never exceeds the highest finite bucket bound: a percentile threshold at or above it
-    could never fire."""
+    could never fire. Nor does it report less than q x the lowest bound (every call in the first bucket): a
+    threshold below that fires on any traffic."""
+    if a.kind.key not in ("p99_latency", "p95_latency") or not a.scope:
+        return
     top_ms = promql.DURATION_BUCKETS_S[-1] * 1000
-    if a.kind.key in ("p99_latency", "p95_latency") and a.scope and a.threshold >= top_ms:
+    if a.threshold >= top_ms:
         raise ValueError(f"{source(cfg, a.scope.name, a.kind.field)}={a.threshold:g} ms can never fire: "
                          f"Prometheus' histogram_quantile stops at the highest bucket bound ({top_ms:g} ms)")
+    q = 0.99 if a.kind.key == "p99_latency" else 0.95
+    floor_ms = q * promql.DURATION_BUCKETS_S[0] * 1000
+    if a.threshold < floor_ms:
+        raise ValueError(f"{source(cfg, a.scope.name, a.kind.field)}={a.threshold:g} ms fires on any traffic: "
+                         f"Prometheus' histogram_quantile reports at least {floor_ms:g} ms (the lowest bucket bound "
+                         f"is {promql.DURATION_BUCKETS_S[0] * 1000:g} ms)")
 
 
 def alert_rules(cfg: Config) -> list[dict[str, Any]]:

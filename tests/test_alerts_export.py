@@ -203,6 +203,25 @@ def test_percentile_threshold_past_the_last_bucket_is_a_clear_error():
         render_rules(cfg)
 
 
+def test_percentile_threshold_below_the_first_bucket_is_a_clear_error():
+    cfg = load_config(None, overrides={"alerts": {"scopes": {"add": {"p95_ms": 0.9}}}})
+    with pytest.raises(ValueError, match=r"alerts.scopes.add.p95_ms=0.9 ms fires on any traffic: .* at least 0.95 ms"):
+        render_rules(cfg)
+
+
+@pytest.mark.prometheus
+@needs_promtool
+def test_a_percentile_threshold_at_the_lowest_bucket_bound_gets_passing_unit_tests(tmp_path):
+    """1 ms: the quiet case's calls sit in the first bucket (0, 1 ms] (P99 0.99 ms); was an IndexError that broke
+    the Alerts page when a threshold was edited to it."""
+    low = load_config(None, overrides={"thresholds": {"p99_ms": 1}})
+    (tmp_path / "rules.yaml").write_text(render_rules(low), encoding="utf-8")
+    for name, text in render_tests(low, "rules.yaml").items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        res = _promtool("test", "rules", name, cwd=tmp_path)
+        assert res.returncode == 0 and "SUCCESS" in res.stdout, res.stdout + res.stderr
+
+
 def test_overlapping_scopes_are_a_clear_error():
     cfg = load_config(None, overrides={"alerts": {"scopes": {"gets": {"match": {"op": "get"}}}}})
     with pytest.raises(ValueError, match=r"alerts.scopes: other and gets both cover op=get; narrow one"):

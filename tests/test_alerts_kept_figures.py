@@ -154,8 +154,17 @@ def test_the_page_shows_the_kept_backtest_without_replaying(page_env, monkeypatc
     def no_replay(*args, **kwargs):
         raise AssertionError("backtest.figures called on render")
 
+    evaluated: list[object] = []
+    evaluate = backtest.evaluate
+
+    def counted_evaluate(cfg, fig):
+        evaluated.append(cfg)
+        return evaluate(cfg, fig)
+
     monkeypatch.setattr(backtest, "figures", no_replay)
+    monkeypatch.setattr(backtest, "evaluate", counted_evaluate)
     at = _alerts_page()
+    assert evaluated == []  # the rules applied with the config memlens runs with: kept since the collection too
     assert not at.exception, [e.value for e in at.exception]
     shown = {r: int(n) for r, n in _would_have_fired(at).items() if not pd.isna(n)}  # rules switched on
     assert len(shown) >= 5
@@ -163,6 +172,14 @@ def test_the_page_shows_the_kept_backtest_without_replaying(page_env, monkeypatc
                      if r in shown}
     assert shown["p99_latency@search"] == 0  # as the page test's hand-known default
     assert any("rules would have fired over 2026-11-09" in c.value for c in at.caption)
+    # an edited threshold is another config: evaluated on the page, over the same kept figures
+    table = next(d for d in at.data_editor if d.key and d.key.startswith("thr_"))
+    row = list(table.value["rule"]).index("p99_latency@search")
+    at.session_state[table.key] = {"edited_rows": {row: {"threshold": 1.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(evaluated) == 1
+    assert {a.key: a.threshold for a in backtest.threshold_alerts(evaluated[0])}["p99_latency@search"] == 1.0
 
 
 def test_without_kept_figures_the_page_replays_and_keeps_its_opening_view(page_env, monkeypatch):

@@ -107,7 +107,7 @@ def _computed_figures(path: str, load_key: tuple, params: tuple, start: datetime
 @st.cache_resource(show_spinner=False, max_entries=32)  # a resource: read as is, not copied on each visit
 def _backtest(path: str, load_key: tuple, params: tuple, start: datetime | None, end: datetime | None,
               config_text: str, _cfg, _fig):
-    return backtest.evaluate(_cfg, _fig)
+    return kept_figures.evaluated(path, load_key, _cfg, start, end, _fig)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
