@@ -34,11 +34,14 @@ class Kind:
     anchor: str       # section of docs/runbooks.md
     scoped: bool      # per-operation (a rule per scope) or service-wide
     title: str        # short words for pages and tables
+    quantile: float | None = None  # the percentile a latency kind compares (histogram_quantile's q)
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("p99_latency", "Mem0HighP99Latency", "p99_ms", "p99_ms", True, "high-p99-latency", True, "P99 latency"),
-    Kind("p95_latency", "Mem0HighP95Latency", "p95_ms", "p95_ms", True, "high-p95-latency", True, "P95 latency"),
+    Kind("p99_latency", "Mem0HighP99Latency", "p99_ms", "p99_ms", True, "high-p99-latency", True, "P99 latency",
+         0.99),
+    Kind("p95_latency", "Mem0HighP95Latency", "p95_ms", "p95_ms", True, "high-p95-latency", True, "P95 latency",
+         0.95),
     Kind("avg_latency", "Mem0HighAverageLatency", "avg_ms", "avg_ms", True, "high-average-latency", True,
          "average latency"),
     Kind("error_rate", "Mem0HighErrorRate", "error_rate", "error_rate", True, "high-error-rate", True, "error rate"),

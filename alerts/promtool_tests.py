@@ -107,14 +107,14 @@ def bucket_above(threshold_s: float) -> tuple[float, float]:
 
 
 def bucket_below(threshold_s: float) -> tuple[float, float]:
-    """(lo, hi] of the last bucket entirely at or below the threshold, not the first (lo > 0) unless it is the only
-    one (a threshold at the lowest bound: its quiet calls sit in (0, lowest bound])."""
+    """(lo, hi] of the last bucket entirely at or below the threshold (the first, (0, lowest bound], only for a
+    threshold at the lowest bound)."""
     lo_hi = list(zip((0.0, *BUCKETS[:-1]), BUCKETS, strict=True))
     below = [(lo, hi) for lo, hi in lo_hi if hi <= threshold_s]
     if not below:
         raise ValueError(f"{threshold_s * 1000:g} ms is below the lowest latency bucket bound ({BUCKETS[0] * 1000:g} "
                          "ms): no histogram keeps it quiet")
-    return [b for b in below if b[0] > 0][-1] if len(below) > 1 else below[0]
+    return below[-1]
 
 
 def mid(bucket: tuple[float, float]) -> float:
@@ -193,8 +193,8 @@ class Cases:
         hist = self._hist(op, infer)
         t = a.threshold
         title = f"{a.kind.alert} [{a.scope.name if a.scope else ''}]"
-        if a.kind.key in ("p99_latency", "p95_latency"):
-            q = 0.99 if a.kind.key == "p99_latency" else 0.95
+        if a.kind.quantile is not None:
+            q = a.kind.quantile
             hot, ok = bucket_above(t / 1000), bucket_below(t / 1000)
             breach, value = hist({mid(hot): 10}), quantile_in(hot, q)
             quiet = hist({mid(ok): 10})

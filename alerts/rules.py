@@ -206,13 +206,13 @@ def _check_reachable(cfg: Config, a: ThresholdAlert) -> None:
     """histogram_quantile never exceeds the highest finite bucket bound: a percentile threshold at or above it
     could never fire. Nor does it report less than q x the lowest bound (every call in the first bucket): a
     threshold below that fires on any traffic."""
-    if a.kind.key not in ("p99_latency", "p95_latency") or not a.scope:
+    q = a.kind.quantile
+    if q is None or not a.scope:
         return
     top_ms = promql.DURATION_BUCKETS_S[-1] * 1000
     if a.threshold >= top_ms:
         raise ValueError(f"{source(cfg, a.scope.name, a.kind.field)}={a.threshold:g} ms can never fire: "
                          f"Prometheus' histogram_quantile stops at the highest bucket bound ({top_ms:g} ms)")
-    q = 0.99 if a.kind.key == "p99_latency" else 0.95
     floor_ms = q * promql.DURATION_BUCKETS_S[0] * 1000
     if a.threshold < floor_ms:
         raise ValueError(f"{source(cfg, a.scope.name, a.kind.field)}={a.threshold:g} ms fires on any traffic: "
