@@ -14,7 +14,6 @@ applied to them with that config (backtest.evaluate, ~0.4 s at 10M events) are k
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -34,13 +33,14 @@ def figures_file(warehouse: str | Path) -> Path:
     return kept.kept_file(warehouse, "backtest")
 
 
-def figures_state(load_key: tuple, cfg: Config, start: datetime | None, end: datetime | None) -> tuple:
+def figures_state(load_key: tuple, cfg: Config, start: datetime | None, end: datetime | None,
+                  *more: object) -> tuple:
     """What the figures depend on: the code, the data, the config's figure parameters (not its thresholds) and the
-    time range [start, end)."""
+    time range [start, end); `more`: what a result computed from them depends on besides."""
     def at(ts: datetime | None) -> str | None:
         return None if ts is None else ts.isoformat()  # a datetime and an equal pandas Timestamp: one key
 
-    return kept.state(kept.code_digest(*CODE), load_key, (backtest.figure_params(cfg), at(start), at(end)))
+    return kept.state(kept.code_digest(*CODE), load_key, (backtest.figure_params(cfg), at(start), at(end), *more))
 
 
 def stored(warehouse: str | Path, load_key: tuple, cfg: Config, start: datetime | None,
@@ -72,7 +72,7 @@ def evaluation_file(warehouse: str | Path) -> Path:
 
 def evaluation_state(load_key: tuple, cfg: Config, start: datetime | None, end: datetime | None) -> tuple:
     """What an evaluation depends on: everything the figures do, and the whole config (thresholds, `for:`)."""
-    return (*figures_state(load_key, cfg, start, end), hashlib.sha256(cfg.model_dump_json().encode()).hexdigest())
+    return figures_state(load_key, cfg, start, end, cfg.model_dump_json())
 
 
 def evaluated(warehouse: str | Path, load_key: tuple, cfg: Config, start: datetime | None, end: datetime | None,
@@ -111,7 +111,8 @@ def refresh_after_collection(con: duckdb.DuckDBPyConnection, cfg: Config, wareho
     if fig is not None:  # and the rules applied to them with the config memlens runs with, as the page opens
         from memlens.dashboard.data import load_key
 
-        kept.keep(evaluation_file(warehouse), evaluation_state(load_key(con), cfg, start, end),
-                  backtest.evaluate(cfg, fig))
+        path, state = evaluation_file(warehouse), evaluation_state(load_key(con), cfg, start, end)
+        if kept.stored(path, state) is None:  # unless kept already (a collection that loaded nothing new)
+            kept.keep(path, state, backtest.evaluate(cfg, fig))
     if progress:
         progress(f"done in {time.perf_counter() - t0:.1f} s")

@@ -133,7 +133,6 @@ class EventBuilder:
         self.base = {"schema_version": SCHEMA_VERSION, "service": service, "mode": mode, "call_mode": call_mode}
         if tag is not None:
             self.base["tag"] = tag
-        self.hasher = hasher
         # an entity id as the event records it (str when ids are not hashed: skips a Python call per entity)
         self._entity = hasher if hasher.enabled else str
         self.store_query_text = store_query_text
@@ -257,7 +256,7 @@ class EventBuilder:
         if items is None:
             return
         ev["result_count"] = len(items)
-        try:  # the shape mem0 returns: dicts with an id and a numeric score; list comprehensions keep it cheap
+        try:  # the shape mem0 returns: dicts with an id and a numeric score; map() keeps it cheap
             ev["result_ids"] = list(map(str, map(_ID, items)))
             scores = list(map(_SCORE, items))
             if None in scores:

@@ -144,12 +144,11 @@ st.caption(f"One row per rule; an empty threshold turns it off. *Would have fire
            "under *Backtest* below).")
 table = draft.threshold_table(cfg)
 if summary is not None:
-    table["would have fired"] = [int(summary.loc[r, "times_fired"]) if r in summary.index else None
-                                 for r in table["rule"]]
-    table["firing in total"] = [summary.loc[r, "firing"] if r in summary.index else "" for r in table["rule"]]
-    table["series that fired"] = [int(summary.loc[r, "series_fired"]) if r in summary.index else None
-                                  for r in table["rule"]]
-    table["longest"] = [summary.loc[r, "longest"] if r in summary.index else "" for r in table["rule"]]
+    for column, source, cast, missing in (("would have fired", "times_fired", int, None),
+                                          ("firing in total", "firing", str, ""),
+                                          ("series that fired", "series_fired", int, None),
+                                          ("longest", "longest", str, "")):
+        table[column] = [cast(summary.loc[r, source]) if r in summary.index else missing for r in table["rule"]]
 edited = st.data_editor(
     table, key=f"thr_{v}", hide_index=True, width="stretch", disabled=[c for c in table.columns if c != "threshold"],
     height=35 * (len(table) + 1) + 3,  # every rule visible: no scrolling inside the grid
